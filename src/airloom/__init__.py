@@ -1,0 +1,3 @@
+"""airloom: grow instruction-tuning data with a teacher LLM and run the models trained on it."""
+
+__version__ = "0.1.0"

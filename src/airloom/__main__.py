@@ -1,0 +1,5 @@
+"""``python -m airloom`` runs the command line."""
+
+from airloom.cli.main import main
+
+main()

@@ -1,0 +1,256 @@
+"""Any OpenAI-compatible chat endpoint: OpenAI, vLLM, llama.cpp server, Ollama, TGI, ours.
+
+One class; the endpoint settings (base URL, key, headers, timeout) make the difference.
+Errors are classified here once, so that the scheduler can decide what to retry.
+
+Example:
+    >>> backend = OpenAIBackend(base_url="http://127.0.0.1:8000/v1", api_key=None)
+    >>> backend.name
+    'http://127.0.0.1:8000/v1'
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+
+from airloom.backends.base import ChatRequest, ChatResponse, Usage
+from airloom.errors import (
+    BackendError,
+    ContextLengthError,
+    FatalBackendError,
+    RateLimitedError,
+    TransientBackendError,
+)
+
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "maximum context length",
+    "context length",
+    "too many tokens",
+    "prompt is too long",
+    "input is too long",
+)
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds the server asks us to wait, from ``Retry-After`` or ``retry-after-ms``.
+
+    Accepts delta-seconds and HTTP dates; returns ``None`` when absent or unreadable.
+
+    Example:
+        >>> parse_retry_after({"Retry-After": "2"})
+        2.0
+        >>> parse_retry_after({"retry-after-ms": "1500"})
+        1.5
+        >>> parse_retry_after({}) is None
+        True
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if "retry-after-ms" in lowered:
+        try:
+            return max(0.0, float(lowered["retry-after-ms"]) / 1000.0)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def classify_http_error(
+    status: int,
+    body: str,
+    headers: Mapping[str, str],
+    *,
+    model: str,
+    base_url: str,
+    api_key_env: str | None,
+) -> BackendError:
+    """Turn a non-2xx reply into the right error, with a message saying what to fix.
+
+    Example:
+        >>> err = classify_http_error(404, "no such model", {}, model="gpt-x",
+        ...                           base_url="http://h/v1", api_key_env=None)
+        >>> type(err).__name__
+        'FatalBackendError'
+    """
+    snippet = body[:500]
+    lowered = snippet.lower()
+    if status == 429:
+        return RateLimitedError(
+            f"rate limited by {base_url}",
+            retry_after=parse_retry_after(headers),
+            body=snippet,
+        )
+    if status in (401, 403):
+        where = f"the environment variable {api_key_env}" if api_key_env else "api_key_env"
+        return FatalBackendError(
+            f"{base_url} refused the API key (HTTP {status})",
+            status=status,
+            body=snippet,
+            hint=f"check the key in {where} and that it may use model '{model}'",
+        )
+    if status == 404:
+        return FatalBackendError(
+            f"{base_url} does not know model '{model}' or the path (HTTP 404)",
+            status=status,
+            body=snippet,
+            hint="check 'model' and 'base_url' (it usually ends in /v1)",
+        )
+    if status in (400, 413, 422) and any(marker in lowered for marker in _CONTEXT_MARKERS):
+        return ContextLengthError(
+            f"request too long for model '{model}' (HTTP {status})",
+            status=status,
+            body=snippet,
+            hint="the item is skipped; lower max_tokens or shorten the prompt template",
+        )
+    if status >= 500 or status == 408:
+        return TransientBackendError(
+            f"{base_url} failed with HTTP {status}", status=status, body=snippet
+        )
+    return BackendError(
+        f"{base_url} rejected the request (HTTP {status}): {snippet[:200]}",
+        status=status,
+        body=snippet,
+        hint="check api_params for parameters this endpoint does not accept",
+    )
+
+
+def _parse_completion(data: Any, base_url: str) -> ChatResponse:
+    try:
+        choice = data["choices"][0]
+        message = choice.get("message") or {}
+        text = message.get("content") or ""
+        finish = choice.get("finish_reason") or "stop"
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise TransientBackendError(
+            f"{base_url} sent a reply without choices", body=str(data)[:500]
+        ) from exc
+    usage_data = data.get("usage") or {}
+    usage = Usage(
+        prompt_tokens=int(usage_data.get("prompt_tokens") or 0),
+        completion_tokens=int(usage_data.get("completion_tokens") or 0),
+    )
+    return ChatResponse(
+        text=text, finish_reason=str(finish), usage=usage, model=str(data.get("model", ""))
+    )
+
+
+class OpenAIBackend:
+    """Client for ``POST {base_url}/chat/completions`` with one shared connection pool."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        api_key_env: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 600.0,
+        max_connections: int = 256,
+        name: str | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.name = name or self.base_url
+        self.api_key_env = api_key_env
+        all_headers = {"Content-Type": "application/json"}
+        if api_key:
+            all_headers["Authorization"] = f"Bearer {api_key}"
+        all_headers.update(headers or {})
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=all_headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)),
+            limits=limits,
+        )
+
+    def _payload(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        payload: dict[str, Any] = {key: value for key, value in request.params.items() if value is not None}
+        payload["model"] = request.model
+        payload["messages"] = [m.to_dict() for m in request.messages]
+        if stream:
+            payload["stream"] = True
+        return payload
+
+    def _error(self, response: httpx.Response, body: str, model: str) -> BackendError:
+        return classify_http_error(
+            response.status_code,
+            body,
+            response.headers,
+            model=model,
+            base_url=self.base_url,
+            api_key_env=self.api_key_env,
+        )
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """POST one chat completion; map every failure to a :class:`BackendError`."""
+        try:
+            response = await self._client.post(
+                "/chat/completions", json=self._payload(request, stream=False)
+            )
+        except httpx.TimeoutException as exc:
+            raise TransientBackendError(f"{self.base_url} timed out: {exc!r}") from exc
+        except httpx.TransportError as exc:
+            raise TransientBackendError(
+                f"cannot reach {self.base_url}: {exc!r}",
+                hint="check that the server is running and base_url is right",
+            ) from exc
+        if response.status_code >= 300:
+            raise self._error(response, response.text, request.model)
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise TransientBackendError(
+                f"{self.base_url} sent a reply that is not valid JSON", body=response.text[:500]
+            ) from exc
+        return _parse_completion(data, self.base_url)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        """Yield text deltas from a server-sent-events stream."""
+        try:
+            async with self._client.stream(
+                "POST", "/chat/completions", json=self._payload(request, stream=True)
+            ) as response:
+                if response.status_code >= 300:
+                    body = (await response.aread()).decode("utf-8", "replace")
+                    raise self._error(response, body, request.model)
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    try:
+                        chunk = json.loads(data)
+                        delta = chunk["choices"][0].get("delta") or {}
+                    except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+                        continue
+                    text = delta.get("content")
+                    if text:
+                        yield text
+        except httpx.TimeoutException as exc:
+            raise TransientBackendError(f"{self.base_url} timed out: {exc!r}") from exc
+        except httpx.TransportError as exc:
+            raise TransientBackendError(f"cannot reach {self.base_url}: {exc!r}") from exc
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()

@@ -1,0 +1,1 @@
+"""Command line: one module per command group; the only place that prints or exits."""

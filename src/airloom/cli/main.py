@@ -1,0 +1,74 @@
+"""The ``airloom`` command: a click group whose sub-commands are imported on demand.
+
+Keeping the imports lazy keeps ``airloom --help`` fast (no torch, no numpy).
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> CliRunner().invoke(cli, ["--help"]).exit_code
+    0
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from airloom import __version__
+from airloom.errors import AirloomError
+
+# command name -> (module, attribute, one-line help). Add a command by adding a line.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "config": ("airloom.cli.config_cmd", "config", "Print an example config or check one."),
+    "topics": ("airloom.cli.generate_cmd", "topics", "Have the teacher write the topics file."),
+    "generate": ("airloom.cli.generate_cmd", "generate", "Generate instruction data (resumable)."),
+    "export": ("airloom.cli.export_cmd", "export", "Export a store as JSONL or ShareGPT."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a sub-command's module only when it is run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attribute, _ = entry
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="airloom")
+def cli() -> None:
+    """airloom: grow instruction-tuning data with a teacher LLM, category by category."""
+
+
+def main() -> None:
+    """Console entry point: run the CLI, print library errors as one clear line."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except AirloomError as exc:
+        click.secho(f"error: {exc.message}", fg="red", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
