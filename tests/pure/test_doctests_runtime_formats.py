@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "airloom.formats.closed_context",
+    "airloom.formats.chat",
 ]
 
 
