@@ -227,7 +227,8 @@ class _Cursor:
         return ParseError(
             f"closed-context prompt: {reason} (at {where})",
             raw=self.raw,
-            hint=hint or "each block is BEGININPUT, BEGINCONTEXT, key: value lines, "
+            hint=hint
+            or "each block is BEGININPUT, BEGINCONTEXT, key: value lines, "
             "ENDCONTEXT, text, ENDINPUT; then BEGININSTRUCTION ... ENDINSTRUCTION",
         )
 

@@ -1,0 +1,83 @@
+"""Build backends from config: the default teacher and the named endpoints.
+
+Example:
+    >>> from airloom.config import Config
+    >>> describe_default(Config(base_url="http://127.0.0.1:9/v1", model="m"))
+    ('openai', 'http://127.0.0.1:9/v1', 'm')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airloom.backends.base import Backend
+from airloom.config import EMBEDDED_MODEL, Config, EndpointConfig
+from airloom.errors import ConfigError
+
+
+def default_kind(config: Config) -> str:
+    """``openai``, ``local`` or ``scripted`` for the default teacher."""
+    if config.backend != "auto":
+        return config.backend
+    return "openai" if config.base_url else "local"
+
+
+def describe_default(config: Config) -> tuple[str, str, str]:
+    """(kind, endpoint name, model) of the default teacher."""
+    kind = default_kind(config)
+    if kind == "openai":
+        if not config.model:
+            raise ConfigError("base_url is set but model is not", hint="set model: <model id>")
+        return kind, str(config.base_url), config.model
+    if kind == "scripted":
+        return kind, f"scripted:{config.script_path}", config.model or "scripted"
+    return kind, "local", config.model or EMBEDDED_MODEL
+
+
+def build_default_backend(config: Config, base_dir: Path | None = None) -> Backend:
+    """The default teacher backend (the local model is loaded lazily on first call)."""
+    kind, name, _ = describe_default(config)
+    if kind == "openai":
+        from airloom.backends.openai import OpenAIBackend
+
+        headers = dict(config.headers)
+        if config.organization_id:
+            headers["OpenAI-Organization"] = config.organization_id
+        return OpenAIBackend(
+            base_url=str(config.base_url),
+            api_key=config.api_key(),
+            api_key_env=config.api_key_env,
+            headers=headers,
+            timeout=config.retry.timeout,
+            max_connections=max(config.concurrency.max_requests * 2, 16),
+        )
+    if kind == "scripted":
+        from airloom.backends.scripted import ScriptedBackend
+
+        script = str(config.script_path)
+        if script != "demo" and base_dir is not None and not Path(script).is_absolute():
+            candidate = base_dir / script
+            script = str(candidate) if candidate.exists() else script
+        return ScriptedBackend.from_file(script)
+    from airloom.backends.local import LocalBackend, LocalModelSettings
+
+    settings = LocalModelSettings(**config.local.model_dump())
+    return LocalBackend(settings, name=name)
+
+
+def build_endpoint_backend(name: str, endpoint: EndpointConfig, timeout: float) -> Backend:
+    """A named OpenAI-compatible endpoint."""
+    import os
+
+    from airloom.backends.openai import OpenAIBackend
+
+    key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
+    return OpenAIBackend(
+        base_url=endpoint.base_url,
+        api_key=key,
+        api_key_env=endpoint.api_key_env,
+        headers=endpoint.headers,
+        timeout=timeout,
+        max_connections=max(endpoint.max_concurrency * 2, 16),
+        name=name,
+    )

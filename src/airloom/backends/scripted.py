@@ -1,0 +1,168 @@
+"""A deterministic scripted teacher for tests and demos.
+
+A script is a list of rules; the first whose regex matches the last user message (or
+the whole conversation with ``scope: all``) answers. A reply is a Jinja template (or a
+list of them, cycled); templates see the regex's named groups, ``n`` (the rule's call
+number), ``user``, ``system``, and helpers ``pick(list)`` / ``words(k)`` drawing from a
+generator seeded by the request and ``n`` — so replies vary like a real teacher's but
+every run of the same script is the same.
+
+Example:
+    >>> import asyncio
+    >>> from airloom.backends.base import ChatRequest, Message
+    >>> backend = ScriptedBackend.from_rules([{"match": "capital of (?P<c>\\\\w+)",
+    ...                                      "reply": "I do not know the capital of {{ c }}."}])
+    >>> req = ChatRequest("m", (Message("user", "What is the capital of Peru?"),))
+    >>> asyncio.run(backend.complete(req)).text
+    'I do not know the capital of Peru.'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from airloom.backends.base import ChatRequest, ChatResponse, Usage
+from airloom.errors import BackendError, ConfigError
+
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def _vocabulary() -> list[str]:
+    text = resources.files("airloom.backends").joinpath("scripts", "words.txt").read_text("utf-8")
+    return [w for w in text.split() if w]
+
+
+@dataclass
+class Rule:
+    """One scripted rule."""
+
+    pattern: re.Pattern[str]
+    replies: list[jinja2.Template]
+    scope: str = "last"
+    finish_reason: str = "stop"
+    calls: int = 0
+
+
+def count_tokens(text: str) -> int:
+    """A cheap, deterministic token estimate (words and punctuation).
+
+    Example:
+        >>> count_tokens("Hello, world!")
+        4
+    """
+    return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+class ScriptedBackend:
+    """Answers from a script of regex rules (see the module docstring)."""
+
+    def __init__(self, rules: Sequence[Rule], *, name: str = "scripted") -> None:
+        self.rules = list(rules)
+        self.name = name
+        self._words = _vocabulary()
+
+    @classmethod
+    def from_rules(
+        cls, rules: Sequence[Mapping[str, Any]], *, name: str = "scripted"
+    ) -> ScriptedBackend:
+        """Build from rule mappings: ``match``, ``reply`` (str or list), ``scope``, ``finish_reason``."""
+        built = []
+        for number, raw in enumerate(rules, start=1):
+            try:
+                pattern = re.compile(str(raw.get("match", ".*")), re.DOTALL | re.IGNORECASE)
+                replies = raw["reply"]
+                if isinstance(replies, str):
+                    replies = [replies]
+                templates = [_ENV.from_string(str(text)) for text in replies]
+            except (KeyError, re.error, jinja2.TemplateError) as exc:
+                raise ConfigError(f"scripted rule {number} is invalid: {exc!r}") from exc
+            built.append(
+                Rule(
+                    pattern,
+                    templates,
+                    scope=str(raw.get("scope", "last")),
+                    finish_reason=str(raw.get("finish_reason", "stop")),
+                )
+            )
+        return cls(built, name=name)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ScriptedBackend:
+        """Load a YAML script (``rules: [...]``); ``demo`` names the built-in demo script."""
+        if str(path) == "demo":
+            text = (
+                resources.files("airloom.backends")
+                .joinpath("scripts", "demo.yaml")
+                .read_text("utf-8")
+            )
+        else:
+            file = Path(path)
+            if not file.exists():
+                raise ConfigError(f"script {file} does not exist", hint="check script_path")
+            text = file.read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
+        if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+            raise ConfigError(f"script {path} must be a mapping with a 'rules' list")
+        return cls.from_rules(data["rules"], name=f"scripted:{Path(str(path)).name}")
+
+    def reply_text(self, request: ChatRequest) -> tuple[str, str]:
+        """The scripted reply and finish reason for a request (pure apart from counters)."""
+        last = request.last_user_text()
+        everything = "\n".join(m.content for m in request.messages)
+        system = next((m.content for m in request.messages if m.role == "system"), "")
+        for rule in self.rules:
+            match = rule.pattern.search(everything if rule.scope == "all" else last)
+            if match is None:
+                continue
+            n = rule.calls
+            rule.calls += 1
+            seed = int(hashlib.sha256(f"{request.fingerprint()}:{n}".encode()).hexdigest()[:16], 16)
+            rng = random.Random(seed)
+            template = rule.replies[n % len(rule.replies)]
+            values = {k: v for k, v in match.groupdict().items() if v is not None}
+            text = template.render(
+                **values,
+                n=n,
+                user=last,
+                system=system,
+                pick=lambda items: rng.choice(list(items)),
+                words=lambda k: " ".join(rng.choice(self._words) for _ in range(int(k))),
+                rng=rng,
+            )
+            return text, rule.finish_reason
+        raise BackendError(
+            "no scripted rule matches the request",
+            status=400,
+            body=last[:200],
+            hint="add a catch-all rule (match: '.*') to the script",
+        )
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """Answer from the script."""
+        text, finish = self.reply_text(request)
+        prompt = sum(count_tokens(m.content) for m in request.messages)
+        return ChatResponse(
+            text=text,
+            finish_reason=finish,
+            usage=Usage(prompt_tokens=prompt, completion_tokens=count_tokens(text)),
+            model=request.model,
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        """Stream the scripted reply word by word."""
+        text, _ = self.reply_text(request)
+        for piece in re.findall(r"\S+\s*|\s+", text):
+            yield piece
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,43 @@
+"""``airloom config example`` and ``airloom config check FILE``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from airloom.cli.options import load
+
+
+@click.group("config")
+def config() -> None:
+    """Print a documented example config, or check one without running."""
+
+
+@config.command("example")
+def example() -> None:
+    """Print a config with every key, its default and a one-line explanation."""
+    from airloom.config_example import render_example
+
+    click.echo(render_example(), nl=False)
+
+
+@config.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value.")
+def check(file: Path, overrides: tuple[str, ...]) -> None:
+    """Validate FILE (keys, types, ranges, instructors) and summarise it."""
+    from airloom.backends.factory import describe_default
+
+    cfg, _ = load(file, overrides)
+    kind, endpoint, model = describe_default(cfg)
+    enabled = {name: cfg.instructor_count(name) for name in cfg.instructors}
+    click.echo(f"{file}: OK")
+    click.echo(f"  teacher: {kind} {endpoint} model={model}")
+    click.echo(f"  store: {cfg.resolved_store_path(file.resolve().parent)}")
+    for name, count in enabled.items():
+        cosine = cfg.dedup_cosine(name)
+        click.echo(
+            f"  {name}: count={count} batch_size={cfg.instructor_batch_size(name)} "
+            f"dedup cosine>={cosine:.4g}"
+        )

@@ -1,0 +1,92 @@
+"""Live progress display and the end-of-run summary table (rich)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from airloom.engine.stats import RunStats
+
+T = TypeVar("T")
+
+
+def _rejects(counts: dict[str, int]) -> str:
+    return (
+        ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        or "-"
+    )
+
+
+def stats_table(stats: RunStats, *, title: str | None = None, live: bool = True) -> Table:
+    """One row per category: progress, accepted/target, rejects by reason, state."""
+    table = Table(title=title, expand=False, show_lines=False)
+    table.add_column("category")
+    if live:
+        table.add_column("progress", width=24)
+    table.add_column("accepted", justify="right")
+    table.add_column("this run", justify="right")
+    table.add_column("rejects by reason")
+    table.add_column("state")
+    for name, cat in stats.categories.items():
+        row: list[object] = [name]
+        if live:
+            row.append(
+                ProgressBar(
+                    total=max(cat.target, 1), completed=min(cat.accepted, cat.target), width=22
+                )
+            )
+        row += [
+            f"{cat.accepted}/{cat.target}",
+            str(cat.accepted_this_run),
+            _rejects(dict(cat.rejects)),
+            cat.state,
+        ]
+        table.add_row(*row)  # type: ignore[arg-type]
+    return table
+
+
+def spending_line(stats: RunStats) -> Text:
+    """Requests/min, tokens, cost, cache hits, retries."""
+    s = stats.spending
+    return Text(
+        f"{stats.elapsed:6.0f}s  requests {s.requests - stats.requests_at_start} "
+        f"({stats.requests_per_minute():.0f}/min, {s.in_flight} in flight)  "
+        f"cache hits {s.cache_hits}  retries {s.retries}  429s {s.rate_limited}  "
+        f"tokens {s.tokens:,}  cost {s.cost:.4f}"
+    )
+
+
+async def run_with_display(
+    coro: Awaitable[T], stats: RunStats, console: Console, *, quiet: bool
+) -> T:
+    """Await ``coro`` while refreshing a live table (unless quiet or not a terminal)."""
+    if quiet or not console.is_terminal:
+        return await coro
+    task = asyncio.ensure_future(coro)
+    with Live(console=console, refresh_per_second=4, transient=True) as live:
+        while not task.done():
+            live.update(Group(stats_table(stats), spending_line(stats)))
+            await asyncio.wait({task}, timeout=0.25)
+    return task.result()
+
+
+def print_summary(stats: RunStats, console: Console) -> None:
+    """The final table, spending, and filter hits per pattern."""
+    console.print(stats_table(stats, title=f"airloom run: {stats.status}", live=False))
+    console.print(spending_line(stats))
+    if stats.filter_hits:
+        hits = Table(title="response filter hits")
+        hits.add_column("pattern")
+        hits.add_column("hits", justify="right")
+        for pattern, n in stats.filter_hits.most_common():
+            hits.add_row(pattern, str(n))
+        console.print(hits)
+    if stats.message:
+        console.print(f"[bold]{stats.message}[/bold]")

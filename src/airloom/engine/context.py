@@ -1,0 +1,170 @@
+"""The :class:`RoundContext` implementation the engine hands to an instructor round."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from airloom.backends.base import ChatRequest, Message
+from airloom.engine.filters import ResponseFilter
+from airloom.engine.scheduler import Endpoint, describe_params
+from airloom.engine.store import dedup_key
+from airloom.errors import BackendError, ContextLengthError, FatalBackendError
+from airloom.instructors.base import InstructorSettings, PromptTemplate, Rejected, Turn
+
+if TYPE_CHECKING:
+    from airloom.engine.runner import Engine
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def round_seed(seed: int, category: str, index: int) -> int:
+    """The seed of one round, stable across runs and processes.
+
+    Example:
+        >>> round_seed(1, "general", 0) == round_seed(1, "general", 0)
+        True
+    """
+    digest = hashlib.sha256(f"{seed}:{category}:{index}".encode()).hexdigest()
+    return int(digest[:16], 16)
+
+
+@dataclass
+class Provenance:
+    """Where a round's records came from."""
+
+    model: str = ""
+    endpoint: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    template_hash: str | None = None
+
+
+class EngineRoundContext:
+    """One round's view of the engine (see :class:`airloom.instructors.base.RoundContext`)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: InstructorSettings,
+        index: int,
+        *,
+        endpoint: Endpoint,
+        model: str,
+        params: dict[str, Any],
+        response_filter: ResponseFilter,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.round_index = index
+        self.rng = random.Random(round_seed(engine.seed, settings.name, index))
+        self._endpoint = endpoint
+        self._model = model
+        self._params = params
+        self._filter = response_filter
+        self.provenance = Provenance(
+            model=model, endpoint=endpoint.name, params=describe_params(params)
+        )
+        self.rejects: list[tuple[str, str]] = []
+
+    @property
+    def category(self) -> str:
+        """The instructor's category."""
+        return self.settings.name
+
+    def reject(self, reason: str, detail: str = "") -> None:
+        """Count one rejected item."""
+        self.rejects.append((reason, detail[:300]))
+        self.engine.stats.category(self.category).reject(reason)
+
+    def topics(self, n: int) -> list[str]:
+        """Topics for this round, from the instructor's or the global topics list."""
+        return self.engine.topic_sampler(self.category).sample(self.rng, n)
+
+    async def complete(
+        self,
+        prompt: str | None,
+        *,
+        key: str,
+        system: str | None = None,
+        history: Sequence[Turn] = (),
+        params: dict[str, Any] | None = None,
+        filtered: bool = True,
+        template: PromptTemplate | None = None,
+    ) -> str:
+        """One teacher call through the scheduler; rejects raise :class:`Rejected`."""
+        messages: list[Message] = []
+        if system:
+            messages.append(Message("system", system))
+        messages.extend(Message(turn.role, turn.content) for turn in history)
+        if prompt is not None:
+            messages.append(Message("user", prompt))
+        merged = dict(self._params)
+        merged.update(params or {})
+        request = ChatRequest(self._model, tuple(messages), merged)
+        cache_key = request.fingerprint(f"{self.category}/{self.round_index}/{key}")
+        if template is not None:
+            self.provenance.template_hash = template.digest
+        try:
+            call = await self.engine.scheduler.call(self._endpoint, request, cache_key)
+        except FatalBackendError:
+            raise
+        except ContextLengthError as exc:
+            raise Rejected("too_long", exc.message) from exc
+        except BackendError as exc:
+            raise Rejected("failed_call", exc.message) from exc
+        if call.finish_reason == "length":
+            raise Rejected("truncated", "the teacher hit max_tokens")
+        if not call.text.strip():
+            raise Rejected("empty", "the teacher returned no text")
+        if filtered:
+            pattern = self._filter.match(call.text)
+            if pattern is not None:
+                self.engine.stats.filter_hits[pattern] += 1
+                raise Rejected("filtered", pattern)
+        return call.text
+
+    async def novel(self, texts: Sequence[str]) -> list[bool]:
+        """Pre-check: not an exact or near duplicate of the store or of an earlier text."""
+        texts = list(texts)
+        if not texts:
+            return []
+        result = [True] * len(texts)
+        keys = [dedup_key(text) for text in texts]
+        seen: set[str] = set()
+        for i, key in enumerate(keys):
+            if key in self.engine.dedup.keys or key in seen:
+                result[i] = False
+            seen.add(key)
+        gate = self.engine.gate
+        if gate.embedder is not None:
+            vectors = await gate.embedder.embed(texts)
+            threshold = self.engine.config.dedup_cosine(self.category)
+            best = self.engine.dedup.best(self.category, vectors)
+            sims = vectors @ vectors.T
+            for i in range(len(texts)):
+                if best[i] >= threshold or (i and result[i] and np.any(sims[i, :i][np.array(result[:i])] >= threshold)):
+                    result[i] = False
+        for ok, text in zip(result, texts, strict=True):
+            if not ok:
+                self.reject("duplicate", text[:120])
+        return result
+
+    async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
+        """Run ``fn`` over items concurrently; Rejected items are counted and dropped."""
+
+        async def guarded(item: T) -> tuple[bool, R | None]:
+            try:
+                return True, await fn(item)
+            except Rejected as exc:
+                self.reject(exc.reason, exc.detail)
+                return False, None
+
+        results = await asyncio.gather(*(guarded(item) for item in items))
+        return [value for ok, value in results if ok]  # type: ignore[misc]

@@ -1,0 +1,154 @@
+"""The dedup gate's state: exact keys, per-scope vector indexes, micro-batched embeddings.
+
+Embeddings are computed off the event loop in one worker thread; concurrent requests
+are coalesced into one batch (up to ``batch_size`` texts), and vectors are cached by
+text so the pre-check before a response call and the final check at acceptance embed
+each instruction once.
+
+Example:
+    >>> import numpy as np
+    >>> state = DedupState(dim=2, scope="global")
+    >>> state.add("general", "k1", np.array([1.0, 0.0], dtype=np.float32))
+    >>> float(state.best("coding", np.array([[1.0, 0.0]], dtype=np.float32))[0])
+    1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from airloom.engine.embed import Embedder
+from airloom.engine.index import VectorIndex
+
+
+class DedupState:
+    """Exact keys plus one vector index (``global``) or one per category."""
+
+    def __init__(self, dim: int, scope: str = "global", hnsw_above: int = 200_000) -> None:
+        self.dim = dim
+        self.scope = scope
+        self.hnsw_above = hnsw_above
+        self.keys: set[str] = set()
+        self._indexes: dict[str, VectorIndex] = {}
+
+    def _index(self, category: str) -> VectorIndex:
+        name = "*" if self.scope == "global" else category
+        index = self._indexes.get(name)
+        if index is None:
+            index = self._indexes[name] = VectorIndex(self.dim, hnsw_above=self.hnsw_above)
+        return index
+
+    def load(self, categories: list[str], keys: list[str], matrix: np.ndarray) -> None:
+        """Rebuild from stored embeddings (resume; nothing is re-embedded)."""
+        self.keys.update(keys)
+        if not len(categories) or matrix.shape[1] != self.dim:
+            return
+        if self.scope == "global":
+            self._index("*").add(matrix)
+            return
+        cats = np.array(categories)
+        for category in sorted(set(categories)):
+            self._index(category).add(matrix[cats == category])
+
+    def best(self, category: str, vectors: np.ndarray) -> np.ndarray:
+        """Highest cosine of each vector against the stored records in scope."""
+        return self._index(category).nearest(vectors)
+
+    def add(self, category: str, key: str, vector: np.ndarray | None) -> None:
+        """Remember an accepted record."""
+        self.keys.add(key)
+        if vector is not None:
+            self._index(category).add(vector.reshape(1, -1))
+
+    def __len__(self) -> int:
+        return sum(len(index) for index in self._indexes.values())
+
+
+class BatchEmbedder:
+    """Async, coalescing, caching front of an :class:`Embedder`."""
+
+    def __init__(self, embedder: Embedder, *, batch_size: int = 64, cache_size: int = 50_000):
+        self.embedder = embedder
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._pending: dict[str, asyncio.Future[np.ndarray]] = {}
+        self._queue: list[str] = []
+        self._wakeup: asyncio.Event | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="airloom-embed")
+        self.texts_embedded = 0
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors for ``texts`` (rows in order), computed at most once per text."""
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        loop = asyncio.get_running_loop()
+        if self._worker is None or self._worker.done():
+            self._wakeup = asyncio.Event()
+            self._worker = loop.create_task(self._run())
+        waits: dict[str, asyncio.Future[np.ndarray]] = {}
+        for text in texts:
+            if text in self._cache or text in waits:
+                continue
+            future = self._pending.get(text)
+            if future is None:
+                future = self._pending[text] = loop.create_future()
+                self._queue.append(text)
+            waits[text] = future
+        if waits:
+            assert self._wakeup is not None
+            self._wakeup.set()
+            await asyncio.gather(*waits.values())
+        rows = []
+        for text in texts:
+            vector = self._cache.get(text)
+            if vector is None:
+                vector = waits[text].result()
+            rows.append(vector)
+        return np.stack(rows)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._wakeup is not None
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                batch, self._queue = self._queue[: self.batch_size], self._queue[self.batch_size :]
+                try:
+                    vectors = await loop.run_in_executor(
+                        self._executor, self.embedder.encode, batch
+                    )
+                except Exception as exc:  # surface to every waiter, keep the worker alive
+                    for text in batch:
+                        future = self._pending.pop(text)
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                self.texts_embedded += len(batch)
+                for text, vector in zip(batch, vectors, strict=True):
+                    self._remember(text, vector)
+                    future = self._pending.pop(text)
+                    if not future.done():
+                        future.set_result(vector)
+
+    def _remember(self, text: str, vector: np.ndarray) -> None:
+        self._cache[text] = vector
+        self._cache.move_to_end(text)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    async def aclose(self) -> None:
+        """Stop the worker and the thread."""
+        if self._worker is not None:
+            self._worker.cancel()
+            try:
+                await self._worker
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._executor.shutdown(wait=False, cancel_futures=True)

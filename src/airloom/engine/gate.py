@@ -1,0 +1,211 @@
+"""The acceptance gate: dedup-check, embed, insert and count drafts in one transaction.
+
+Rounds submit their drafts here; a single worker takes everything queued, embeds the
+texts in one batch (cached vectors are reused), decides each draft in order — exact
+duplicate, near duplicate of the store or of an earlier draft of the same batch, or
+surplus beyond the category's target — and commits the accepted records, the rejects
+and the finished rounds in ONE store transaction. Only then is the in-memory index
+updated, so memory never runs ahead of disk and check-and-insert is atomic across
+every instructor running at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from airloom.engine.dedup import BatchEmbedder
+from airloom.engine.store import StoredRecord, dedup_key, record_id
+from airloom.instructors.base import Draft
+
+if TYPE_CHECKING:
+    from airloom.engine.context import EngineRoundContext
+    from airloom.engine.runner import Engine
+
+
+@dataclass
+class _Job:
+    ctx: EngineRoundContext
+    drafts: list[Draft]
+    future: asyncio.Future[int] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Gate:
+    """Serialises acceptance (see the module docstring)."""
+
+    def __init__(self, engine: Engine, embedder: BatchEmbedder | None) -> None:
+        self.engine = engine
+        self.embedder = embedder
+        self._jobs: list[_Job] = []
+        self._wakeup = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self.units: dict[str, set[str]] = {}
+
+    def start(self) -> None:
+        """Start the worker task."""
+        self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def submit(self, ctx: EngineRoundContext, drafts: list[Draft]) -> int:
+        """Queue a finished round's drafts; returns how many were accepted."""
+        job = _Job(ctx, drafts)
+        self._jobs.append(job)
+        self._wakeup.set()
+        return await job.future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._jobs:
+                jobs, self._jobs = self._jobs, []
+                try:
+                    accepted = await self._process(jobs)
+                except BaseException as exc:
+                    for job in jobs:
+                        if not job.future.done():
+                            job.future.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    continue
+                for job, count in zip(jobs, accepted, strict=True):
+                    if not job.future.done():
+                        job.future.set_result(count)
+
+    async def _vectors(self, drafts: list[Draft]) -> np.ndarray | None:
+        if self.embedder is None or not drafts:
+            return None
+        return await self.embedder.embed([d.text_for_dedup() for d in drafts])
+
+    def _best_scores(
+        self, flat: list[tuple[_Job, Draft]], vectors: np.ndarray | None
+    ) -> np.ndarray:
+        """Best stored cosine of every draft, one index search per scope."""
+        if vectors is None:
+            return np.full(len(flat), -1.0, dtype=np.float32)
+        dedup = self.engine.dedup
+        if dedup.scope == "global":
+            return dedup.best("*", vectors)
+        scores = np.full(len(flat), -1.0, dtype=np.float32)
+        categories = np.array([job.ctx.category for job, _ in flat])
+        for category in set(categories.tolist()):
+            mask = categories == category
+            scores[mask] = dedup.best(category, vectors[mask])
+        return scores
+
+    def _unit_is_new(self, category: str, unit: str | None) -> bool:
+        if unit is None:
+            return True
+        known = self.units.setdefault(category, set())
+        return unit not in known
+
+    async def _process(self, jobs: list[_Job]) -> list[int]:
+        engine = self.engine
+        flat = [(job, draft) for job in jobs for draft in job.drafts]
+        vectors = await self._vectors([draft for _, draft in flat])
+        bests = self._best_scores(flat, vectors)
+        records: list[StoredRecord] = []
+        rejects: list[tuple[str, str, str, str | None]] = []
+        accepted_per_job = dict.fromkeys(range(len(jobs)), 0)
+        job_index = {id(job): i for i, job in enumerate(jobs)}
+        batch_keys: set[str] = set()
+        batch_vectors: dict[str, list[np.ndarray]] = {}
+        new_counts: dict[str, int] = {}
+        new_units: list[tuple[str, str]] = []
+        for position, (job, draft) in enumerate(flat):
+            ctx = job.ctx
+            category = ctx.category
+            stats = engine.stats.category(category)
+            key = dedup_key(draft.text_for_dedup())
+            vector = None if vectors is None else vectors[position]
+            rid = record_id(category, draft.instruction, draft.response, draft.unit)
+            reason = None
+            if key in engine.dedup.keys or key in batch_keys:
+                reason = "duplicate"
+            elif vector is not None:
+                threshold = engine.config.dedup_cosine(category)
+                scope = "*" if engine.dedup.scope == "global" else category
+                best = float(bests[position])
+                earlier = batch_vectors.get(scope)
+                if best >= threshold or (
+                    earlier and float(np.max(np.stack(earlier) @ vector)) >= threshold
+                ):
+                    reason = "duplicate"
+            new_unit = self._unit_is_new(category, draft.unit)
+            already = stats.accepted + new_counts.get(category, 0)
+            if reason is None and new_unit and already >= stats.target:
+                reason = "surplus"
+            if reason is not None:
+                stats.reject(reason)
+                rejects.append((engine.run_id, category, reason, draft.instruction[:200]))
+                continue
+            batch_keys.add(key)
+            if vector is not None:
+                scope = "*" if engine.dedup.scope == "global" else category
+                batch_vectors.setdefault(scope, []).append(vector)
+            if new_unit:
+                new_counts[category] = new_counts.get(category, 0) + 1
+                if draft.unit is not None:
+                    new_units.append((category, draft.unit))
+            accepted_per_job[job_index[id(job)]] += 1
+            records.append(
+                StoredRecord(
+                    id=rid,
+                    category=category,
+                    unit=draft.unit or rid,
+                    instruction=draft.instruction,
+                    response=draft.response,
+                    dedup_key=key,
+                    system=draft.system,
+                    conversation=[
+                        {"role": t.role, "content": t.content} for t in draft.conversation
+                    ]
+                    if draft.conversation
+                    else None,
+                    skip_prompt_formatting=draft.skip_prompt_formatting,
+                    embedding=vector,
+                    topic=draft.topic,
+                    instructor=category,
+                    model=ctx.provenance.model,
+                    endpoint=ctx.provenance.endpoint,
+                    params=ctx.provenance.params,
+                    template_hash=ctx.provenance.template_hash,
+                    seed=engine.seed,
+                    run_id=engine.run_id,
+                    round_key=f"{category}:{ctx.round_index}",
+                    meta=draft.meta,
+                )
+            )
+        for job in jobs:
+            rejects.extend(
+                (engine.run_id, job.ctx.category, reason, detail)
+                for reason, detail in job.ctx.rejects
+            )
+            job.ctx.rejects.clear()
+        finished = [(job.ctx.category, job.ctx.round_index) for job in jobs]
+        await engine.db(engine.store.commit_batch, records, rejects, finished)
+        # Only after the commit: memory follows disk.
+        for record in records:
+            engine.dedup.add(record.category, record.dedup_key, record.embedding)
+        for category, unit in new_units:
+            self.units.setdefault(category, set()).add(unit)
+        for category, count in new_counts.items():
+            stats = engine.stats.category(category)
+            stats.accepted += count
+            stats.accepted_this_run += count
+        return [accepted_per_job[i] for i in range(len(jobs))]
+
+    async def aclose(self) -> None:
+        """Wait for queued jobs, then stop the worker."""
+        while self._jobs:
+            await asyncio.sleep(0.01)
+        if self._worker is not None:
+            self._worker.cancel()
+            try:
+                await self._worker
+            except asyncio.CancelledError:
+                pass

@@ -1,0 +1,502 @@
+"""The generation engine: runs every enabled instructor to its target, resumably.
+
+Start-up opens the store, takes the seed, counts, embeddings and request cache back
+from it (nothing is re-embedded), and builds the backends. Instructors run in waves
+ordered by their declared dependencies; inside a wave they run at once, each keeping
+enough rounds in flight to fill the scheduler without overshooting its target.
+Interrupted rounds are replayed first on resume: their completed calls come from the
+request cache, so nothing paid for is paid again.
+
+Example (the library API the CLI uses)::
+
+    config = load_config("config.yaml")
+    stats = asyncio.run(Engine(config).run())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import shutil
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from airloom.backends.base import Backend, ChatRequest, Message
+from airloom.backends.factory import (
+    build_default_backend,
+    build_endpoint_backend,
+    describe_default,
+)
+from airloom.config import Config
+from airloom.engine.context import EngineRoundContext
+from airloom.engine.dedup import BatchEmbedder, DedupState
+from airloom.engine.embed import Embedder, make_embedder
+from airloom.engine.events import EventSink, NullSink
+from airloom.engine.filters import ResponseFilter
+from airloom.engine.gate import Gate
+from airloom.engine.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
+from airloom.engine.stats import RunStats
+from airloom.engine.store import CachedCall, Store
+from airloom.engine.topics import TopicSampler, read_topics, topics_from_reply
+from airloom.errors import (
+    AirloomError,
+    BackendError,
+    BudgetExceeded,
+    ConfigError,
+    FatalBackendError,
+    ParseError,
+    StoreError,
+)
+from airloom.export import write_airoboros_jsonl
+from airloom.instructors.base import Instructor, InstructorSettings, PromptTemplate, Rejected
+from airloom.instructors.registry import available_instructors, run_order
+
+T = TypeVar("T")
+
+#: Rounds in a row that accept nothing before an instructor is declared stalled.
+STALL_ROUNDS = 30
+
+
+class Engine:
+    """One generation run over a config (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        base_dir: Path | None = None,
+        events: EventSink | None = None,
+        embedder: Embedder | None = None,
+        backend: Backend | None = None,
+    ) -> None:
+        self.config = config
+        self.base_dir = base_dir
+        self.events = events or NullSink()
+        self._embedder_override = embedder
+        self._backend_override = backend
+        self.stats = RunStats()
+        self.run_id = uuid.uuid4().hex[:12]
+        self.seed = 0
+        self._db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="airloom-db")
+        self._backends: dict[str, Backend] = {}
+        self._endpoints: dict[str, Endpoint] = {}
+        self._samplers: dict[str, TopicSampler] = {}
+        self._stop = asyncio.Event()
+        self.stop_reason = ""
+
+    # ---- helpers used by contexts and the gate ------------------------------------------
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store method on the store's own thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._db_executor, fn, *args)
+
+    def topic_sampler(self, category: str) -> TopicSampler:
+        """The topics of one instructor (its own file, or the global list)."""
+        section = self.config.instructors[category]
+        key = section.topics_path or "*"
+        sampler = self._samplers.get(key)
+        if sampler is None:
+            path = self._path(section.topics_path or self.config.topics_path)
+            sampler = self._samplers[key] = TopicSampler(read_topics(path))
+        return sampler
+
+    def _path(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() or self.base_dir is None else self.base_dir / path
+
+    def request_stop(self, reason: str) -> None:
+        """Stop launching rounds; in-flight work is cancelled, accepted work kept."""
+        if not self._stop.is_set():
+            self.stop_reason = reason
+            self._stop.set()
+
+    # ---- start-up -----------------------------------------------------------------------
+    def _open_store(self) -> Store:
+        config = self.config
+        path = config.resolved_store_path(self.base_dir)
+        if path.exists() and config.overwrite:
+            backup = path.with_name(f"{path.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}")
+            for suffix in ("", "-wal", "-shm"):
+                source = Path(str(path) + suffix)
+                if source.exists():
+                    shutil.move(str(source), str(backup) + suffix)
+            self.events.emit("store_backed_up", path=str(path), backup=str(backup))
+        store = Store.open(
+            path, embedding_model=self._embedding_name(), output_path=config.output_path
+        )
+        if not config.append and not config.overwrite and store.record_count():
+            store.close()
+            raise ConfigError(
+                f"{path} already holds records and append is false",
+                hint="set append: true to resume, or overwrite: true to start afresh "
+                "(the old store is kept as a backup)",
+            )
+        return store
+
+    def _embedding_name(self) -> str | None:
+        if not self.config.dedup.enabled:
+            return None
+        if self._embedder_override is not None:
+            return self._embedder_override.name
+        return self.config.embedding_model
+
+    def _take_seed(self) -> int:
+        stored = self.store.get_meta("seed")
+        if self.config.seed is not None:
+            seed = self.config.seed
+        elif stored is not None:
+            seed = int(stored)
+        else:
+            seed = random.SystemRandom().randrange(1, 2**31)
+        if stored is None:
+            self.store.set_meta("seed", str(seed))
+        return seed
+
+    def _endpoint_for(self, name: str) -> tuple[Endpoint, str]:
+        config = self.config
+        section = config.instructors[name]
+        if section.endpoint:
+            endpoint_config = config.endpoints[section.endpoint]
+            if section.endpoint not in self._endpoints:
+                backend = build_endpoint_backend(
+                    section.endpoint, endpoint_config, config.retry.timeout
+                )
+                self._backends[section.endpoint] = backend
+                self._endpoints[section.endpoint] = Endpoint(
+                    section.endpoint, backend, asyncio.Semaphore(endpoint_config.max_concurrency)
+                )
+            model = section.model or endpoint_config.model or config.model
+            if not model:
+                raise ConfigError(
+                    f"no model for instructor '{name}' on endpoint {section.endpoint}"
+                )
+            return self._endpoints[section.endpoint], model
+        endpoint, default_model = self._default_endpoint()
+        return endpoint, section.model or default_model
+
+    def _default_endpoint(self) -> tuple[Endpoint, str]:
+        config = self.config
+        _, endpoint_name, default_model = describe_default(config)
+        if "*" not in self._endpoints:
+            backend = self._backend_override or build_default_backend(config, self.base_dir)
+            self._backends["*"] = backend
+            self._endpoints["*"] = Endpoint(
+                endpoint_name, backend, asyncio.Semaphore(config.concurrency.max_requests)
+            )
+        return self._endpoints["*"], default_model
+
+    def _settings(self, name: str) -> InstructorSettings:
+        config = self.config
+        section = config.instructors[name]
+        return InstructorSettings(
+            name=name,
+            section=section,
+            count=config.instructor_count(name),
+            batch_size=config.instructor_batch_size(name),
+            language=section.language or config.language,
+            flesch=section.flesch or config.default_flesch,
+            topic_avoidance=config.topic_avoidance,
+            base_dir=self.base_dir,
+        )
+
+    async def _load_dedup(self) -> None:
+        embedder: Embedder | None = None
+        if self.config.dedup.enabled:
+            embedder = self._embedder_override or await asyncio.to_thread(
+                make_embedder,
+                self.config.embedding_model,
+                self.config.embedding_device,
+                self.config.dedup.batch_size,
+            )
+        dim = embedder.dim if embedder is not None else 0
+        self.dedup = DedupState(dim, self.config.dedup.scope, self.config.dedup.hnsw_above)
+        _, categories, keys, matrix = await self.db(self.store.load_index_data)
+        await asyncio.to_thread(self.dedup.load, categories, keys, matrix)
+        batcher = (
+            BatchEmbedder(embedder, batch_size=self.config.dedup.batch_size) if embedder else None
+        )
+        self.gate = Gate(self, batcher)
+
+    # ---- the run ------------------------------------------------------------------------
+    async def _setup(self) -> None:
+        config = self.config
+        self.store = await asyncio.to_thread(self._open_store)
+        self.seed = await self.db(self._take_seed)
+        config_json = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+        await self.db(self.store.start_run, self.run_id, self.seed, config_json)
+        totals = await self.db(self.store.totals)
+        self.stats.spending = Spending.from_totals(totals)
+        self.stats.requests_at_start = totals.requests
+        self.scheduler = Scheduler(
+            limiter=AdaptiveLimiter(
+                config.concurrency.max_requests,
+                minimum=config.concurrency.min_requests,
+                adaptive=config.concurrency.adaptive,
+            ),
+            retry=config.retry,
+            budget=Budget(config.budget, config.token_budget(), self.stats.spending),
+            prices=config.budget.prices,
+            cache_get=lambda key: self.db(self.store.cache_get, key),
+            cache_put=self._cache_put,
+        )
+
+    async def run(self) -> RunStats:
+        """Run every enabled instructor to its target; return the final statistics."""
+        config = self.config
+        registry = available_instructors()
+        enabled = [n for n in config.instructors if config.instructor_count(n) > 0]
+        status = "failed"
+        await self._setup()
+        try:
+            counts = await self.db(self.store.counts)
+            for name in enabled:
+                stats = self.stats.category(name, target=config.instructor_count(name))
+                stats.accepted = counts.get(name, 0)
+            await self._load_dedup()
+            self.gate.start()
+            self.events.emit(
+                "run_started",
+                run_id=self.run_id,
+                seed=self.seed,
+                store=str(self.store.path),
+                resumed_records=sum(counts.values()),
+            )
+            needs_topics = any(
+                registry[n].uses_topics and not config.instructors[n].topics_path for n in enabled
+            )
+            if needs_topics and not self._path(config.topics_path).exists():
+                await self._generate_topics()
+            status = await self._run_waves(registry, enabled)
+        except asyncio.CancelledError:
+            status = "interrupted"
+            raise
+        finally:
+            self.stats.status = status
+            await self._shutdown(status)
+        return self.stats
+
+    async def write_topics(self) -> list[str]:
+        """Have the teacher write the topics file (``airloom topics``); returns new topics."""
+        status = "failed"
+        await self._setup()
+        try:
+            topics = await self._generate_topics()
+            status = "completed"
+        finally:
+            self.stats.status = status
+            await self._shutdown(status, export=False)
+        return topics
+
+    async def _generate_topics(self) -> list[str]:
+        config = self.config
+        path = self._path(config.topics_path)
+        seen: set[str] = set()
+        if path.exists():
+            seen = {line.strip().lower() for line in path.read_text("utf-8").splitlines()}
+        prompt = PromptTemplate("topic_prompt", config.topic_prompt).render(
+            topic_avoidance=config.topic_avoidance
+        )
+        endpoint, model = self._default_endpoint()
+        params = config.api_params.merged(None)
+        response_filter = ResponseFilter(config.response_filters)
+        stats = self.stats.category("topics", target=config.topic_request_count)
+        stats.state = "running"
+        written: list[str] = []
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+        async def one(index: int) -> None:
+            request = ChatRequest(model, (Message("user", prompt),), params)
+            try:
+                call = await self.scheduler.call(
+                    endpoint, request, request.fingerprint(f"topics/{index}")
+                )
+            except FatalBackendError:
+                raise
+            except BackendError as exc:
+                stats.reject("failed_call")
+                self.events.emit("topics_call_failed", error=exc.message)
+                return
+            if response_filter.match(call.text):
+                stats.reject("filtered")
+                return
+            new = topics_from_reply(call.text, seen)
+            if not new:
+                stats.reject("unparseable")
+            with path.open("a", encoding="utf-8") as handle:
+                handle.writelines(topic + "\n" for topic in new)
+            written.extend(new)
+            stats.accepted += 1
+            stats.accepted_this_run += 1
+
+        await asyncio.gather(*(one(i) for i in range(config.topic_request_count)))
+        stats.state = "done"
+        if not written and not seen:
+            raise ConfigError(
+                "the teacher wrote no usable topics",
+                hint="check topic_prompt (it must ask for a numbered list) or provide topics_path",
+            )
+        self.events.emit("topics_written", path=str(path), count=len(written))
+        return written
+
+    async def _run_waves(self, registry: dict[str, type[Instructor]], enabled: list[str]) -> str:
+        loop = asyncio.get_running_loop()
+        installed = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, self.request_stop, "interrupted")
+                installed.append(signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+        try:
+            for wave in run_order(enabled):
+                if self._stop.is_set():
+                    break
+                tasks = [
+                    asyncio.create_task(self._run_instructor(registry[name](self._settings(name))))
+                    for name in wave
+                ]
+                stop_task = asyncio.create_task(self._stop.wait())
+                pending = set(tasks)
+                try:
+                    while pending and not self._stop.is_set():
+                        done, pending = await asyncio.wait(
+                            pending | {stop_task}, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        pending.discard(stop_task)
+                        for task in done - {stop_task}:
+                            task.result()
+                finally:
+                    stop_task.cancel()
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+        except BudgetExceeded as exc:
+            self.request_stop(f"budget: {exc.message}")
+            self.stats.message = exc.message
+            return "budget"
+        except (FatalBackendError, StoreError) as exc:
+            self.stats.message = str(exc)
+            raise
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+        if self._stop.is_set():
+            self.stats.message = self.stop_reason
+            return "budget" if self.stop_reason.startswith("budget") else "interrupted"
+        return "completed"
+
+    async def _run_instructor(self, instructor: Instructor) -> None:
+        name = instructor.name
+        stats = self.stats.category(name)
+        if stats.done:
+            stats.state = "done"
+            return
+        endpoint, model = self._endpoint_for(name)
+        params = self.config.api_params.merged(instructor.config.api_params)
+        patterns = instructor.config.response_filters
+        response_filter = ResponseFilter(
+            patterns if patterns is not None else self.config.response_filters
+        )
+        unfinished, next_index = await self.db(self.store.round_state, name)
+        replay = list(unfinished)
+        per_round = instructor.expected_yield()
+        concurrency = self.config.concurrency.max_requests
+        in_flight: set[asyncio.Task[int]] = set()
+        barren = 0
+        stats.state = "running"
+
+        def launch(index: int) -> None:
+            ctx = EngineRoundContext(
+                self,
+                instructor.settings,
+                index,
+                endpoint=endpoint,
+                model=model,
+                params=params,
+                response_filter=response_filter,
+            )
+            in_flight.add(asyncio.create_task(self._run_round(instructor, ctx)))
+
+        try:
+            while not stats.done and not self._stop.is_set():
+                remaining = stats.target - stats.accepted
+                needed = math.ceil(remaining / per_round)
+                cap = max(1, min(needed, math.ceil(2 * concurrency / per_round) + 1))
+                while len(in_flight) < cap:
+                    if replay:
+                        index = replay.pop(0)
+                    else:
+                        index = next_index
+                        next_index += 1
+                        await self.db(self.store.start_round, name, index)
+                    launch(index)
+                    stats.rounds += 1
+                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    accepted = task.result()
+                    barren = 0 if accepted else barren + 1
+                if barren >= STALL_ROUNDS:
+                    stats.state = "stalled"
+                    self.events.emit(
+                        "instructor_stalled",
+                        category=name,
+                        rounds=barren,
+                        rejects=dict(stats.rejects),
+                    )
+                    return
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        stats.state = "done" if stats.done else "stopped"
+
+    async def _run_round(self, instructor: Instructor, ctx: EngineRoundContext) -> int:
+        try:
+            drafts = await instructor.run_round(ctx)
+        except Rejected as exc:
+            ctx.reject(exc.reason, exc.detail)
+            drafts = []
+        except ParseError as exc:
+            ctx.reject("unparseable", exc.message)
+            drafts = []
+        except (AirloomError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # an instructor bug must not kill the run
+            ctx.reject("error", f"{type(exc).__name__}: {exc}")
+            self.events.emit("round_error", category=ctx.category, error=repr(exc))
+            drafts = []
+        return await self.gate.submit(ctx, drafts)
+
+    async def _cache_put(self, key: str, call: CachedCall, model: str, endpoint: str) -> None:
+        await self.db(
+            lambda: self.store.cache_put(
+                key, call, model=model, endpoint=endpoint, run_id=self.run_id
+            )
+        )
+
+    async def _shutdown(self, status: str, *, export: bool = True) -> None:
+        gate = getattr(self, "gate", None)
+        if gate is not None:
+            await gate.aclose()
+            if gate.embedder is not None:
+                await gate.embedder.aclose()
+        for backend in self._backends.values():
+            try:
+                await backend.aclose()
+            except Exception:
+                pass
+        try:
+            await self.db(self.store.finish_run, self.run_id, status)
+            if export:
+                output = self._path(self.config.output_path)
+                await self.db(write_airoboros_jsonl, self.store, output)
+        finally:
+            await self.db(self.store.close)
+            self._db_executor.shutdown(wait=True)
+        self.events.emit("run_finished", **self.stats.as_dict())

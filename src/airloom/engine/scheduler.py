@@ -1,0 +1,289 @@
+"""The one async scheduler every teacher call goes through.
+
+Order of a call: request cache (a hit is free) → budget check → global adaptive limit
+and per-endpoint limit → the backend, retried on transient failures (429 honouring
+Retry-After, 5xx, connection errors, timeouts) with exponential backoff and jitter and
+a bounded number of attempts → usage, cost and the response committed to the cache at
+once (it has been paid for).
+
+401/403/404 raise :class:`FatalBackendError` (the run stops); a context-length error
+raises :class:`ContextLengthError` (the item is skipped); budgets raise
+:class:`BudgetExceeded` before any call that would exceed them.
+
+Example:
+    >>> limiter = AdaptiveLimiter(8, minimum=1)
+    >>> limiter.on_rate_limited(now=100.0); limiter.limit
+    4.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from airloom.backends.base import Backend, ChatRequest, ChatResponse, Usage
+from airloom.config import BudgetConfig, Price, RetryConfig
+from airloom.engine.store import CachedCall, Totals
+from airloom.errors import (
+    BackendError,
+    BudgetExceeded,
+    ContextLengthError,
+    FatalBackendError,
+    RateLimitedError,
+    TransientBackendError,
+)
+
+
+class AdaptiveLimiter:
+    """AIMD concurrency limit: halve on a 429 storm (once per cooldown), +1 per window."""
+
+    def __init__(
+        self, maximum: int, *, minimum: int = 1, adaptive: bool = True, cooldown: float = 2.0
+    ) -> None:
+        self.maximum = maximum
+        self.minimum = min(minimum, maximum)
+        self.adaptive = adaptive
+        self.cooldown = cooldown
+        self.limit = float(maximum)
+        self.in_flight = 0
+        self._successes = 0
+        self._last_cut = -1e9
+        self._condition: asyncio.Condition | None = None
+
+    def _cond(self) -> asyncio.Condition:
+        if self._condition is None:
+            self._condition = asyncio.Condition()
+        return self._condition
+
+    async def acquire(self) -> None:
+        """Wait for a slot under the current limit."""
+        condition = self._cond()
+        async with condition:
+            await condition.wait_for(lambda: self.in_flight < int(self.limit))
+            self.in_flight += 1
+
+    async def release(self) -> None:
+        """Give a slot back."""
+        condition = self._cond()
+        async with condition:
+            self.in_flight -= 1
+            condition.notify_all()
+
+    def on_success(self) -> None:
+        """Additive increase: +1 after a window of ``limit`` successes."""
+        if not self.adaptive or self.limit >= self.maximum:
+            return
+        self._successes += 1
+        if self._successes >= self.limit:
+            self._successes = 0
+            self.limit = min(float(self.maximum), self.limit + 1)
+            if self._condition is not None:
+                asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        condition = self._cond()
+        async with condition:
+            condition.notify_all()
+
+    def on_rate_limited(self, now: float | None = None) -> None:
+        """Multiplicative decrease, at most once per cooldown (one storm = one cut)."""
+        if not self.adaptive:
+            return
+        now = time.monotonic() if now is None else now
+        if now - self._last_cut < self.cooldown:
+            return
+        self._last_cut = now
+        self._successes = 0
+        self.limit = max(float(self.minimum), self.limit / 2)
+
+
+@dataclass
+class Spending:
+    """Live totals of teacher calls, starting from what the store already holds."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    cache_hits: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    in_flight: int = 0
+
+    @classmethod
+    def from_totals(cls, totals: Totals) -> Spending:
+        """Start from the store's totals (budgets span every run of a store)."""
+        return cls(
+            requests=totals.requests,
+            prompt_tokens=totals.prompt_tokens,
+            completion_tokens=totals.completion_tokens,
+            cost=totals.cost,
+        )
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+def call_cost(prices: dict[str, Price], model: str, usage: Usage) -> float:
+    """Cost of one call from per-million prices (0 for models without a price).
+
+    Example:
+        >>> call_cost({"m": Price(input=1.0, output=2.0)}, "m", Usage(1_000_000, 500_000))
+        2.0
+    """
+    price = prices.get(model)
+    if price is None:
+        return 0.0
+    return (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1e6
+
+
+@dataclass
+class Budget:
+    """Limits checked before every dispatch; in-flight calls count towards requests."""
+
+    config: BudgetConfig
+    max_tokens: int | None
+    spending: Spending = field(default_factory=Spending)
+
+    def check(self) -> None:
+        """Raise :class:`BudgetExceeded` if one more call could exceed a limit."""
+        spent = self.spending
+        if (
+            self.config.max_requests is not None
+            and spent.requests + spent.in_flight >= self.config.max_requests
+        ):
+            raise BudgetExceeded(f"request budget of {self.config.max_requests} calls is spent")
+        if self.max_tokens is not None and spent.tokens >= self.max_tokens:
+            raise BudgetExceeded(f"token budget of {self.max_tokens} tokens is spent")
+        if self.config.max_cost is not None and spent.cost >= self.config.max_cost:
+            raise BudgetExceeded(f"cost budget of {self.config.max_cost} is spent")
+
+
+CacheGet = Callable[[str], Awaitable[CachedCall | None]]
+CachePut = Callable[[str, CachedCall, str, str], Awaitable[None]]
+
+
+@dataclass
+class Endpoint:
+    """A backend with its own concurrency limit."""
+
+    name: str
+    backend: Backend
+    semaphore: asyncio.Semaphore
+
+
+class Scheduler:
+    """Runs teacher calls with caching, budgets, limits and retries (module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        limiter: AdaptiveLimiter,
+        retry: RetryConfig,
+        budget: Budget,
+        prices: dict[str, Price],
+        cache_get: CacheGet,
+        cache_put: CachePut,
+    ) -> None:
+        self.limiter = limiter
+        self.retry = retry
+        self.budget = budget
+        self.prices = prices
+        self.spending = budget.spending
+        self._cache_get = cache_get
+        self._cache_put = cache_put
+        self.consecutive_failures = 0
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.retry.backoff_max)
+        backoff = wait_exponential_jitter(
+            initial=self.retry.backoff_initial, max=self.retry.backoff_max, jitter=1.0
+        )
+        return float(backoff(state))
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self.spending.retries += 1
+
+    async def _attempt(self, endpoint: Endpoint, request: ChatRequest) -> ChatResponse:
+        self.budget.check()
+        async with endpoint.semaphore:
+            await self.limiter.acquire()
+            self.spending.in_flight += 1
+            try:
+                response = await asyncio.wait_for(
+                    endpoint.backend.complete(request), timeout=self.retry.timeout
+                )
+            except asyncio.TimeoutError as exc:
+                raise TransientBackendError(
+                    f"{endpoint.name} did not answer within {self.retry.timeout:.0f} s"
+                ) from exc
+            except RateLimitedError:
+                self.spending.rate_limited += 1
+                self.limiter.on_rate_limited()
+                raise
+            finally:
+                self.spending.in_flight -= 1
+                await self.limiter.release()
+        self.limiter.on_success()
+        return response
+
+    async def call(self, endpoint: Endpoint, request: ChatRequest, cache_key: str) -> CachedCall:
+        """One teacher call, from the cache when this exact call completed before."""
+        cached = await self._cache_get(cache_key)
+        if cached is not None:
+            self.spending.cache_hits += 1
+            return cached
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(lambda e: isinstance(e, TransientBackendError)),
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        try:
+            response: ChatResponse = await retrying(self._attempt, endpoint, request)
+        except (FatalBackendError, ContextLengthError):
+            raise
+        except BackendError:
+            self.consecutive_failures += 1
+            if self.consecutive_failures >= self.retry.max_consecutive_failures:
+                raise FatalBackendError(
+                    f"{self.consecutive_failures} calls to {endpoint.name} failed in a row",
+                    hint="check that the endpoint is up and healthy, then run again to resume",
+                ) from None
+            raise
+        self.consecutive_failures = 0
+        cost = call_cost(self.prices, request.model, response.usage)
+        self.spending.requests += 1
+        self.spending.prompt_tokens += response.usage.prompt_tokens
+        self.spending.completion_tokens += response.usage.completion_tokens
+        self.spending.cost += cost
+        call = CachedCall(
+            text=response.text,
+            finish_reason=response.finish_reason,
+            prompt_tokens=response.usage.prompt_tokens,
+            completion_tokens=response.usage.completion_tokens,
+            cost=cost,
+        )
+        await self._cache_put(cache_key, call, request.model, endpoint.name)
+        return call
+
+
+def describe_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Sampling parameters as stored in provenance (None values dropped)."""
+    return {key: value for key, value in sorted(params.items()) if value is not None}

@@ -1,0 +1,97 @@
+"""Live run statistics: per-category progress, rejects by reason, spending.
+
+The progress display and the JSON-lines log read these; the engine writes them.
+
+Example:
+    >>> stats = RunStats()
+    >>> stats.category("general", target=10).reject("duplicate")
+    >>> stats.categories["general"].rejects["duplicate"]
+    1
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from airloom.engine.scheduler import Spending
+
+
+@dataclass
+class CategoryStats:
+    """Progress of one instructor."""
+
+    name: str
+    target: int = 0
+    accepted: int = 0
+    accepted_this_run: int = 0
+    rejects: Counter[str] = field(default_factory=Counter)
+    rounds: int = 0
+    state: str = "waiting"
+
+    def reject(self, reason: str, n: int = 1) -> None:
+        """Count ``n`` rejects for ``reason``."""
+        self.rejects[reason] += n
+
+    @property
+    def done(self) -> bool:
+        """Target reached."""
+        return self.accepted >= self.target
+
+
+@dataclass
+class RunStats:
+    """Everything the display and the summary show."""
+
+    categories: dict[str, CategoryStats] = field(default_factory=dict)
+    spending: Spending = field(default_factory=Spending)
+    started: float = field(default_factory=time.monotonic)
+    requests_at_start: int = 0
+    filter_hits: Counter[str] = field(default_factory=Counter)
+    status: str = "running"
+    message: str = ""
+
+    def category(self, name: str, target: int | None = None) -> CategoryStats:
+        """The stats of one category (created on first use)."""
+        stats = self.categories.get(name)
+        if stats is None:
+            stats = self.categories[name] = CategoryStats(name)
+        if target is not None:
+            stats.target = target
+        return stats
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.started
+
+    def requests_per_minute(self) -> float:
+        """Teacher calls of this run per minute."""
+        calls = self.spending.requests - self.requests_at_start
+        return 60.0 * calls / max(self.elapsed, 1e-6)
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready snapshot (for logs and the summary)."""
+        return {
+            "status": self.status,
+            "elapsed_s": round(self.elapsed, 3),
+            "requests": self.spending.requests,
+            "cache_hits": self.spending.cache_hits,
+            "retries": self.spending.retries,
+            "rate_limited": self.spending.rate_limited,
+            "prompt_tokens": self.spending.prompt_tokens,
+            "completion_tokens": self.spending.completion_tokens,
+            "cost": round(self.spending.cost, 6),
+            "filter_hits": dict(self.filter_hits),
+            "categories": {
+                name: {
+                    "accepted": c.accepted,
+                    "target": c.target,
+                    "accepted_this_run": c.accepted_this_run,
+                    "rejects": dict(c.rejects),
+                    "state": c.state,
+                }
+                for name, c in self.categories.items()
+            },
+        }

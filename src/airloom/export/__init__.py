@@ -1,0 +1,67 @@
+"""Exports derived from a store: airoboros JSONL and ShareGPT JSONL, written atomically.
+
+Example::
+
+    with Store.open("instructions.airloom.db", create=False) as store:
+        write_sharegpt_jsonl(store, "data.jsonl")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from airloom.engine.store import Store
+from airloom.errors import StoreError
+from airloom.formats.records import to_airoboros, to_sharegpt
+
+Converter = Callable[[dict[str, Any]], dict[str, Any]]
+
+FORMATS: dict[str, Converter] = {
+    "jsonl": to_airoboros,
+    "airoboros": to_airoboros,
+    "sharegpt": to_sharegpt,
+}
+
+
+def _write_atomic(path: Path, lines: Iterable[str]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    )
+    count = 0
+    try:
+        with handle:
+            for line in lines:
+                handle.write(line + "\n")
+                count += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except OSError as exc:
+        Path(handle.name).unlink(missing_ok=True)
+        raise StoreError(
+            f"cannot write {path}: {exc}",
+            hint="check free space and permissions; the store is intact",
+        ) from exc
+    return count
+
+
+def export_store(
+    store: Store, path: str | Path, fmt: str = "jsonl", categories: Iterable[str] | None = None
+) -> int:
+    """Write the store's records in ``fmt`` (jsonl/airoboros or sharegpt); returns rows written."""
+    convert = FORMATS.get(fmt)
+    if convert is None:
+        raise StoreError(f"unknown export format '{fmt}'", hint=f"use one of {sorted(FORMATS)}")
+    rows = (json.dumps(convert(row), ensure_ascii=False) for row in store.iter_records(categories))
+    return _write_atomic(Path(path), rows)
+
+
+def write_airoboros_jsonl(store: Store, path: str | Path) -> int:
+    """The airoboros 2.x JSONL file (the original's output_path)."""
+    return export_store(store, path, "jsonl")

@@ -1,0 +1,1 @@
+"""Instructors: one module per category, prompt templates in ``prompts/`` beside them."""

@@ -1,0 +1,230 @@
+"""The instructor contract: one category of data, generated round by round.
+
+An instructor is a class with a category ``name``, a typed config section
+(``config_model``), optional dependencies on other instructors, and one coroutine,
+:meth:`Instructor.run_round`, that uses the :class:`RoundContext` the engine hands it to
+call the teacher, check novelty and return :class:`Draft` records. Everything else —
+concurrency, retries, caching, budgets, filters, dedup, counting, persistence — is the
+engine's job, written once.
+
+A round must be deterministic given its context (``ctx.rng`` is seeded from the run
+seed, the category and the round index): that is what lets a resumed run replay an
+interrupted round from the request cache without paying the teacher twice.
+
+Example:
+    >>> class Echo(Instructor):
+    ...     name = "echo"
+    ...     async def run_round(self, ctx):
+    ...         text = await ctx.complete("Say something.", key="say")
+    ...         return [Draft(instruction="Say something.", response=text)]
+    >>> Echo.name, Echo.depends_on
+    ('echo', ())
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from airloom.config import InstructorConfig
+from airloom.errors import ConfigError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One turn of a multi-turn record (``role`` is system, user or assistant)."""
+
+    role: str
+    content: str
+
+
+@dataclass(slots=True)
+class Draft:
+    """A candidate record returned by an instructor, before the gate accepts it.
+
+    ``dedup_text`` is what the dedup gate compares (default: the instruction).
+    ``unit`` groups records that count as one unit (a session); default: the record.
+    """
+
+    instruction: str
+    response: str
+    system: str | None = None
+    conversation: tuple[Turn, ...] | None = None
+    skip_prompt_formatting: bool = False
+    topic: str | None = None
+    dedup_text: str | None = None
+    unit: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def text_for_dedup(self) -> str:
+        """The text the dedup gate embeds."""
+        return self.dedup_text if self.dedup_text is not None else self.instruction
+
+
+class Rejected(Exception):
+    """Raised inside a round for one item: the engine counts ``reason`` and moves on."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptTemplate:
+    """A prompt template file (``str.format`` placeholders) and its content hash."""
+
+    name: str
+    text: str
+
+    @property
+    def digest(self) -> str:
+        """Short sha256 of the template text (provenance of every record)."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:16]
+
+    def render(self, **values: Any) -> str:
+        """Fill the placeholders the template uses; others are ignored.
+
+        Literal braces in a user template must be doubled (``{{``); a missing
+        placeholder value is a :class:`ConfigError` naming the template.
+
+        Example:
+            >>> PromptTemplate("t", "Write {n} tasks in {language}.").render(n=3, language="English", x=1)
+            'Write 3 tasks in English.'
+        """
+        try:
+            return self.text.format(**values)
+        except KeyError as exc:
+            raise ConfigError(
+                f"prompt template {self.name} uses {{{exc.args[0]}}}, which this instructor "
+                "does not provide",
+                hint="double literal braces as {{ }} or remove the placeholder",
+            ) from None
+        except (IndexError, ValueError) as exc:
+            raise ConfigError(
+                f"prompt template {self.name} is not a valid format string: {exc}",
+                hint="double literal braces as {{ }}",
+            ) from None
+
+
+def load_template(
+    package_name: str, override: str | None, *, base_dir: Path | None = None
+) -> PromptTemplate:
+    """Load a prompt template: the configured file if given, else the packaged one.
+
+    ``override`` is resolved relative to ``base_dir`` (the config file's folder) and the
+    current directory; a configured path that does not exist is an error, never
+    silently replaced by the default.
+
+    Example:
+        >>> load_template("general.txt", None).name
+        'general.txt'
+    """
+    if override:
+        candidates = [Path(override)]
+        if base_dir is not None and not Path(override).is_absolute():
+            candidates.insert(0, base_dir / override)
+        for candidate in candidates:
+            if candidate.is_file():
+                return PromptTemplate(str(candidate), candidate.read_text(encoding="utf-8"))
+        raise ConfigError(
+            f"prompt template {override} does not exist",
+            hint="fix prompt_path / response_prompt_path or remove it to use the built-in one",
+        )
+    resource = resources.files("airloom.instructors").joinpath("prompts", package_name)
+    return PromptTemplate(package_name, resource.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class InstructorSettings:
+    """An instructor's config section with the global fallbacks resolved."""
+
+    name: str
+    section: InstructorConfig
+    count: int
+    batch_size: int
+    language: str
+    flesch: str
+    topic_avoidance: str
+    base_dir: Path | None = None
+
+    def template(self, default_name: str, *, response: bool = False) -> PromptTemplate:
+        """The generation (or response) template of this instructor."""
+        override = self.section.response_prompt_path if response else self.section.prompt_path
+        return load_template(default_name, override, base_dir=self.base_dir)
+
+
+class RoundContext(Protocol):
+    """What the engine gives an instructor for one round."""
+
+    settings: InstructorSettings
+    rng: random.Random
+    round_index: int
+
+    async def complete(
+        self,
+        prompt: str | None,
+        *,
+        key: str,
+        system: str | None = None,
+        history: Sequence[Turn] = (),
+        params: dict[str, Any] | None = None,
+        filtered: bool = True,
+        template: PromptTemplate | None = None,
+    ) -> str:
+        """One teacher call; raises :class:`Rejected` (filtered, truncated, too long, failed)."""
+        ...
+
+    async def novel(self, texts: Sequence[str]) -> list[bool]:
+        """Which texts are not near-duplicates of the store or of each other (pre-check)."""
+        ...
+
+    def topics(self, n: int) -> list[str]:
+        """``n`` topics for this round (sampled without replacement when possible)."""
+        ...
+
+    def reject(self, reason: str, detail: str = "") -> None:
+        """Count one rejected item (e.g. ``unparseable``) with a short detail."""
+        ...
+
+    async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
+        """Run ``fn`` on every item concurrently; items that raise Rejected are counted and dropped."""
+        ...
+
+
+class Instructor(ABC):
+    """Base class of every category generator (see the module docstring)."""
+
+    #: Category name: the config key under ``instructors:`` and the records' category.
+    name: ClassVar[str]
+    #: The config section model (extend :class:`InstructorConfig` for own knobs).
+    config_model: ClassVar[type[InstructorConfig]] = InstructorConfig
+    #: Instructors whose records must be complete before this one starts.
+    depends_on: ClassVar[tuple[str, ...]] = ()
+    #: Whether the global topics list is needed.
+    uses_topics: ClassVar[bool] = False
+
+    def __init__(self, settings: InstructorSettings) -> None:
+        self.settings = settings
+
+    @property
+    def config(self) -> InstructorConfig:
+        """This instructor's config section."""
+        return self.settings.section
+
+    def expected_yield(self) -> int:
+        """About how many records one round yields (used to size rounds in flight)."""
+        return max(1, self.settings.batch_size)
+
+    @abstractmethod
+    async def run_round(self, ctx: RoundContext) -> list[Draft]:
+        """Generate one round of drafts."""

@@ -1,0 +1,139 @@
+"""``coding``: programming tasks in configured languages, some in PLAINFORMAT.
+
+A PLAINFORMAT record's instruction ends in `` PLAINFORMAT`` and its response is bare
+code: the teacher is asked for plain code, and if it fences the code anyway only the
+first fenced block is kept.
+
+Example:
+    >>> CodingConfig().plain_ratio
+    0.5
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from airloom.config import InstructorConfig
+from airloom.formats.chat import PLAINFORMAT, plain_code
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.general import parse_tasks
+
+DEFAULT_LANGUAGES = [
+    "python",
+    "javascript",
+    "java",
+    "c",
+    "c++",
+    "golang",
+    "C#",
+    "bash",
+    "powershell",
+    "SQL",
+]
+DEFAULT_RELATED_SOFTWARE = [
+    "elasticsearch",
+    "opensearch",
+    "mongodb",
+    "cassandra",
+    "redis",
+    "memcached",
+    "postgresql",
+    "mariadb",
+    "mysql",
+    "aws s3",
+    "gcs cloud storage",
+    "azure storage",
+    "aws lambda",
+    "kubernetes",
+    "pytorch",
+    "pandas",
+    "numpy",
+    "keras",
+    "tensorflow",
+    "scipy",
+    "matplotlib",
+    "django",
+    "cherrypy",
+    "opencv",
+    "pyramid web framework",
+]
+
+
+class CodingConfig(InstructorConfig):
+    """Knobs of the coding instructor."""
+
+    coding_languages: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LANGUAGES),
+        description="Languages the tasks ask for (one sampled per task).",
+    )
+    related_software: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_RELATED_SOFTWARE),
+        description="Software one task per batch (batch_size > 3) must interact with.",
+    )
+    plain_ratio: float = Field(
+        0.5, ge=0.0, le=1.0, description="Share of tasks answered as bare code (PLAINFORMAT)."
+    )
+
+    @field_validator("coding_languages")
+    @classmethod
+    def _not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one language")
+        return value
+
+
+class CodingInstructor(Instructor):
+    """Coding tasks; ``plain_ratio`` of them in PLAINFORMAT."""
+
+    name = "coding"
+    config_model = CodingConfig
+
+    async def run_round(self, ctx: RoundContext) -> list[Draft]:
+        config = self.config
+        assert isinstance(config, CodingConfig)
+        batch_size = self.settings.batch_size
+        languages = config.coding_languages
+        if batch_size <= len(languages):
+            chosen = ctx.rng.sample(languages, batch_size)
+        else:
+            chosen = [ctx.rng.choice(languages) for _ in range(batch_size)]
+        language_lines = "\n".join(
+            f"- task {index} should ask the user to use {language}"
+            for index, language in enumerate(chosen, start=1)
+        )
+        software = ""
+        if batch_size > 3 and config.related_software:
+            pick = ctx.rng.choice(config.related_software)
+            software = f"- One of the tasks should require interacting with {pick}."
+        template = self.settings.template("coding.txt")
+        prompt = template.render(
+            languages=language_lines,
+            related_software=software,
+            batch_size=batch_size,
+            language=self.settings.language,
+        )
+        listing = await ctx.complete(prompt, key="tasks", template=template)
+        tasks = parse_tasks(listing)[:batch_size]
+        if not tasks:
+            ctx.reject("unparseable", "no 'TSK n.' items in the task list")
+            return []
+        fresh = [task for task, ok in zip(tasks, await ctx.novel(tasks), strict=True) if ok]
+        plain_flags = {task: ctx.rng.random() < config.plain_ratio for task in fresh}
+        plain_template = self.settings.template("coding_plain.txt", response=True)
+
+        async def answer(task: str) -> Draft:
+            if plain_flags[task]:
+                prompt = plain_template.render(instruction=task)
+                code = plain_code(await ctx.complete(prompt, key="response", filtered=False))
+                if not code.strip():
+                    raise Rejected("unparseable", "empty code in a PLAINFORMAT answer")
+                return Draft(
+                    instruction=f"{task} {PLAINFORMAT}",
+                    response=code,
+                    dedup_text=task,
+                    meta={"plain": True},
+                )
+            response = await ctx.complete(task, key="response", filtered=False)
+            return Draft(instruction=task, response=response.strip(), meta={"plain": False})
+
+        return await ctx.map(answer, fresh)

@@ -1,0 +1,249 @@
+"""``contextual``: closed-context QA — input blocks with metadata, tasks, cited answers.
+
+One round = ``batch_size`` independent generation calls (each writes 1–4
+BEGININPUT…ENDINPUT blocks and BEGININSTRUCTION…ENDINSTRUCTION tasks, randomised as in
+the original: block count, target blocks, styles, output format, cross references,
+source requests, confounders, display style) + one response call per valid, novel
+instruction. A generation that is not exactly the closed-context layout is rejected
+(``unparseable``); an answer whose citations are not metadata of the given blocks is
+rejected (``bad_citation``).
+
+Example:
+    >>> choose_spec(random.Random(0), ContextualConfig(), ["pottery"]).input_count in (1, 2, 3, 4)
+    True
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+from dataclasses import dataclass
+
+from pydantic import Field
+
+from airloom.config import InstructorConfig
+from airloom.errors import ParseError
+from airloom.formats.closed_context import check_citations, parse_closed_context
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.general import topic_lines
+
+DEFAULT_STYLES = [
+    "news article",
+    "blog post",
+    "slack conversation",
+    "text messages",
+    "fictional short story",
+    "video transcript",
+    "song",
+    "poem",
+    "scientific study",
+    "medical report",
+    "reddit post with replies",
+    "email",
+    "tweet",
+    "jira ticket",
+    "github merge request",
+    "gitlab issue",
+    "how-to article",
+]
+DEFAULT_FORMATS = [
+    "JSON",
+    "YAML",
+    "CSV",
+    "markdown",
+    "markdown table",
+    "bullet list",
+    "numbered list",
+    "python dict",
+    "php associative array",
+    "JSONL",
+    "javascript object",
+    "XML",
+]
+_SOURCE_PHRASES = [
+    "What is your source?",
+    "Please provide references.",
+    "Cite.",
+    "Source?",
+    "[insert references]",
+    "Add a citation.",
+    "Where did you find this information?",
+    "Include your references.",
+]
+
+
+class ContextualConfig(InstructorConfig):
+    """Knobs of the contextual instructor."""
+
+    context_styles: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_STYLES), description="Writing style per input block."
+    )
+    formatting_options: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FORMATS),
+        description="Output formats tasks may ask for.",
+    )
+    topic_avoidance: str | None = Field(
+        None, description="Avoidance sentence for this instructor (default: the global one)."
+    )
+    check_citations: bool = Field(
+        True, description="Reject answers citing metadata that was not given."
+    )
+
+
+@dataclass(frozen=True)
+class ContextSpec:
+    """The randomised shape of one generation prompt."""
+
+    input_count: int
+    task_count: int
+    target_selection: str
+    styles: list[str]
+    topics: list[str]
+    format_note: str
+    reference_note: str
+    source_note: str
+    confounder_note: str
+    display_style: str
+
+
+def choose_spec(rng: random.Random, config: ContextualConfig, topics: list[str]) -> ContextSpec:
+    """Draw the shape of one prompt (pure given the generator)."""
+    input_count = rng.choice([1, 1, 1, 2, 2, 3, 4])
+    task_count = rng.choice([1, 1, 1, 2, 2, 3])
+    if input_count == 1:
+        target = "the text block"
+    else:
+        target = rng.choice(
+            [
+                "the first text block",
+                "the last text block",
+                "all of the text blocks",
+                "one or more of the text blocks",
+                f"text block {rng.randint(1, input_count)}",
+            ]
+        )
+    styles = (
+        [rng.choice(config.context_styles) for _ in range(input_count)]
+        if config.context_styles
+        else []
+    )
+    format_note = ""
+    if config.formatting_options and rng.random() < 0.2:
+        options = rng.sample(config.formatting_options, min(3, len(config.formatting_options)))
+        format_note = (
+            f"One task should ask for output in a specific format, such as {', '.join(options)}."
+        )
+    reference_note = "The text blocks must not reference each other."
+    if input_count > 1 and rng.random() < 0.1:
+        reference_note = (
+            "One of the text blocks should reference another one via its metadata, such as a link."
+            if rng.random() < 0.5
+            else "One of the text blocks should reference details of another one."
+        )
+    source_note = ""
+    if rng.random() < 0.2:
+        source_note = "The last task should ask for the source or references, e.g. " + ", ".join(
+            f'"{p}"' for p in rng.sample(_SOURCE_PHRASES, 3)
+        )
+        if config.formatting_options and rng.random() < 0.2:
+            source_note += (
+                f", and ask for the references in {rng.choice(config.formatting_options)} format"
+            )
+        source_note += "."
+    confounder_note = ""
+    if rng.random() < 0.1:
+        kind = rng.choice(
+            ["completely unrelated to the text", "related to the text but not answerable from it"]
+        )
+        confounder_note = (
+            f"The task should be {kind}."
+            if task_count == 1
+            else f"One of the tasks should be {kind}."
+        )
+    display = rng.choice(["as a single paragraph", "one per line", "as a bullet list"])
+    return ContextSpec(
+        input_count,
+        task_count,
+        target,
+        styles,
+        topics[:input_count],
+        format_note,
+        reference_note,
+        source_note,
+        confounder_note,
+        display,
+    )
+
+
+class ContextualInstructor(Instructor):
+    """Closed-context question answering with citations."""
+
+    name = "contextual"
+    config_model = ContextualConfig
+    uses_topics = True
+
+    def _prompt(self, spec: ContextSpec) -> tuple[str, str]:
+        config = self.config
+        assert isinstance(config, ContextualConfig)
+        template = self.settings.template("contextual.txt")
+        style_lines = "\n".join(
+            f"Text block {i} should be in the form of: {style}"
+            for i, style in enumerate(spec.styles, 1)
+        )
+        avoidance = (
+            config.topic_avoidance
+            if config.topic_avoidance is not None
+            else self.settings.topic_avoidance
+        )
+        prompt = template.render(
+            input_count=spec.input_count,
+            style_lines=style_lines,
+            topics=topic_lines("text", spec.topics),
+            reference_note=f"{spec.reference_note} {avoidance}".strip(),
+            language=self.settings.language,
+            next_year=datetime.date.today().year + 1,
+            task_count=spec.task_count,
+            target_selection=spec.target_selection,
+            format_note=spec.format_note,
+            source_note=spec.source_note,
+            confounder_note=spec.confounder_note,
+            display_style=spec.display_style,
+            flesch=self.settings.flesch,
+        )
+        return prompt, template.digest
+
+    async def run_round(self, ctx: RoundContext) -> list[Draft]:
+        config = self.config
+        assert isinstance(config, ContextualConfig)
+        specs = [
+            choose_spec(ctx.rng, config, ctx.topics(4)) for _ in range(self.settings.batch_size)
+        ]
+        response_template = self.settings.template("contextual_response.txt", response=True)
+
+        async def generate(indexed: tuple[int, ContextSpec]) -> str:
+            index, spec = indexed
+            prompt, _ = self._prompt(spec)
+            text = await ctx.complete(prompt, key=f"context:{index}")
+            try:
+                parsed = parse_closed_context(text.strip(), strict=True)
+            except ParseError as exc:
+                raise Rejected("unparseable", exc.message) from exc
+            return parsed.render()
+
+        instructions = await ctx.map(generate, list(enumerate(specs)))
+        fresh = [t for t, ok in zip(instructions, await ctx.novel(instructions), strict=True) if ok]
+
+        async def answer(instruction: str) -> Draft:
+            prompt = response_template.render(
+                instruction=instruction,
+                language=self.settings.language,
+                flesch=self.settings.flesch,
+            )
+            response = (await ctx.complete(prompt, key="response")).strip()
+            if config.check_citations:
+                problems = check_citations(response, instruction)
+                if problems:
+                    raise Rejected("bad_citation", problems[0])
+            return Draft(instruction=instruction, response=response)
+
+        return await ctx.map(answer, fresh)
