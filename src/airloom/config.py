@@ -126,6 +126,9 @@ class ConcurrencyConfig(Strict):
     max_requests: int = Field(16, ge=1, description="Global limit on calls in flight.")
     adaptive: bool = Field(True, description="Back off on 429 storms, recover on success.")
     min_requests: int = Field(1, ge=1, description="Floor of the adaptive limit.")
+    stop_grace: float = Field(
+        30.0, ge=0.0, description="Seconds calls in flight may finish (and be kept) on a stop."
+    )
 
 
 class RetryConfig(Strict):

@@ -120,6 +120,12 @@ class BudgetExceeded(AirloomError):
     exit_code = 0
 
 
+class RunStopped(AirloomError):
+    """The run was asked to stop (Ctrl-C, SIGTERM): no new teacher calls are made."""
+
+    exit_code = 130
+
+
 class StoreError(AirloomError):
     """The store file cannot be used: wrong schema, another run's file, disk full."""
 

@@ -23,7 +23,7 @@ import shutil
 import signal
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -52,6 +52,7 @@ from airloom.errors import (
     ConfigError,
     FatalBackendError,
     ParseError,
+    RunStopped,
     StoreError,
 )
 from airloom.export import write_airoboros_jsonl
@@ -59,6 +60,18 @@ from airloom.instructors.base import Instructor, InstructorSettings, PromptTempl
 from airloom.instructors.registry import available_instructors, run_order
 
 T = TypeVar("T")
+
+
+async def gather_or_cancel(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Like ``asyncio.gather``, but the first exception cancels every sibling."""
+    tasks = [asyncio.ensure_future(coro) for coro in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 #: Rounds in a row that accept nothing before an instructor is declared stalled.
 STALL_ROUNDS = 30
@@ -89,6 +102,7 @@ class Engine:
         self._endpoints: dict[str, Endpoint] = {}
         self._samplers: dict[str, TopicSampler] = {}
         self._stop = asyncio.Event()
+        self._main_task: asyncio.Task[Any] | None = None
         self.stop_reason = ""
 
     # ---- helpers used by contexts and the gate ------------------------------------------
@@ -111,10 +125,31 @@ class Engine:
         return path if path.is_absolute() or self.base_dir is None else self.base_dir / path
 
     def request_stop(self, reason: str) -> None:
-        """Stop launching rounds; in-flight work is cancelled, accepted work kept."""
-        if not self._stop.is_set():
-            self.stop_reason = reason
-            self._stop.set()
+        """Stop cleanly: no new teacher calls; calls in flight may finish (and are cached)
+        for ``concurrency.stop_grace`` seconds; accepted work is kept. A second
+        interrupt cancels at once."""
+        if self._stop.is_set():
+            if reason == "interrupted" and self._main_task is not None:
+                self._main_task.cancel()
+            return
+        self.stop_reason = reason
+        self._stop.set()
+        scheduler = getattr(self, "scheduler", None)
+        if scheduler is not None:
+            scheduler.refusal = (
+                BudgetExceeded(reason.removeprefix("budget: "))
+                if reason.startswith("budget")
+                else RunStopped(f"run stopped: {reason}")
+            )
+
+    async def _drain(self, tasks: set[asyncio.Task[Any]]) -> None:
+        """Give tasks the grace period to finish, then cancel what is left."""
+        pending = {task for task in tasks if not task.done()}
+        if pending and self._stop.is_set():
+            _, pending = await asyncio.wait(pending, timeout=self.config.concurrency.stop_grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # ---- start-up -----------------------------------------------------------------------
     def _open_store(self) -> Store:
@@ -252,6 +287,7 @@ class Engine:
         registry = available_instructors()
         enabled = [n for n in config.instructors if config.instructor_count(n) > 0]
         status = "failed"
+        self._main_task = asyncio.current_task()
         await self._setup()
         try:
             counts = await self.db(self.store.counts)
@@ -267,11 +303,6 @@ class Engine:
                 store=str(self.store.path),
                 resumed_records=sum(counts.values()),
             )
-            needs_topics = any(
-                registry[n].uses_topics and not config.instructors[n].topics_path for n in enabled
-            )
-            if needs_topics and not self._path(config.topics_path).exists():
-                await self._generate_topics()
             status = await self._run_waves(registry, enabled)
         except asyncio.CancelledError:
             status = "interrupted"
@@ -334,7 +365,7 @@ class Engine:
             stats.accepted += 1
             stats.accepted_this_run += 1
 
-        await asyncio.gather(*(one(i) for i in range(config.topic_request_count)))
+        await gather_or_cancel([one(i) for i in range(config.topic_request_count)])
         stats.state = "done"
         if not written and not seen:
             raise ConfigError(
@@ -354,6 +385,12 @@ class Engine:
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
         try:
+            needs_topics = any(
+                registry[n].uses_topics and not self.config.instructors[n].topics_path
+                for n in enabled
+            )
+            if needs_topics and not self._path(self.config.topics_path).exists():
+                await self._generate_topics()
             for wave in run_order(enabled):
                 if self._stop.is_set():
                     break
@@ -373,13 +410,13 @@ class Engine:
                             task.result()
                 finally:
                     stop_task.cancel()
-                    for task in tasks:
-                        task.cancel()
-                    await asyncio.gather(*tasks, return_exceptions=True)
+                    await self._drain(set(tasks))
         except BudgetExceeded as exc:
             self.request_stop(f"budget: {exc.message}")
             self.stats.message = exc.message
             return "budget"
+        except RunStopped:
+            pass
         except (FatalBackendError, StoreError) as exc:
             self.stats.message = str(exc)
             raise
@@ -423,6 +460,7 @@ class Engine:
             )
             in_flight.add(asyncio.create_task(self._run_round(instructor, ctx)))
 
+        stop_waiter = asyncio.create_task(self._stop.wait())
         try:
             while not stats.done and not self._stop.is_set():
                 remaining = stats.target - stats.accepted
@@ -437,9 +475,19 @@ class Engine:
                         await self.db(self.store.start_round, name, index)
                     launch(index)
                     stats.rounds += 1
-                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    in_flight | {stop_waiter}, return_when=asyncio.FIRST_COMPLETED
+                )
+                done.discard(stop_waiter)
+                in_flight -= done
                 for task in done:
-                    accepted = task.result()
+                    try:
+                        accepted = task.result()
+                    except BudgetExceeded as exc:
+                        self.request_stop(f"budget: {exc.message}")
+                        break
+                    except RunStopped:
+                        break
                     barren = 0 if accepted else barren + 1
                 if barren >= STALL_ROUNDS:
                     stats.state = "stalled"
@@ -451,9 +499,8 @@ class Engine:
                     )
                     return
         finally:
-            for task in in_flight:
-                task.cancel()
-            await asyncio.gather(*in_flight, return_exceptions=True)
+            stop_waiter.cancel()
+            await self._drain(in_flight)
         stats.state = "done" if stats.done else "stopped"
 
     async def _run_round(self, instructor: Instructor, ctx: EngineRoundContext) -> int:

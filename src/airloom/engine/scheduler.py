@@ -36,6 +36,7 @@ from airloom.backends.base import Backend, ChatRequest, ChatResponse, Usage
 from airloom.config import BudgetConfig, Price, RetryConfig
 from airloom.engine.store import CachedCall, Totals
 from airloom.errors import (
+    AirloomError,
     BackendError,
     BudgetExceeded,
     ContextLengthError,
@@ -206,13 +207,18 @@ class Scheduler:
         self._cache_get = cache_get
         self._cache_put = cache_put
         self.consecutive_failures = 0
+        self.fatal: FatalBackendError | None = None
+        #: Set when the run stops: every new call raises it (calls in flight finish).
+        self.refusal: AirloomError | None = None
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
             return min(exc.retry_after, self.retry.backoff_max)
         backoff = wait_exponential_jitter(
-            initial=self.retry.backoff_initial, max=self.retry.backoff_max, jitter=1.0
+            multiplier=self.retry.backoff_initial,
+            max=self.retry.backoff_max,
+            jitter=self.retry.backoff_initial,
         )
         return float(backoff(state))
 
@@ -220,6 +226,10 @@ class Scheduler:
         self.spending.retries += 1
 
     async def _attempt(self, endpoint: Endpoint, request: ChatRequest) -> ChatResponse:
+        if self.fatal is not None:
+            raise self.fatal
+        if self.refusal is not None:
+            raise self.refusal
         self.budget.check()
         async with endpoint.semaphore:
             await self.limiter.acquire()
@@ -248,6 +258,10 @@ class Scheduler:
         if cached is not None:
             self.spending.cache_hits += 1
             return cached
+        if self.fatal is not None:
+            raise self.fatal
+        if self.refusal is not None:
+            raise self.refusal
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.max_attempts),
             wait=self._wait,
@@ -257,15 +271,19 @@ class Scheduler:
         )
         try:
             response: ChatResponse = await retrying(self._attempt, endpoint, request)
-        except (FatalBackendError, ContextLengthError):
+        except FatalBackendError as exc:
+            self.fatal = exc
+            raise
+        except ContextLengthError:
             raise
         except BackendError:
             self.consecutive_failures += 1
             if self.consecutive_failures >= self.retry.max_consecutive_failures:
-                raise FatalBackendError(
+                self.fatal = FatalBackendError(
                     f"{self.consecutive_failures} calls to {endpoint.name} failed in a row",
                     hint="check that the endpoint is up and healthy, then run again to resume",
-                ) from None
+                )
+                raise self.fatal from None
             raise
         self.consecutive_failures = 0
         cost = call_cost(self.prices, request.model, response.usage)

@@ -1,0 +1,257 @@
+"""An OpenAI-compatible test server on 127.0.0.1: scripted replies, latency, faults.
+
+* Replies come from a :class:`ScriptedBackend` (the built-in demo script by default).
+* ``latency`` seconds per request and a server-side concurrency cap (like vLLM's
+  max sequences): requests beyond it queue, so throughput saturates at cap/latency.
+* Faults are injected in order: each :class:`Fault` applies to the next ``times``
+  matching requests — ``429`` (with Retry-After), ``500``, ``401``, ``404``,
+  ``context`` (400 context_length_exceeded), ``timeout`` (hangs), ``truncated`` (half a
+  JSON body), ``empty`` (no choices), ``length`` (finish_reason length).
+* ``GET /_stats`` reports requests served and the peak number in flight.
+
+Use in-process (``with OpenAIServer(...) as server: server.url``) or as a process:
+``python -m tests.support.openai_server --latency 0.2 --concurrency 8`` prints the URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from airloom.backends.base import ChatRequest, Message
+from airloom.backends.scripted import ScriptedBackend
+
+
+@dataclass
+class Fault:
+    """Inject ``kind`` into the next ``times`` requests (matching ``match`` if given)."""
+
+    kind: str
+    times: int = 1
+    retry_after: float | None = None
+    match: str | None = None
+
+
+@dataclass
+class ServerState:
+    """Counters the tests read."""
+
+    requests: int = 0
+    completed: int = 0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    faults_served: dict[str, int] = field(default_factory=dict)
+    models_seen: set[str] = field(default_factory=set)
+    headers_seen: list[dict[str, str]] = field(default_factory=list)
+
+
+class OpenAIServer:
+    """The server (see the module docstring)."""
+
+    def __init__(
+        self,
+        backend: ScriptedBackend | None = None,
+        *,
+        latency: float = 0.0,
+        concurrency: int = 1024,
+        faults: list[Fault] | None = None,
+        api_key: str | None = None,
+        models: list[str] | None = None,
+        port: int = 0,
+    ) -> None:
+        self.backend = backend or ScriptedBackend.from_file("demo")
+        self.latency = latency
+        self.concurrency = concurrency
+        self.faults = list(faults or [])
+        self.api_key = api_key
+        self.models = models
+        self.state = ServerState()
+        self._port = port
+        self._semaphore: asyncio.Semaphore | None = None
+        self._lock = threading.Lock()
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+                Route("/_stats", self._stats, methods=["GET"]),
+            ]
+        )
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- fault plan -------------------------------------------------------------------
+    def add_fault(self, fault: Fault) -> None:
+        """Queue a fault (thread-safe)."""
+        with self._lock:
+            self.faults.append(fault)
+
+    def _take_fault(self, text: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.times > 0 and (fault.match is None or re.search(fault.match, text)):
+                    fault.times -= 1
+                    self.state.faults_served[fault.kind] = self.state.faults_served.get(fault.kind, 0) + 1
+                    return fault
+        return None
+
+    # ---- handlers ---------------------------------------------------------------------
+    async def _models(self, request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models or []]})
+
+    async def _stats(self, request: Request) -> Response:
+        s = self.state
+        return JSONResponse(
+            {"requests": s.requests, "completed": s.completed, "peak_in_flight": s.peak_in_flight,
+             "faults_served": s.faults_served}
+        )
+
+    async def _chat(self, request: Request) -> Response:
+        self.state.requests += 1
+        self.state.headers_seen.append(dict(request.headers))
+        if self.api_key is not None and request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return JSONResponse({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}, 401)
+        try:
+            body = await request.json()
+            messages = tuple(Message(m["role"], m.get("content") or "") for m in body["messages"])
+            model = str(body["model"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            return JSONResponse({"error": {"message": "bad request body"}}, 400)
+        self.state.models_seen.add(model)
+        if self.models is not None and model not in self.models:
+            return JSONResponse({"error": {"message": f"The model `{model}` does not exist"}}, 404)
+        chat = ChatRequest(model, messages, {k: v for k, v in body.items() if k not in ("model", "messages", "stream")})
+        fault = self._take_fault(chat.last_user_text())
+        if fault is not None:
+            early = await self._fault_response(fault)
+            if early is not None:
+                return early
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+        async with self._semaphore:
+            self.state.in_flight += 1
+            self.state.peak_in_flight = max(self.state.peak_in_flight, self.state.in_flight)
+            try:
+                if self.latency:
+                    await asyncio.sleep(self.latency)
+                reply = await self.backend.complete(chat)
+            finally:
+                self.state.in_flight -= 1
+        self.state.completed += 1
+        finish = "length" if fault is not None and fault.kind == "length" else reply.finish_reason
+        payload = {
+            "id": f"cmpl-{self.state.requests}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": finish}],
+            "usage": {
+                "prompt_tokens": reply.usage.prompt_tokens,
+                "completion_tokens": reply.usage.completion_tokens,
+                "total_tokens": reply.usage.total_tokens,
+            },
+        }
+        if body.get("stream"):
+            return StreamingResponse(self._sse(reply.text, model), media_type="text/event-stream")
+        if fault is not None and fault.kind == "truncated":
+            text = json.dumps(payload)
+            return Response(text[: len(text) // 2], media_type="application/json")
+        if fault is not None and fault.kind == "empty":
+            return JSONResponse({"id": "x", "choices": []})
+        return JSONResponse(payload)
+
+    async def _sse(self, text: str, model: str) -> Any:
+        for piece in re.findall(r"\S+\s*|\s+", text):
+            chunk = {"choices": [{"index": 0, "delta": {"content": piece}}], "model": model}
+            yield f"data: {json.dumps(chunk)}\n\n"
+        yield "data: [DONE]\n\n"
+
+    async def _fault_response(self, fault: Fault) -> Response | None:
+        kind = fault.kind
+        if kind == "429":
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            return JSONResponse({"error": {"message": "Rate limit reached", "code": "rate_limit_exceeded"}}, 429, headers=headers)
+        if kind == "500":
+            return JSONResponse({"error": {"message": "server_error"}}, 500)
+        if kind == "401":
+            return JSONResponse({"error": {"message": "Incorrect API key provided"}}, 401)
+        if kind == "404":
+            return JSONResponse({"error": {"message": "model not found"}}, 404)
+        if kind == "context":
+            return JSONResponse(
+                {"error": {"message": "This model's maximum context length is 8192 tokens", "code": "context_length_exceeded"}}, 400
+            )
+        if kind == "timeout":
+            await asyncio.sleep(3600)
+        return None
+
+    # ---- lifecycle --------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Base URL ending in /v1."""
+        assert self._server is not None
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/v1"
+
+    def start(self) -> OpenAIServer:
+        """Serve in a background thread; return when listening."""
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self._port, log_level="error", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            self._server.should_exit = True
+            self._server.force_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    """Run as a process: print the URL, serve until killed."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--concurrency", type=int, default=1024)
+    parser.add_argument("--script", default="demo")
+    args = parser.parse_args()
+    server = OpenAIServer(
+        ScriptedBackend.from_file(args.script), latency=args.latency, concurrency=args.concurrency, port=args.port
+    ).start()
+    print(server.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
