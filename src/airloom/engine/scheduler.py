@@ -121,6 +121,7 @@ class Spending:
     retries: int = 0
     rate_limited: int = 0
     in_flight: int = 0
+    reserved: int = 0
 
     @classmethod
     def from_totals(cls, totals: Totals) -> Spending:
@@ -153,7 +154,7 @@ def call_cost(prices: dict[str, Price], model: str, usage: Usage) -> float:
 
 @dataclass
 class Budget:
-    """Limits checked before every dispatch; in-flight calls count towards requests."""
+    """Limits checked before every call; reserved (queued or in-flight) calls count."""
 
     config: BudgetConfig
     max_tokens: int | None
@@ -164,7 +165,7 @@ class Budget:
         spent = self.spending
         if (
             self.config.max_requests is not None
-            and spent.requests + spent.in_flight >= self.config.max_requests
+            and spent.requests + spent.reserved >= self.config.max_requests
         ):
             raise BudgetExceeded(f"request budget of {self.config.max_requests} calls is spent")
         if self.max_tokens is not None and spent.tokens >= self.max_tokens:
@@ -230,7 +231,6 @@ class Scheduler:
             raise self.fatal
         if self.refusal is not None:
             raise self.refusal
-        self.budget.check()
         async with endpoint.semaphore:
             await self.limiter.acquire()
             self.spending.in_flight += 1
@@ -269,8 +269,11 @@ class Scheduler:
             before_sleep=self._before_sleep,
             reraise=True,
         )
+        self.budget.check()
+        self.spending.reserved += 1
         try:
             response: ChatResponse = await retrying(self._attempt, endpoint, request)
+            self.spending.requests += 1
         except FatalBackendError as exc:
             self.fatal = exc
             raise
@@ -285,9 +288,10 @@ class Scheduler:
                 )
                 raise self.fatal from None
             raise
+        finally:
+            self.spending.reserved -= 1
         self.consecutive_failures = 0
         cost = call_cost(self.prices, request.model, response.usage)
-        self.spending.requests += 1
         self.spending.prompt_tokens += response.usage.prompt_tokens
         self.spending.completion_tokens += response.usage.completion_tokens
         self.spending.cost += cost
