@@ -303,6 +303,7 @@ class Engine:
                 store=str(self.store.path),
                 resumed_records=sum(counts.values()),
             )
+            self.stats.started = time.monotonic()
             status = await self._run_waves(registry, enabled)
         except asyncio.CancelledError:
             status = "interrupted"
