@@ -10,6 +10,9 @@ import pytest
 MODULES = [
     "airloom.formats.closed_context",
     "airloom.formats.chat",
+    "airloom.runtime.schema",
+    "airloom.runtime.decode",
+    "airloom.runtime.functions",
 ]
 
 
