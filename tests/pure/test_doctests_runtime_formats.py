@@ -13,6 +13,7 @@ MODULES = [
     "airloom.runtime.schema",
     "airloom.runtime.decode",
     "airloom.runtime.functions",
+    "airloom.runtime.actions",
 ]
 
 
