@@ -14,6 +14,7 @@ MODULES = [
     "airloom.runtime.decode",
     "airloom.runtime.functions",
     "airloom.runtime.actions",
+    "airloom.runtime.solutions",
 ]
 
 
