@@ -15,6 +15,9 @@ MODULES = [
     "airloom.runtime.functions",
     "airloom.runtime.actions",
     "airloom.runtime.solutions",
+    "airloom.cli.backend_options",
+    "airloom.cli.format_cmd",
+    "airloom.cli.ask_cmd",
 ]
 
 
