@@ -57,7 +57,23 @@ def chat_request(
 async def run_request(
     backend: Backend, request: ChatRequest, *, stream: bool, sink: Callable[[str], None]
 ) -> str:
-    """Send one request, hand each piece of text to ``sink``, return the whole answer."""
+    """Send one request, hand each piece of text to ``sink``, return the whole answer.
+
+    The backend is closed afterwards.
+
+    Example:
+        >>> from airloom.backends.base import ChatResponse
+        >>> class Echo:
+        ...     name = "echo"
+        ...     async def complete(self, request):
+        ...         return ChatResponse(text=request.last_user_text().upper())
+        ...     async def aclose(self):
+        ...         pass
+        >>> pieces = []
+        >>> req = ChatRequest(model="m", messages=(Message("user", "hi"),))
+        >>> asyncio.run(run_request(Echo(), req, stream=True, sink=pieces.append)), pieces
+        ('HI', ['HI'])
+    """
     try:
         if stream and isinstance(backend, StreamingBackend):
             parts: list[str] = []

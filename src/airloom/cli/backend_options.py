@@ -94,6 +94,13 @@ def build_backend(settings: BackendSettings) -> Backend:
     """The backend for these settings (an OpenAI-compatible client today).
 
     Raises :class:`airloom.errors.ConfigError` when the key variable is named but unset.
+
+    Example:
+        >>> build_backend(BackendSettings("http://127.0.0.1:9/v1", "m", "AIRLOOM_NO_SUCH_KEY"))
+        Traceback (most recent call last):
+        ...
+        airloom.errors.ConfigError: the environment variable AIRLOOM_NO_SUCH_KEY is not set \
+(export AIRLOOM_NO_SUCH_KEY=<your key>, or drop --api-key-env)
     """
     from airloom.backends.openai import OpenAIBackend
 

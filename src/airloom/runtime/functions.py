@@ -545,7 +545,12 @@ class FunctionRegistry:
 
     @property
     def names(self) -> list[str]:
-        """Registered names in listing order."""
+        """Registered names in listing order.
+
+        Example:
+            >>> FunctionRegistry.from_schemas([{"name": "b"}, {"name": "a"}]).names
+            ['b', 'a']
+        """
         return list(self._specs)
 
     def __contains__(self, name: object) -> bool:

@@ -99,7 +99,13 @@ class RankedSolutions:
 
     @property
     def best_solution(self) -> Solution | None:
-        """The top-ranked solution (or None when there is no usable ranking)."""
+        """The top-ranked solution (or None when there is no usable ranking).
+
+        Example:
+            >>> RankedSolutions([Solution(1, "", "a"), Solution(2, "", "b")],
+            ...                 [RankedEntry(1, 2, "better")], "b").best_solution.number
+            2
+        """
         return self.solution(self.ranking[0].solution) if self.ranking else None
 
 
