@@ -10,6 +10,14 @@ import pytest
 MODULES = [
     "airloom.formats.closed_context",
     "airloom.formats.chat",
+    "airloom.runtime.schema",
+    "airloom.runtime.decode",
+    "airloom.runtime.functions",
+    "airloom.runtime.actions",
+    "airloom.runtime.solutions",
+    "airloom.cli.backend_options",
+    "airloom.cli.format_cmd",
+    "airloom.cli.ask_cmd",
 ]
 
 
