@@ -42,15 +42,26 @@ from airloom.engine.store import Store, StoredRecord, dedup_key  # noqa: E402
 
 def start_server(latency: float, concurrency: int) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.openai_server", "--latency", str(latency),
-         "--concurrency", str(concurrency)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.support.openai_server",
+            "--latency",
+            str(latency),
+            "--concurrency",
+            str(concurrency),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
 
 
-def one_generate(url: str, concurrency: int, count: int, batch: int, workdir: Path) -> dict[str, float]:
+def one_generate(
+    url: str, concurrency: int, count: int, batch: int, workdir: Path
+) -> dict[str, float]:
     (workdir / "topics.txt").write_text("\n".join(f"subject {i}" for i in range(500)))
     config = load_config_text(
         f"base_url: {url}\nmodel: bench\nseed: 1\n"
@@ -63,8 +74,12 @@ def one_generate(url: str, concurrency: int, count: int, batch: int, workdir: Pa
     # the timed part starts once the embedder and store are ready (run_started)
     elapsed = stats.elapsed
     calls = stats.spending.requests - stats.requests_at_start
-    return {"kept": general.accepted_this_run, "seconds": elapsed, "calls": calls,
-            "rejects": sum(general.rejects.values())}
+    return {
+        "kept": general.accepted_this_run,
+        "seconds": elapsed,
+        "calls": calls,
+        "rejects": sum(general.rejects.values()),
+    }
 
 
 def bench_generate(latency: float, concurrency: int, count: int, batch: int, repeat: int) -> None:
@@ -93,15 +108,24 @@ def bench_generate(latency: float, concurrency: int, count: int, batch: int, rep
 
 def build_store(path: Path, n: int, dim: int = 384) -> None:
     rng = np.random.default_rng(0)
-    with Store.open(path, embedding_model="sentence-transformers/all-MiniLM-L6-v2",
-                    output_path="instructions.jsonl") as store:
+    with Store.open(
+        path,
+        embedding_model="sentence-transformers/all-MiniLM-L6-v2",
+        output_path="instructions.jsonl",
+    ) as store:
         for start in range(0, n, 5000):
             vectors = rng.standard_normal((min(5000, n - start), dim)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             records = [
-                StoredRecord(id=f"r{start + i}", category="general", unit=f"r{start + i}",
-                             instruction=f"instruction number {start + i}", response="response text",
-                             dedup_key=dedup_key(f"instruction number {start + i}"), embedding=vectors[i])
+                StoredRecord(
+                    id=f"r{start + i}",
+                    category="general",
+                    unit=f"r{start + i}",
+                    instruction=f"instruction number {start + i}",
+                    response="response text",
+                    dedup_key=dedup_key(f"instruction number {start + i}"),
+                    embedding=vectors[i],
+                )
                 for i in range(len(vectors))
             ]
             store.commit_batch(records)
@@ -131,13 +155,17 @@ def bench_resume(n: int, repeat: int) -> None:
 
             times.append(asyncio.run(resume()))
             assert len(engine.dedup) == n
-        print(f"resume of a {n:,}-record store (index rebuilt from stored embeddings, "
-              f"embedder load included): median {statistics.median(times):.2f} s "
-              f"(runs: {', '.join(f'{t:.2f}' for t in times)})")
+        print(
+            f"resume of a {n:,}-record store (index rebuilt from stored embeddings, "
+            f"embedder load included): median {statistics.median(times):.2f} s "
+            f"(runs: {', '.join(f'{t:.2f}' for t in times)})"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", choices=["c8", "c64", "resume"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch", type=int, default=20)

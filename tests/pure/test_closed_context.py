@@ -227,28 +227,56 @@ TWO_BLOCKS = ClosedContextPrompt(
 )
 
 CITATIONS = [
-    ("reference(s) header", "Green.\n\nReference(s):\ndate: 2021-01-01\nurl: https://web.site/123",
-     [{"date": "2021-01-01", "url": "https://web.site/123"}]),
-    ("card Source: after a sentence", "Blueberries are now green. Source:\ndate: 2021-01-01\nurl: https://web.site/123",
-     [{"date": "2021-01-01", "url": "https://web.site/123"}]),
-    ("source header, pair on the header line", "Green.\nSource: date: 2021-01-01",
-     [{"date": "2021-01-01"}]),
-    ("bold header and bullets", "Green.\n\n**References:**\n- date: 2021-01-01\n- url: https://web.site/123",
-     [{"date": "2021-01-01", "url": "https://web.site/123"}]),
-    ("groups split by a blank line",
-     "A.\nReference(s):\ndate: 2021-01-01\n\nauthor: Jane Doe\ntitle: Fruit news",
-     [{"date": "2021-01-01"}, {"author": "Jane Doe", "title": "Fruit news"}]),
-    ("group labels", "A.\nSources:\nBlock 1:\ndate: 2021-01-01\nBlock 2:\nauthor: Jane Doe",
-     [{"date": "2021-01-01"}, {"author": "Jane Doe"}]),
-    ("repeated key starts a group", "A.\nCitations:\ndate: 2021-01-01\ndate: 2022-02-02",
-     [{"date": "2021-01-01"}, {"date": "2022-02-02"}]),
-    ("stops at prose", "A.\nReference(s):\ndate: 2021-01-01\nThat is all I know about it, really.",
-     [{"date": "2021-01-01"}]),
-    ("json requested",
-     'A.\nReferences:\n```json\n[{"date": "2021-01-01"}, {"author": "Jane Doe"}]\n```',
-     [{"date": "2021-01-01"}, {"author": "Jane Doe"}]),
-    ("last header wins", "Sources: my memory\nA.\nReference(s):\nauthor: Jane Doe",
-     [{"author": "Jane Doe"}]),
+    (
+        "reference(s) header",
+        "Green.\n\nReference(s):\ndate: 2021-01-01\nurl: https://web.site/123",
+        [{"date": "2021-01-01", "url": "https://web.site/123"}],
+    ),
+    (
+        "card Source: after a sentence",
+        "Blueberries are now green. Source:\ndate: 2021-01-01\nurl: https://web.site/123",
+        [{"date": "2021-01-01", "url": "https://web.site/123"}],
+    ),
+    (
+        "source header, pair on the header line",
+        "Green.\nSource: date: 2021-01-01",
+        [{"date": "2021-01-01"}],
+    ),
+    (
+        "bold header and bullets",
+        "Green.\n\n**References:**\n- date: 2021-01-01\n- url: https://web.site/123",
+        [{"date": "2021-01-01", "url": "https://web.site/123"}],
+    ),
+    (
+        "groups split by a blank line",
+        "A.\nReference(s):\ndate: 2021-01-01\n\nauthor: Jane Doe\ntitle: Fruit news",
+        [{"date": "2021-01-01"}, {"author": "Jane Doe", "title": "Fruit news"}],
+    ),
+    (
+        "group labels",
+        "A.\nSources:\nBlock 1:\ndate: 2021-01-01\nBlock 2:\nauthor: Jane Doe",
+        [{"date": "2021-01-01"}, {"author": "Jane Doe"}],
+    ),
+    (
+        "repeated key starts a group",
+        "A.\nCitations:\ndate: 2021-01-01\ndate: 2022-02-02",
+        [{"date": "2021-01-01"}, {"date": "2022-02-02"}],
+    ),
+    (
+        "stops at prose",
+        "A.\nReference(s):\ndate: 2021-01-01\nThat is all I know about it, really.",
+        [{"date": "2021-01-01"}],
+    ),
+    (
+        "json requested",
+        'A.\nReferences:\n```json\n[{"date": "2021-01-01"}, {"author": "Jane Doe"}]\n```',
+        [{"date": "2021-01-01"}, {"author": "Jane Doe"}],
+    ),
+    (
+        "last header wins",
+        "Sources: my memory\nA.\nReference(s):\nauthor: Jane Doe",
+        [{"author": "Jane Doe"}],
+    ),
     ("crlf", "A.\r\nReference(s):\r\ndate: 2021-01-01\r\n", [{"date": "2021-01-01"}]),
     ("no header, no keys", "Blueberries are now green.\ndate: 2021-01-01", []),
     ("no citations", "Blueberries are now green.", []),
@@ -271,18 +299,38 @@ def test_headerless_trailing_pairs_need_known_keys() -> None:
 
 CHECKS = [
     ("all real", "Green.\nReference(s):\ndate: 2021-01-01\nurl: https://web.site/123", []),
-    ("case and punctuation drift",
-     "Green.\nReference(s):\nDate: 2021-01-01.\nURL: <https://web.site/123>", []),
-    ("headerless card style",
-     "Blueberries are now green.\ndate: 2021-01-01\nurl: https://web.site/123", []),
-    ("wrong value", "Green.\nReference(s):\ndate: 2020-01-01",
-     ["cited 'date: 2020-01-01' but the given 'date' values are ['2021-01-01']"]),
-    ("invented key", "Green.\nReference(s):\npublisher: ACME",
-     ["cited 'publisher: ACME' but no input block has a 'publisher' metadata key"]),
-    ("body text is not metadata", "Green.\nReference(s):\nurl: https://fake.site/body",
-     ["cited 'url: https://fake.site/body' but the given 'url' values are ['https://web.site/123']"]),
-    ("mixed blocks in one group", "Green.\nReference(s):\ndate: 2021-01-01\nauthor: Jane Doe",
-     ["citation group 1 mixes metadata of different input blocks"]),
+    (
+        "case and punctuation drift",
+        "Green.\nReference(s):\nDate: 2021-01-01.\nURL: <https://web.site/123>",
+        [],
+    ),
+    (
+        "headerless card style",
+        "Blueberries are now green.\ndate: 2021-01-01\nurl: https://web.site/123",
+        [],
+    ),
+    (
+        "wrong value",
+        "Green.\nReference(s):\ndate: 2020-01-01",
+        ["cited 'date: 2020-01-01' but the given 'date' values are ['2021-01-01']"],
+    ),
+    (
+        "invented key",
+        "Green.\nReference(s):\npublisher: ACME",
+        ["cited 'publisher: ACME' but no input block has a 'publisher' metadata key"],
+    ),
+    (
+        "body text is not metadata",
+        "Green.\nReference(s):\nurl: https://fake.site/body",
+        [
+            "cited 'url: https://fake.site/body' but the given 'url' values are ['https://web.site/123']"
+        ],
+    ),
+    (
+        "mixed blocks in one group",
+        "Green.\nReference(s):\ndate: 2021-01-01\nauthor: Jane Doe",
+        ["citation group 1 mixes metadata of different input blocks"],
+    ),
     ("two honest groups", "Green.\nReference(s):\ndate: 2021-01-01\n\nauthor: Jane Doe", []),
     ("no citations", "Blueberries are green.", []),
 ]

@@ -103,26 +103,45 @@ class OpenAIServer:
             for fault in self.faults:
                 if fault.times > 0 and (fault.match is None or re.search(fault.match, text)):
                     fault.times -= 1
-                    self.state.faults_served[fault.kind] = self.state.faults_served.get(fault.kind, 0) + 1
+                    self.state.faults_served[fault.kind] = (
+                        self.state.faults_served.get(fault.kind, 0) + 1
+                    )
                     return fault
         return None
 
     # ---- handlers ---------------------------------------------------------------------
     async def _models(self, request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models or []]})
+        return JSONResponse(
+            {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models or []]}
+        )
 
     async def _stats(self, request: Request) -> Response:
         s = self.state
         return JSONResponse(
-            {"requests": s.requests, "completed": s.completed, "peak_in_flight": s.peak_in_flight,
-             "faults_served": s.faults_served}
+            {
+                "requests": s.requests,
+                "completed": s.completed,
+                "peak_in_flight": s.peak_in_flight,
+                "faults_served": s.faults_served,
+            }
         )
 
     async def _chat(self, request: Request) -> Response:
         self.state.requests += 1
         self.state.headers_seen.append(dict(request.headers))
-        if self.api_key is not None and request.headers.get("authorization") != f"Bearer {self.api_key}":
-            return JSONResponse({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}, 401)
+        if (
+            self.api_key is not None
+            and request.headers.get("authorization") != f"Bearer {self.api_key}"
+        ):
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": "Incorrect API key provided",
+                        "type": "invalid_request_error",
+                    }
+                },
+                401,
+            )
         try:
             body = await request.json()
             messages = tuple(Message(m["role"], m.get("content") or "") for m in body["messages"])
@@ -132,7 +151,11 @@ class OpenAIServer:
         self.state.models_seen.add(model)
         if self.models is not None and model not in self.models:
             return JSONResponse({"error": {"message": f"The model `{model}` does not exist"}}, 404)
-        chat = ChatRequest(model, messages, {k: v for k, v in body.items() if k not in ("model", "messages", "stream")})
+        chat = ChatRequest(
+            model,
+            messages,
+            {k: v for k, v in body.items() if k not in ("model", "messages", "stream")},
+        )
         fault = self._take_fault(chat.last_user_text())
         if fault is not None:
             early = await self._fault_response(fault)
@@ -156,7 +179,13 @@ class OpenAIServer:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": finish}],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": reply.text},
+                    "finish_reason": finish,
+                }
+            ],
             "usage": {
                 "prompt_tokens": reply.usage.prompt_tokens,
                 "completion_tokens": reply.usage.completion_tokens,
@@ -182,7 +211,11 @@ class OpenAIServer:
         kind = fault.kind
         if kind == "429":
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-            return JSONResponse({"error": {"message": "Rate limit reached", "code": "rate_limit_exceeded"}}, 429, headers=headers)
+            return JSONResponse(
+                {"error": {"message": "Rate limit reached", "code": "rate_limit_exceeded"}},
+                429,
+                headers=headers,
+            )
         if kind == "500":
             return JSONResponse({"error": {"message": "server_error"}}, 500)
         if kind == "401":
@@ -191,7 +224,13 @@ class OpenAIServer:
             return JSONResponse({"error": {"message": "model not found"}}, 404)
         if kind == "context":
             return JSONResponse(
-                {"error": {"message": "This model's maximum context length is 8192 tokens", "code": "context_length_exceeded"}}, 400
+                {
+                    "error": {
+                        "message": "This model's maximum context length is 8192 tokens",
+                        "code": "context_length_exceeded",
+                    }
+                },
+                400,
             )
         if kind == "timeout":
             await asyncio.sleep(3600)
@@ -207,7 +246,9 @@ class OpenAIServer:
 
     def start(self) -> OpenAIServer:
         """Serve in a background thread; return when listening."""
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self._port, log_level="error", lifespan="off")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self._port, log_level="error", lifespan="off"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -242,7 +283,10 @@ def main() -> None:
     parser.add_argument("--script", default="demo")
     args = parser.parse_args()
     server = OpenAIServer(
-        ScriptedBackend.from_file(args.script), latency=args.latency, concurrency=args.concurrency, port=args.port
+        ScriptedBackend.from_file(args.script),
+        latency=args.latency,
+        concurrency=args.concurrency,
+        port=args.port,
     ).start()
     print(server.url, flush=True)
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 
 import pytest
 import yaml
@@ -28,7 +27,11 @@ BASE = {
 def _merge(base, extra):
     out = dict(base)
     for key, value in extra.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
@@ -51,24 +54,35 @@ def stored(tmp_path, name="instructions.airloom.db"):
 
 def test_three_categories_reach_exact_targets(openai_server, tmp_path):
     server = openai_server()
-    config = make_config(tmp_path, server.url, topics=False, extra="""
+    config = make_config(
+        tmp_path,
+        server.url,
+        topics=False,
+        extra="""
 instructors:
   general: {count: 12, batch_size: 4}
   coding: {count: 6, batch_size: 3, plain_ratio: 0.5}
   contextual: {count: 4, batch_size: 2}
-""")
+""",
+    )
     _, stats = run(config, tmp_path)
     records, counts, totals = stored(tmp_path)
     assert stats.status == "completed"
     assert counts == {"general": 12, "coding": 6, "contextual": 4}
     assert totals.requests == server.state.completed
     assert all(r["model"] == "teacher-1" and r["endpoint"] == server.url for r in records)
-    assert all(r["seed"] == 11 and r["template_hash"] for r in records if r["category"] != "contextual")
-    plain = [r for r in records if r["category"] == "coding" and r["instruction"].endswith("PLAINFORMAT")]
+    assert all(
+        r["seed"] == 11 and r["template_hash"] for r in records if r["category"] != "contextual"
+    )
+    plain = [
+        r for r in records if r["category"] == "coding" and r["instruction"].endswith("PLAINFORMAT")
+    ]
     assert all("```" not in r["response"] for r in plain)
     contextual = [r for r in records if r["category"] == "contextual"]
-    assert all(r["instruction"].startswith("BEGININPUT") and r["instruction"].endswith("ENDINSTRUCTION")
-               for r in contextual)
+    assert all(
+        r["instruction"].startswith("BEGININPUT") and r["instruction"].endswith("ENDINSTRUCTION")
+        for r in contextual
+    )
     lines = (tmp_path / "instructions.jsonl").read_text().splitlines()
     assert len(lines) == 22
     assert {json.loads(line)["category"] for line in lines} == {"general", "coding", "contextual"}
@@ -76,12 +90,19 @@ instructors:
 
 
 def test_transient_faults_are_retried(openai_server, tmp_path):
-    server = openai_server(faults=[
-        Fault("429", times=3, retry_after=0.05), Fault("500", times=2),
-        Fault("truncated", times=1), Fault("empty", times=1),
-    ])
-    config = make_config(tmp_path, server.url, "retry: {max_attempts: 10}\n"
-                         "instructors:\n  general: {count: 5, batch_size: 5}\n")
+    server = openai_server(
+        faults=[
+            Fault("429", times=3, retry_after=0.05),
+            Fault("500", times=2),
+            Fault("truncated", times=1),
+            Fault("empty", times=1),
+        ]
+    )
+    config = make_config(
+        tmp_path,
+        server.url,
+        "retry: {max_attempts: 10}\ninstructors:\n  general: {count: 5, batch_size: 5}\n",
+    )
     _, stats = run(config, tmp_path)
     assert stats.status == "completed"
     assert stats.spending.rate_limited == 3
@@ -92,8 +113,12 @@ def test_transient_faults_are_retried(openai_server, tmp_path):
 
 def test_timeout_is_retried(openai_server, tmp_path):
     server = openai_server(faults=[Fault("timeout", times=1)])
-    config = make_config(tmp_path, server.url, "retry: {timeout: 0.5, max_attempts: 3, backoff_initial: 0.01}\n"
-                         "instructors:\n  general: {count: 3, batch_size: 3}\n")
+    config = make_config(
+        tmp_path,
+        server.url,
+        "retry: {timeout: 0.5, max_attempts: 3, backoff_initial: 0.01}\n"
+        "instructors:\n  general: {count: 3, batch_size: 3}\n",
+    )
     _, stats = run(config, tmp_path)
     assert stats.status == "completed" and stats.spending.retries >= 1
 
@@ -111,8 +136,12 @@ def test_bad_key_or_model_stops_at_once(openai_server, tmp_path, kind):
 def test_api_key_from_env_and_headers_sent(openai_server, tmp_path, monkeypatch):
     server = openai_server(api_key="sekret")
     monkeypatch.setenv("MY_KEY", "sekret")
-    config = make_config(tmp_path, server.url, "api_key_env: MY_KEY\nheaders: {X-Team: data}\n"
-                         "instructors:\n  general: {count: 2, batch_size: 2, model: teacher-2}\n")
+    config = make_config(
+        tmp_path,
+        server.url,
+        "api_key_env: MY_KEY\nheaders: {X-Team: data}\n"
+        "instructors:\n  general: {count: 2, batch_size: 2, model: teacher-2}\n",
+    )
     _, stats = run(config, tmp_path)
     assert stats.status == "completed"
     assert server.state.models_seen == {"teacher-2"}
@@ -121,14 +150,18 @@ def test_api_key_from_env_and_headers_sent(openai_server, tmp_path, monkeypatch)
 
 def test_context_overflow_skips_the_item(openai_server, tmp_path):
     server = openai_server(faults=[Fault("context", times=2, match="^(?!I would like)")])
-    config = make_config(tmp_path, server.url, "instructors:\n  general: {count: 6, batch_size: 3}\n")
+    config = make_config(
+        tmp_path, server.url, "instructors:\n  general: {count: 6, batch_size: 3}\n"
+    )
     _, stats = run(config, tmp_path)
     assert stats.categories["general"].rejects["too_long"] == 2
     assert stored(tmp_path)[1] == {"general": 6}
 
 
 def test_garbage_teacher_stalls_instead_of_looping(openai_server, tmp_path):
-    backend = ScriptedBackend.from_rules([{"match": ".*", "reply": "I have no tasks for you today."}])
+    backend = ScriptedBackend.from_rules(
+        [{"match": ".*", "reply": "I have no tasks for you today."}]
+    )
     server = openai_server(backend=backend)
     config = make_config(tmp_path, server.url, "instructors:\n  general: {count: 5}\n")
     _, stats = run(config, tmp_path)
@@ -140,15 +173,20 @@ def test_garbage_teacher_stalls_instead_of_looping(openai_server, tmp_path):
 
 def test_budget_stops_cleanly_and_resume_pays_nothing_twice(openai_server, tmp_path):
     server = openai_server()
-    config = make_config(tmp_path, server.url, "budget: {max_requests: 27}\n"
-                         "instructors:\n  general: {count: 40, batch_size: 5}\n")
+    config = make_config(
+        tmp_path,
+        server.url,
+        "budget: {max_requests: 27}\ninstructors:\n  general: {count: 40, batch_size: 5}\n",
+    )
     _, stats = run(config, tmp_path)
     assert stats.status == "budget"
     _, counts, totals = stored(tmp_path)
     assert totals.requests <= 27
     assert 0 < counts["general"] < 40
     first_run_calls = server.state.completed
-    config = make_config(tmp_path, server.url, "instructors:\n  general: {count: 40, batch_size: 5}\n")
+    config = make_config(
+        tmp_path, server.url, "instructors:\n  general: {count: 40, batch_size: 5}\n"
+    )
     _, stats = run(config, tmp_path)
     records, counts, totals = stored(tmp_path)
     assert stats.status == "completed" and counts == {"general": 40}
@@ -162,12 +200,17 @@ def test_budget_stops_cleanly_and_resume_pays_nothing_twice(openai_server, tmp_p
 
 def test_interrupt_keeps_accepted_records(openai_server, tmp_path):
     server = openai_server(latency=0.05)
-    config = make_config(tmp_path, server.url, "instructors:\n  general: {count: 200, batch_size: 5}\n")
+    config = make_config(
+        tmp_path, server.url, "instructors:\n  general: {count: 200, batch_size: 5}\n"
+    )
     engine = Engine(config, base_dir=tmp_path)
 
     async def main():
         task = asyncio.create_task(engine.run())
-        while engine.stats.categories.get("general") is None or engine.stats.categories["general"].accepted < 10:
+        while (
+            engine.stats.categories.get("general") is None
+            or engine.stats.categories["general"].accepted < 10
+        ):
             await asyncio.sleep(0.02)
         engine.request_stop("interrupted")
         return await task
@@ -180,8 +223,12 @@ def test_interrupt_keeps_accepted_records(openai_server, tmp_path):
 
 def test_rate_limit_storm_cuts_concurrency_and_recovers(openai_server, tmp_path):
     server = openai_server(latency=0.01, faults=[Fault("429", times=20, retry_after=0.01)])
-    config = make_config(tmp_path, server.url, "retry: {max_attempts: 10, backoff_initial: 0.01}\n"
-                         "instructors:\n  general: {count: 60, batch_size: 6}\n")
+    config = make_config(
+        tmp_path,
+        server.url,
+        "retry: {max_attempts: 10, backoff_initial: 0.01}\n"
+        "instructors:\n  general: {count: 60, batch_size: 6}\n",
+    )
     engine, stats = run(config, tmp_path)
     assert stats.status == "completed"
     assert engine.scheduler.limiter.limit >= 1
@@ -189,9 +236,12 @@ def test_rate_limit_storm_cuts_concurrency_and_recovers(openai_server, tmp_path)
 
 
 def test_unreachable_endpoint_gives_one_clear_error(tmp_path):
-    config = make_config(tmp_path, "http://127.0.0.1:9/v1",
-                         "retry: {max_attempts: 2, backoff_initial: 0.01, max_consecutive_failures: 3}\n"
-                         "instructors:\n  general: {count: 3}\n")
+    config = make_config(
+        tmp_path,
+        "http://127.0.0.1:9/v1",
+        "retry: {max_attempts: 2, backoff_initial: 0.01, max_consecutive_failures: 3}\n"
+        "instructors:\n  general: {count: 3}\n",
+    )
     with pytest.raises(FatalBackendError) as info:
         run(config, tmp_path)
     assert "in a row" in str(info.value)

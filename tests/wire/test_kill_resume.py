@@ -30,7 +30,9 @@ CONCURRENCY = 6
 def server_process():
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.support.openai_server", "--latency", "0.1"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     url = proc.stdout.readline().strip()
     yield url
@@ -50,10 +52,14 @@ def invariants(db: Path) -> dict[str, int]:
         keys = [r[0] for r in con.execute("SELECT dedup_key FROM records")]
         assert len(ids) == len(set(ids)), "a record was stored twice"
         assert len(keys) == len(set(keys)), "a duplicate instruction was accepted"
-        counts = dict(con.execute("SELECT category, COUNT(DISTINCT unit) FROM records GROUP BY category"))
+        counts = dict(
+            con.execute("SELECT category, COUNT(DISTINCT unit) FROM records GROUP BY category")
+        )
         for category, count in counts.items():
             assert count <= TARGETS[category], f"{category} overshot its target"
-        missing_vectors = con.execute("SELECT COUNT(*) FROM records WHERE embedding IS NULL").fetchone()[0]
+        missing_vectors = con.execute(
+            "SELECT COUNT(*) FROM records WHERE embedding IS NULL"
+        ).fetchone()[0]
         assert missing_vectors == 0
         return counts
     finally:
@@ -75,7 +81,9 @@ def test_kill_minus_nine_and_resume(server_process, tmp_path):
     kills = 0
     seen_progress = []
     for _ in range(5):
-        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         time.sleep(rng.uniform(0.6, 1.6))
         if proc.poll() is not None:
             break
@@ -84,7 +92,9 @@ def test_kill_minus_nine_and_resume(server_process, tmp_path):
         kills += 1
         if db.exists():
             seen_progress.append(sum(invariants(db).values()))
-    final = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    final = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert final.returncode == 0, final.stderr[-2000:]
     assert kills >= 2, "the run finished too fast to be killed; raise the targets"
     assert invariants(db) == TARGETS

@@ -75,7 +75,7 @@ class ScriptedBackend:
     def from_rules(
         cls, rules: Sequence[Mapping[str, Any]], *, name: str = "scripted"
     ) -> ScriptedBackend:
-        """Build from rule mappings: ``match``, ``reply`` (str or list), ``scope``, ``finish_reason``."""
+        """Build from mappings: ``match``, ``reply`` (str or list), ``scope``, ``finish_reason``."""
         built = []
         for number, raw in enumerate(rules, start=1):
             try:
@@ -135,8 +135,8 @@ class ScriptedBackend:
                 n=n,
                 user=last,
                 system=system,
-                pick=lambda items: rng.choice(list(items)),
-                words=lambda k: " ".join(rng.choice(self._words) for _ in range(int(k))),
+                pick=lambda items, rng=rng: rng.choice(list(items)),
+                words=lambda k, rng=rng: " ".join(rng.choice(self._words) for _ in range(int(k))),
                 rng=rng,
             )
             return text, rule.finish_reason

@@ -149,7 +149,9 @@ class EngineRoundContext:
             best = self.engine.dedup.best(self.category, vectors)
             sims = vectors @ vectors.T
             for i in range(len(texts)):
-                if best[i] >= threshold or (i and result[i] and np.any(sims[i, :i][np.array(result[:i])] >= threshold)):
+                if best[i] >= threshold or (
+                    i and result[i] and np.any(sims[i, :i][np.array(result[:i])] >= threshold)
+                ):
                     result[i] = False
         for ok, text in zip(result, texts, strict=True):
             if not ok:

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
@@ -71,7 +72,9 @@ class DedupState:
 class BatchEmbedder:
     """Async, coalescing, caching front of an :class:`Embedder`."""
 
-    def __init__(self, embedder: Embedder, *, batch_size: int = 64, cache_size: int = 50_000):
+    def __init__(
+        self, embedder: Embedder, *, batch_size: int = 64, cache_size: int = 50_000
+    ) -> None:
         self.embedder = embedder
         self.batch_size = batch_size
         self.cache_size = cache_size
@@ -147,8 +150,6 @@ class BatchEmbedder:
         """Stop the worker and the thread."""
         if self._worker is not None:
             self._worker.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._worker
-            except (asyncio.CancelledError, Exception):
-                pass
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import os
 import re
 import threading
@@ -61,7 +62,7 @@ class HashingEmbedder:
     def _features(self, text: str) -> list[str]:
         words = re.findall(r"\w+", text.lower())
         grams = [f"w:{w}" for w in words]
-        grams += [f"b:{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        grams += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
         joined = " ".join(words)
         grams += [f"c:{joined[i : i + 4]}" for i in range(max(0, len(joined) - 3))]
         return grams

@@ -5,7 +5,9 @@ Vectors are unit-norm, so inner product = cosine. The original airoboros thresho
 exactly to ``cos >= 1 - t/2``.
 
 Example:
-    >>> import numpy as np
+    >>> from typing import Any
+
+import numpy as np
     >>> index = VectorIndex(dim=2)
     >>> index.add(np.array([[1.0, 0.0]], dtype=np.float32))
     >>> round(float(index.nearest(np.array([[0.6, 0.8]], dtype=np.float32))[0]), 3)
@@ -13,6 +15,8 @@ Example:
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +33,7 @@ def squared_l2_to_cosine(threshold: float) -> float:
     return round(1.0 - threshold / 2.0, 12)
 
 
-def _faiss():  # type: ignore[no-untyped-def]
+def _faiss() -> Any:
     try:
         import faiss
     except ImportError as exc:

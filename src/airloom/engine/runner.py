@@ -16,6 +16,7 @@ Example (the library API the CLI uses)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import random
@@ -72,6 +73,7 @@ async def gather_or_cancel(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
 
 #: Rounds in a row that accept nothing before an instructor is declared stalled.
 STALL_ROUNDS = 30
@@ -535,10 +537,8 @@ class Engine:
             if gate.embedder is not None:
                 await gate.embedder.aclose()
         for backend in self._backends.values():
-            try:
+            with contextlib.suppress(Exception):
                 await backend.aclose()
-            except Exception:
-                pass
         try:
             await self.db(self.store.finish_run, self.run_id, status)
             if export:

@@ -30,7 +30,7 @@ FORMATS: dict[str, Converter] = {
 
 def _write_atomic(path: Path, lines: Iterable[str]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed into place after writing
         "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
     )
     count = 0

@@ -98,8 +98,8 @@ class PromptTemplate:
         placeholder value is a :class:`ConfigError` naming the template.
 
         Example:
-            >>> PromptTemplate("t", "Write {n} tasks in {language}.").render(n=3, language="English", x=1)
-            'Write 3 tasks in English.'
+            >>> PromptTemplate("t", "Write {n} in {language}.").render(n=3, language="en", x=1)
+            'Write 3 in en.'
         """
         try:
             return self.text.format(**values)
@@ -197,7 +197,7 @@ class RoundContext(Protocol):
         ...
 
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
-        """Run ``fn`` on every item concurrently; items that raise Rejected are counted and dropped."""
+        """Run ``fn`` on every item at once; items raising Rejected are counted and dropped."""
         ...
 
 

@@ -78,8 +78,8 @@ def parse_qa_pairs(
     """Pairs of ``QUESTION: … ANSWER: …`` blocks; a pair without an answer is dropped.
 
     Example:
-        >>> parse_qa_pairs("QUESTION: 2+2?\\nANSWER: 4\\nQUESTION: Capital of France?\\nANSWER: Paris")
-        [('2+2?', '4'), ('Capital of France?', 'Paris')]
+        >>> parse_qa_pairs("QUESTION: 2+2?\\nANSWER: 4\\nQUESTION: Capital of Peru?\\nANSWER: Lima")
+        [('2+2?', '4'), ('Capital of Peru?', 'Lima')]
     """
     text = _normalise(text)
     q = re.escape(start_key)

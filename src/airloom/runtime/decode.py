@@ -341,5 +341,5 @@ def decode_structured(text: str, *, prefer: Format = "json") -> Decoded:
     raise ParseError(
         "could not read the answer as JSON or YAML: " + "; ".join(failures),
         raw=text,
-        hint="answer with one object such as {\"function\": ..., \"params\": {...}}",
+        hint='answer with one object such as {"function": ..., "params": {...}}',
     )
