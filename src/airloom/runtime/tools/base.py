@@ -87,7 +87,7 @@ def _neutralise(match: re.Match[str]) -> str:
     if text.startswith("<"):
         return "< " + text[1:]
     if text.startswith("###"):
-        return "# " + text[3:]
+        return "#" + text[3:]
     return text[:-1] + " :"
 
 
