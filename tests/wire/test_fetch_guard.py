@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import time
 
@@ -34,9 +35,9 @@ async def test_fetches_a_page_and_extracts_text(site):
 async def test_default_policy_refuses_the_local_site(site):
     server, state = site
     before = sum(state.hits.values())
-    with pytest.raises(BlockedURL, match="port .* is not allowed"):
+    with pytest.raises(BlockedURL, match=r"port \d+ is not allowed"):
         await GuardedFetcher().fetch(f"{server.url}/secret")
-    with pytest.raises(BlockedURL, match="127.0.0.1 \\(loopback\\)"):
+    with pytest.raises(BlockedURL, match=re.escape("127.0.0.1 (loopback)")):
         await GuardedFetcher(policy=GuardPolicy(allowed_ports=None)).fetch(f"{server.url}/secret")
     assert sum(state.hits.values()) == before
 
@@ -48,7 +49,7 @@ async def test_a_public_name_resolving_to_loopback_is_refused(site):
         return ["127.0.0.1"]
 
     policy = GuardPolicy(allowed_ports=None)
-    with pytest.raises(BlockedURL, match="public.test resolves to 127.0.0.1 \\(loopback\\)"):
+    with pytest.raises(BlockedURL, match=re.escape("public.test resolves to 127.0.0.1 (loopback)")):
         await GuardedFetcher(policy=policy, resolver=resolver).fetch(
             f"http://public.test:{server.port}/secret"
         )
@@ -132,7 +133,7 @@ async def test_every_resolved_address_is_checked():
     async def mixed(host, port):
         return ["127.0.0.1", "10.0.0.5"]
 
-    with pytest.raises(BlockedURL, match="resolves to 10.0.0.5"):
+    with pytest.raises(BlockedURL, match=re.escape("resolves to 10.0.0.5")):
         await GuardedFetcher(policy=LOOPBACK, resolver=mixed).fetch("http://two.test:80/")
 
 
@@ -158,7 +159,7 @@ async def test_https_keeps_host_and_sni_while_connecting_to_the_checked_address(
 async def test_slow_drip_server_is_cut_off_by_the_total_time_cap(site):
     server, _ = site
     start = time.perf_counter()
-    with pytest.raises(ToolError, match="took longer than 1s|too slow"):
+    with pytest.raises(ToolError, match=r"took longer than 1s|too slow"):
         await fetcher(total_timeout_s=1.0, read_timeout_s=30).fetch(f"{server.url}/drip")
     assert time.perf_counter() - start < 2.5
 
