@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "topics": ("airloom.cli.generate_cmd", "topics", "Have the teacher write the topics file."),
     "generate": ("airloom.cli.generate_cmd", "generate", "Generate instruction data (resumable)."),
     "export": ("airloom.cli.export_cmd", "export", "Export a store as JSONL or ShareGPT."),
+    "plan": ("airloom.cli.plan_cmd", "plan", "Answer with a reWOO plan run on real tools."),
 }
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from airloom.errors import ToolError
 from airloom.runtime.tools.base import ToolContext
@@ -26,7 +27,9 @@ _BASE_TAG = re.compile(r"<base\b[^>]*>", re.IGNORECASE)
 _MARKDOWN = re.compile(r"\[[^\]\n]{0,500}\]\(\s*<?([^()\s<>]+(?:\([^()\s]*\))?[^()\s<>]*)>?")
 _ANGLE = re.compile(r"<(https?://[^<>\s]+)>", re.IGNORECASE)
 _BARE = re.compile(r"https?://[^\s<>\"'`\[\]{}|\\^]+", re.IGNORECASE)
+_FILE = re.compile(r"file://[^\s<>\"'`]+", re.IGNORECASE)
 _TRAILING = ".,;:!?'\"*_"
+WEB_SCHEMES = ("http", "https")
 
 
 def _trim(url: str) -> str:
@@ -39,7 +42,9 @@ def _trim(url: str) -> str:
     return url
 
 
-def normalise_url(url: str, base: str | None = None) -> str | None:
+def normalise_url(
+    url: str, base: str | None = None, schemes: tuple[str, ...] = WEB_SCHEMES
+) -> str | None:
     """An absolute http(s) URL without fragment, or ``None`` when it is not one.
 
     Example:
@@ -55,7 +60,8 @@ def normalise_url(url: str, base: str | None = None) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    scheme = parts.scheme.lower()
+    if scheme not in schemes or (scheme != "file" and not parts.netloc):
         return None
     return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path or "/", parts.query, ""))
 
@@ -72,11 +78,15 @@ def _candidates(text: str) -> list[tuple[int, str, bool]]:
         found.append((match.start(1), match.group(1), False))
     for match in _BARE.finditer(text):
         found.append((match.start(), _trim(match.group(0)), False))
+    for match in _FILE.finditer(text):
+        found.append((match.start(), _trim(match.group(0)), False))
     found.sort(key=lambda item: item[0])
     return found
 
 
-def extract_links(text: str, *, base: str | None = None, limit: int = 20) -> list[str]:
+def extract_links(
+    text: str, *, base: str | None = None, limit: int = 20, schemes: tuple[str, ...] = WEB_SCHEMES
+) -> list[str]:
     """Absolute http(s) links in order of appearance, deduplicated, at most ``limit``.
 
     Example:
@@ -87,12 +97,12 @@ def extract_links(text: str, *, base: str | None = None, limit: int = 20) -> lis
         ['https://w.example/Foo_(bar)', 'https://w.example/x']
     """
     page_base = _BASE.search(text)
-    base = normalise_url(page_base.group(1), base) if page_base else base
+    base = normalise_url(page_base.group(1), base, schemes) if page_base else base
     text = _BASE_TAG.sub(" ", text)
     links: list[str] = []
     seen: set[str] = set()
     for _, raw, relative in _candidates(text):
-        url = normalise_url(_trim(raw), base if relative else None)
+        url = normalise_url(_trim(raw), base if relative else None, schemes)
         if url is None or url in seen:
             continue
         seen.add(url)
@@ -103,7 +113,11 @@ def extract_links(text: str, *, base: str | None = None, limit: int = 20) -> lis
 
 
 class HyperlinkExtractor:
-    """The link-extraction tool: text in, newline-separated absolute URLs out."""
+    """The link-extraction tool: text in, newline-separated absolute URLs out.
+
+    With ``local_root`` (a local corpus folder), ``file://`` links inside that folder
+    are kept too, so an offline plan can go search -> links -> scrape.
+    """
 
     name = "HyperlinkExtractor"
     description = (
@@ -111,9 +125,20 @@ class HyperlinkExtractor:
         "response of links."
     )
 
-    def __init__(self, *, limit: int = 20, base: str | None = None) -> None:
+    def __init__(
+        self, *, limit: int = 20, base: str | None = None, local_root: Path | None = None
+    ) -> None:
         self.limit = limit
         self.base = base
+        self.local_root = local_root
+
+    def _allowed(self, url: str) -> bool:
+        if not url.startswith("file:"):
+            return True
+        if self.local_root is None:
+            return False
+        path = Path(unquote(urlsplit(url).path)).resolve()
+        return self.local_root.resolve() in path.parents
 
     async def run(self, input: str, ctx: ToolContext) -> str:
         """Return the links found in ``input``; a :class:`ToolError` when there are none.
@@ -123,7 +148,9 @@ class HyperlinkExtractor:
             >>> asyncio.run(HyperlinkExtractor().run("a https://x.example/ b", ToolContext()))
             'https://x.example/'
         """
-        links = extract_links(input, base=self.base, limit=self.limit)
+        schemes = WEB_SCHEMES if self.local_root is None else (*WEB_SCHEMES, "file")
+        found = extract_links(input, base=self.base, limit=self.limit * 4, schemes=schemes)
+        links = [url for url in found if self._allowed(url)][: self.limit]
         if not links:
             raise ToolError(
                 "no http(s) links found in the input",
