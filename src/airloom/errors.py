@@ -105,7 +105,9 @@ class ParseError(AirloomError):
 class PlanError(ParseError):
     """A reWOO plan is malformed or invalid; ``problems`` lists every reason."""
 
-    def __init__(self, message: str, *, raw: str = "", problems: list[str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, raw: str = "", problems: list[str] | None = None
+    ) -> None:
         self.problems = list(problems or [])
         super().__init__(message, raw=raw)
 

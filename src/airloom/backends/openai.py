@@ -183,9 +183,7 @@ class OpenAIBackend:
         )
 
     def _payload(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            key: value for key, value in request.params.items() if value is not None
-        }
+        payload: dict[str, Any] = {key: value for key, value in request.params.items() if value is not None}
         payload["model"] = request.model
         payload["messages"] = [m.to_dict() for m in request.messages]
         if stream:
