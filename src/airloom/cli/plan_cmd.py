@@ -88,7 +88,15 @@ def make_search_engine(sources: _Sources) -> SearchEngine:
 def make_registry(
     engine: SearchEngine, backend: Backend, model: str, corpus: Path | None
 ) -> ToolRegistry:
-    """The four card roles wired to real tools."""
+    """The four card roles wired to real tools.
+
+    Example:
+        >>> import tempfile
+        >>> registry = make_registry(LocalCorpus(Path(tempfile.mkdtemp())),
+        ...                          make_backend("http://127.0.0.1:9/v1", None), "m", None)
+        >>> [name for name, _ in registry.offered()]
+        ['DuckDuckGo', 'TextScraper', 'HyperlinkExtractor', 'KnowledgeModel']
+    """
     return ToolRegistry(
         {
             "search": SearchTool(engine),
@@ -118,7 +126,13 @@ def _clip(text: str | None, width: int) -> str:
 
 
 def show_trace(trace: Trace) -> None:
-    """Print the steps as a table, then the answer (or why there is none)."""
+    """Print the steps as a table, then the answer (or why there is none).
+
+    Example:
+        >>> show_trace(Trace(answer="Paris", answer_kind="literal", steps=(), ungrounded=True))
+        ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+        execution trace ... Answer: Paris (ungrounded: the answer cites no evidence)
+    """
     from rich.console import Console
     from rich.table import Table
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from airloom.runtime.rewoo.ir import Part, Ref
+from airloom.runtime.rewoo.ir import Part, Ref, RefSyntax
 
 MAX_ID_DIGITS = 9
 """Longer ids are clamped to ``10**9`` so that the validator can reject them cleanly."""
@@ -70,7 +70,7 @@ def compile_text(text: str) -> tuple[Part, ...]:
         if match.start() > position:
             parts.append(text[position : match.start()])
         digits = match.group("cb") or match.group("cd") or match.group("hb") or match.group("hd")
-        syntax = "colon" if match.group(0).startswith(":") else "hash"
+        syntax: RefSyntax = "colon" if match.group(0).startswith(":") else "hash"
         parts.append(Ref(parse_id(digits), syntax, match.group(0)))
         position = match.end()
     if position < len(text):

@@ -52,7 +52,14 @@ def check_plan(
 
 
 def planning_prompt(question: str, registry: ToolRegistry) -> str:
-    """The planning prompt offering the registry's tools under their display names."""
+    """The planning prompt offering the registry's tools under their display names.
+
+    Example:
+        >>> from airloom.runtime.tools.links import HyperlinkExtractor
+        >>> prompt = planning_prompt("Who?", ToolRegistry({"links": HyperlinkExtractor()}))
+        >>> "HyperlinkExtractor[input]: Extract links" in prompt
+        True
+    """
     tools = [(name, tool_description(tool, name)) for name, tool in registry.offered()]
     return build_planning_prompt(question, tools)
 
@@ -66,7 +73,20 @@ async def request_plan(
     budget: Budget | None = None,
     max_tokens: int = 800,
 ) -> str:
-    """Ask the model for a plan (temperature 0); its tokens count against the budget."""
+    """Ask the model for a plan (temperature 0); its tokens count against the budget.
+
+    Example:
+        >>> import asyncio
+        >>> from airloom.backends.base import ChatResponse
+        >>> class Canned:
+        ...     name = "canned"
+        ...     async def complete(self, request):
+        ...         return ChatResponse(":evidence0: = DuckDuckGo[x]")
+        ...     async def aclose(self):
+        ...         pass
+        >>> asyncio.run(request_plan(Canned(), "m", "q?", ToolRegistry()))
+        ':evidence0: = DuckDuckGo[x]'
+    """
     budget = budget or Budget()
     prompt = planning_prompt(question, registry)
     budget.start_llm_call(estimate_tokens(prompt) + max_tokens)
@@ -90,6 +110,16 @@ async def run_plan_text(
     offered: Iterable[str] | None = None,
     question: str = "",
 ) -> Trace:
-    """Check then execute plan text; raises :class:`PlanError` before any tool runs."""
+    """Check then execute plan text; raises :class:`PlanError` before any tool runs.
+
+    Example:
+        >>> import asyncio
+        >>> from airloom.errors import PlanError
+        >>> try:
+        ...     asyncio.run(run_plan_text("Answer: nothing", ToolRegistry()))
+        ... except PlanError as exc:
+        ...     exc.problems[0][:25]
+        'no step definitions found'
+    """
     plan = check_plan(text, registry, offered=offered, limits=limits)
     return await execute_plan(plan, registry, budget=budget, options=options, question=question)

@@ -78,7 +78,12 @@ class Trace:
         )
 
     def step(self, step_id: int) -> StepTrace:
-        """The trace of one step by id; ``KeyError`` when absent."""
+        """The trace of one step by id; ``KeyError`` when absent.
+
+        Example:
+            >>> Trace(None, "missing", (StepTrace(3, "S", "search", "pruned"),)).step(3).status
+            'pruned'
+        """
         for item in self.steps:
             if item.id == step_id:
                 return item

@@ -112,8 +112,8 @@ def html_to_text(html: bytes | str, charset: str | None = None) -> str:
     """Main text of an HTML page: hidden nodes removed, then trafilatura's extraction.
 
     Falls back to trafilatura's whole-page text when its main-content heuristics
-    find nothing (very short pages); without trafilatura installed, a plain lxml
-    text walk is used.
+    find nothing (very short pages), and to a plain lxml text walk when that is
+    empty too (fragments) or trafilatura cannot be imported.
 
     Example:
         >>> html_to_text("<p>a\\u200b<span style='display: none'>x</span>b</p>")
@@ -131,5 +131,5 @@ def html_to_text(html: bytes | str, charset: str | None = None) -> str:
     else:
         text = trafilatura.extract(cleaned, favor_precision=True, include_comments=False) or ""
         if not text.strip():
-            text = trafilatura.html2txt(cleaned) or ""
+            text = trafilatura.html2txt(cleaned) or _plain_lxml_text(cleaned)
     return INVISIBLE.sub("", text).strip()

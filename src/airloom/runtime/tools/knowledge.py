@@ -133,7 +133,13 @@ class KnowledgeModel:
         self.inline_limit = inline_limit
 
     def prompt(self, input: str, ctx: ToolContext) -> str:
-        """The prompt sent for this input (evidence as blocks, capped per block)."""
+        """The prompt sent for this input (evidence as blocks, capped per block).
+
+        Example:
+            >>> tool = KnowledgeModel(backend=None, model="m")  # type: ignore[arg-type]
+            >>> tool.prompt("What is 2+2?", ToolContext()).splitlines()[:2]
+            ['BEGININSTRUCTION', 'What is 2+2?']
+        """
         if not ctx.parts:
             return _closed_context_prompt([], input)
         question, blocks = split_question(ctx.parts, ctx.evidence, inline_limit=self.inline_limit)
