@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "format": ("airloom.cli.format_cmd", "format_command", "Print the exact prompt of a template."),
     "ask": ("airloom.cli.ask_cmd", "ask", "Send one prompt to an OpenAI-compatible endpoint."),
     "call": ("airloom.cli.call_cmd", "call", "Let a model call one of your Python functions."),
+    "plan": ("airloom.cli.plan_cmd", "plan", "Answer with a reWOO plan run on real tools."),
 }
 
 

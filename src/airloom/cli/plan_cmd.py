@@ -1,0 +1,315 @@
+"""``airloom plan``: get a reWOO plan from a model (or a file), check it, run it, show the trace.
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> result = CliRunner().invoke(plan, ["--help"])
+    >>> result.exit_code, "--validate-only" in result.output
+    (0, True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from airloom.backends.base import Backend
+from airloom.errors import ConfigError, PlanError
+from airloom.runtime.budget import Budget
+from airloom.runtime.rewoo.execute import ExecOptions, execute_plan
+from airloom.runtime.rewoo.runner import check_plan, request_plan
+from airloom.runtime.rewoo.trace import Trace
+from airloom.runtime.rewoo.validate import PlanLimits, ValidPlan
+from airloom.runtime.tools.fetch import GuardedFetcher, TextScraper
+from airloom.runtime.tools.knowledge import KnowledgeModel
+from airloom.runtime.tools.links import HyperlinkExtractor
+from airloom.runtime.tools.registry import DEFAULT_ALIASES, ToolRegistry
+from airloom.runtime.tools.search import (
+    DdgsEngine,
+    LocalCorpus,
+    SearchEngine,
+    SearchTool,
+    SearxngEngine,
+)
+
+
+def make_backend(base_url: str, api_key_env: str | None) -> Backend:
+    """The backend that plans and answers (one place to route other backends later).
+
+    Example:
+        >>> make_backend("http://127.0.0.1:8000/v1", None).name
+        'http://127.0.0.1:8000/v1'
+    """
+    from airloom.backends.openai import OpenAIBackend
+
+    api_key = None
+    if api_key_env:
+        api_key = os.environ.get(api_key_env)
+        if not api_key:
+            raise ConfigError(
+                f"the environment variable {api_key_env} is not set",
+                hint=f"export {api_key_env}=... or drop --api-key-env",
+            )
+    return OpenAIBackend(base_url=base_url, api_key=api_key, api_key_env=api_key_env)
+
+
+@dataclass(frozen=True)
+class _Sources:
+    corpus: Path | None
+    searxng: str | None
+    ddg: bool
+
+
+def make_search_engine(sources: _Sources) -> SearchEngine:
+    """The one search engine chosen on the command line.
+
+    Example:
+        >>> make_search_engine(_Sources(None, "http://127.0.0.1:8888", False)).name
+        'searxng'
+    """
+    chosen = [s for s in (sources.corpus, sources.searxng, sources.ddg or None) if s]
+    if len(chosen) != 1:
+        raise ConfigError(
+            "choose exactly one search source",
+            hint="pass --corpus DIR (offline), --searxng URL or --ddg",
+        )
+    if sources.corpus is not None:
+        return LocalCorpus(sources.corpus)
+    if sources.searxng:
+        return SearxngEngine(sources.searxng)
+    return DdgsEngine()
+
+
+def make_registry(
+    engine: SearchEngine, backend: Backend, model: str, corpus: Path | None
+) -> ToolRegistry:
+    """The four card roles wired to real tools.
+
+    Example:
+        >>> import tempfile
+        >>> registry = make_registry(LocalCorpus(Path(tempfile.mkdtemp())),
+        ...                          make_backend("http://127.0.0.1:9/v1", None), "m", None)
+        >>> [name for name, _ in registry.offered()]
+        ['DuckDuckGo', 'TextScraper', 'HyperlinkExtractor', 'KnowledgeModel']
+    """
+    return ToolRegistry(
+        {
+            "search": SearchTool(engine),
+            "links": HyperlinkExtractor(local_root=corpus),
+            "scrape": TextScraper(GuardedFetcher(), local_root=corpus),
+            "qa": KnowledgeModel(backend, model),
+        }
+    )
+
+
+def _print_problems(error: PlanError) -> None:
+    click.secho(f"error: {error.message.split(':')[0]}", fg="red", err=True)
+    for problem in error.problems:
+        click.echo(f"  - {problem}", err=True)
+
+
+def _show_plan(text: str) -> None:
+    from rich.console import Console
+    from rich.panel import Panel
+
+    Console(stderr=True).print(Panel(text.strip(), title="plan", expand=False))
+
+
+def _clip(text: str | None, width: int) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def show_trace(trace: Trace) -> None:
+    """Print the steps as a table, then the answer (or why there is none).
+
+    Example:
+        >>> show_trace(Trace(answer="Paris", answer_kind="literal", steps=(), ungrounded=True))
+        ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+        execution trace ... Answer: Paris (ungrounded: the answer cites no evidence)
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="execution trace")
+    for column in ("step", "tool", "status", "start s", "time s", "input", "evidence / error"):
+        table.add_column(column, overflow="fold")
+    for step in trace.steps:
+        table.add_row(
+            step.label,
+            step.tool,
+            step.status + (" (cached)" if step.cached else ""),
+            "" if step.started_s is None else f"{step.started_s:.2f}",
+            "" if step.duration_s is None else f"{step.duration_s:.2f}",
+            _clip(step.input, 40),
+            _clip(step.error if step.error else step.evidence, 60),
+        )
+    console = Console()
+    console.print(table)
+    usage = ", ".join(f"{key}={value}" for key, value in trace.usage.items())
+    console.print(f"wall {trace.wall_s:.2f}s, sum of steps {trace.sum_of_step_s:.2f}s; {usage}")
+    for warning in trace.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if trace.ok:
+        note = (
+            " [yellow](ungrounded: the answer cites no evidence)[/yellow]"
+            if trace.ungrounded
+            else ""
+        )
+        console.print(f"[bold]Answer:[/bold] {trace.answer}{note}")
+    else:
+        console.print(f"[red]No answer:[/red] {trace.error}")
+
+
+async def _run(
+    question: str,
+    plan_file: Path | None,
+    backend: Backend | None,
+    model: str,
+    registry: ToolRegistry,
+    budget: Budget,
+    limits: PlanLimits,
+    options: ExecOptions,
+    quiet: bool,
+) -> tuple[str, ValidPlan, Trace | None]:
+    if plan_file is not None:
+        text = plan_file.read_text(encoding="utf-8")
+        offered = None
+    else:
+        assert backend is not None
+        text = await request_plan(backend, model, question, registry, budget=budget)
+        offered = [name for name, _ in registry.offered()]
+    if not quiet:
+        _show_plan(text)
+    plan = check_plan(text, registry, offered=offered, limits=limits)
+    trace = await execute_plan(plan, registry, budget=budget, options=options, question=question)
+    return text, plan, trace
+
+
+async def _run_and_close(backend: Backend, registry: ToolRegistry, *args: object) -> Trace | None:
+    try:
+        return (await _run(*args))[2]  # type: ignore[arg-type]
+    finally:
+        await backend.aclose()
+        scraper = registry.tools.get("scrape")
+        if isinstance(scraper, TextScraper):
+            await scraper.fetcher.aclose()
+
+
+@click.command("plan")
+@click.argument("question", required=False, default="")
+@click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--model", default="", help="Model name for planning and the QA tool.")
+@click.option("--api-key-env", help="Environment variable that holds the API key.")
+@click.option(
+    "--corpus", type=click.Path(file_okay=False, path_type=Path), help="Offline search folder."
+)
+@click.option("--searxng", help="SearXNG base URL (its JSON format must be enabled).")
+@click.option("--ddg", is_flag=True, help="Search DuckDuckGo (needs the ddgs package).")
+@click.option(
+    "--from-file",
+    "plan_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Execute a plan written elsewhere instead of asking the model.",
+)
+@click.option(
+    "--validate-only", is_flag=True, help="Only parse and check the plan; print it as JSON."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the trace as JSON.")
+@click.option("--max-steps", default=24, show_default=True, help="Most steps a plan may have.")
+@click.option("--max-tool-calls", type=int, help="Most tool calls in the run.")
+@click.option("--max-llm-tokens", type=int, help="Most LLM tokens (planning and QA).")
+@click.option(
+    "--max-bytes", type=int, default=20_000_000, show_default=True, help="Most bytes fetched."
+)
+@click.option(
+    "--deadline", type=float, default=120.0, show_default=True, help="Run deadline in seconds."
+)
+@click.option(
+    "--tool-timeout", type=float, default=60.0, show_default=True, help="Per-call timeout."
+)
+def plan(
+    question: str,
+    base_url: str | None,
+    model: str,
+    api_key_env: str | None,
+    corpus: Path | None,
+    searxng: str | None,
+    ddg: bool,
+    plan_file: Path | None,
+    validate_only: bool,
+    as_json: bool,
+    max_steps: int,
+    max_tool_calls: int | None,
+    max_llm_tokens: int | None,
+    max_bytes: int,
+    deadline: float,
+    tool_timeout: float,
+) -> None:
+    """Answer QUESTION with a reWOO plan and real tools, or run/check --from-file PLAN."""
+    limits = PlanLimits(max_steps=max_steps)
+    if validate_only:
+        _validate_only(plan_file, limits)
+        return
+    if not base_url or not model:
+        raise ConfigError("--base-url and --model are required", hint="the QA tool needs a model")
+    if plan_file is None and not question.strip():
+        raise ConfigError("give a QUESTION or --from-file PLAN.txt")
+    backend = make_backend(base_url, api_key_env)
+    registry = make_registry(
+        make_search_engine(_Sources(corpus, searxng, ddg)), backend, model, corpus
+    )
+    budget = Budget(
+        max_steps=max_steps,
+        max_tool_calls=max_tool_calls,
+        max_llm_tokens=max_llm_tokens,
+        max_fetched_bytes=max_bytes,
+        deadline_s=deadline,
+    )
+    options = ExecOptions(tool_timeout_s=tool_timeout)
+    try:
+        trace = asyncio.run(
+            _run_and_close(
+                backend,
+                registry,
+                question,
+                plan_file,
+                backend,
+                model,
+                registry,
+                budget,
+                limits,
+                options,
+                as_json,
+            )
+        )
+    except PlanError as error:
+        _print_problems(error)
+        sys.exit(1)
+    assert trace is not None
+    if as_json:
+        click.echo(json.dumps(trace.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        show_trace(trace)
+    sys.exit(0 if trace.ok else 1)
+
+
+def _validate_only(plan_file: Path | None, limits: PlanLimits) -> None:
+    if plan_file is None:
+        raise ConfigError("--validate-only needs --from-file PLAN.txt")
+    try:
+        checked = check_plan(
+            plan_file.read_text(encoding="utf-8"),
+            ToolRegistry(),
+            offered=list(DEFAULT_ALIASES),
+            limits=limits,
+        )
+    except PlanError as error:
+        _print_problems(error)
+        sys.exit(1)
+    click.echo(json.dumps(checked.to_dict(), indent=2, ensure_ascii=False))

@@ -1,0 +1,125 @@
+"""One-call entry points: ask a model for a plan, check a plan, run a plan.
+
+Example:
+    >>> import asyncio
+    >>> from airloom.runtime.tools.registry import ToolRegistry
+    >>> class Upper:
+    ...     name = "Upper"
+    ...     async def run(self, input, ctx):
+    ...         return input.upper()
+    >>> registry = ToolRegistry({"search": Upper()})
+    >>> trace = asyncio.run(run_plan_text("#E1 = Google[cats]\\nFinal answer: #E1", registry))
+    >>> trace.answer
+    'CATS'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from airloom.backends.base import Backend, ChatRequest, Message
+from airloom.runtime.budget import Budget
+from airloom.runtime.rewoo.execute import ExecOptions, execute_plan
+from airloom.runtime.rewoo.parse import DEFAULT_OPTIONS, ParseOptions, parse_plan
+from airloom.runtime.rewoo.prompt import build_planning_prompt
+from airloom.runtime.rewoo.trace import Trace
+from airloom.runtime.rewoo.validate import PlanLimits, ValidPlan, validate_plan
+from airloom.runtime.tools.base import tool_description
+from airloom.runtime.tools.knowledge import estimate_tokens
+from airloom.runtime.tools.registry import ToolRegistry
+
+
+def check_plan(
+    text: str,
+    registry: ToolRegistry,
+    *,
+    offered: Iterable[str] | None = None,
+    limits: PlanLimits | None = None,
+    options: ParseOptions = DEFAULT_OPTIONS,
+) -> ValidPlan:
+    """Parse and validate plan text against the registry (or the ``offered`` names).
+
+    Example:
+        >>> from airloom.errors import PlanError
+        >>> try:
+        ...     check_plan(":evidence0: = Google[x]", ToolRegistry())
+        ... except PlanError as exc:
+        ...     exc.problems[0].startswith("line 1: :evidence0: uses unknown tool 'Google'")
+        True
+    """
+    names = registry.known_names() if offered is None else offered
+    return validate_plan(parse_plan(text, options), offered=names, limits=limits)
+
+
+def planning_prompt(question: str, registry: ToolRegistry) -> str:
+    """The planning prompt offering the registry's tools under their display names.
+
+    Example:
+        >>> from airloom.runtime.tools.links import HyperlinkExtractor
+        >>> prompt = planning_prompt("Who?", ToolRegistry({"links": HyperlinkExtractor()}))
+        >>> "HyperlinkExtractor[input]: Extract links" in prompt
+        True
+    """
+    tools = [(name, tool_description(tool, name)) for name, tool in registry.offered()]
+    return build_planning_prompt(question, tools)
+
+
+async def request_plan(
+    backend: Backend,
+    model: str,
+    question: str,
+    registry: ToolRegistry,
+    *,
+    budget: Budget | None = None,
+    max_tokens: int = 800,
+) -> str:
+    """Ask the model for a plan (temperature 0); its tokens count against the budget.
+
+    Example:
+        >>> import asyncio
+        >>> from airloom.backends.base import ChatResponse
+        >>> class Canned:
+        ...     name = "canned"
+        ...     async def complete(self, request):
+        ...         return ChatResponse(":evidence0: = DuckDuckGo[x]")
+        ...     async def aclose(self):
+        ...         pass
+        >>> asyncio.run(request_plan(Canned(), "m", "q?", ToolRegistry()))
+        ':evidence0: = DuckDuckGo[x]'
+    """
+    budget = budget or Budget()
+    prompt = planning_prompt(question, registry)
+    budget.start_llm_call(estimate_tokens(prompt) + max_tokens)
+    request = ChatRequest(
+        model=model,
+        messages=(Message("user", prompt),),
+        params={"max_tokens": max_tokens, "temperature": 0.0},
+    )
+    response = await backend.complete(request)
+    budget.add_llm_tokens(response.usage.total_tokens or estimate_tokens(prompt + response.text))
+    return response.text
+
+
+async def run_plan_text(
+    text: str,
+    registry: ToolRegistry,
+    *,
+    budget: Budget | None = None,
+    options: ExecOptions | None = None,
+    limits: PlanLimits | None = None,
+    offered: Iterable[str] | None = None,
+    question: str = "",
+) -> Trace:
+    """Check then execute plan text; raises :class:`PlanError` before any tool runs.
+
+    Example:
+        >>> import asyncio
+        >>> from airloom.errors import PlanError
+        >>> try:
+        ...     asyncio.run(run_plan_text("Answer: nothing", ToolRegistry()))
+        ... except PlanError as exc:
+        ...     exc.problems[0][:25]
+        'no step definitions found'
+    """
+    plan = check_plan(text, registry, offered=offered, limits=limits)
+    return await execute_plan(plan, registry, budget=budget, options=options, question=question)
