@@ -126,6 +126,13 @@ UNKNOWN = [
         "max_concurrency",
     ),
     (
+        "price key",
+        "budget:\n  prices:\n    gpt-4o:\n      inptu: 1\n",
+        4,
+        "budget.prices.gpt-4o.inptu",
+        "input",
+    ),
+    (
         "sampling typo",
         "api_params:\n  temprature: 0.3\n",
         2,
