@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import random
 
 import pytest
 
@@ -16,6 +17,7 @@ from airloom.engine.scheduler import (
     Endpoint,
     Scheduler,
     Spending,
+    backoff_delay,
     call_cost,
     describe_params,
 )
@@ -183,6 +185,22 @@ def test_describe_params_drops_none_and_sorts() -> None:
         "seed",
         "temperature",
     ]
+
+
+# ---- backoff ---------------------------------------------------------------------------
+def test_backoff_grows_exponentially_and_is_capped() -> None:
+    assert [backoff_delay(a, 0.5, 100.0, jitter=0.0) for a in range(1, 6)] == [
+        0.5,
+        1.0,
+        2.0,
+        4.0,
+        8.0,
+    ]
+    assert backoff_delay(40, 1.0, 60.0) == 60.0
+    assert backoff_delay(1, 0.0, 0.0) == 0.0  # tests and impatient configs: no sleep at all
+    rng = random.Random(0)
+    delays = [backoff_delay(2, 1.0, 60.0, jitter=1.0, rng=rng) for _ in range(200)]
+    assert all(2.0 <= d <= 3.0 for d in delays) and len(set(delays)) > 100
 
 
 # ---- Retry-After ------------------------------------------------------------------------
