@@ -21,7 +21,7 @@ import difflib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -372,6 +372,14 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        try:
+            hash(key)
+        except TypeError:
+            raise ConfigError(
+                f"the key at line {key_node.start_mark.line + 1} is a "
+                f"{type(key).__name__}, not a name",
+                hint="keys are plain names such as 'model'",
+            ) from None
         if key in seen:
             raise ConfigError(
                 f"duplicate key '{key}' at line {key_node.start_mark.line + 1} "
@@ -388,18 +396,29 @@ _LineLoader.add_constructor(
 )
 
 
-def _line_map(node: yaml.Node | None, path: tuple[str, ...] = ()) -> LineMap:
+def _line_map(
+    node: yaml.Node | None, path: tuple[str, ...] = (), active: frozenset[int] = frozenset()
+) -> LineMap:
     lines: LineMap = {}
+    if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        return lines
+    if id(node) in active:  # an alias to one of its own parents (&a [*a])
+        raise ConfigError(
+            f"'{'.'.join(path)}' at line {node.start_mark.line + 1} contains itself "
+            "through an anchor",
+            hint="remove the recursive alias",
+        )
+    active = active | {id(node)}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key_path = (*path, str(key_node.value))
             lines[key_path] = key_node.start_mark.line + 1
-            lines.update(_line_map(value_node, key_path))
-    elif isinstance(node, yaml.SequenceNode):
+            lines.update(_line_map(value_node, key_path, active))
+    else:
         for index, item in enumerate(node.value):
             item_path = (*path, str(index))
             lines[item_path] = item.start_mark.line + 1
-            lines.update(_line_map(item, item_path))
+            lines.update(_line_map(item, item_path, active))
     return lines
 
 
@@ -414,8 +433,11 @@ def parse_yaml(text: str, source: str = "<config>") -> tuple[dict[str, Any], Lin
     try:
         node = yaml.compose(text, Loader=_LineLoader)  # type: ignore[arg-type]
         data = yaml.load(text, Loader=_LineLoader)
+        lines = _line_map(node)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc.message}", hint=exc.hint) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: the YAML is nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -430,7 +452,7 @@ def parse_yaml(text: str, source: str = "<config>") -> tuple[dict[str, Any], Lin
             f"{source}: the top level must be a mapping of keys, not {type(data).__name__}",
             hint="see `airloom config example`",
         )
-    return data, _line_map(node)
+    return data, lines
 
 
 def parse_override(assignment: str) -> tuple[list[str], Any]:
@@ -484,21 +506,20 @@ def _valid_keys(model: type[BaseModel]) -> list[str]:
 def _field_model(model: type[BaseModel], path: tuple[str | int, ...]) -> type[BaseModel] | None:
     """The pydantic model that owns the last element of ``path`` (for key suggestions)."""
     current: Any = model
-    for part in path[:-1]:
+    parts = [str(part) for part in path[:-1]]
+    index = 0
+    while index < len(parts):
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
-        field = current.model_fields.get(str(part))
+        field = current.model_fields.get(parts[index])
         if field is None:
             return None
         annotation = field.annotation
         args = getattr(annotation, "__args__", ())
         candidates = [a for a in (annotation, *args) if isinstance(a, type)]
-        nested = next((c for c in candidates if issubclass(c, BaseModel)), None)
-        if nested is None and args:
-            # dict[str, Model]: the next path part is the mapping key
-            nested_args = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-            nested = nested_args[-1] if nested_args else None
-        current = nested
+        current = next((c for c in candidates if issubclass(c, BaseModel)), None)
+        # dict[str, Model] (endpoints, budget.prices): the next part is a mapping key
+        index += 2 if get_origin(annotation) is dict else 1
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
@@ -516,10 +537,13 @@ def _describe_errors(
         loc = tuple(str(part) for part in item["loc"])
         full = (*prefix, *loc)
         dotted = ".".join(full)
+        created = [path for path in overridden if path[: len(full)] == full]
         if full in overridden:
             where = f"--set {dotted}"
         elif full in lines:
             where = f"{source} line {lines[full]}"
+        elif created:  # --set a.b=1 made 'a' a section where a value belongs
+            where = f"--set {'.'.join(min(created))}"
         else:
             parent = next(
                 (lines[full[:i]] for i in range(len(full) - 1, 0, -1) if full[:i] in lines), None
@@ -574,6 +598,33 @@ def _validate_instructors(
     return result, problems
 
 
+def _sampling_typos(
+    data: Any, source: str, lines: LineMap, path: tuple[str, ...] = ()
+) -> list[str]:
+    """Keys of any ``api_params`` mapping that look like a misspelt known parameter.
+
+    Other keys pass through to the endpoint (``top_k``, ``min_p``, …), but a near miss
+    such as ``temprature`` would silently leave the default in force.
+    """
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        return problems
+    known = list(ApiParams.model_fields)
+    for key, value in data.items():
+        here = (*path, str(key))
+        if key != "api_params" or not isinstance(value, dict):
+            problems.extend(_sampling_typos(value, source, lines, here))
+            continue
+        for name in map(str, value):
+            close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.85)
+            if name in known or not close:
+                continue
+            full = (*here, name)
+            where = f"{source} line {lines[full]}" if full in lines else source
+            problems.append(f"{where}: unknown key '{'.'.join(full)}' (did you mean '{close[0]}'?)")
+    return problems
+
+
 _REJECTED_KEYS = {
     "vertexai_credentials_path": "Vertex AI is not supported; use an OpenAI-compatible base_url",
     "vertexai_project_id": "Vertex AI is not supported; use an OpenAI-compatible base_url",
@@ -597,7 +648,7 @@ def validate_config(
         from airloom.instructors.registry import instructor_config_models
 
         section_models = instructor_config_models()
-    problems: list[str] = []
+    problems: list[str] = _sampling_typos(data, source, lines)
     for key, reason in _REJECTED_KEYS.items():
         if key in data:
             line = lines.get((key,))

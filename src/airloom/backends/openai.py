@@ -131,6 +131,15 @@ def classify_http_error(
     )
 
 
+def _count(data: Mapping[str, Any], name: str) -> int:
+    """A token count from ``usage``; a garbled one counts 0 (the text is still good)."""
+    usage = data.get("usage")
+    try:
+        return max(0, int(usage.get(name) or 0)) if isinstance(usage, Mapping) else 0
+    except (TypeError, ValueError):
+        return 0
+
+
 def _parse_completion(data: Any, base_url: str) -> ChatResponse:
     try:
         choice = data["choices"][0]
@@ -141,11 +150,7 @@ def _parse_completion(data: Any, base_url: str) -> ChatResponse:
         raise TransientBackendError(
             f"{base_url} sent a reply without choices", body=str(data)[:500]
         ) from exc
-    usage_data = data.get("usage") or {}
-    usage = Usage(
-        prompt_tokens=int(usage_data.get("prompt_tokens") or 0),
-        completion_tokens=int(usage_data.get("completion_tokens") or 0),
-    )
+    usage = Usage(_count(data, "prompt_tokens"), _count(data, "completion_tokens"))
     return ChatResponse(
         text=text, finish_reason=str(finish), usage=usage, model=str(data.get("model", ""))
     )

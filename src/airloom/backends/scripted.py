@@ -37,6 +37,10 @@ from airloom.errors import BackendError, ConfigError
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
+#: Names every reply template gets; a regex group may not reuse them.
+_RESERVED = frozenset({"n", "user", "system", "pick", "words", "rng"})
+
+
 def _vocabulary() -> list[str]:
     text = resources.files("airloom.backends").joinpath("scripts", "words.txt").read_text("utf-8")
     return [w for w in text.split() if w]
@@ -75,7 +79,8 @@ class ScriptedBackend:
     def from_rules(
         cls, rules: Sequence[Mapping[str, Any]], *, name: str = "scripted"
     ) -> ScriptedBackend:
-        """Build from mappings: ``match``, ``reply`` (str or list), ``scope``, ``finish_reason``."""
+        """Build from rule mappings: ``match``, ``reply`` (str or list), ``scope``,
+        ``finish_reason``."""
         built = []
         for number, raw in enumerate(rules, start=1):
             try:
@@ -86,6 +91,13 @@ class ScriptedBackend:
                 templates = [_ENV.from_string(str(text)) for text in replies]
             except (KeyError, re.error, jinja2.TemplateError) as exc:
                 raise ConfigError(f"scripted rule {number} is invalid: {exc!r}") from exc
+            clash = sorted(set(pattern.groupindex) & _RESERVED)
+            if clash:
+                raise ConfigError(
+                    f"scripted rule {number} names a group '{clash[0]}', which templates "
+                    "already use",
+                    hint=f"rename the group; reserved: {', '.join(sorted(_RESERVED))}",
+                )
             built.append(
                 Rule(
                     pattern,
@@ -120,7 +132,7 @@ class ScriptedBackend:
         last = request.last_user_text()
         everything = "\n".join(m.content for m in request.messages)
         system = next((m.content for m in request.messages if m.role == "system"), "")
-        for rule in self.rules:
+        for number, rule in enumerate(self.rules, start=1):
             match = rule.pattern.search(everything if rule.scope == "all" else last)
             if match is None:
                 continue
@@ -130,15 +142,18 @@ class ScriptedBackend:
             rng = random.Random(seed)
             template = rule.replies[n % len(rule.replies)]
             values = {k: v for k, v in match.groupdict().items() if v is not None}
-            text = template.render(
-                **values,
-                n=n,
-                user=last,
-                system=system,
-                pick=lambda items, rng=rng: rng.choice(list(items)),
-                words=lambda k, rng=rng: " ".join(rng.choice(self._words) for _ in range(int(k))),
-                rng=rng,
-            )
+            try:
+                text = template.render(
+                    **values,
+                    n=n,
+                    user=last,
+                    system=system,
+                    pick=lambda items, r=rng: r.choice(list(items)),
+                    words=lambda k, r=rng: " ".join(r.choice(self._words) for _ in range(int(k))),
+                    rng=rng,
+                )
+            except (jinja2.TemplateError, TypeError, ValueError) as exc:
+                raise ConfigError(f"scripted rule {number} cannot render its reply: {exc}") from exc
             return text, rule.finish_reason
         raise BackendError(
             "no scripted rule matches the request",

@@ -94,9 +94,15 @@ class BatchEmbedder:
         if self._worker is None or self._worker.done():
             self._wakeup = asyncio.Event()
             self._worker = loop.create_task(self._run())
+        # Cached vectors are taken now: a concurrent batch may evict them while we wait.
+        known: dict[str, np.ndarray] = {}
         waits: dict[str, asyncio.Future[np.ndarray]] = {}
         for text in texts:
-            if text in self._cache or text in waits:
+            if text in known or text in waits:
+                continue
+            cached = self._cache.get(text)
+            if cached is not None:
+                known[text] = cached
                 continue
             future = self._pending.get(text)
             if future is None:
@@ -106,14 +112,9 @@ class BatchEmbedder:
         if waits:
             assert self._wakeup is not None
             self._wakeup.set()
-            await asyncio.gather(*waits.values())
-        rows = []
-        for text in texts:
-            vector = self._cache.get(text)
-            if vector is None:
-                vector = waits[text].result()
-            rows.append(vector)
-        return np.stack(rows)
+            # shielded: the futures are shared, cancelling one caller must not fail the others
+            await asyncio.gather(*(asyncio.shield(future) for future in waits.values()))
+        return np.stack([known[t] if t in known else waits[t].result() for t in texts])
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

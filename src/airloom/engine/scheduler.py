@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from airloom.backends.base import Backend, ChatRequest, ChatResponse, Usage
@@ -107,6 +107,22 @@ class AdaptiveLimiter:
         self._last_cut = now
         self._successes = 0
         self.limit = max(float(self.minimum), self.limit / 2)
+
+
+def backoff_delay(
+    attempt: int, initial: float, maximum: float, *, jitter: float = 1.0, rng: Any = random
+) -> float:
+    """Exponential backoff with additive jitter: ``initial * 2**(attempt-1) + U(0, jitter)``,
+    capped at ``maximum``.
+
+    Example:
+        >>> backoff_delay(3, 1.0, 60.0, jitter=0.0)
+        4.0
+        >>> backoff_delay(10, 1.0, 5.0)
+        5.0
+    """
+    delay = initial * 2.0 ** max(0, attempt - 1) + rng.uniform(0.0, jitter)
+    return max(0.0, min(delay, maximum))
 
 
 @dataclass
@@ -216,12 +232,9 @@ class Scheduler:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
             return min(exc.retry_after, self.retry.backoff_max)
-        backoff = wait_exponential_jitter(
-            multiplier=self.retry.backoff_initial,
-            max=self.retry.backoff_max,
-            jitter=self.retry.backoff_initial,
+        return backoff_delay(
+            state.attempt_number, self.retry.backoff_initial, self.retry.backoff_max
         )
-        return float(backoff(state))
 
     def _before_sleep(self, state: RetryCallState) -> None:
         self.spending.retries += 1

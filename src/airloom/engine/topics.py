@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 from airloom.errors import ConfigError
@@ -41,11 +42,21 @@ def read_topics(path: str | Path) -> list[str]:
     return topics
 
 
+_EMPHASIS = re.compile(r"^(\*\*|__|\*|_)(.+)\1$")
+
+
 def topics_from_reply(reply: str, seen: set[str]) -> list[str]:
-    """New topics from one teacher reply; ``seen`` (lower-cased) is updated."""
+    """New topics from one teacher reply; ``seen`` (lower-cased) is updated.
+
+    Markdown emphasis around a whole item is dropped, so ``**Science:**`` is a heading.
+
+    Example:
+        >>> topics_from_reply("1. **Kites**\\n2. **Birds:**\\n3. Owls", set())
+        ['Kites', 'Owls']
+    """
     found = []
     for item in parse_numbered_list(reply):
-        topic = " ".join(item.split())
+        topic = _EMPHASIS.sub(r"\2", " ".join(item.split())).strip()
         if not topic or topic.endswith(":") or topic.lower() in seen:
             continue
         seen.add(topic.lower())

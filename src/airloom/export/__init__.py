@@ -29,25 +29,29 @@ FORMATS: dict[str, Converter] = {
 
 
 def _write_atomic(path: Path, lines: Iterable[str]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed into place after writing
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-    )
+    temporary: Path | None = None
     count = 0
     try:
-        with handle:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+        ) as handle:
+            temporary = Path(handle.name)
             for line in lines:
                 handle.write(line + "\n")
                 count += 1
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except OSError as exc:
-        Path(handle.name).unlink(missing_ok=True)
-        raise StoreError(
-            f"cannot write {path}: {exc}",
-            hint="check free space and permissions; the store is intact",
-        ) from exc
+        os.replace(temporary, path)
+    except BaseException as exc:  # never leave a half-written temporary file behind
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StoreError(
+                f"cannot write {path}: {exc}",
+                hint="check free space and permissions; the store is intact",
+            ) from exc
+        raise
     return count
 
 

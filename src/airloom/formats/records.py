@@ -31,10 +31,21 @@ def to_airoboros(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def conversation_turns(row: dict[str, Any]) -> list[dict[str, str]]:
-    """The record as role/content turns (stored turns for multi-turn categories)."""
+    """The record as role/content turns (stored turns for multi-turn categories).
+
+    The record's ``system`` comes first unless the stored turns already open with one.
+
+    Example:
+        >>> row = {"system": "Be brief.", "conversation": [{"role": "user", "content": "Hi"}]}
+        >>> [t["role"] for t in conversation_turns(row)]
+        ['system', 'user']
+    """
+    turns: list[dict[str, str]] = []
     if row.get("conversation"):
-        return [dict(turn) for turn in row["conversation"]]
-    turns = []
+        stored = [dict(turn) for turn in row["conversation"]]
+        if row.get("system") and stored[0].get("role") != "system":
+            turns.append({"role": "system", "content": row["system"]})
+        return turns + stored
     if row.get("system"):
         turns.append({"role": "system", "content": row["system"]})
     turns.append({"role": "user", "content": row["instruction"]})

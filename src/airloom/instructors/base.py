@@ -109,7 +109,7 @@ class PromptTemplate:
                 "does not provide",
                 hint="double literal braces as {{ }} or remove the placeholder",
             ) from None
-        except (IndexError, ValueError) as exc:
+        except (AttributeError, IndexError, TypeError, ValueError) as exc:
             raise ConfigError(
                 f"prompt template {self.name} is not a valid format string: {exc}",
                 hint="double literal braces as {{ }}",

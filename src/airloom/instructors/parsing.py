@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-_FENCE = re.compile(r"^\s*```[\w+-]*\s*$", re.MULTILINE)
+_FENCE = re.compile(r"^[ \t]*```[\w+-]*[ \t]*(?:\n|$)", re.MULTILINE)
 
 
 def _normalise(text: str) -> str:
@@ -22,9 +22,11 @@ def _normalise(text: str) -> str:
 
 def _item_start(label: str) -> re.Pattern[str]:
     # e.g. "TSK 1.", "**TSK 2.**", "TSK3:", "- TSK 4)", "### TSK 5 -"
+    # A label alone on its line ("TSK 3" cut off by max_tokens, or a body on the next
+    # line) still starts an item, so it is never glued onto the previous one.
     return re.compile(
         rf"^[ \t]*(?:[-*#>]+[ \t]*)?(?:\*\*|__)?{re.escape(label)}[ \t]*(\d{{1,4}})"
-        r"[ \t]*(?:[.:)\]-]|\*\*)+(?:\*\*|__)?[ \t]*",
+        r"(?:[ \t]*(?:[.:)\]-]|\*\*)+(?:\*\*|__)?|[ \t]*(?:\*\*|__)?[ \t]*$)[ \t]*",
         re.MULTILINE | re.IGNORECASE,
     )
 
@@ -72,27 +74,46 @@ def parse_numbered_list(text: str) -> list[str]:
     return items
 
 
+def _qa_marker(start_key: str, end_key: str) -> re.Pattern[str]:
+    keys = sorted({start_key, end_key}, key=len, reverse=True)
+    alternatives = "|".join(re.escape(key) for key in keys)
+    return re.compile(
+        rf"^[ \t]*(?:\*\*)?(?P<key>{alternatives})(?:[ \t]*\d+)?[ \t]*(?:\*\*)?:(?:\*\*)?",
+        re.MULTILINE | re.IGNORECASE,
+    )
+
+
 def parse_qa_pairs(
     text: str, start_key: str = "QUESTION", end_key: str = "ANSWER"
 ) -> list[tuple[str, str]]:
     """Pairs of ``QUESTION: … ANSWER: …`` blocks; a pair without an answer is dropped.
 
+    A question runs to its ``ANSWER:`` line; an answer runs to the next ``QUESTION:``
+    line (or the end). A question that is followed by another question instead of an
+    answer is dropped, never glued onto the next one.
+
     Example:
         >>> parse_qa_pairs("QUESTION: 2+2?\\nANSWER: 4\\nQUESTION: Capital of Peru?\\nANSWER: Lima")
         [('2+2?', '4'), ('Capital of Peru?', 'Lima')]
+        >>> parse_qa_pairs("QUESTION: lost?\\nQUESTION 2: Kept?\\nANSWER 2: Yes")
+        [('Kept?', 'Yes')]
     """
     text = _normalise(text)
-    q = re.escape(start_key)
-    a = re.escape(end_key)
-    pattern = re.compile(
-        rf"(?:^|\n)[ \t]*(?:\*\*)?{q}(?:[ \t]*\d+)?[ \t]*(?:\*\*)?:(?:\*\*)?(.*?)"
-        rf"\n[ \t]*(?:\*\*)?{a}(?:[ \t]*\d+)?[ \t]*(?:\*\*)?:(?:\*\*)?(.*?)"
-        rf"(?=\n[ \t]*(?:\*\*)?{q}(?:[ \t]*\d+)?[ \t]*(?:\*\*)?:|\Z)",
-        re.DOTALL | re.IGNORECASE,
-    )
+    markers = [
+        (match.group("key").lower() == start_key.lower(), match.start(), match.end())
+        for match in _qa_marker(start_key, end_key).finditer(text)
+    ]
+    starts = [index for index, (is_question, _, _) in enumerate(markers) if is_question]
     pairs = []
-    for match in pattern.finditer(text):
-        question, answer = match.group(1).strip(), match.group(2).strip()
+    for position, index in enumerate(starts):
+        following = starts[position + 1] if position + 1 < len(starts) else len(markers)
+        if index + 1 >= following:
+            continue  # no answer before the next question
+        _, _, question_end = markers[index]
+        _, answer_start, answer_end = markers[index + 1]
+        stop = markers[following][1] if following < len(markers) else len(text)
+        question = text[question_end:answer_start].strip()
+        answer = text[answer_end:stop].strip()
         if question and answer:
             pairs.append((question, answer))
     return pairs

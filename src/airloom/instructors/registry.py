@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from graphlib import CycleError, TopologicalSorter
 from importlib.metadata import entry_points
 
@@ -56,17 +57,21 @@ def instructor_config_models() -> dict[str, type[InstructorConfig]]:
     return {name: cls.config_model for name, cls in available_instructors().items()}
 
 
-def run_order(enabled: list[str]) -> list[list[str]]:
+def run_order(
+    enabled: list[str], registry: Mapping[str, type[Instructor]] | None = None
+) -> list[list[str]]:
     """Group enabled instructors into waves: each wave depends only on earlier ones.
 
     A dependency that is registered but not enabled is ignored (its records may
-    already be in the store); an unknown one is an error.
+    already be in the store); an unknown one is an error. ``registry`` defaults to
+    every installed instructor.
 
     Example:
         >>> run_order(["coding", "general"])
         [['coding', 'general']]
     """
-    registry = available_instructors()
+    if registry is None:
+        registry = available_instructors()
     graph: dict[str, set[str]] = {}
     for name in enabled:
         deps = set()
