@@ -83,6 +83,10 @@ class EngineRoundContext:
         self.rejects.append((reason, detail[:300]))
         self.engine.stats.category(self.category).reject(reason)
 
+    async def source_records(self, categories: Sequence[str]) -> list[dict[str, Any]]:
+        """Stored records of other categories (read once per run and category)."""
+        return await self.engine.source_records(categories)
+
     def topics(self, n: int) -> list[str]:
         """Topics for this round, from the instructor's or the global topics list."""
         return self.engine.topic_sampler(self.category).sample(self.rng, n)

@@ -24,7 +24,7 @@ import shutil
 import signal
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -103,6 +103,7 @@ class Engine:
         self._backends: dict[str, Backend] = {}
         self._endpoints: dict[str, Endpoint] = {}
         self._samplers: dict[str, TopicSampler] = {}
+        self._sources: dict[str, list[dict[str, Any]]] = {}
         self._stop = asyncio.Event()
         self._main_task: asyncio.Task[Any] | None = None
         self.stop_reason = ""
@@ -111,6 +112,16 @@ class Engine:
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store method on the store's own thread."""
         return await asyncio.get_running_loop().run_in_executor(self._db_executor, fn, *args)
+
+    async def source_records(self, categories: Sequence[str]) -> list[dict[str, Any]]:
+        """Records of other categories, read from the store once per run and category."""
+        out: list[dict[str, Any]] = []
+        for category in categories:
+            if category not in self._sources:
+                rows = await self.db(lambda c=category: list(self.store.iter_records([c])))
+                self._sources[category] = rows
+            out.extend(self._sources[category])
+        return out
 
     def topic_sampler(self, category: str) -> TopicSampler:
         """The topics of one instructor (its own file, or the global list)."""

@@ -390,6 +390,11 @@ class Store:
         ).fetchall()
         return {str(category): int(count) for category, count in rows}
 
+    def categories(self) -> list[str]:
+        """Categories present in the store, sorted."""
+        rows = self._db.execute("SELECT DISTINCT category FROM records ORDER BY category")
+        return [str(row[0]) for row in rows]
+
     def record_count(self) -> int:
         """Number of stored records."""
         return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])

@@ -55,10 +55,25 @@ def _write_atomic(path: Path, lines: Iterable[str]) -> int:
     return count
 
 
+def training_categories(store: Store) -> list[str]:
+    """Stored categories that are training data (instructors with ``exported = True``;
+    categories without a registered instructor, e.g. imported ones, count as data)."""
+    from airloom.instructors.registry import available_instructors
+
+    registry = available_instructors()
+    return [c for c in store.categories() if c not in registry or registry[c].exported]
+
+
 def export_store(
     store: Store, path: str | Path, fmt: str = "jsonl", categories: Iterable[str] | None = None
 ) -> int:
-    """Write the store's records in ``fmt`` (jsonl/airoboros or sharegpt); returns rows written."""
+    """Write the store's records in ``fmt`` (jsonl/airoboros or sharegpt); returns rows written.
+
+    Without ``categories``, every stored category whose instructor produces training data
+    is written (character cards and other non-exported categories are left out).
+    """
+    if categories is None:
+        categories = training_categories(store)
     convert = FORMATS.get(fmt)
     if convert is None:
         raise StoreError(f"unknown export format '{fmt}'", hint=f"use one of {sorted(FORMATS)}")

@@ -196,6 +196,12 @@ class RoundContext(Protocol):
         """Count one rejected item (e.g. ``unparseable``) with a short detail."""
         ...
 
+    async def source_records(self, categories: Sequence[str]) -> list[dict[str, Any]]:
+        """Stored records of other categories (e.g. editor reads ``writing``), in
+        acceptance order, as dicts with the fields of ``Store.iter_records``. Declare
+        the categories in ``depends_on`` so they are complete before this round runs."""
+        ...
+
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
         """Run ``fn`` on every item at once; items raising Rejected are counted and dropped."""
         ...
@@ -212,6 +218,9 @@ class Instructor(ABC):
     depends_on: ClassVar[tuple[str, ...]] = ()
     #: Whether the global topics list is needed.
     uses_topics: ClassVar[bool] = False
+    #: Whether the records are training data (False: e.g. character cards, which other
+    #: instructors read from the store but exports leave out unless asked for).
+    exported: ClassVar[bool] = True
 
     def __init__(self, settings: InstructorSettings) -> None:
         self.settings = settings
