@@ -197,6 +197,9 @@ def test_export_to_an_unwritable_place(store_path: Path, tmp_path: Path) -> None
 
 def test_failed_export_leaves_no_temporary_file(tmp_path: Path) -> None:
     class Broken:
+        def categories(self) -> list[str]:
+            return ["general"]
+
         def iter_records(self, categories: object = None) -> Any:
             yield {"instruction": "a", "response": "b", "category": "general"}
             raise RuntimeError("store went away")
