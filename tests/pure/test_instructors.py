@@ -31,7 +31,8 @@ from airloom.instructors.contextual import (
     ContextualInstructor,
     choose_spec,
 )
-from airloom.instructors.general import GeneralInstructor, topic_lines
+from airloom.instructors.engines import topic_lines
+from airloom.instructors.general import GeneralInstructor
 from airloom.instructors.registry import available_instructors, run_order
 
 T = TypeVar("T")

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airloom.instructors.general import parse_tasks
 from airloom.instructors.parsing import parse_labelled_items, parse_numbered_list, parse_qa_pairs
 
 LABELLED = [
@@ -72,7 +71,7 @@ def test_parse_labelled_items(text: str, expected: list[str]) -> None:
 
 def test_parse_labelled_items_other_label_and_regex_chars() -> None:
     assert parse_labelled_items("Q+ 1. a\nQ+ 2. b\nQ 3. c", "Q+") == ["a", "b\nQ 3. c"]
-    assert parse_tasks("TSK 1. x\nTSK 2. y") == ["x", "y"]
+    assert parse_labelled_items("TSK 1. x\nTSK 2. y", "TSK") == ["x", "y"]
 
 
 NUMBERED = [

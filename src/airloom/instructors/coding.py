@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 from airloom.config import InstructorConfig
 from airloom.formats.chat import PLAINFORMAT, plain_code
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
-from airloom.instructors.general import parse_tasks
+from airloom.instructors.parsing import parse_labelled_items
 
 DEFAULT_LANGUAGES = [
     "python",
@@ -113,7 +113,7 @@ class CodingInstructor(Instructor):
             language=self.settings.language,
         )
         listing = await ctx.complete(prompt, key="tasks", template=template)
-        tasks = parse_tasks(listing)[:batch_size]
+        tasks = parse_labelled_items(listing, "TSK")[:batch_size]
         if not tasks:
             ctx.reject("unparseable", "no 'TSK n.' items in the task list")
             return []

@@ -25,7 +25,7 @@ from airloom.config import InstructorConfig
 from airloom.errors import ParseError
 from airloom.formats.closed_context import check_citations, parse_closed_context
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
-from airloom.instructors.general import topic_lines
+from airloom.instructors.engines import topic_lines
 
 DEFAULT_STYLES = [
     "news article",

@@ -1,0 +1,145 @@
+"""Two reusable round shapes most categories are built on.
+
+* :class:`SimpleTaskInstructor` — one call writes ``batch_size`` tasks as a ``TSK n.``
+  list; each novel task gets its own response call (optionally wrapped in a response
+  template). Subclasses set ``prompt_file`` and may override :meth:`template_values`,
+  :meth:`response_prompt` and :meth:`make_draft` (to check or reshape a record).
+* :class:`InlineQAInstructor` — one call writes ``QUESTION:``/``ANSWER:`` pairs (keys
+  configurable); nothing else is called. Subclasses may override :meth:`check_pair`.
+
+Example:
+    >>> class Riddle(InlineQAInstructor):
+    ...     name = "riddle_example"
+    ...     prompt_file = "riddle.txt"
+    >>> Riddle.start_key, Riddle.end_key
+    ('QUESTION', 'ANSWER')
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.parsing import parse_labelled_items, parse_qa_pairs
+
+
+def topic_lines(label: str, topics: list[str]) -> str:
+    """The topics block injected into prompts, one line per slot.
+
+    Example:
+        >>> topic_lines("instruction", ["volcanoes"])
+        ' * instruction 1 must be related to topic: "volcanoes"'
+    """
+    return "\n".join(
+        f" * {label} {index} must be related to topic: {json.dumps(topic, ensure_ascii=False)}"
+        for index, topic in enumerate(topics, start=1)
+    )
+
+
+class SimpleTaskInstructor(Instructor):
+    """Task list + one response call per task (see the module docstring)."""
+
+    #: Packaged generation template (``str.format`` placeholders: language, flesch,
+    #: batch_size, topic_avoidance, topics and whatever template_values adds).
+    prompt_file: ClassVar[str]
+    #: Optional packaged response template with an ``{instruction}`` placeholder.
+    response_file: ClassVar[str | None] = None
+    #: Label of the task list items, and of the topic lines ("TSK 1 must be related…").
+    task_label: ClassVar[str] = "TSK"
+    topic_label: ClassVar[str | None] = None
+    #: Apply the refusal filter to the task list and to the responses.
+    filter_tasks: ClassVar[bool] = True
+    filter_responses: ClassVar[bool] = True
+
+    def template_values(self, ctx: RoundContext) -> dict[str, Any]:
+        """Extra placeholder values for the generation template (fresh per round)."""
+        return {}
+
+    def response_prompt(self, task: str, ctx: RoundContext) -> str:
+        """What is sent to get the answer to one task."""
+        if self.response_file is None and self.config.response_prompt_path is None:
+            return task
+        template = self.settings.template(self.response_file or "", response=True)
+        return template.render(
+            instruction=task, language=self.settings.language, flesch=self.settings.flesch
+        )
+
+    def make_draft(self, task: str, response: str, topic: str | None) -> Draft:
+        """Turn a task and its answer into a record; raise Rejected to drop it."""
+        return Draft(instruction=task, response=response.strip(), topic=topic)
+
+    async def run_round(self, ctx: RoundContext) -> list[Draft]:
+        settings = self.settings
+        template = settings.template(self.prompt_file)
+        topics = ctx.topics(settings.batch_size) if self.uses_topics else []
+        values = {
+            "language": settings.language,
+            "flesch": settings.flesch,
+            "batch_size": settings.batch_size,
+            "topic_avoidance": settings.topic_avoidance,
+            "topics": topic_lines(self.topic_label or self.task_label, topics),
+            **self.template_values(ctx),
+        }
+        listing = await ctx.complete(
+            template.render(**values), key="tasks", template=template, filtered=self.filter_tasks
+        )
+        tasks = parse_labelled_items(listing, self.task_label)[: settings.batch_size]
+        if not tasks:
+            ctx.reject("unparseable", f"no '{self.task_label} n.' items in the task list")
+            return []
+        fresh = [t for t, ok in zip(tasks, await ctx.novel(tasks), strict=True) if ok]
+
+        async def answer(task: str) -> Draft:
+            response = await ctx.complete(
+                self.response_prompt(task, ctx), key="response", filtered=self.filter_responses
+            )
+            index = tasks.index(task)
+            return self.make_draft(task, response, topics[index] if index < len(topics) else None)
+
+        return await ctx.map(answer, fresh)
+
+
+class InlineQAInstructor(Instructor):
+    """Questions and answers written by one call (see the module docstring)."""
+
+    prompt_file: ClassVar[str]
+    start_key: ClassVar[str] = "QUESTION"
+    end_key: ClassVar[str] = "ANSWER"
+    filter_output: ClassVar[bool] = True
+
+    def template_values(self, ctx: RoundContext) -> dict[str, Any]:
+        """Extra placeholder values for the generation template (fresh per round)."""
+        return {}
+
+    def check_pair(self, question: str, answer: str) -> Draft:
+        """Turn one pair into a record; raise :class:`Rejected` to drop it."""
+        return Draft(instruction=question, response=answer)
+
+    async def run_round(self, ctx: RoundContext) -> list[Draft]:
+        settings = self.settings
+        template = settings.template(self.prompt_file)
+        topics = ctx.topics(settings.batch_size) if self.uses_topics else []
+        values = {
+            "language": settings.language,
+            "flesch": settings.flesch,
+            "batch_size": settings.batch_size,
+            "topic_avoidance": settings.topic_avoidance,
+            "topics": topic_lines(self.start_key, topics),
+            **self.template_values(ctx),
+        }
+        text = await ctx.complete(
+            template.render(**values), key="pairs", template=template, filtered=self.filter_output
+        )
+        pairs = parse_qa_pairs(text, self.start_key, self.end_key)[: settings.batch_size]
+        if not pairs:
+            ctx.reject("unparseable", f"no {self.start_key}/{self.end_key} pairs")
+            return []
+        drafts = []
+        for question, answer in pairs:
+            try:
+                drafts.append(self.check_pair(question, answer))
+            except Rejected as exc:
+                ctx.reject(exc.reason, exc.detail)
+        novel = await ctx.novel([d.text_for_dedup() for d in drafts])
+        return [draft for draft, ok in zip(drafts, novel, strict=True) if ok]
