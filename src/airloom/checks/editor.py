@@ -2,7 +2,8 @@
 
 An editor record's instruction is a fixed request, a blank line and ``Text: `` followed
 by the flawed text; its response is the original, clean text. A "flawed" text that
-equals the clean one (case and spacing aside) teaches nothing.
+equals the clean one (case and spacing aside) teaches nothing, and one that lost
+half of the words is no longer the same text.
 
 Example:
     >>> check_editor({"instruction": "Fix this.\\n\\nText: Teh cat sat.",
@@ -21,6 +22,8 @@ from typing import Any
 from airloom.checks import Verdict, register
 
 TEXT_LABEL = "Text: "
+#: The flawed text must keep at least this share of the original's words.
+MIN_LENGTH_RATIO = 0.5
 
 
 def flawed_text(instruction: str) -> str | None:
@@ -48,6 +51,8 @@ def check_editor(record: Mapping[str, Any]) -> Verdict:
         return Verdict.failed("empty corrected text")
     if _normal(flawed) == _normal(clean):
         return Verdict.failed("the text to correct has no errors")
+    if len(flawed.split()) < MIN_LENGTH_RATIO * len(clean.split()):
+        return Verdict.failed("the text to correct is less than half as long as the original")
     return Verdict.passed()
 
 

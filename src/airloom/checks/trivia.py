@@ -25,7 +25,12 @@ from typing import Any
 
 from airloom.checks import Verdict, register
 
-_QUOTED = r"""(?:'(?P<s>[^']{1,20})'|"(?P<d>[^"]{1,20})"|‘(?P<c>[^’]{1,20})’|“(?P<e>[^”]{1,20})”)"""
+# Letters, not quotations: a quoted fragment with a space ("begins with 'Call me'") is
+# a quote from the clue, not a constraint on the answer.
+_QUOTED = (
+    r"""(?:'(?P<s>[^'\s]{1,20})'|"(?P<d>[^"\s]{1,20})"|"""
+    r"""‘(?P<c>[^’\s]{1,20})’|“(?P<e>[^”\s]{1,20})”)"""
+)
 _LETTERS = r"(?:the\s+)?(?:letters?\s+|characters?\s+|syllables?\s+)?"
 _START = re.compile(
     rf"\b(?:starts?|starting|begins?|beginning)\s+with\s+{_LETTERS}{_QUOTED}", re.IGNORECASE

@@ -31,7 +31,7 @@ from typing import Any
 
 from airloom.checks import Verdict, register
 
-_Q = r"""['"‘’“”](?P<x>[^'"‘’“”]{1,12})['"‘’“”]"""
+_Q = r"""['"‘’“”](?P<x>[^'"‘’“”\s]{1,12})['"‘’“”]"""
 _LETTER_WORDS = r"(?:the\s+)?(?:letters?\s+|characters?\s+|prefix\s+|suffix\s+)?"
 _NEGATED_CONTAINS = re.compile(
     rf"\b(?:without|no|not|never|don't|doesn't|do\s+not|does\s+not)\s+"

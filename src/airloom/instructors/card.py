@@ -12,17 +12,12 @@ Example:
 from __future__ import annotations
 
 from airloom.checks import card as _checks  # noqa: F401  (registers the check)
-from airloom.instructors.base import Draft
-from airloom.instructors.checked import enforce
-from airloom.instructors.engines import InlineQAInstructor
+from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 
 
-class CardInstructor(InlineQAInstructor):
+class CardInstructor(CheckedInlineQAInstructor):
     """Attribute cards (see the module docstring)."""
 
     name = "card"
     prompt_file = "card.txt"
     start_key = "PROMPT"
-
-    def check_pair(self, question: str, answer: str) -> Draft:
-        return enforce(self.name, Draft(instruction=question, response=answer))

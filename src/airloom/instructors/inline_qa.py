@@ -12,10 +12,10 @@ Example:
 
 from __future__ import annotations
 
-from airloom.instructors.engines import InlineQAInstructor
+from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 
 
-class InlineQAPairsInstructor(InlineQAInstructor):
+class InlineQAPairsInstructor(CheckedInlineQAInstructor):
     """Topical question/answer pairs written inline."""
 
     name = "inline_qa"

@@ -10,10 +10,10 @@ Example:
 
 from __future__ import annotations
 
-from airloom.instructors.engines import InlineQAInstructor
+from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 
 
-class JokeInstructor(InlineQAInstructor):
+class JokeInstructor(CheckedInlineQAInstructor):
     """Joke requests with their jokes."""
 
     name = "joke"

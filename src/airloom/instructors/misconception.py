@@ -10,10 +10,10 @@ Example:
 
 from __future__ import annotations
 
-from airloom.instructors.engines import InlineQAInstructor
+from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 
 
-class MisconceptionInstructor(InlineQAInstructor):
+class MisconceptionInstructor(CheckedInlineQAInstructor):
     """Questions whose popular answer is a misconception, with the correction."""
 
     name = "misconception"

@@ -10,10 +10,10 @@ Example:
 
 from __future__ import annotations
 
-from airloom.instructors.engines import InlineQAInstructor
+from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 
 
-class OrcaInstructor(InlineQAInstructor):
+class OrcaInstructor(CheckedInlineQAInstructor):
     """Step-by-step reasoning problems with the work shown."""
 
     name = "orca"

@@ -10,10 +10,10 @@ Example:
 
 from __future__ import annotations
 
-from airloom.instructors.engines import InlineQAInstructor
+from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 
 
-class RiddleInstructor(InlineQAInstructor):
+class RiddleInstructor(CheckedInlineQAInstructor):
     """Tricky lateral-thinking riddles with their answers."""
 
     name = "riddle"

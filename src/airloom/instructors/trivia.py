@@ -30,8 +30,7 @@ from pydantic import Field
 from airloom.checks import trivia as _checks  # noqa: F401  (registers the check)
 from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, RoundContext
-from airloom.instructors.checked import enforce
-from airloom.instructors.engines import InlineQAInstructor
+from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 
 DEFAULT_SYSTEM = "You are a world-class trivia assistant: give accurate, succinct answers."
 DEFAULT_PLAIN_SUFFIX = "Give a little context with your answer, without restating the question."
@@ -59,7 +58,7 @@ def question_unit(question: str) -> str:
     return "trivia:" + hashlib.sha256(normal.encode("utf-8")).hexdigest()[:20]
 
 
-class TriviaInstructor(InlineQAInstructor):
+class TriviaInstructor(CheckedInlineQAInstructor):
     """Trivia pairs plus optional plain re-answers (see the module docstring)."""
 
     name = "trivia"
@@ -71,16 +70,17 @@ class TriviaInstructor(InlineQAInstructor):
         assert isinstance(config, TriviaConfig)
         return config
 
-    def check_pair(self, question: str, answer: str) -> Draft:
-        config = self._config()
-        draft = Draft(
+    def checks_enabled(self) -> bool:
+        return self._config().check_answers
+
+    def make_pair(self, question: str, answer: str) -> Draft:
+        return Draft(
             instruction=question,
             response=answer,
-            system=config.system_prompt,
+            system=self._config().system_prompt,
             unit=question_unit(question),
             meta={"variant": "system"},
         )
-        return enforce(self.name, draft) if config.check_answers else draft
 
     async def run_round(self, ctx: RoundContext) -> list[Draft]:
         config = self._config()
