@@ -246,3 +246,27 @@ def test_stop_and_resume_reaches_the_same_exact_targets(tmp_path: Path) -> None:
     assert len(sources) == len(set(sources)) == 4
     trivia_units = Counter(r["unit"] for r in records if r["category"] == "trivia")
     assert len(trivia_units) == 6 and max(trivia_units.values()) <= 2
+
+
+def test_editor_stops_when_the_writing_runs_out(tmp_path: Path) -> None:
+    (tmp_path / "topics.txt").write_text("\n".join(f"topic {i}" for i in range(10)))
+    with OpenAIServer(backend=ScriptedBackend.from_file(SCRIPT)) as server:
+        config = load_config_text(
+            yaml.safe_dump(
+                {
+                    "model": "teacher-a",
+                    "base_url": server.url,
+                    "embedding_model": "hashing",
+                    "seed": 2,
+                    "instructors": {
+                        "writing": {"count": 3, "batch_size": 3},
+                        "editor": {"count": 10, "batch_size": 2},
+                    },
+                }
+            )
+        )
+        stats = asyncio.run(Engine(config, base_dir=tmp_path).run())
+    editor = stats.categories["editor"]
+    assert stats.categories["writing"].accepted == 3
+    assert editor.state == "stalled" and 1 <= editor.accepted <= 3  # every text used once
+    assert editor.rejects["sources_exhausted"] == 1
