@@ -72,9 +72,8 @@ def make_registry(
 
     Example:
         >>> import tempfile
-        >>> registry = make_registry(LocalCorpus(Path(tempfile.mkdtemp())),
-        ...                          BackendChoice(base_url="http://127.0.0.1:9/v1", model="m").build()[0],
-        ...                          "m", None)
+        >>> teacher, _ = BackendChoice(base_url="http://127.0.0.1:9/v1", model="m").build()
+        >>> registry = make_registry(LocalCorpus(Path(tempfile.mkdtemp())), teacher, "m", None)
         >>> [name for name, _ in registry.offered()]
         ['DuckDuckGo', 'TextScraper', 'HyperlinkExtractor', 'KnowledgeModel']
     """
