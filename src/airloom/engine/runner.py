@@ -75,7 +75,6 @@ async def gather_or_cancel(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
         raise
 
 
-
 class Engine:
     """One generation run over a config (see the module docstring)."""
 
