@@ -12,6 +12,7 @@ contain none of the requested entities, all of the others, and most of the text
 One round = ``batch_size`` items, two calls each.
 
 Example:
+    >>> from airloom.checks.anonymization import find_dates, find_ips
     >>> entities = draw_entities(random.Random(1))
     >>> len(entities.names), all(find_ips(ip) == [ip] for ip in entities.ips)
     (2, True)
@@ -109,6 +110,7 @@ def draw_entities(rng: random.Random) -> Entities:
     """Two people, one or two IP addresses and one or two dates (all detectable by code).
 
     Example:
+        >>> from airloom.checks.anonymization import find_dates
         >>> e = draw_entities(random.Random(7))
         >>> all(find_dates(d) == [d] for d in e.dates)
         True
