@@ -85,7 +85,7 @@ def _object(lines: Sequence[str], start: int, indent: int) -> tuple[dict[str, An
             index += 1
         else:
             properties[key], index = _object(lines, index + 1, _indent(line) + 1)
-            needed = True
+            needed = bool(properties[key]["required"])  # listings mark only leaves optional
         if needed:
             required.append(key)
     schema = {"type": "object", "properties": properties, "required": required}

@@ -47,7 +47,7 @@ SSHD_RE = re.compile(
 )
 IP_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]*\d)")
 PATH_RE = re.compile(r"(?<![\w/.:])/[\w./%~+-]*")
-_TOKEN_RE = re.compile(r"[A-Za-z0-9_.-]+")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 _SMALL_NUMBERS = [
     "zero",
     "one",

@@ -53,7 +53,7 @@ _LABELS = {
 _LABEL_RE = re.compile(
     r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?\s*(?P<label>solution\s+(?P<n>\d{1,3})|final answer|"
     r"ranking of solutions from best to worst|best and final answer)\s*(?:\*\*|__)?\s*:"
-    r"\s*(?:\*\*|__)?\s*(?P<rest>.*?)\s*(?:\*\*|__)?\s*$",
+    r"(?:\s*(?:\*\*|__))*\s*(?P<rest>.*?)(?:\s*(?:\*\*|__))*\s*$",
     re.IGNORECASE,
 )
 
