@@ -168,7 +168,8 @@ def test_parse_mathjson_rejects(text: str, fragment: str) -> None:
     [
         ('<mathjson>["Multiply", 3, 12]</mathjson>', 36),
         (
-            'Reasoning.\nSolution as MathJSON:\n<mathjson>\n```json\n["Add", 1, 2]\n```\n</mathjson>',
+            "Reasoning.\nSolution as MathJSON:\n"
+            '<mathjson>\n```json\n["Add", 1, 2]\n```\n</mathjson>',
             3,
         ),
         ('<MATHJSON>["Square", 5]</MATHJSON>', 25),
