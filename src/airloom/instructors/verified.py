@@ -110,7 +110,8 @@ def item_rngs(rng: random.Random, count: int) -> list[random.Random]:
 def _marker_re(keys: Sequence[str]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(key) for key in sorted(keys, key=len, reverse=True))
     return re.compile(
-        rf"^[ \t]*(?:[-*#>]+[ \t]*)?(?:\*\*|__)?(?P<key>{alternatives})(?:[ \t]*\d+)?[ \t]*"
+        r"^[ \t]*(?:[-*#>]+[ \t]*|\d{1,3}[.)][ \t]*)?(?:\*\*|__)?"
+        rf"(?P<key>{alternatives})(?:[ \t]*\d+)?[ \t]*"
         r"(?:\*\*|__)?[ \t]*:(?:\*\*|__)?[ \t]*",
         re.MULTILINE | re.IGNORECASE,
     )
