@@ -7,7 +7,9 @@ documentation and private ranges; the question is drawn from the templates of
 with a status, requests of a method, paths of an IP, the IP at a time, failed logins of
 a user, …). The instruction is a closed-context prompt (the log as the input block,
 its file name as metadata) and the teacher writes only the answer, which must name
-exactly the true items or state the true count (``check_log_answer``).
+exactly the true items or state the true count (``check_log_answer``). Generated logs
+look alike to an embedder by design, so the dedup threshold defaults to exact
+duplicates only (``similarity_threshold: 1.0``).
 
 One round = ``batch_size`` items, one teacher call each.
 
@@ -76,6 +78,13 @@ class LogExtractionConfig(InstructorConfig):
     max_lines: int = Field(20, ge=3, le=200, description="Most lines in a log.")
     formats: list[Literal["apache", "sshd"]] = Field(
         default_factory=lambda: ["apache", "sshd"], description="Log formats to draw from."
+    )
+    similarity_threshold: float | None = Field(
+        1.0,
+        ge=-1.0,
+        le=1.0,
+        description="Dedup cosine; logs are synthetic and alike by design, so only exact "
+        "duplicates are rejected.",
     )
 
     @model_validator(mode="after")
