@@ -20,39 +20,24 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import random
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from airloom.checks import CHECKS, Check
+from airloom.checks import Check
+from airloom.checks.catalog import load_all
 from airloom.instructors.base import Draft, Rejected
-
-#: The check modules of the verified categories (importing one registers its checks).
-CHECK_MODULES = (
-    "anonymization",
-    "choices",
-    "functions",
-    "lengths",
-    "logs",
-    "mathjson",
-    "plans",
-    "rules",
-    "solutions",
-)
 
 
 def load_checks() -> dict[str, list[Check]]:
-    """Import the check modules so that :data:`airloom.checks.CHECKS` is filled.
+    """Import every check module so that :data:`airloom.checks.CHECKS` is filled.
 
     Example:
         >>> "mathjson" in load_checks()
         True
     """
-    for module in CHECK_MODULES:
-        importlib.import_module(f"airloom.checks.{module}")
-    return CHECKS
+    return load_all()
 
 
 def draft_record(draft: Draft, category: str) -> dict[str, Any]:
