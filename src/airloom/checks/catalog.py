@@ -35,7 +35,12 @@ def check_modules() -> list[str]:
 
 
 def load_all() -> dict[str, list[Check]]:
-    """Import every check module; return :data:`airloom.checks.CHECKS`."""
+    """Import every check module; return :data:`airloom.checks.CHECKS`.
+
+    Example:
+        >>> [check.__name__ for check in load_all()["mathjson"]]
+        ['check_mathjson']
+    """
     for name in check_modules():
         importlib.import_module(f"{package.__name__}.{name}")
     return CHECKS

@@ -91,7 +91,12 @@ class Entities:
     dates: list[str]
 
     def of(self, kind: EntityKind) -> list[str]:
-        """The entities of one kind."""
+        """The entities of one kind.
+
+        Example:
+            >>> Entities(["Ann Lee"], ["10.0.0.1"], []).of("ips")
+            ['10.0.0.1']
+        """
         return {"names": self.names, "ips": self.ips, "dates": self.dates}[kind]
 
 

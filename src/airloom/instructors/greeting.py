@@ -21,7 +21,14 @@ KEYS = ("PERSONA", "GREETING", "RESPONSE")
 
 
 def drafts_from_blocks(blocks: Sequence[dict[str, str]]) -> list[Draft]:
-    """Records from parsed blocks (deduplicated on persona and greeting)."""
+    """Records from parsed blocks (deduplicated on persona and greeting).
+
+    Example:
+        >>> draft = drafts_from_blocks([{"PERSONA": "A  cat.", "GREETING": "Hi",
+        ...                               "RESPONSE": "Mew."}])[0]
+        >>> draft.system, draft.instruction, draft.response
+        ('A cat.', 'Hi', 'Mew.')
+    """
     return [
         Draft(
             instruction=block["GREETING"],

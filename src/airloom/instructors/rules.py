@@ -89,7 +89,12 @@ class RulePlan:
 
     @property
     def messages(self) -> list[str]:
-        """The rule messages as the user sends them."""
+        """The rule messages as the user sends them.
+
+        Example:
+            >>> RulePlan([Rule("no_commas")], [1], INTRO_MESSAGES[0]).messages
+            ['Never use a comma in your replies.']
+        """
         return [rule.text(p) for rule, p in zip(self.rules, self.phrasings, strict=True)]
 
 
