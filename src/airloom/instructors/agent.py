@@ -34,7 +34,7 @@ from airloom.config import InstructorConfig
 from airloom.errors import AirloomError, ParseError
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.verified import enforce, item_rngs
-from airloom.runtime.decode import decode_structured
+from airloom.runtime.decode import Format, decode_structured
 from airloom.runtime.functions import (
     FunctionCall,
     FunctionCallError,
@@ -180,7 +180,7 @@ class AgentInstructor(Instructor):
             return None  # counted as a duplicate by the novelty check
         order = toolbox.registry.names
         rng.shuffle(order)
-        fmt = "yaml" if rng.random() < config.yaml_ratio else "json"
+        fmt: Format = "yaml" if rng.random() < config.yaml_ratio else "json"
         instruction = toolbox.registry.prompt(toolbox.user_input, fmt=fmt, names=order)
         answer = await ctx.complete(instruction, key=f"answer:{index}", filtered=False)
         call = answer_call(toolbox, answer, fmt)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Literal
 
 from pydantic import Field
 
@@ -67,8 +66,8 @@ _KINDS: tuple[EntityKind, ...] = ("names", "ips", "dates")
 class AnonymizationConfig(InstructorConfig):
     """Knobs of the anonymization instructor."""
 
-    kinds: list[Literal["names", "ips", "dates"]] = Field(
-        default_factory=lambda: ["names", "ips", "dates"],
+    kinds: list[EntityKind] = Field(
+        default_factory=lambda: list(_KINDS),
         min_length=1,
         description="Entity kinds a request may ask to remove (names, ips, dates).",
     )

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -65,6 +64,7 @@ STATUSES = ("200",) * 6 + ("301", "304", "403", "404", "404", "500")
 USERS = ("root", "admin", "alice", "bob", "deploy", "git", "ubuntu", "carol", "backup")
 AGENTS = ("Mozilla/5.0 (X11; Linux x86_64)", "curl/8.4.0", "Googlebot/2.1", "python-requests/2.31")
 NETWORKS = ("203.0.113", "198.51.100", "192.0.2", "10.0.4", "172.16.9")
+FORMATS: tuple[LogFormat, ...] = ("apache", "sshd")
 SOURCES: dict[LogFormat, str] = {
     "apache": "/var/log/apache2/access.log",
     "sshd": "/var/log/auth.log",
@@ -76,8 +76,8 @@ class LogExtractionConfig(InstructorConfig):
 
     min_lines: int = Field(8, ge=3, le=200, description="Fewest lines in a log.")
     max_lines: int = Field(20, ge=3, le=200, description="Most lines in a log.")
-    formats: list[Literal["apache", "sshd"]] = Field(
-        default_factory=lambda: ["apache", "sshd"], description="Log formats to draw from."
+    formats: list[LogFormat] = Field(
+        default_factory=lambda: list(FORMATS), description="Log formats to draw from."
     )
     similarity_threshold: float | None = Field(
         1.0,
