@@ -190,7 +190,7 @@ def test_cot_round_keeps_only_the_exact_layout() -> None:
 
 
 # ---- agent -----------------------------------------------------------------------------------
-def toolbox(count: int, target: int = 1, extra: str = "") -> str:
+def toolbox(count: int, target: int = 1, extra: str = "", broken: dict | None = None) -> str:
     functions = [
         {
             "name": f"tool_{i}",
@@ -211,6 +211,8 @@ def toolbox(count: int, target: int = 1, extra: str = "") -> str:
         }
         for i in range(count)
     ]
+    if broken:
+        functions[0]["parameters"].update(broken)
     body = {
         "functions": functions,
         "input": f"Weather in Oslo for {count} days?",
@@ -239,6 +241,9 @@ def toolbox(count: int, target: int = 1, extra: str = "") -> str:
             '"A."}, {"name": "d", "description": "D."}], "input": "x", "function": "a"}',
             "bad_functions",
         ),  # a name twice
+        (toolbox(4).replace('"type": "integer"', '"type": "int"'), "bad_functions"),
+        (toolbox(4, broken={"required": "city"}), "bad_functions"),
+        (toolbox(4, broken={"properties": ["city"]}), "bad_functions"),
         (
             toolbox(4).replace('"input": "Weather in Oslo for 4 days?"', '"input": ""'),
             "unparseable",
@@ -596,6 +601,8 @@ def test_rules_config_validation() -> None:
         RulesConfig(kinds=["lowercase", "be_nice"])
     with pytest.raises(ValueError, match="at least max_rules"):
         RulesConfig(kinds=["lowercase"], min_rules=1, max_rules=2)
+    with pytest.raises(ValueError, match="can hold together"):
+        RulesConfig(kinds=["lowercase", "uppercase"], min_rules=1, max_rules=2)
 
 
 def test_rules_record_exports_as_conversation() -> None:

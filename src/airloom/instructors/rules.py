@@ -24,13 +24,21 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import Field, field_validator, model_validator
 
-from airloom.checks.rules import INTRO_MESSAGES, KINDS, Rule, build_turns, sample_rules
+from airloom.checks.rules import (
+    INTRO_MESSAGES,
+    KINDS,
+    Rule,
+    build_turns,
+    compatible,
+    sample_rules,
+)
 from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, Instructor, RoundContext, Turn
 from airloom.instructors.engines import topic_lines
@@ -65,6 +73,10 @@ class RulesConfig(InstructorConfig):
             raise ValueError("min_rules must not exceed max_rules")
         if len(self.kinds) < self.max_rules:
             raise ValueError("kinds must offer at least max_rules kinds")
+        if not any(
+            compatible(combo) for combo in itertools.combinations(self.kinds, self.max_rules)
+        ):
+            raise ValueError(f"no {self.max_rules} of these kinds can hold together: {self.kinds}")
         return self
 
 
