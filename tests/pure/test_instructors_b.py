@@ -667,7 +667,8 @@ def truthful_answer(instruction: str) -> str:
     question, params = parse_question(prompt.instruction)  # type: ignore[misc]
     truth = expected_answer(question, params, entries)
     if isinstance(truth, int):
-        return f"The log shows {truth}."
+        what = f"{params['method']} requests" if "method" in params else "successful logins"
+        return f"The log shows {truth} {what}."
     return "The answer: " + ", ".join(sorted(truth)) + "."
 
 

@@ -234,3 +234,35 @@ def test_budget_stop_and_resume_reach_exact_counts_without_paying_twice(tmp_path
         assert counts == {name: TARGETS[name] for name in chosen}
         assert totals.requests == server.state.completed  # nothing paid twice
         assert len({r["instruction"] for r in records}) == len(records)
+
+
+GARBAGE = [
+    "I have no idea what you mean.",
+    "TSK 1.",
+    '{"functions": [{"name": "a"',
+    "QUESTION: only a question",
+    "PROBLEM: how many?\nANSWER: many",
+    "<mathjson>[</mathjson>",
+    "```\n```",
+    "PERSONA: someone\nGREETING:",
+    "REQUEST: a quiz\nQUIZ: 1. ?",
+    "Plan: think.\n:evidence0: = Nothing[",
+    "Solution 1:\nFinal answer:",
+]
+
+
+def test_garbage_teacher_stalls_every_category_without_errors(tmp_path) -> None:
+    from tests.support.openai_server import OpenAIServer
+
+    (tmp_path / "topics.txt").write_text("\n".join(f"topic number {i}" for i in range(40)))
+    backend = ScriptedBackend.from_rules([{"match": ".*", "reply": GARBAGE}])
+    sections = {name: {**section, "count": 2} for name, section in CONFIG["instructors"].items()}
+    with OpenAIServer(backend=backend) as server:
+        data = {**CONFIG, "base_url": server.url, "instructors": sections}
+        config = load_config_text(yaml.safe_dump(data), source="garbage.yaml")
+        stats = asyncio.run(Engine(config, base_dir=tmp_path).run())
+    for name in sections:
+        category = stats.categories[name]
+        assert category.state == "stalled", (name, category.state)
+        assert category.accepted == 0 and sum(category.rejects.values()) > 0
+        assert "error" not in category.rejects, (name, dict(category.rejects))

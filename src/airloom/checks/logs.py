@@ -147,6 +147,8 @@ class Question:
     template: str
     answer_type: AnswerType
     compute: Compute
+    #: For counts: words (templates over the parameters) of which the answer must use one.
+    keywords: tuple[str, ...] = ()
 
     def render(self, **params: str) -> str:
         """The question text.
@@ -206,6 +208,7 @@ QUESTIONS: dict[str, Question] = {
             "How many {method} requests does the log contain?",
             "count",
             _count_method,
+            ("{method}",),
         ),
         Question("paths_of_ip", "apache", "Which paths did {ip} request?", "paths", _paths_of_ip),
         Question(
@@ -228,6 +231,7 @@ QUESTIONS: dict[str, Question] = {
             "How many successful logins does the log record?",
             "count",
             _count_accepted,
+            ("login", "logged", "success", "accepted", "sign-in", "signed in"),
         ),
         Question(
             "users_from_ip",
@@ -285,7 +289,17 @@ def expected_answer(
     return question.compute([e for e in entries if e.fmt == question.fmt], params)
 
 
+_NOT_COUNTS_RE = re.compile(
+    r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]*\d)"  # IP addresses
+    r"|\b\d{1,2}:\d{2}(?::\d{2})?\b"  # times of day
+    r"|\b\d{1,2}/[A-Za-z]{3}/\d{4}\b|\+\d{4}\b"  # access-log dates and zones
+    r"|\b(?:port|pid|sshd\[)\s*\d+"  # ports and process ids
+    r"|(?<![\w/.:])/[\w./%~+-]*"  # paths
+)
+
+
 def _numbers(text: str) -> set[int]:
+    text = _NOT_COUNTS_RE.sub(" ", text)
     found = {int(token) for token in re.findall(r"(?<![\d.])\d{1,6}(?![\d.]*\d)", text)}
     words = re.findall(r"[a-z]+", text.lower())
     found.update(_SMALL_NUMBERS.index(word) for word in words if word in _SMALL_NUMBERS)
@@ -302,8 +316,40 @@ def _mentioned(answer_type: AnswerType, answer: str, entries: Sequence[Entry]) -
     return set(_TOKEN_RE.findall(answer)) & known
 
 
+def count_verdict(
+    question: Question, expected: int, answer: str, params: Mapping[str, str]
+) -> Verdict:
+    """A count answer states the true count, no other number, and what it counts.
+
+    Numbers inside IP addresses, times, dates, ports and paths are not counts.
+
+    Example:
+        >>> q = QUESTIONS["count_method"]
+        >>> count_verdict(q, 2, "Two POST requests, at 10:00:01 and 10:02:00.", {"method": "POST"})
+        Verdict(ok=True, reason='')
+        >>> count_verdict(q, 2, "2 or 3 POST requests.", {"method": "POST"}).reason
+        'the answer states 2, 3; the count is 2'
+        >>> count_verdict(q, 1, "TSK 1.", {"method": "POST"}).reason
+        'the answer does not say what it counts (POST)'
+    """
+    numbers = _numbers(answer)
+    if expected not in numbers:
+        return Verdict.failed(f"the answer does not state the count {expected}")
+    if numbers != {expected}:
+        shown = ", ".join(str(n) for n in sorted(numbers))
+        return Verdict.failed(f"the answer states {shown}; the count is {expected}")
+    words = [word.format(**params) for word in question.keywords]
+    if words and not any(word.lower() in answer.lower() for word in words):
+        return Verdict.failed(f"the answer does not say what it counts ({', '.join(words)})")
+    return Verdict.passed()
+
+
 def answer_verdict(
-    question: Question, expected: frozenset[str] | int, answer: str, entries: Sequence[Entry]
+    question: Question,
+    expected: frozenset[str] | int,
+    answer: str,
+    entries: Sequence[Entry],
+    params: Mapping[str, str] | None = None,
 ) -> Verdict:
     """Check an answer against the expected value (see the module docstring).
 
@@ -315,9 +361,7 @@ def answer_verdict(
         'the answer does not state the count 3'
     """
     if isinstance(expected, int):
-        if expected in _numbers(answer):
-            return Verdict.passed()
-        return Verdict.failed(f"the answer does not state the count {expected}")
+        return count_verdict(question, expected, answer, params or {})
     mentioned = _mentioned(question.answer_type, answer, entries)
     missing = sorted(expected - mentioned)
     if missing:
@@ -345,7 +389,8 @@ def log_answer_verdict(log: str, question_text: str, answer: str) -> Verdict:
     if parsed is None:
         return Verdict.failed("the question is not one of the known log questions")
     question, params = parsed
-    return answer_verdict(question, expected_answer(question, params, entries), answer, entries)
+    truth = expected_answer(question, params, entries)
+    return answer_verdict(question, truth, answer, entries, params)
 
 
 @register("log_extraction")
