@@ -312,7 +312,11 @@ class StopScanner:
 
 @dataclass(frozen=True, slots=True)
 class LoadReport:
-    """How the model was loaded: from where, how long it took, on what device and dtype."""
+    """How the model was loaded: from where, how long it took, on what device and dtype.
+
+    ``seconds`` is the whole load; ``save_seconds`` the part spent keeping the
+    converted copy of a GGUF in the cache (0 when nothing was saved).
+    """
 
     source: Literal["gguf", "converted", "hf"]
     seconds: float
@@ -320,6 +324,7 @@ class LoadReport:
     dtype: str
     model: str
     context_length: int
+    save_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -520,6 +525,7 @@ class LocalBackend:
         self._eos_ids: frozenset[int] = frozenset()
         self._pad_id = 0
         self._display_name = self.settings.model
+        self._save_seconds = 0.0
         self._queue: queue.Queue[object] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
@@ -712,6 +718,7 @@ class LocalBackend:
         device, dtype = self._resolve_device_dtype(torch_module)
         dtype_name = str(dtype).removeprefix("torch.")
         started = time.perf_counter()
+        self._save_seconds = 0.0
         model, tokenizer, source, display_name = self._load_weights(transformers, dtype, dtype_name)
         model.to(device)
         model.eval()
@@ -732,6 +739,7 @@ class LocalBackend:
             dtype=dtype_name,
             model=display_name,
             context_length=self._context_length,
+            save_seconds=self._save_seconds,
         )
         log.info(
             "local model %s loaded from %s in %.1fs (%s, %s, %d threads)",
@@ -783,7 +791,9 @@ class LocalBackend:
             quantizer.remove_quantization_config(model)
         model = model.to(dtype)
         if self.settings.save_converted:
+            saving = time.perf_counter()
             _save_converted(model, tokenizer, converted)
+            self._save_seconds = time.perf_counter() - saving
         return model, tokenizer, "gguf", display_name
 
     @staticmethod
@@ -1070,6 +1080,8 @@ def _save_converted(model: Any, tokenizer: Any, target: Path) -> None:
         model.save_pretrained(str(temporary))
         tokenizer.save_pretrained(str(temporary))
         files = {p.name: p.stat().st_size for p in temporary.iterdir() if p.is_file()}
+        for name in files:
+            (temporary / name).chmod(0o644)  # some writers create private files
         (temporary / _CONVERTED_MARKER).write_text(
             json.dumps({"files": files}, indent=1), encoding="utf-8"
         )
