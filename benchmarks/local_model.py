@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -48,17 +49,41 @@ async def timed_load(settings: LocalModelSettings) -> tuple[LocalBackend, float,
     return backend, wall, report.source, report.save_seconds
 
 
-async def throughput(backend: LocalBackend, batch: int, max_tokens: int, runs: int) -> list[float]:
+def machine_busy_seconds() -> float | None:
+    """CPU seconds used by the whole machine so far (Linux), to spot other processes' load."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [int(x) for x in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+async def throughput(
+    backend: LocalBackend, batch: int, max_tokens: int, runs: int
+) -> tuple[list[float], float | None]:
+    """Tokens/s per run, and the cores other processes used meanwhile (None if unknown)."""
     rates = []
+    other_cpu = 0.0
+    total_wall = 0.0
+    busy_known = True
     for run in range(runs):
         prompts = [PROMPTS[(run + i) % len(PROMPTS)] for i in range(batch)]
+        busy_before, own_before = machine_busy_seconds(), time.process_time()
         started = time.perf_counter()
         responses = await asyncio.gather(
             *(backend.complete(request(p, max_tokens)) for p in prompts)
         )
         elapsed = time.perf_counter() - started
+        busy_after, own = machine_busy_seconds(), time.process_time() - own_before
         rates.append(sum(r.usage.completion_tokens for r in responses) / elapsed)
-    return rates
+        total_wall += elapsed
+        if busy_before is None or busy_after is None:
+            busy_known = False
+        else:
+            other_cpu += max(0.0, (busy_after - busy_before) - own)
+    return rates, (other_cpu / total_wall if busy_known and total_wall else None)
 
 
 async def main() -> None:
@@ -96,12 +121,15 @@ async def main() -> None:
         assert report is not None
         print(f"cached load ({source}): {wall:6.1f} s  [{report.device}, {report.dtype}]")
         await throughput(backend, 1, 8, 1)  # warm-up
+        print(f"torch threads: {args.threads or 'all available cores'}")
         for batch in batch_sizes:
-            rates = await throughput(backend, batch, args.max_tokens, args.runs)
+            rates, others = await throughput(backend, batch, args.max_tokens, args.runs)
             shown = ", ".join(f"{r:.1f}" for r in rates)
+            noise = "" if others is None else f"; other processes used {others:.2f} cores"
             print(
                 f"batch {batch:2d}: {statistics.median(rates):6.1f} tokens/s"
-                f" (median of {args.runs}: {shown}), {args.max_tokens} max new tokens per request"
+                f" (median of {args.runs}: {shown}), {args.max_tokens} max new tokens"
+                f" per request{noise}"
             )
         print(f"largest batch formed: {backend.stats.largest_batch}")
         await backend.aclose()

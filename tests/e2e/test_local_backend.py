@@ -124,3 +124,26 @@ async def test_cancelled_request_frees_the_worker(backend):
     response = await backend.complete(ask("What is 1+1? Answer with a number.", temperature=0))
     assert "2" in response.text
     assert time.perf_counter() - started < 10
+
+
+async def test_leaving_a_stream_early_stops_its_generation(backend):
+    request = ask("Write a long poem about the sea.", temperature=0, max_tokens=60)
+    async for _piece in backend.stream(request):
+        break
+    started = time.perf_counter()
+    response = await backend.complete(ask("What is 3+3? Answer with a number.", temperature=0))
+    assert "6" in response.text
+    assert time.perf_counter() - started < 10
+
+
+async def test_concurrent_sampling_requests_with_penalties(backend):
+    before = backend.stats.batches
+    params = {"temperature": 0.7, "top_p": 0.9, "top_k": 40, "max_tokens": 8}
+    responses = await asyncio.gather(
+        backend.complete(ask("Name a fruit.", presence_penalty=1.5, **params)),
+        backend.complete(ask("Name a color.", frequency_penalty=1.0, **params)),
+        backend.complete(ask("Name an animal.", **params)),
+    )
+    assert all(r.text.strip() for r in responses)
+    assert all(1 <= r.usage.completion_tokens <= 8 for r in responses)
+    assert backend.stats.batches - before == 1

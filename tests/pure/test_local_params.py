@@ -204,3 +204,22 @@ def test_converted_marker_checks_file_sizes(tmp_path):
     assert not local._converted_is_complete(tmp_path)
     marker.write_text("not json")
     assert not local._converted_is_complete(tmp_path)
+
+
+def test_penalties_follow_the_openai_formula_per_row():
+    torch = pytest.importorskip("torch")
+    jobs = [
+        local._Job(
+            ChatRequest("m", (Message("user", "x"),)),
+            parse_generation_params({"presence_penalty": p, "frequency_penalty": f}),
+            None,  # type: ignore[arg-type]
+            None,
+        )
+        for p, f in [(0.5, 1.0), (0.0, 0.0)]
+    ]
+    processor = local._PenaltyProcessor(jobs, prompt_width=2)
+    # The first two columns are the prompt: token 4 there must not be penalised.
+    input_ids = torch.tensor([[4, 4, 2, 2, 3], [4, 4, 2, 2, 3]])
+    scores = processor(input_ids, torch.zeros(2, 5))
+    assert scores[0].tolist() == [0.0, 0.0, -2.5, -1.5, 0.0]
+    assert scores[1].tolist() == [0.0] * 5

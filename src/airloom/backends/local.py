@@ -385,7 +385,7 @@ def _streamer_class() -> type:
     if _STREAMER_CLASS is None:
         from transformers import TextIteratorStreamer
 
-        class _SinkStreamer(TextIteratorStreamer):  # type: ignore[misc]
+        class _SinkStreamer(TextIteratorStreamer):
             def __init__(self, tokenizer: Any, sink: _StreamSink) -> None:
                 super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
                 self.sink = sink
@@ -583,10 +583,9 @@ class LocalBackend:
         wrapped = asyncio.wrap_future(job.future)
         try:
             while True:
-                getter = asyncio.ensure_future(sink.queue.get())
-                done, _ = await asyncio.wait(
-                    {getter, wrapped}, return_when=asyncio.FIRST_COMPLETED
-                )
+                getter: asyncio.Future[Any] = asyncio.ensure_future(sink.queue.get())
+                waiters: set[asyncio.Future[Any]] = {getter, wrapped}
+                done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
                 if getter not in done:
                     getter.cancel()
                     # The job ended; whatever text is still queued was pushed before.
@@ -843,8 +842,15 @@ class LocalBackend:
                 self._torch.set_num_threads(self.settings.threads or _available_cores())
                 threads_set = True
             batch = self._next_batch(pending)
-            if batch:
-                self._run_batch(batch)
+            try:
+                if batch:
+                    self._run_batch(batch)
+            except BaseException as exc:  # never leave a caller waiting on a dead worker
+                error = exc if isinstance(exc, AirloomError) else BackendError(
+                    f"local generation failed: {exc!r}"
+                )
+                for job in batch:
+                    self._finish_error(job, error)
 
     def _drain(self, pending: deque[_Job]) -> bool:
         """Move everything queued into ``pending``; True when asked to stop."""
