@@ -581,9 +581,10 @@ class LocalBackend:
         job = self._submit(request, sink=sink)
         scanner = StopScanner(job.params.stop)
         wrapped = asyncio.wrap_future(job.future)
+        getter: asyncio.Future[Any] | None = None
         try:
             while True:
-                getter: asyncio.Future[Any] = asyncio.ensure_future(sink.queue.get())
+                getter = asyncio.ensure_future(sink.queue.get())
                 waiters: set[asyncio.Future[Any]] = {getter, wrapped}
                 done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
                 if getter not in done:
@@ -609,6 +610,8 @@ class LocalBackend:
                 yield tail
         finally:
             sink.closed = True
+            if getter is not None and not getter.done():
+                getter.cancel()
             if not wrapped.done():
                 wrapped.cancel()
 
