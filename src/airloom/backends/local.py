@@ -1020,31 +1020,34 @@ class LocalBackend:
                 sink.end()
         elapsed = time.perf_counter() - started
         rows = output[:, width:].tolist()
-        total = 0
+        responses: list[ChatResponse] = []
         for row, job in enumerate(jobs):
             length = tracker.lengths[row]
             tokens = rows[row][: length if length is not None else len(rows[row])]
             reason = tracker.reasons[row] if length is not None else "length"
             text = self._tokenizer.decode(tokens, skip_special_tokens=True)
             text, stopped = cut_at_stop(text, job.params.stop)
-            if stopped:
+            if stopped or reason == "cancelled":
                 reason = "stop"
-            total += len(tokens)
-            response = ChatResponse(
-                text=text,
-                finish_reason="stop" if reason == "cancelled" else reason,
-                usage=Usage(prompt_tokens=len(job.prompt_ids), completion_tokens=len(tokens)),
-                model=self._display_name,
+            responses.append(
+                ChatResponse(
+                    text=text,
+                    finish_reason=reason,
+                    usage=Usage(prompt_tokens=len(job.prompt_ids), completion_tokens=len(tokens)),
+                    model=self._display_name,
+                )
             )
-            if not job.future.done():
-                with contextlib.suppress(concurrent.futures.InvalidStateError):
-                    job.future.set_result(response)
+        # Counted before any caller wakes up, so that callers see consistent numbers.
         stats = self.stats
         stats.batches += 1
         stats.requests += len(jobs)
         stats.largest_batch = max(stats.largest_batch, len(jobs))
-        stats.completion_tokens += total
+        stats.completion_tokens += sum(r.usage.completion_tokens for r in responses)
         stats.generation_seconds += elapsed
+        for job, response in zip(jobs, responses, strict=True):
+            if not job.future.done():
+                with contextlib.suppress(concurrent.futures.InvalidStateError):
+                    job.future.set_result(response)
 
     @staticmethod
     def _finish_error(job: _Job, error: BaseException) -> None:
