@@ -130,3 +130,9 @@ class StoreError(AirloomError):
     """The store file cannot be used: wrong schema, another run's file, disk full."""
 
     exit_code = 5
+
+
+class ModelFileError(AirloomError):
+    """A model file is missing, truncated or corrupted, or cannot be written to the cache."""
+
+    exit_code = 6

@@ -1,0 +1,225 @@
+"""Pure parts of the local backend: parameter parsing, stop strings, settings, lazy imports."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from airloom.backends import local
+from airloom.backends.base import ChatRequest, Message
+from airloom.backends.local import (
+    LocalBackend,
+    LocalModelSettings,
+    StopScanner,
+    cut_at_stop,
+    parse_generation_params,
+)
+from airloom.errors import BackendError, FatalBackendError, MissingDependencyError
+
+
+def test_defaults_follow_the_openai_api():
+    p = parse_generation_params({})
+    assert (p.do_sample, p.temperature, p.top_p, p.top_k) == (True, 1.0, 1.0, 0)
+    assert (p.max_tokens, p.stop, p.seed) == (None, (), None)
+    assert (p.presence_penalty, p.frequency_penalty, p.repetition_penalty) == (0.0, 0.0, 1.0)
+
+
+def test_temperature_zero_is_greedy():
+    p = parse_generation_params({"temperature": 0, "top_p": 0.5, "seed": 3})
+    assert not p.do_sample
+    assert p.batch_key() == ("greedy", 1.0)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"stop": "\n"}, ("\n",)),
+        ({"stop": ["a", "b", "a", ""]}, ("a", "b")),
+        ({"stop": None}, ()),
+        ({"max_tokens": 7}, 7),
+        ({"max_completion_tokens": 9}, 9),
+    ],
+)
+def test_stop_and_max_tokens_forms(params, expected):
+    p = parse_generation_params(params)
+    assert (p.stop if "stop" in params else p.max_tokens) == expected
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"temperature": -0.1},
+        {"temperature": float("nan")},
+        {"temperature": "hot"},
+        {"top_p": 0},
+        {"top_p": 1.5},
+        {"top_k": -1},
+        {"n": 2},
+        {"max_tokens": 0},
+        {"max_tokens": True},
+        {"stop": 5},
+        {"stop": ["ok", 3]},
+        {"repetition_penalty": 0},
+    ],
+)
+def test_invalid_params_are_fatal_with_a_clear_message(params):
+    with pytest.raises(FatalBackendError) as info:
+        parse_generation_params(params)
+    assert next(iter(params)) in str(info.value)
+
+
+def test_batch_keys_group_only_compatible_requests():
+    greedy = parse_generation_params({"temperature": 0, "max_tokens": 5, "stop": ["x"]})
+    greedy_other = parse_generation_params(
+        {"temperature": 0, "max_tokens": 50, "presence_penalty": 1.0}
+    )
+    assert greedy.batch_key() == greedy_other.batch_key()
+    warm = parse_generation_params({"temperature": 0.7, "top_p": 0.9})
+    assert warm.batch_key() == ("sample", 0.7, 0.9, 0, 1.0)
+    assert warm.batch_key() != parse_generation_params({"temperature": 0.8}).batch_key()
+    assert parse_generation_params({"temperature": 0.7, "seed": 4}).batch_key() is None
+    assert greedy.batch_key() != parse_generation_params(
+        {"temperature": 0, "repetition_penalty": 1.2}
+    ).batch_key()
+
+
+@pytest.mark.parametrize(
+    ("text", "stops", "expected"),
+    [
+        ("hello world", ["o"], ("hell", True)),
+        ("hello world", ["world", "lo"], ("hel", True)),
+        ("hello", ["x"], ("hello", False)),
+        ("hello", [], ("hello", False)),
+        ("END", ["END"], ("", True)),
+    ],
+)
+def test_cut_at_stop(text, stops, expected):
+    assert cut_at_stop(text, stops) == expected
+
+
+def test_stop_scanner_holds_back_a_possible_stop_start():
+    scanner = StopScanner(["###"])
+    assert scanner.feed("ab#") == "ab"
+    assert scanner.feed("#") == ""
+    assert scanner.feed("x") == "##x"
+    assert scanner.feed("##") == ""
+    assert scanner.flush() == "##"
+
+
+def test_stop_scanner_stops_for_good():
+    scanner = StopScanner(["\n\n"])
+    assert scanner.feed("a\n") == "a"
+    assert scanner.feed("\nmore") == ""
+    assert scanner.stopped
+    assert scanner.feed("later") == ""
+    assert scanner.flush() == ""
+
+
+@given(
+    pieces=st.lists(st.text(alphabet="ab#\n", max_size=6), max_size=12),
+    stops=st.lists(st.text(alphabet="ab#\n", min_size=1, max_size=4), max_size=3),
+)
+def test_stop_scanner_equals_cutting_the_whole_text(pieces, stops):
+    scanner = StopScanner(stops)
+    streamed = "".join(scanner.feed(piece) for piece in pieces) + scanner.flush()
+    assert streamed == cut_at_stop("".join(pieces), stops)[0]
+
+
+def test_settings_forbid_unknown_keys_and_validate():
+    assert LocalModelSettings(max_batch_size=4).max_batch_size == 4
+    with pytest.raises(ValidationError, match="max_batchsize"):
+        LocalModelSettings.model_validate({"max_batchsize": 4})
+    with pytest.raises(ValidationError):
+        LocalModelSettings(device="tpu")
+    with pytest.raises(ValidationError):
+        LocalModelSettings(threads=0)
+
+
+def test_settings_cache_dir_default_and_override(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRLOOM_CACHE", str(tmp_path))
+    assert LocalModelSettings().resolved_cache_dir() == tmp_path / "models"
+    assert LocalModelSettings(cache_dir=tmp_path / "x").resolved_cache_dir() == tmp_path / "x"
+
+
+def test_constructing_the_backend_loads_nothing():
+    backend = LocalBackend(LocalModelSettings(model="/nowhere/model.gguf"))
+    assert backend.name == "local:/nowhere/model.gguf"
+    assert not backend.loaded
+    assert backend.context_length == 0
+
+
+def test_missing_torch_names_the_extra(monkeypatch):
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("No module named 'torch'", name="torch")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(MissingDependencyError) as info:
+        local._import_stack()
+    assert "pip install 'airloom[local]'" in str(info.value)
+    assert "torch" in str(info.value)
+
+
+async def test_load_errors_reach_every_request_and_are_remembered(tmp_path):
+    backend = LocalBackend(LocalModelSettings(model=str(tmp_path / "missing.gguf")))
+    request = ChatRequest("m", (Message("user", "hi"),), {"temperature": 0})
+    results = await asyncio.gather(
+        backend.complete(request), backend.complete(request), return_exceptions=True
+    )
+    assert all(type(r).__name__ == "ModelFileError" for r in results), results
+    assert "does not exist" in str(results[0])
+    with pytest.raises(Exception, match="does not exist"):
+        await backend.complete(request)
+    await backend.aclose()
+    with pytest.raises(BackendError, match="closed"):
+        await backend.complete(request)
+
+
+async def test_bad_request_fails_fast_without_loading():
+    backend = LocalBackend()
+    with pytest.raises(FatalBackendError, match="n=3"):
+        await backend.complete(ChatRequest("m", (Message("user", "hi"),), {"n": 3}))
+    with pytest.raises(FatalBackendError, match="at least one message"):
+        await backend.complete(ChatRequest("m", ()))
+    assert not backend.loaded
+    await backend.aclose()
+
+
+def test_converted_marker_checks_file_sizes(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"x" * 10)
+    marker = tmp_path / local._CONVERTED_MARKER
+    assert not local._converted_is_complete(tmp_path)
+    marker.write_text(json.dumps({"files": {"model.safetensors": 10}}))
+    assert local._converted_is_complete(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"x" * 4)
+    assert not local._converted_is_complete(tmp_path)
+    marker.write_text("not json")
+    assert not local._converted_is_complete(tmp_path)
+
+
+def test_penalties_follow_the_openai_formula_per_row():
+    torch = pytest.importorskip("torch")
+    jobs = [
+        local._Job(
+            ChatRequest("m", (Message("user", "x"),)),
+            parse_generation_params({"presence_penalty": p, "frequency_penalty": f}),
+            None,  # type: ignore[arg-type]
+            None,
+        )
+        for p, f in [(0.5, 1.0), (0.0, 0.0)]
+    ]
+    processor = local._PenaltyProcessor(jobs, prompt_width=2)
+    # The first two columns are the prompt: token 4 there must not be penalised.
+    input_ids = torch.tensor([[4, 4, 2, 2, 3], [4, 4, 2, 2, 3]])
+    scores = processor(input_ids, torch.zeros(2, 5))
+    assert scores[0].tolist() == [0.0, 0.0, -2.5, -1.5, 0.0]
+    assert scores[1].tolist() == [0.0] * 5
