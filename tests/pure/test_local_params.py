@@ -84,9 +84,10 @@ def test_batch_keys_group_only_compatible_requests():
     assert warm.batch_key() == ("sample", 0.7, 0.9, 0, 1.0)
     assert warm.batch_key() != parse_generation_params({"temperature": 0.8}).batch_key()
     assert parse_generation_params({"temperature": 0.7, "seed": 4}).batch_key() is None
-    assert greedy.batch_key() != parse_generation_params(
-        {"temperature": 0, "repetition_penalty": 1.2}
-    ).batch_key()
+    assert (
+        greedy.batch_key()
+        != parse_generation_params({"temperature": 0, "repetition_penalty": 1.2}).batch_key()
+    )
 
 
 @pytest.mark.parametrize(

@@ -59,10 +59,9 @@ def build_default_backend(config: Config, base_dir: Path | None = None) -> Backe
             candidate = base_dir / script
             script = str(candidate) if candidate.exists() else script
         return ScriptedBackend.from_file(script)
-    from airloom.backends.local import LocalBackend, LocalModelSettings
+    from airloom.backends.local import LocalBackend
 
-    settings = LocalModelSettings(**config.local.model_dump())
-    return LocalBackend(settings, name=name)
+    return LocalBackend(config.local, name=name)
 
 
 def build_endpoint_backend(name: str, endpoint: EndpointConfig, timeout: float) -> Backend:

@@ -124,17 +124,27 @@ class LocalModelSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str = "embedded"
-    gguf_file: str | None = None
-    cache_dir: Path | None = None
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    max_new_tokens: int = Field(default=512, ge=1)
-    max_batch_size: int = Field(default=8, ge=1, le=256)
-    batch_window_ms: float = Field(default=5.0, ge=0, le=10_000)
-    threads: int | None = Field(default=None, ge=1)
-    context_length: int | None = Field(default=None, ge=16)
-    save_converted: bool = True
+    model: str = Field(
+        "embedded", description="'embedded', a .gguf path, a model directory or a hub id."
+    )
+    gguf_file: str | None = Field(None, description="The GGUF inside a directory or hub repo.")
+    cache_dir: Path | None = Field(
+        None, description="Assembled and converted weights (default ~/.cache/airloom/models)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto, cpu or cuda.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="auto: bfloat16 on CUDA and bf16-capable CPUs, else float32."
+    )
+    max_new_tokens: int = Field(default=512, ge=1, description="Default completion limit.")
+    max_batch_size: int = Field(default=8, ge=1, le=256, description="Requests generated together.")
+    batch_window_ms: float = Field(
+        default=5.0, ge=0, le=10_000, description="Wait for companions of a first request."
+    )
+    threads: int | None = Field(default=None, ge=1, description="torch threads (default: all).")
+    context_length: int | None = Field(
+        default=None, ge=16, description="Lower the model's context window."
+    )
+    save_converted: bool = Field(True, description="Keep dequantized weights for fast starts.")
 
     def resolved_cache_dir(self) -> Path:
         """The cache directory in use.
@@ -419,9 +429,7 @@ class _BatchTracker:
         self.tokenizer = tokenizer
         self.lengths: list[int | None] = [None] * len(jobs)
         self.reasons: list[str] = ["length"] * len(jobs)
-        self._tail = [
-            max((len(s) for s in job.params.stop), default=0) + 8 for job in self.jobs
-        ]
+        self._tail = [max((len(s) for s in job.params.stop), default=0) + 8 for job in self.jobs]
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **_: Any) -> torch.Tensor:
         import torch
@@ -745,7 +753,12 @@ class LocalBackend:
         )
         log.info(
             "local model %s loaded from %s in %.1fs (%s, %s, %d threads)",
-            report.model, source, seconds, device, dtype_name, threads,
+            report.model,
+            source,
+            seconds,
+            device,
+            dtype_name,
+            threads,
         )
         return report
 
@@ -849,8 +862,10 @@ class LocalBackend:
                 if batch:
                     self._run_batch(batch)
             except BaseException as exc:  # never leave a caller waiting on a dead worker
-                error = exc if isinstance(exc, AirloomError) else BackendError(
-                    f"local generation failed: {exc!r}"
+                error = (
+                    exc
+                    if isinstance(exc, AirloomError)
+                    else BackendError(f"local generation failed: {exc!r}")
                 )
                 for job in batch:
                     self._finish_error(job, error)
@@ -1103,7 +1118,8 @@ def _save_converted(model: Any, tokenizer: Any, target: Path) -> None:
     except Exception as exc:
         log.warning(
             "could not keep the converted model in %s (%s); the next start converts again",
-            target, exc,
+            target,
+            exc,
         )
         shutil.rmtree(temporary, ignore_errors=True)
 

@@ -163,8 +163,11 @@ def locate_chunks(spec: ChunkedModelSpec = EMBEDDED_MODEL) -> list[Path]:
             missing.append(part)
             continue
         candidate = next(
-            (Path(loc) / part.relative_path for loc in locations
-             if (Path(loc) / part.relative_path).is_file()),
+            (
+                Path(loc) / part.relative_path
+                for loc in locations
+                if (Path(loc) / part.relative_path).is_file()
+            ),
             None,
         )
         if candidate is None:
