@@ -136,7 +136,9 @@ class Gate:
                     earlier and float(np.max(np.stack(earlier) @ vector)) >= threshold
                 ):
                     reason = "duplicate"
-            new_unit = self._unit_is_new(category, draft.unit)
+            new_unit = self._unit_is_new(category, draft.unit) and (
+                (category, draft.unit) not in new_units  # a unit's 2nd row in this batch
+            )
             already = stats.accepted + new_counts.get(category, 0)
             if reason is None and new_unit and already >= stats.target:
                 reason = "surplus"
