@@ -197,9 +197,9 @@ class AwarenessInstructor(Instructor):
         )
         return load_template(f"awareness_{kind}.txt", override, base_dir=self.settings.base_dir)
 
-    async def _generate(self, ctx: RoundContext, kind: str, **values: str) -> str:
+    async def _generate(self, ctx: RoundContext, variant: str, **values: str) -> str:
         settings = self.settings
-        template = self._template(kind)
+        template = self._template(variant)
         prompt = template.render(
             batch_size=settings.batch_size,
             language=settings.language,

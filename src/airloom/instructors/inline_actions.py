@@ -60,6 +60,7 @@ from airloom.instructors.characters import (
     load_cards,
     run_checks,
     session_draft,
+    session_text,
     strip_speaker,
 )
 from airloom.runtime.actions import (
@@ -303,6 +304,9 @@ class InlineActionsInstructor(Instructor):
         draft = session_draft(
             system,
             turns,
+            dedup_text="\n".join(
+                [scene.setting, *(f["name"] for f in scene.functions), session_text(turns)]
+            ),
             meta={
                 "card": {
                     **card.to_meta(),
