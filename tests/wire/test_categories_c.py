@@ -162,8 +162,7 @@ def test_all_character_categories_in_one_run(openai_server, tmp_path):
 
     # exports: cards stay out; sessions are pre-formatted rows / whole conversations
     exported = [
-        json.loads(line)
-        for line in (tmp_path / "instructions.jsonl").read_text().splitlines()
+        json.loads(line) for line in (tmp_path / "instructions.jsonl").read_text().splitlines()
     ]
     assert "character" not in {row["category"] for row in exported}
     assert len(exported) == len(records) - 6

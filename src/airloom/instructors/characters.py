@@ -281,6 +281,9 @@ def strip_speaker(text: str, name: str) -> str:
     return re.sub(pattern, "", text, count=1, flags=re.IGNORECASE).strip()
 
 
+_QUOTES = str.maketrans(dict.fromkeys("\u201c\u201d", '"') | dict.fromkeys("\u2018\u2019", "'"))
+
+
 def straight_quotes(text: str) -> str:
     """Curly quotes to straight ones.
 
@@ -288,9 +291,7 @@ def straight_quotes(text: str) -> str:
         >>> straight_quotes("\u201cHi\u201d, it\u2019s me")
         '"Hi", it\\'s me'
     """
-    return text.translate(
-        str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
-    )
+    return text.translate(_QUOTES)
 
 
 def merge_turns(turns: Iterable[Turn]) -> list[Turn]:
