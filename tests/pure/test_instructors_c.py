@@ -1142,3 +1142,20 @@ def test_card_from_records_and_ai_detection() -> None:
     assert [c.name for c in cards] == ["Ann"]
     assert Card("R", "R is an artificial intelligence. It sorts mail.", "").is_ai
     assert not Card("Al", "Al paints signs for shops.", "").is_ai
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RpConfig(turn_count=3, min_turn_count=4),
+        lambda: GtkmConfig(question_count=2, min_questions=3),
+        lambda: IntrospectionConfig(kinds=["mood"]),
+        lambda: IntrospectionConfig(exchanges=1, min_exchanges=2),
+        lambda: InlineActionsConfig(min_functions=5, max_functions=3),
+        lambda: AwarenessConfig(location_ratio=0.7, temporal_ratio=0.5),
+        lambda: StylizedResponseConfig(categories=[]),
+    ],
+)
+def test_configs_reject_inconsistent_knobs(make: Callable[[], InstructorConfig]) -> None:
+    with pytest.raises(ValueError):
+        make()

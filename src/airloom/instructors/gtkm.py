@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from airloom.checks import sessions as _session_checks  # noqa: F401  (registers)
 from airloom.config import InstructorConfig
@@ -57,6 +57,13 @@ class GtkmConfig(InstructorConfig):
         min_length=1,
         description="Names of the person asking the questions.",
     )
+
+
+    @model_validator(mode="after")
+    def _counts(self) -> GtkmConfig:
+        if self.min_questions > self.question_count:
+            raise ValueError("min_questions must not exceed question_count")
+        return self
 
 
 def parse_questions(text: str) -> list[str]:

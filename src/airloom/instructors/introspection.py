@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from airloom.checks import introspection as _introspection_checks  # noqa: F401  (registers)
 from airloom.checks import sessions as _session_checks  # noqa: F401  (registers)
@@ -74,6 +74,16 @@ class IntrospectionConfig(InstructorConfig):
     question_prompt_path: str | None = Field(
         None, description="Question template (default: built-in introspection_question.txt)."
     )
+
+
+    @model_validator(mode="after")
+    def _check(self) -> IntrospectionConfig:
+        unknown = sorted(set(self.kinds) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown kinds {unknown}; use {list(KINDS)}")
+        if self.min_exchanges > self.exchanges:
+            raise ValueError("min_exchanges must not exceed exchanges")
+        return self
 
 
 def parse_chat(text: str, user: str, name: str) -> tuple[str, list[tuple[str, str]]]:

@@ -34,7 +34,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from airloom.checks import sessions as _session_checks  # noqa: F401  (registers)
 from airloom.config import InstructorConfig
@@ -119,6 +119,12 @@ class RpConfig(InstructorConfig):
     setting_prompt_path: str | None = Field(
         None, description="Setting template (default: built-in rp_setting.txt)."
     )
+
+    @model_validator(mode="after")
+    def _lengths(self) -> RpConfig:
+        if self.min_turn_count > self.turn_count:
+            raise ValueError("min_turn_count must not exceed turn_count")
+        return self
 
     @field_validator("participant_weights")
     @classmethod
