@@ -339,6 +339,23 @@ def test_character_round_stores_cards_with_unique_names() -> None:
     assert CharacterInstructor.exported is False and CharacterInstructor.depends_on == ()
 
 
+def test_character_round_rejects_a_copy_of_the_example(tmp_path) -> None:
+    example = (
+        "Marcus Aurelius, Roman emperor from 161 to 180 AD, is a stoic philosopher who wrote "
+        "private reflections later known as the Meditations."
+    )
+    (tmp_path / "a.txt").write_text(example)
+    copied = (
+        f"DESCRIPTION: {example} He also keeps bees.\nNAME: Marcus Aurelius\nGUIDE: Be him.\n"
+        + GOOD_CARDS.split("\n\n")[1]
+    )
+    section = CharacterConfig(seed_path=str(tmp_path))
+    ctx = FakeContext(settings_for("character", section), lambda c: copied)
+    drafts = run(CharacterInstructor(ctx.settings), ctx)
+    assert [d.meta["card"]["name"] for d in drafts] == ["Mara Voss"]
+    assert ctx.rejects == [("copied_example", "Marcus Aurelius")]
+
+
 def test_character_seed_path(tmp_path) -> None:
     (tmp_path / "a.txt").write_text("UNIQUE-SEED-EXAMPLE about a sailor.")
     section = CharacterConfig(seed_path=str(tmp_path))

@@ -100,6 +100,25 @@ def parse_cards(
     return cards
 
 
+def _grams(text: str, n: int) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.casefold())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def copies_example(description: str, example: str, n: int = 8) -> bool:
+    """Whether a description repeats ``n`` consecutive words of the example it was shown
+    (weak teachers copy the example instead of writing a new character).
+
+    Example:
+        >>> example = "Marcus Aurelius, Roman emperor from 161 to 180 AD, is a stoic philosopher."
+        >>> copies_example("Marcus Aurelius, Roman emperor from 161 to 180 AD, rules.", example)
+        True
+        >>> copies_example("Ada Lund bakes rye bread in Lyon before dawn every day.", example)
+        False
+    """
+    return bool(_grams(description, n) & _grams(example, n))
+
+
 def builtin_examples() -> list[str]:
     """The packaged example descriptions.
 
@@ -162,10 +181,10 @@ class CharacterInstructor(Instructor):
         config = self.config
         assert isinstance(config, CharacterConfig)
         settings = self.settings
-        examples = load_examples(config.seed_path, settings.base_dir)
+        example = ctx.rng.choice(load_examples(config.seed_path, settings.base_dir))
         template = settings.template("character.txt")
         prompt = template.render(
-            example=ctx.rng.choice(examples),
+            example=example,
             batch_size=settings.batch_size,
             topics=topic_lines("character", ctx.topics(settings.batch_size)),
             language=settings.language,
@@ -187,6 +206,8 @@ class CharacterInstructor(Instructor):
             try:
                 if card.problem:
                     raise Rejected("bad_card", card.problem)
+                if copies_example(card.description, example):
+                    raise Rejected("copied_example", card.name)
                 if card.name.casefold() in names:
                     raise Rejected("duplicate_name", card.name)
             except Rejected as exc:
