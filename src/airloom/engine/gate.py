@@ -106,6 +106,38 @@ class Gate:
         known = self.units.setdefault(category, set())
         return unit not in known and (category, unit) not in batch_units
 
+    def _groups(self, flat: list[tuple[_Job, Draft]]) -> list[list[int]]:
+        """Positions of drafts grouped by (round, unit), in order; a draft without a
+        unit is a group of its own. A group is accepted or rejected as a whole."""
+        groups: dict[tuple[int, str], list[int]] = {}
+        for position, (job, draft) in enumerate(flat):
+            unit = draft.unit if draft.unit is not None else f"#{position}"
+            groups.setdefault((id(job), unit), []).append(position)
+        return list(groups.values())
+
+    def _duplicate(
+        self,
+        category: str,
+        key: str,
+        vector: np.ndarray | None,
+        best: float,
+        batch_keys: set[str],
+        batch_vectors: dict[str, list[np.ndarray]],
+    ) -> bool:
+        """Exact or near duplicate of the store or of units accepted earlier in the batch."""
+        if key in self.engine.dedup.keys or key in batch_keys:
+            return True
+        if vector is None:
+            return False
+        threshold = self.engine.config.dedup_cosine(category)
+        earlier = batch_vectors.get(self._scope(category))
+        return best >= threshold or bool(
+            earlier and float(np.max(np.stack(earlier) @ vector)) >= threshold
+        )
+
+    def _scope(self, category: str) -> str:
+        return "*" if self.engine.dedup.scope == "global" else category
+
     async def _process(self, jobs: list[_Job]) -> list[int]:
         engine = self.engine
         flat = [(job, draft) for job in jobs for draft in job.drafts]
@@ -120,71 +152,44 @@ class Gate:
         new_counts: dict[str, int] = {}
         new_units: list[tuple[str, str]] = []
         batch_units: set[tuple[str, str]] = set()  # units counted earlier in this batch
-        for position, (job, draft) in enumerate(flat):
+        for group in self._groups(flat):
+            job, first = flat[group[0]]
             ctx = job.ctx
             category = ctx.category
             stats = engine.stats.category(category)
-            key = dedup_key(draft.text_for_dedup())
-            vector = None if vectors is None or not draft.near_dedup else vectors[position]
-            rid = record_id(category, draft.instruction, draft.response, draft.unit)
+            rows = []
             reason = None
-            if key in engine.dedup.keys or key in batch_keys:
-                reason = "duplicate"
-            elif vector is not None:
-                threshold = engine.config.dedup_cosine(category)
-                scope = "*" if engine.dedup.scope == "global" else category
-                best = float(bests[position])
-                earlier = batch_vectors.get(scope)
-                if best >= threshold or (
-                    earlier and float(np.max(np.stack(earlier) @ vector)) >= threshold
+            for position in group:
+                draft = flat[position][1]
+                key = dedup_key(draft.text_for_dedup())
+                vector = None if vectors is None or not draft.near_dedup else vectors[position]
+                if self._duplicate(
+                    category, key, vector, float(bests[position]), batch_keys, batch_vectors
                 ):
                     reason = "duplicate"
-            new_unit = self._unit_is_new(category, draft.unit, batch_units)
+                    break
+                rows.append((draft, key, vector))
+            new_unit = self._unit_is_new(category, first.unit, batch_units)
             already = stats.accepted + new_counts.get(category, 0)
             if reason is None and new_unit and already >= stats.target:
                 reason = "surplus"
             if reason is not None:
-                stats.reject(reason)
-                rejects.append((engine.run_id, category, reason, draft.instruction[:200]))
+                for position in group:
+                    stats.reject(reason)
+                    instruction = flat[position][1].instruction
+                    rejects.append((engine.run_id, category, reason, instruction[:200]))
                 continue
-            batch_keys.add(key)
-            if vector is not None:
-                scope = "*" if engine.dedup.scope == "global" else category
-                batch_vectors.setdefault(scope, []).append(vector)
             if new_unit:
                 new_counts[category] = new_counts.get(category, 0) + 1
-                if draft.unit is not None:
-                    new_units.append((category, draft.unit))
-                    batch_units.add((category, draft.unit))
-            accepted_per_job[job_index[id(job)]] += 1
-            records.append(
-                StoredRecord(
-                    id=rid,
-                    category=category,
-                    unit=draft.unit or rid,
-                    instruction=draft.instruction,
-                    response=draft.response,
-                    dedup_key=key,
-                    system=draft.system,
-                    conversation=[
-                        {"role": t.role, "content": t.content} for t in draft.conversation
-                    ]
-                    if draft.conversation
-                    else None,
-                    skip_prompt_formatting=draft.skip_prompt_formatting,
-                    embedding=vector,
-                    topic=draft.topic,
-                    instructor=category,
-                    model=ctx.provenance.model,
-                    endpoint=ctx.provenance.endpoint,
-                    params=ctx.provenance.params,
-                    template_hash=ctx.provenance.template_hash,
-                    seed=engine.seed,
-                    run_id=engine.run_id,
-                    round_key=f"{category}:{ctx.round_index}",
-                    meta=draft.meta,
-                )
-            )
+                if first.unit is not None:
+                    new_units.append((category, first.unit))
+                    batch_units.add((category, first.unit))
+            for draft, key, vector in rows:
+                batch_keys.add(key)
+                if vector is not None:
+                    batch_vectors.setdefault(self._scope(category), []).append(vector)
+                accepted_per_job[job_index[id(job)]] += 1
+                records.append(self._record(ctx, draft, key, vector))
         for job in jobs:
             rejects.extend(
                 (engine.run_id, job.ctx.category, reason, detail)
@@ -203,6 +208,37 @@ class Gate:
             stats.accepted += count
             stats.accepted_this_run += count
         return [accepted_per_job[i] for i in range(len(jobs))]
+
+    def _record(
+        self, ctx: EngineRoundContext, draft: Draft, key: str, vector: np.ndarray | None
+    ) -> StoredRecord:
+        engine = self.engine
+        category = ctx.category
+        rid = record_id(category, draft.instruction, draft.response, draft.unit)
+        return StoredRecord(
+            id=rid,
+            category=category,
+            unit=draft.unit or rid,
+            instruction=draft.instruction,
+            response=draft.response,
+            dedup_key=key,
+            system=draft.system,
+            conversation=[{"role": t.role, "content": t.content} for t in draft.conversation]
+            if draft.conversation
+            else None,
+            skip_prompt_formatting=draft.skip_prompt_formatting,
+            embedding=vector,
+            topic=draft.topic,
+            instructor=category,
+            model=ctx.provenance.model,
+            endpoint=ctx.provenance.endpoint,
+            params=ctx.provenance.params,
+            template_hash=ctx.provenance.template_hash,
+            seed=engine.seed,
+            run_id=engine.run_id,
+            round_key=f"{category}:{ctx.round_index}",
+            meta=draft.meta,
+        )
 
     async def aclose(self) -> None:
         """Wait for queued jobs, then stop the worker."""

@@ -57,7 +57,13 @@ from airloom.errors import (
     StoreError,
 )
 from airloom.export import write_airoboros_jsonl
-from airloom.instructors.base import Instructor, InstructorSettings, PromptTemplate, Rejected
+from airloom.instructors.base import (
+    Instructor,
+    InstructorSettings,
+    PromptTemplate,
+    Rejected,
+    SourceExhausted,
+)
 from airloom.instructors.registry import available_instructors, run_order
 
 T = TypeVar("T")
@@ -101,6 +107,7 @@ class Engine:
         self._samplers: dict[str, TopicSampler] = {}
         self._sources: dict[str, list[dict[str, Any]]] = {}
         self._stop = asyncio.Event()
+        self._exhausted: set[str] = set()
         self._main_task: asyncio.Task[Any] | None = None
         self.stop_reason = ""
 
@@ -401,7 +408,7 @@ class Engine:
             )
             if needs_topics and not self._path(self.config.topics_path).exists():
                 await self._generate_topics()
-            for wave in run_order(enabled):
+            for wave in run_order(enabled, registry, self.config.instructors):
                 if self._stop.is_set():
                     break
                 tasks = [
@@ -473,10 +480,13 @@ class Engine:
         stop_waiter = asyncio.create_task(self._stop.wait())
         try:
             while not stats.done and not self._stop.is_set():
+                exhausted = name in self._exhausted
+                if exhausted and not in_flight:
+                    break
                 remaining = stats.target - stats.accepted
                 needed = math.ceil(remaining / per_round)
                 cap = max(1, min(needed, math.ceil(2 * concurrency / per_round) + 1))
-                while len(in_flight) < cap:
+                while not exhausted and len(in_flight) < cap:
                     if replay:
                         index = replay.pop(0)
                     else:
@@ -511,7 +521,10 @@ class Engine:
         finally:
             stop_waiter.cancel()
             await self._drain(in_flight)
-        stats.state = "done" if stats.done else "stopped"
+        if stats.done:
+            stats.state = "done"
+        else:
+            stats.state = "exhausted" if name in self._exhausted else "stopped"
 
     async def _run_round(self, instructor: Instructor, ctx: EngineRoundContext) -> int:
         try:
@@ -519,6 +532,8 @@ class Engine:
         except Rejected as exc:
             ctx.reject(exc.reason, exc.detail)
             drafts = []
+            if isinstance(exc, SourceExhausted):
+                self._exhausted.add(ctx.category)
         except ParseError as exc:
             ctx.reject("unparseable", exc.message)
             drafts = []

@@ -83,6 +83,21 @@ class Rejected(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
+class SourceExhausted(Rejected):
+    """Raised by a round when its instructor has no source material left (every
+    source record used, no character cards, …): the engine counts ``reason``, launches
+    no further round of that instructor, lets the rounds in flight finish and reports
+    it as ``exhausted`` instead of retrying forever.
+
+    Example:
+        >>> SourceExhausted("no_cards", "enable character").reason
+        'no_cards'
+    """
+
+    def __init__(self, reason: str = "source_exhausted", detail: str = "") -> None:
+        super().__init__(reason, detail)
+
+
 @dataclass(frozen=True, slots=True)
 class PromptTemplate:
     """A prompt template file (``str.format`` placeholders) and its content hash."""
@@ -228,6 +243,18 @@ class Instructor(ABC):
 
     def __init__(self, settings: InstructorSettings) -> None:
         self.settings = settings
+
+    @classmethod
+    def dependencies(cls, section: InstructorConfig) -> tuple[str, ...]:
+        """Instructors to finish first for this config section: ``depends_on``, plus
+        whatever a knob names (e.g. stylized_response's source ``categories``).
+        Unregistered names returned here are ignored (their records may be imported).
+
+        Example:
+            >>> Instructor.dependencies(InstructorConfig())
+            ()
+        """
+        return cls.depends_on
 
     @property
     def config(self) -> InstructorConfig:

@@ -58,13 +58,17 @@ def instructor_config_models() -> dict[str, type[InstructorConfig]]:
 
 
 def run_order(
-    enabled: list[str], registry: Mapping[str, type[Instructor]] | None = None
+    enabled: list[str],
+    registry: Mapping[str, type[Instructor]] | None = None,
+    sections: Mapping[str, InstructorConfig] | None = None,
 ) -> list[list[str]]:
     """Group enabled instructors into waves: each wave depends only on earlier ones.
 
     A dependency that is registered but not enabled is ignored (its records may
-    already be in the store); an unknown one is an error. ``registry`` defaults to
-    every installed instructor.
+    already be in the store); an unknown ``depends_on`` entry is an error. With
+    ``sections`` (the config's instructor sections), dependencies a knob adds
+    (:meth:`Instructor.dependencies`) are ordered too; unknown ones among those are
+    ignored. ``registry`` defaults to every installed instructor.
 
     Example:
         >>> run_order(["coding", "general"])
@@ -80,6 +84,13 @@ def run_order(
                 raise ConfigError(f"instructor '{name}' depends on unknown instructor '{dep}'")
             if dep in enabled:
                 deps.add(dep)
+        section = sections.get(name) if sections is not None else None
+        if section is not None:
+            deps.update(
+                dep
+                for dep in registry[name].dependencies(section)
+                if dep in registry and dep in enabled and dep != name
+            )
         graph[name] = deps
     sorter = TopologicalSorter(graph)
     try:

@@ -1,0 +1,74 @@
+"""Check of inline character action sessions (``inline_actions``).
+
+Every ``<|begin_func|>`` call in an assistant turn must be valid for the card in
+``meta["card"]`` (its ``functions`` and ``objects_available``), validated by the
+runtime (:func:`airloom.runtime.actions.parse_actions`); a function-response turn
+(``<|begin_func_response|>`` blocks) must follow an assistant turn that acted, with
+one block per call; a session must contain at least one valid call.
+
+Example:
+    >>> card = {"functions": [{"name": "scan", "parameters": {}}]}
+    >>> turns = [{"role": "user", "content": "Look around."},
+    ...          {"role": "assistant",
+    ...           "content": 'Sure. <|begin_func|>{"name": "scan", "parameters": {}}<|end_func|>'}]
+    >>> check_inline_actions({"meta": {"card": card}, "conversation": turns}).ok
+    True
+    >>> turns[1]["content"] = '<|begin_func|>{"name": "fly", "parameters": {}}<|end_func|>'
+    >>> check_inline_actions({"meta": {"card": card}, "conversation": turns}).reason
+    "turn 1: unknown function 'fly' ($.function: 'fly' is not one of the listed functions (scan))"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airloom.checks import Verdict, register
+from airloom.errors import AirloomError
+from airloom.runtime.actions import (
+    BEGIN_RESPONSE,
+    ActionErrorEvent,
+    ActionEvent,
+    CharacterCard,
+    parse_actions,
+)
+
+
+def _card(record: Mapping[str, Any]) -> CharacterCard | str:
+    data = (record.get("meta") or {}).get("card")
+    if not isinstance(data, Mapping):
+        return "no card in meta"
+    try:
+        return CharacterCard.from_dict(data)
+    except AirloomError as exc:
+        return f"the card's functions are invalid: {exc.message}"
+
+
+@register("inline_actions")
+def check_inline_actions(record: Mapping[str, Any]) -> Verdict:
+    """Calls valid for the card, results turns matching the calls, at least one call."""
+    card = _card(record)
+    if isinstance(card, str):
+        return Verdict.failed(card)
+    total = 0
+    pending = 0
+    for index, turn in enumerate(record.get("conversation") or []):
+        content = str(turn.get("content", ""))
+        if turn.get("role") == "assistant":
+            events = parse_actions(content, card)
+            for event in events:
+                if isinstance(event, ActionErrorEvent):
+                    why = "; ".join(event.problems) or event.raw[:80]
+                    return Verdict.failed(f"turn {index}: {event.reason} ({why})")
+            pending = sum(isinstance(event, ActionEvent) for event in events)
+            total += pending
+        elif turn.get("role") == "user":
+            blocks = content.count(BEGIN_RESPONSE)
+            if blocks and blocks != pending:
+                return Verdict.failed(
+                    f"turn {index}: {blocks} function responses for {pending} calls"
+                )
+            pending = 0
+    if not total:
+        return Verdict.failed("no valid action in the session")
+    return Verdict.passed()

@@ -1,0 +1,76 @@
+"""Checks of multi-turn sessions and character cards (rp, gtkm, inline_actions,
+introspection, character).
+
+A session record must hold ``conversation`` turns that start with a user turn, then
+alternate user/assistant, end with an assistant turn and contain no empty turn; its
+2.x form (``instruction``/``response`` with ``skip_prompt_formatting``) must be the
+pre-formatted transcript of exactly those turns. A card record must carry a usable
+card in ``meta["card"]``.
+
+Example:
+    >>> record = {"system": "A chat.", "skip_prompt_formatting": True,
+    ...           "conversation": [{"role": "user", "content": "Bo: hi"},
+    ...                            {"role": "assistant", "content": "Al: yo"}],
+    ...           "instruction": "A chat.\\nBo: hi\\n", "response": "Al: yo"}
+    >>> check_session(record).ok
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airloom.checks import Verdict, register
+from airloom.instructors.base import Turn
+from airloom.instructors.characters import formatted_transcript
+
+SESSION_CATEGORIES = ("rp", "gtkm", "inline_actions", "introspection")
+
+
+def check_session(record: Mapping[str, Any]) -> Verdict:
+    """Alternating user/assistant turns and a matching 2.x transcript."""
+    turns = record.get("conversation") or []
+    if not turns:
+        return Verdict.failed("a session record has no conversation turns")
+    for index, turn in enumerate(turns):
+        expected = "user" if index % 2 == 0 else "assistant"
+        if turn.get("role") != expected:
+            return Verdict.failed(f"turn {index} is {turn.get('role')!r}, expected {expected}")
+        if not str(turn.get("content", "")).strip():
+            return Verdict.failed(f"turn {index} is empty")
+    if turns[-1]["role"] != "assistant":
+        return Verdict.failed("the session does not end with an assistant turn")
+    if record.get("skip_prompt_formatting"):
+        parsed = [Turn(t["role"], t["content"]) for t in turns]
+        instruction, response = formatted_transcript(str(record.get("system") or ""), parsed)
+        if record.get("instruction") != instruction or record.get("response") != response:
+            return Verdict.failed("the pre-formatted transcript does not match the turns")
+    return Verdict.passed()
+
+
+for _category in SESSION_CATEGORIES:
+    register(_category)(check_session)
+
+
+@register("character")
+def check_card(record: Mapping[str, Any]) -> Verdict:
+    """A card with a one-line name, a description and a stay-in-character guide.
+
+    Example:
+        >>> check_card({"meta": {"card": {"name": "Ann", "description": "A baker.",
+        ...     "stay_in_character": "Stay Ann."}}}).ok
+        True
+        >>> check_card({"meta": {}}).reason
+        'no card in meta'
+    """
+    card = (record.get("meta") or {}).get("card")
+    if not isinstance(card, Mapping):
+        return Verdict.failed("no card in meta")
+    name = str(card.get("name", "")).strip()
+    if not name or "\n" in name:
+        return Verdict.failed("the card's name is empty or not one line")
+    for key in ("description", "stay_in_character"):
+        if not str(card.get(key, "")).strip():
+            return Verdict.failed(f"the card has no {key}")
+    return Verdict.passed()
