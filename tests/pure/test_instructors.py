@@ -476,3 +476,23 @@ def test_builtin_registry() -> None:
 def test_topic_avoidance_default_mentions_the_original_subjects() -> None:
     for subject in ("climate change", "religion", "politics", "baking/cooking"):
         assert subject in DEFAULT_TOPIC_AVOIDANCE
+
+
+def test_tasks_copied_from_the_prompt_are_rejected() -> None:
+    """A weak teacher repeats the prompt's worked examples; those are not new tasks."""
+
+    def reply(prompt: str, key: str) -> str:
+        if key == "tasks":
+            return (
+                "TSK 1. Implement a B*-tree in JavaScript with insert, delete and search.\n"
+                "TSK 2. Write a terminal snake game in C++ using only the standard library.\n"
+                "TSK 3. Write a Rust function that merges overlapping intervals."
+            )
+        return "fn main() {}"
+
+    ctx = FakeContext(settings_for("coding", CodingConfig(plain_ratio=0.0), batch_size=2), reply)
+    drafts = asyncio.run(CodingInstructor(ctx.settings).run_round(ctx))
+    assert [d.instruction for d in drafts] == [
+        "Write a Rust function that merges overlapping intervals."
+    ]
+    assert [reason for reason, _ in ctx.rejects] == ["copied_prompt", "copied_prompt"]

@@ -723,6 +723,7 @@ class LocalBackend:
 
     def _load(self) -> LoadReport:
         torch_module, transformers = _import_stack()
+        transformers.utils.logging.disable_progress_bar()
         threads = self.settings.threads or _available_cores()
         torch_module.set_num_threads(threads)
         device, dtype = self._resolve_device_dtype(torch_module)

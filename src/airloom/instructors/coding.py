@@ -16,6 +16,7 @@ from pydantic import Field, field_validator
 from airloom.config import InstructorConfig
 from airloom.formats.chat import PLAINFORMAT, plain_code
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.engines import drop_copies
 from airloom.instructors.parsing import parse_labelled_items
 
 DEFAULT_LANGUAGES = [
@@ -113,7 +114,7 @@ class CodingInstructor(Instructor):
             language=self.settings.language,
         )
         listing = await ctx.complete(prompt, key="tasks", template=template)
-        tasks = parse_labelled_items(listing, "TSK")[:batch_size]
+        tasks = drop_copies(ctx, parse_labelled_items(listing, "TSK"), prompt)[:batch_size]
         if not tasks:
             ctx.reject("unparseable", "no 'TSK n.' items in the task list")
             return []

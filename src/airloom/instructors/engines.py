@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
 
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
@@ -35,6 +36,36 @@ def topic_lines(label: str, topics: list[str]) -> str:
         f" * {label} {index} must be related to topic: {json.dumps(topic, ensure_ascii=False)}"
         for index, topic in enumerate(topics, start=1)
     )
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def copied_from_prompt(item: str, prompt: str) -> bool:
+    """True when a generated item is (a normalised copy of) text of its own prompt,
+    e.g. a worked example the teacher repeated instead of writing a new task.
+
+    Example:
+        >>> copied_from_prompt("Implement a B*-tree in JavaScript.",
+        ...                    "Example 3. Implement a B*-tree in JavaScript.")
+        True
+        >>> copied_from_prompt("Implement a trie in Rust.", "Example 3. Implement a B*-tree.")
+        False
+    """
+    normal = _normal(item)
+    return len(normal) >= 12 and normal in _normal(prompt)
+
+
+def drop_copies(ctx: RoundContext, items: list[str], prompt: str) -> list[str]:
+    """The items that are not copied from the prompt; the others are rejected."""
+    kept = []
+    for item in items:
+        if copied_from_prompt(item, prompt):
+            ctx.reject("copied_prompt", item[:120])
+        else:
+            kept.append(item)
+    return kept
 
 
 class SimpleTaskInstructor(Instructor):
@@ -81,10 +112,12 @@ class SimpleTaskInstructor(Instructor):
             "topics": topic_lines(self.topic_label or self.task_label, topics),
             **self.template_values(ctx),
         }
+        prompt = template.render(**values)
         listing = await ctx.complete(
-            template.render(**values), key="tasks", template=template, filtered=self.filter_tasks
+            prompt, key="tasks", template=template, filtered=self.filter_tasks
         )
-        tasks = parse_labelled_items(listing, self.task_label)[: settings.batch_size]
+        tasks = drop_copies(ctx, parse_labelled_items(listing, self.task_label), prompt)
+        tasks = tasks[: settings.batch_size]
         if not tasks:
             ctx.reject("unparseable", f"no '{self.task_label} n.' items in the task list")
             return []
