@@ -496,3 +496,49 @@ def test_tasks_copied_from_the_prompt_are_rejected() -> None:
         "Write a Rust function that merges overlapping intervals."
     ]
     assert [reason for reason, _ in ctx.rejects] == ["copied_prompt", "copied_prompt"]
+
+
+CONTEXT_PROMPT = (
+    "Example:\nBEGININPUT\nBEGINCONTEXT\ndate: 1\nENDCONTEXT\n"
+    "The night ferry carried 212 people.\nENDINPUT"
+)
+BLOCK = "BEGININPUT\nBEGINCONTEXT\nurl: u\nENDCONTEXT\nText.\nENDINPUT\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("No blocks at all, sorry.", "unparseable"),
+        (
+            "BEGININPUT\nSome text.\nENDINPUT\nBEGININSTRUCTION\nWhat?\nENDINSTRUCTION",
+            "unparseable",
+        ),
+        (BLOCK + "BEGININSTRUCTION\n\nENDINSTRUCTION", "unparseable"),
+        (
+            "BEGININPUT\nBEGINCONTEXT\ndate: 2\nENDCONTEXT\n"
+            "The night ferry carried 212 people.\nENDINPUT\n"
+            "BEGININSTRUCTION\nHow many?\nENDINSTRUCTION",
+            "copied_prompt",
+        ),
+    ],
+)
+def test_contextual_generation_rejects(text: str, reason: str) -> None:
+    from airloom.instructors.contextual import canonical_instruction
+
+    with pytest.raises(Rejected) as info:
+        canonical_instruction(text, CONTEXT_PROMPT)
+    assert info.value.reason == reason
+
+
+def test_contextual_layout_drift_is_repaired_canonically() -> None:
+    from airloom.formats.closed_context import parse_closed_context
+    from airloom.instructors.contextual import canonical_instruction
+
+    drifted = (
+        "Here you go:\n\nbegininput\nBEGINCONTEXT\nurl: https://x.org/a\nENDCONTEXT\n"
+        "Lake Vara froze in 1911.\nENDINPUT\nBEGININSTRUCTION\nWhen did Lake Vara freeze?"
+    )
+    out = canonical_instruction(drifted, CONTEXT_PROMPT)
+    parsed = parse_closed_context(out, strict=True)
+    assert parsed.blocks[0].metadata == {"url": "https://x.org/a"}
+    assert parsed.instruction == "When did Lake Vara freeze?"

@@ -25,7 +25,7 @@ from airloom.config import InstructorConfig
 from airloom.errors import ParseError
 from airloom.formats.closed_context import check_citations, parse_closed_context
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
-from airloom.instructors.engines import topic_lines
+from airloom.instructors.engines import copied_from_prompt, topic_lines
 
 DEFAULT_STYLES = [
     "news article",
@@ -175,6 +175,33 @@ def choose_spec(rng: random.Random, config: ContextualConfig, topics: list[str])
     )
 
 
+def canonical_instruction(text: str, prompt: str) -> str:
+    """The teacher's blocks and tasks in the exact trained layout, or Rejected.
+
+    Layout drift (prose around the structure, marker case, a missing ENDINSTRUCTION) is
+    repaired by parsing tolerantly and rendering canonically; what cannot be repaired —
+    no block, a block without metadata, no tasks, a block copied from the prompt's
+    illustration — is rejected with the reason.
+
+    Example:
+        >>> canonical_instruction("Sure!\\nBEGININPUT\\nBEGINCONTEXT\\nurl: u\\nENDCONTEXT\\n"
+        ...     "Some text.\\nENDINPUT\\nbegininstruction\\nWhat?", "prompt").splitlines()[-3:]
+        ['BEGININSTRUCTION', 'What?', 'ENDINSTRUCTION']
+    """
+    try:
+        parsed = parse_closed_context(text.strip(), strict=False)
+    except ParseError as exc:
+        raise Rejected("unparseable", exc.message) from exc
+    if not parsed.instruction.strip():
+        raise Rejected("unparseable", "no tasks between BEGININSTRUCTION and ENDINSTRUCTION")
+    for number, block in enumerate(parsed.blocks, start=1):
+        if not block.metadata:
+            raise Rejected("unparseable", f"input block {number} has no metadata")
+        if copied_from_prompt(block.text, prompt):
+            raise Rejected("copied_prompt", block.text[:120])
+    return parsed.render()
+
+
 class ContextualInstructor(Instructor):
     """Closed-context question answering with citations."""
 
@@ -224,11 +251,7 @@ class ContextualInstructor(Instructor):
             index, spec = indexed
             prompt, _ = self._prompt(spec)
             text = await ctx.complete(prompt, key=f"context:{index}")
-            try:
-                parsed = parse_closed_context(text.strip(), strict=True)
-            except ParseError as exc:
-                raise Rejected("unparseable", exc.message) from exc
-            return parsed.render()
+            return canonical_instruction(text, prompt)
 
         instructions = await ctx.map(generate, list(enumerate(specs)))
         fresh = [t for t, ok in zip(instructions, await ctx.novel(instructions), strict=True) if ok]
