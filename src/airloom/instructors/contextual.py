@@ -250,7 +250,11 @@ class ContextualInstructor(Instructor):
         async def generate(indexed: tuple[int, ContextSpec]) -> str:
             index, spec = indexed
             prompt, _ = self._prompt(spec)
-            text = await ctx.complete(prompt, key=f"context:{index}")
+            # The layout ends itself: stopping there saves tokens and keeps weak teachers
+            # from rambling past max_tokens (the parser accepts the missing end marker).
+            text = await ctx.complete(
+                prompt, key=f"context:{index}", params={"stop": ["ENDINSTRUCTION"]}
+            )
             return canonical_instruction(text, prompt)
 
         instructions = await ctx.map(generate, list(enumerate(specs)))
