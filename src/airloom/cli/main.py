@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "ask": ("airloom.cli.ask_cmd", "ask", "Send one prompt to an OpenAI-compatible endpoint."),
     "call": ("airloom.cli.call_cmd", "call", "Let a model call one of your Python functions."),
     "plan": ("airloom.cli.plan_cmd", "plan", "Answer with a reWOO plan run on real tools."),
+    "judge": ("airloom.cli.curate_cmd", "judge", "Judge a store's records with an LLM (cached)."),
+    "cull": ("airloom.cli.curate_cmd", "cull", "Keep the best-judged of each near-duplicate set."),
 }
 
 
