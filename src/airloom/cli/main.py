@@ -29,6 +29,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "call": ("airloom.cli.call_cmd", "call", "Let a model call one of your Python functions."),
     "plan": ("airloom.cli.plan_cmd", "plan", "Answer with a reWOO plan run on real tools."),
     "judge": ("airloom.cli.curate_cmd", "judge", "Judge a store's records with an LLM (cached)."),
+    "verify": ("airloom.cli.verify_cmd", "verify", "Verify records by code: run, parse, check."),
+    "import": ("airloom.cli.dataset_cmd", "import_command", "Import datasets into a store."),
+    "merge": ("airloom.cli.dataset_cmd", "merge", "Merge dataset versions without duplicates."),
     "cull": ("airloom.cli.curate_cmd", "cull", "Keep the best-judged of each near-duplicate set."),
 }
 

@@ -225,6 +225,12 @@ def write_store(
     return len(stored)
 
 
+def _dump(row: dict[str, Any], record: dict[str, Any]) -> str:
+    """A row as JSON, with the record's ``flags`` (e.g. a verification verdict) added."""
+    flags = record.get("flags")
+    return json.dumps({**row, **flags} if flags else row, ensure_ascii=False)
+
+
 def infer_format(path: Path) -> str:
     """The format a path's name suggests (``.parquet``, ``.db``, a folder: hf; else jsonl).
 
@@ -266,9 +272,9 @@ def write_dataset(
     path = Path(path)
     fmt = fmt or infer_format(path)
     if fmt == "jsonl":
-        return write_lines(path, (json.dumps(to_airoboros(r), ensure_ascii=False) for r in records))
+        return write_lines(path, (_dump(to_airoboros(r), r) for r in records))
     if fmt == "sharegpt":
-        return write_lines(path, (json.dumps(sharegpt_row(r), ensure_ascii=False) for r in records))
+        return write_lines(path, (_dump(sharegpt_row(r), r) for r in records))
     if fmt == "text":
         if template is None:
             raise ConfigError(
