@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "verify": ("airloom.cli.verify_cmd", "verify", "Verify records by code: run, parse, check."),
     "import": ("airloom.cli.dataset_cmd", "import_command", "Import datasets into a store."),
     "merge": ("airloom.cli.dataset_cmd", "merge", "Merge dataset versions without duplicates."),
+    "report": ("airloom.cli.report_cmd", "report", "Write an HTML report with plots on a store."),
     "cull": ("airloom.cli.curate_cmd", "cull", "Keep the best-judged of each near-duplicate set."),
 }
 
