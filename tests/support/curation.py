@@ -28,9 +28,7 @@ def engine_store(folder: Path, counts: dict[str, int] | None = None, seed: int =
                 "script_path": "demo",
                 "embedding_model": "hashing",
                 "seed": seed,
-                "instructors": {
-                    name: {"count": n, "batch_size": 3} for name, n in counts.items()
-                },
+                "instructors": {name: {"count": n, "batch_size": 3} for name, n in counts.items()},
             }
         )
     )

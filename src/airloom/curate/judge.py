@@ -377,13 +377,6 @@ class Judge:
         prompt = s.rubric.render(record)
         request = ChatRequest(s.model, (Message("user", prompt),), dict(s.params))
         sample = "judge" if previous is None else f"judge/retry/{previous.created_at!r}"
-        base = {
-            "kind": "judge",
-            "record_hash": item.key,
-            "method": item.method,
-            "record_id": record.get("id"),
-            "category": record.get("category"),
-        }
         try:
             call, fresh = await self._call(request, request.fingerprint(sample))
         except (BudgetExceeded, RunStopped) as exc:
@@ -392,9 +385,7 @@ class Judge:
         except FatalBackendError:
             raise
         except ContextLengthError as exc:
-            verdict = Verdict(
-                **base, status="error", reason=f"too long for the judge: {exc.message}"
-            )
+            verdict = _verdict(item, "error", reason=f"too long for the judge: {exc.message}")
             self._count(category, verdict)
             return verdict
         except BackendError:
@@ -402,25 +393,46 @@ class Judge:
             category.reject("call failed")
             return None
         outcome.judged += 1
-        usage = {  # a cached call was paid for before: not counted twice
-            "prompt_tokens": call.prompt_tokens if fresh else 0,
-            "completion_tokens": call.completion_tokens if fresh else 0,
-            "cost": call.cost if fresh else 0.0,
-        }
+        # a call that came from the request cache was paid for before: not counted twice
+        usage = (call.prompt_tokens, call.completion_tokens, call.cost) if fresh else (0, 0, 0.0)
         try:
             parsed = parse_verdict(call.text, threshold=s.threshold)
         except ParseError as exc:
-            verdict = Verdict(
-                **base, status="error", reason=exc.message, raw=call.text[:2000], **usage
-            )
+            verdict = _verdict(item, "error", reason=exc.message, raw=call.text, usage=usage)
         else:
-            verdict = Verdict(
-                **base,
-                status=parsed.status,
+            verdict = _verdict(
+                item,
+                parsed.status,
                 score=parsed.score,
                 reason=parsed.reason,
-                raw=call.text[:2000],
-                **usage,
+                raw=call.text,
+                usage=usage,
             )
         self._count(category, verdict)
         return verdict
+
+
+def _verdict(
+    item: _Item,
+    status: str,
+    *,
+    score: float | None = None,
+    reason: str = "",
+    raw: str = "",
+    usage: tuple[int, int, float] = (0, 0, 0.0),
+) -> Verdict:
+    record = item.record
+    return Verdict(
+        kind="judge",
+        record_hash=item.key,
+        method=item.method,
+        record_id=str(record.get("id")) if record.get("id") is not None else None,
+        category=str(record.get("category")),
+        status=status,
+        score=score,
+        reason=reason,
+        raw=raw[:2000],
+        prompt_tokens=usage[0],
+        completion_tokens=usage[1],
+        cost=usage[2],
+    )

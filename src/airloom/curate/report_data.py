@@ -65,7 +65,7 @@ def nearest_similarities(vectors: np.ndarray) -> np.ndarray:
 
     Example:
         >>> v = np.array([[1, 0], [0.6, 0.8], [0, 1]], dtype=np.float32)
-        >>> nearest_similarities(v).round(2).tolist()
+        >>> [round(float(x), 2) for x in nearest_similarities(v)]
         [0.6, 0.8, 0.8]
     """
     rows = vectors[np.any(vectors, axis=1)] if len(vectors) else vectors

@@ -148,8 +148,8 @@ def _guard_writes(work: str) -> None:
                 check(file)
             super().__init__(file, mode, *args, **kwargs)
 
-    builtins.open = io.open = guarded_open  # type: ignore[assignment]
-    os.open = guarded_os_open  # type: ignore[assignment]
+    builtins.open = io.open = guarded_open
+    os.open = guarded_os_open
     io.FileIO = GuardedFileIO  # type: ignore[misc]
 
     def path_guard(function: Callable[..., Any], count: int) -> Callable[..., Any]:
@@ -180,7 +180,7 @@ def _guard_network() -> None:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             refuse()
 
-    class BlockedRaw(_socket.socket):  # type: ignore[misc]
+    class BlockedRaw(_socket.socket):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             refuse()
 
