@@ -168,6 +168,19 @@ def test_parquet_and_hf_round_trips(tmp_path, fmt, schema):
     assert [canonical(r) for r in back.records] == [canonical(r) for r in records]
 
 
+def test_a_saved_dataset_dict_folder_is_read_split_by_split(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    rows = [{"instruction": f"q{i}", "response": f"a{i}", "category": "general"} for i in range(3)]
+    folder = tmp_path / "dict"
+    splits = {"train": rows[:2], "test": rows[2:]}
+    datasets.DatasetDict(
+        {name: datasets.Dataset.from_list(part) for name, part in splits.items()}
+    ).save_to_disk(str(folder))
+    data = read_dataset(folder)
+    assert sorted(r["instruction"] for r in data.records) == ["q0", "q1", "q2"]
+    assert data.problems == []
+
+
 def test_missing_optional_dependency_is_a_clear_error(tmp_path, monkeypatch):
     import sys
 

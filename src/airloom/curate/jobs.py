@@ -33,7 +33,7 @@ from airloom.errors import AirloomError, StoreError
 class IncompleteJudging(AirloomError):
     """Some records have no verdict yet (a budget or a stop ended judging early)."""
 
-    exit_code = 6
+    exit_code = 7
 
 
 def judge_settings(session: CurationSession, retry_errors: bool = False) -> JudgeSettings:
