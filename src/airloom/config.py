@@ -289,6 +289,9 @@ class Config(Strict):
         None, ge=1, description="Token budget of the run (original key)."
     )
     seed: int | None = Field(None, description="Run seed (default: drawn once, kept in the store).")
+    stall_rounds: int = Field(
+        30, ge=1, description="Rounds in a row that accept nothing before an instructor gives up."
+    )
     concurrency: ConcurrencyConfig = Field(default_factory=ConcurrencyConfig, description="Limits.")
     retry: RetryConfig = Field(default_factory=RetryConfig, description="Retries.")
     budget: BudgetConfig = Field(default_factory=BudgetConfig, description="Budgets.")

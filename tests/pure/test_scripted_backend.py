@@ -41,12 +41,30 @@ def test_unmatched_optional_group_is_not_passed() -> None:
 def test_replies_cycle_per_rule_and_n_counts_calls() -> None:
     backend = ScriptedBackend.from_rules(
         [
-            {"match": "a", "reply": ["first {{ n }}", "second {{ n }}"]},
+            {"match": "a", "reply": ["first {{ n }}", "second {{ n }}"], "select": "cycle"},
             {"match": "b", "reply": "b{{ n }}"},
         ]
     )
     assert [ask(backend, "a") for _ in range(3)] == ["first 0", "second 1", "first 2"]
     assert [ask(backend, "b") for _ in range(2)] == ["b0", "b1"]
+
+
+def test_hash_selection_ignores_arrival_order() -> None:
+    rules = [{"match": ".*", "reply": ["one {{ words(2) }}", "two {{ words(2) }}", "three"]}]
+    prompts = [f"question {i}" for i in range(12)]
+    forward = ScriptedBackend.from_rules(rules)
+    backward = ScriptedBackend.from_rules(rules)
+    first = {p: ask(forward, p) for p in prompts}
+    second = {p: ask(backward, p) for p in reversed(prompts)}
+    assert first == second
+    assert len({reply.split()[0] for reply in first.values()}) > 1  # all replies in use
+    # a repeated request is a new sample, the same one in every run
+    assert ask(forward, "question 0") == ask(backward, "question 0")
+
+
+def test_unknown_select_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="select"):
+        ScriptedBackend.from_rules([{"match": ".*", "reply": "x", "select": "random"}])
 
 
 def test_template_sees_user_and_system() -> None:

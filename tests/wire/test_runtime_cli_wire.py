@@ -258,10 +258,10 @@ def test_call_from_file_dispatches_and_no_call(registry_file: Path, tmp_path: Pa
     assert json.loads(result.stdout) == {"function": None, "reason": "the model chose no function"}
 
 
-def test_call_needs_a_question_and_endpoint(registry_file: Path) -> None:
-    result = _run("call", "--registry", str(registry_file), "Weather?")
+def test_call_needs_a_question_or_an_answer_file(registry_file: Path) -> None:
+    result = _run("call", "--registry", str(registry_file))
     assert result.exit_code == 2
-    assert "give QUESTION with --base-url and --model" in result.stderr
+    assert "give a QUESTION for the model, or --from-file ANSWER" in result.stderr
 
 
 def test_call_show_prompt_and_verbose(registry_file: Path) -> None:

@@ -2,10 +2,12 @@
 
 A script is a list of rules; the first whose regex matches the last user message (or
 the whole conversation with ``scope: all``) answers. A reply is a Jinja template (or a
-list of them, cycled); templates see the regex's named groups, ``n`` (the rule's call
-number), ``user``, ``system``, and helpers ``pick(list)`` / ``words(k)`` drawing from a
-generator seeded by the request and ``n`` — so replies vary like a real teacher's but
-every run of the same script is the same.
+list of them); templates see the regex's named groups, ``n`` (the rule's call number),
+``user``, ``system``, and helpers ``pick(list)`` / ``words(k)`` drawing from a generator
+seeded by the request itself (and how often that exact request was seen) — so replies
+vary like a real teacher's, yet the same request gets the same reply in every run, in
+whatever order concurrent requests arrive. Which reply of a list answers is chosen the
+same way (``select: hash``, the default) or by call order (``select: cycle``).
 
 Example:
     >>> import asyncio
@@ -54,6 +56,7 @@ class Rule:
     replies: list[jinja2.Template]
     scope: str = "last"
     finish_reason: str = "stop"
+    select: str = "hash"
     calls: int = 0
 
 
@@ -74,13 +77,14 @@ class ScriptedBackend:
         self.rules = list(rules)
         self.name = name
         self._words = _vocabulary()
+        self._seen: dict[str, int] = {}
 
     @classmethod
     def from_rules(
         cls, rules: Sequence[Mapping[str, Any]], *, name: str = "scripted"
     ) -> ScriptedBackend:
         """Build from rule mappings: ``match``, ``reply`` (str or list), ``scope``,
-        ``finish_reason``."""
+        ``finish_reason``, ``select``."""
         built = []
         for number, raw in enumerate(rules, start=1):
             try:
@@ -91,6 +95,9 @@ class ScriptedBackend:
                 templates = [_ENV.from_string(str(text)) for text in replies]
             except (KeyError, re.error, jinja2.TemplateError) as exc:
                 raise ConfigError(f"scripted rule {number} is invalid: {exc!r}") from exc
+            select = str(raw.get("select", "hash"))
+            if select not in ("hash", "cycle"):
+                raise ConfigError(f"scripted rule {number}: select must be 'hash' or 'cycle'")
             clash = sorted(set(pattern.groupindex) & _RESERVED)
             if clash:
                 raise ConfigError(
@@ -104,6 +111,7 @@ class ScriptedBackend:
                     templates,
                     scope=str(raw.get("scope", "last")),
                     finish_reason=str(raw.get("finish_reason", "stop")),
+                    select=select,
                 )
             )
         return cls(built, name=name)
@@ -138,9 +146,13 @@ class ScriptedBackend:
                 continue
             n = rule.calls
             rule.calls += 1
-            seed = int(hashlib.sha256(f"{request.fingerprint()}:{n}".encode()).hexdigest()[:16], 16)
+            fingerprint = request.fingerprint()
+            seen = self._seen.get(fingerprint, 0)
+            self._seen[fingerprint] = seen + 1
+            seed = int(hashlib.sha256(f"{fingerprint}:{seen}".encode()).hexdigest()[:16], 16)
             rng = random.Random(seed)
-            template = rule.replies[n % len(rule.replies)]
+            index = seed if rule.select == "hash" else n
+            template = rule.replies[index % len(rule.replies)]
             values = {k: v for k, v in match.groupdict().items() if v is not None}
             try:
                 text = template.render(

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from airloom.backends.base import Backend, ChatRequest, Message, StreamingBackend
-from airloom.cli.backend_options import backend_options, build_backend, settings_from
+from airloom.cli.backend_options import BackendChoice, backend_options
 from airloom.cli.format_cmd import resolve_template
 from airloom.formats.chat import (
     ChatTemplate,
@@ -116,7 +116,7 @@ def _echo_now(text: str) -> None:
     is_flag=True,
     help="Also print, on stderr, the exact prompt the template makes of the request.",
 )
-@backend_options(required=True)
+@backend_options
 def ask(
     prompt: str,
     template_name: str | None,
@@ -126,14 +126,12 @@ def ask(
     temperature: float | None,
     max_tokens: int | None,
     show_prompt: bool,
-    base_url: str,
-    model: str,
-    api_key_env: str | None,
-    timeout: float,
+    backend: BackendChoice,
 ) -> None:
     """Send PROMPT ("-" reads stdin) and print the answer as it arrives."""
     if prompt == "-":
         prompt = sys.stdin.read()
+    teacher, model = backend.build()
     name = template_name or template_for_model(model)
     template = resolve_template(name) if name else None
     request = chat_request(
@@ -148,9 +146,8 @@ def ask(
         click.echo(render(template, system, turns), err=True)
         click.echo("-" * 40, err=True)
     extract_code = is_plainformat(prompt) and not raw
-    backend = build_backend(settings_from(base_url, model, api_key_env, timeout))
     sink = (lambda _text: None) if extract_code else _echo_now
-    answer = asyncio.run(run_request(backend, request, stream=not no_stream, sink=sink))
+    answer = asyncio.run(run_request(teacher, request, stream=not no_stream, sink=sink))
     if extract_code:
         click.echo(plain_code(answer))
     elif not raw and not answer.endswith("\n"):

@@ -1,120 +1,139 @@
-"""Options and construction of the backend used by ``ask`` and ``call``.
+"""Backend options shared by ``ask``, ``call`` and ``plan``.
 
-All of it goes through :func:`build_backend`, so that other kinds of backend (the
-embedded local model, a config file's endpoints) can be routed here later.
+The teacher is chosen exactly as ``generate`` chooses it: from a config file
+(``--config``, ``--set``) or the defaults — the embedded local model when no base URL
+is given — with ``--base-url``, ``--model``, ``--api-key-env`` and
+``--request-timeout`` as shortcuts for the matching config keys.
 
 Example:
-    >>> backend = build_backend(BackendSettings(base_url="http://127.0.0.1:9/v1", model="m"))
-    >>> backend.name
-    'http://127.0.0.1:9/v1'
+    >>> choice = BackendChoice(base_url="http://127.0.0.1:9/v1", model="m")
+    >>> backend, model = choice.build()
+    >>> backend.name, model
+    ('http://127.0.0.1:9/v1', 'm')
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from airloom.backends.base import Backend
+from airloom.config import Config, load_config
 from airloom.errors import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True, slots=True)
-class BackendSettings:
-    """Where to send requests: an OpenAI-compatible endpoint, a model, a key variable."""
+class BackendChoice:
+    """The command line's choice of teacher (see the module docstring)."""
 
-    base_url: str
-    model: str
+    config_path: Path | None = None
+    overrides: tuple[str, ...] = ()
+    base_url: str | None = None
+    model: str | None = None
     api_key_env: str | None = None
-    timeout: float = 600.0
+    timeout: float | None = None
+
+    def config(self) -> Config:
+        """The config with the shortcuts applied as ``--set`` overrides."""
+        shortcuts = [
+            f"{key}={value}"
+            for key, value in (
+                ("base_url", self.base_url),
+                ("model", self.model),
+                ("api_key_env", self.api_key_env),
+                ("retry.timeout", self.timeout),
+            )
+            if value is not None
+        ]
+        if self.api_key_env and not os.environ.get(self.api_key_env):
+            raise ConfigError(
+                f"the environment variable {self.api_key_env} is not set",
+                hint=f"export {self.api_key_env}=<your key>, or drop --api-key-env",
+            )
+        return load_config(self.config_path, (*self.overrides, *shortcuts))
+
+    def build(self) -> tuple[Backend, str]:
+        """The backend and the model name to put in requests."""
+        from airloom.backends.factory import build_default_backend, describe_default
+
+        config = self.config()
+        base_dir = self.config_path.resolve().parent if self.config_path else Path.cwd()
+        _, _, model = describe_default(config)
+        return build_default_backend(config, base_dir), model
 
 
-def backend_options(*, required: bool = True) -> Callable[[F], F]:
-    """Add ``--base-url``, ``--model``, ``--api-key-env`` and ``--request-timeout``.
+def backend_options(func: F) -> F:
+    """Add the backend options; the command receives one ``backend: BackendChoice``.
 
     Example:
         >>> @click.command()
-        ... @backend_options(required=False)
-        ... def hello(base_url, model, api_key_env, timeout):
-        ...     pass
-        >>> [p.name for p in hello.params]
-        ['base_url', 'model', 'api_key_env', 'timeout']
+        ... @backend_options
+        ... def hello(backend):
+        ...     click.echo(backend.model or "embedded")
+        >>> from click.testing import CliRunner
+        >>> CliRunner().invoke(hello, ["--model", "m"]).output
+        'm\\n'
     """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["backend"] = BackendChoice(
+            config_path=kwargs.pop("config_path"),
+            overrides=kwargs.pop("overrides"),
+            base_url=kwargs.pop("base_url"),
+            model=kwargs.pop("model"),
+            api_key_env=kwargs.pop("api_key_env"),
+            timeout=kwargs.pop("timeout"),
+        )
+        return func(*args, **kwargs)
+
     options = [
+        click.option(
+            "--config",
+            "-c",
+            "config_path",
+            default=None,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Config file whose teacher to use (default: built-in defaults).",
+        ),
+        click.option(
+            "--set",
+            "overrides",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Override a config value (repeatable).",
+        ),
         click.option(
             "--base-url",
             envvar="AIRLOOM_BASE_URL",
-            required=required,
+            default=None,
             help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "
-            "(env AIRLOOM_BASE_URL).",
+            "(default: the embedded local model).",
         ),
-        click.option("--model", envvar="AIRLOOM_MODEL", required=required, help="Model id to ask."),
+        click.option("--model", envvar="AIRLOOM_MODEL", default=None, help="Model id."),
         click.option(
             "--api-key-env",
             default=None,
             metavar="VAR",
-            help="Environment variable that holds the API key (none is sent without it).",
+            help="Environment variable that holds the API key.",
         ),
         click.option(
             "--request-timeout",
             "timeout",
             type=float,
-            default=600.0,
-            show_default=True,
-            help="Seconds before a request is abandoned.",
+            default=None,
+            help="Seconds before a request is abandoned (default: retry.timeout).",
         ),
     ]
-
-    def decorate(func: F) -> F:
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return decorate
-
-
-def settings_from(
-    base_url: str, model: str, api_key_env: str | None, timeout: float
-) -> BackendSettings:
-    """Collect the option values.
-
-    Example:
-        >>> settings_from("http://h/v1", "m", None, 5.0).timeout
-        5.0
-    """
-    return BackendSettings(base_url=base_url, model=model, api_key_env=api_key_env, timeout=timeout)
-
-
-def build_backend(settings: BackendSettings) -> Backend:
-    """The backend for these settings (an OpenAI-compatible client today).
-
-    Raises :class:`airloom.errors.ConfigError` when the key variable is named but unset.
-
-    Example:
-        >>> build_backend(BackendSettings("http://127.0.0.1:9/v1", "m", "AIRLOOM_NO_SUCH_KEY"))
-        Traceback (most recent call last):
-        ...
-        airloom.errors.ConfigError: the environment variable AIRLOOM_NO_SUCH_KEY is not set \
-(export AIRLOOM_NO_SUCH_KEY=<your key>, or drop --api-key-env)
-    """
-    from airloom.backends.openai import OpenAIBackend
-
-    api_key = None
-    if settings.api_key_env:
-        api_key = os.environ.get(settings.api_key_env)
-        if not api_key:
-            raise ConfigError(
-                f"the environment variable {settings.api_key_env} is not set",
-                hint=f"export {settings.api_key_env}=<your key>, or drop --api-key-env",
-            )
-    return OpenAIBackend(
-        base_url=settings.base_url,
-        api_key=api_key,
-        api_key_env=settings.api_key_env,
-        timeout=settings.timeout,
-    )
+    decorated: Any = wrapper
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]

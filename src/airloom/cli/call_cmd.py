@@ -11,12 +11,7 @@ from typing import NoReturn
 import click
 
 from airloom.cli.ask_cmd import chat_request, run_request
-from airloom.cli.backend_options import (
-    BackendSettings,
-    backend_options,
-    build_backend,
-    settings_from,
-)
+from airloom.cli.backend_options import BackendChoice, backend_options
 from airloom.cli.format_cmd import resolve_template
 from airloom.errors import ParseError
 from airloom.formats.chat import template_for_model
@@ -30,22 +25,19 @@ from airloom.runtime.functions import (
 )
 
 
-def _ask_model(
-    registry: FunctionRegistry, question: str, settings: BackendSettings, fmt: str
-) -> str:
-    name = template_for_model(settings.model)
+def _ask_model(registry: FunctionRegistry, question: str, backend: BackendChoice, fmt: str) -> str:
+    teacher, model = backend.build()
+    name = template_for_model(model)
     template = resolve_template(name) if name else None
     prompt = registry.prompt(question, fmt="yaml" if fmt == "yaml" else "json")
     request = chat_request(
         prompt,
-        model=settings.model,
+        model=model,
         template=template,
         system=None,
         params={"temperature": 0.0},
     )
-    return asyncio.run(
-        run_request(build_backend(settings), request, stream=False, sink=lambda _: None)
-    )
+    return asyncio.run(run_request(teacher, request, stream=False, sink=lambda _: None))
 
 
 def _fail(message: str, problems: list[str]) -> NoReturn:
@@ -99,7 +91,7 @@ def _read_call(registry: FunctionRegistry, answer: str, fmt: str) -> FunctionCal
     help="Seconds a function may run.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Say which functions were skipped and why.")
-@backend_options(required=False)
+@backend_options
 def call(
     question: str | None,
     registry_path: str,
@@ -109,10 +101,7 @@ def call(
     show_prompt: bool,
     call_timeout: float,
     verbose: bool,
-    base_url: str | None,
-    model: str | None,
-    api_key_env: str | None,
-    timeout: float,
+    backend: BackendChoice,
 ) -> None:
     """Let a model pick one of your functions for QUESTION, validate the call, run it.
 
@@ -130,11 +119,10 @@ def call(
         return
     if answer_file is not None:
         answer = answer_file.read_text(encoding="utf-8")
-    elif question and base_url and model:
-        settings = settings_from(base_url, model, api_key_env, timeout)
-        answer = _ask_model(registry, question, settings, fmt)
+    elif question:
+        answer = _ask_model(registry, question, backend, fmt)
     else:
-        raise click.UsageError("give QUESTION with --base-url and --model, or --from-file ANSWER")
+        raise click.UsageError("give a QUESTION for the model, or --from-file ANSWER")
     parsed = _read_call(registry, answer, fmt)
     if isinstance(parsed, NoCall):
         click.echo(json.dumps({"function": None, "reason": parsed.reason}))

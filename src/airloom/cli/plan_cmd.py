@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import click
 
 from airloom.backends.base import Backend
+from airloom.cli.backend_options import BackendChoice, backend_options
 from airloom.errors import ConfigError, PlanError
 from airloom.runtime.budget import Budget
 from airloom.runtime.rewoo.execute import ExecOptions, execute_plan
@@ -36,26 +36,6 @@ from airloom.runtime.tools.search import (
     SearchTool,
     SearxngEngine,
 )
-
-
-def make_backend(base_url: str, api_key_env: str | None) -> Backend:
-    """The backend that plans and answers (one place to route other backends later).
-
-    Example:
-        >>> make_backend("http://127.0.0.1:8000/v1", None).name
-        'http://127.0.0.1:8000/v1'
-    """
-    from airloom.backends.openai import OpenAIBackend
-
-    api_key = None
-    if api_key_env:
-        api_key = os.environ.get(api_key_env)
-        if not api_key:
-            raise ConfigError(
-                f"the environment variable {api_key_env} is not set",
-                hint=f"export {api_key_env}=... or drop --api-key-env",
-            )
-    return OpenAIBackend(base_url=base_url, api_key=api_key, api_key_env=api_key_env)
 
 
 @dataclass(frozen=True)
@@ -92,8 +72,8 @@ def make_registry(
 
     Example:
         >>> import tempfile
-        >>> registry = make_registry(LocalCorpus(Path(tempfile.mkdtemp())),
-        ...                          make_backend("http://127.0.0.1:9/v1", None), "m", None)
+        >>> teacher, _ = BackendChoice(base_url="http://127.0.0.1:9/v1", model="m").build()
+        >>> registry = make_registry(LocalCorpus(Path(tempfile.mkdtemp())), teacher, "m", None)
         >>> [name for name, _ in registry.offered()]
         ['DuckDuckGo', 'TextScraper', 'HyperlinkExtractor', 'KnowledgeModel']
     """
@@ -203,9 +183,7 @@ async def _run_and_close(backend: Backend, registry: ToolRegistry, *args: object
 
 @click.command("plan")
 @click.argument("question", required=False, default="")
-@click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
-@click.option("--model", default="", help="Model name for planning and the QA tool.")
-@click.option("--api-key-env", help="Environment variable that holds the API key.")
+@backend_options
 @click.option(
     "--corpus", type=click.Path(file_okay=False, path_type=Path), help="Offline search folder."
 )
@@ -235,9 +213,7 @@ async def _run_and_close(backend: Backend, registry: ToolRegistry, *args: object
 )
 def plan(
     question: str,
-    base_url: str | None,
-    model: str,
-    api_key_env: str | None,
+    backend: BackendChoice,
     corpus: Path | None,
     searxng: str | None,
     ddg: bool,
@@ -256,13 +232,11 @@ def plan(
     if validate_only:
         _validate_only(plan_file, limits)
         return
-    if not base_url or not model:
-        raise ConfigError("--base-url and --model are required", hint="the QA tool needs a model")
     if plan_file is None and not question.strip():
         raise ConfigError("give a QUESTION or --from-file PLAN.txt")
-    backend = make_backend(base_url, api_key_env)
+    teacher, model = backend.build()
     registry = make_registry(
-        make_search_engine(_Sources(corpus, searxng, ddg)), backend, model, corpus
+        make_search_engine(_Sources(corpus, searxng, ddg)), teacher, model, corpus
     )
     budget = Budget(
         max_steps=max_steps,
@@ -275,11 +249,11 @@ def plan(
     try:
         trace = asyncio.run(
             _run_and_close(
-                backend,
+                teacher,
                 registry,
                 question,
                 plan_file,
-                backend,
+                teacher,
                 model,
                 registry,
                 budget,

@@ -98,11 +98,13 @@ class Gate:
             scores[mask] = dedup.best(category, vectors[mask])
         return scores
 
-    def _unit_is_new(self, category: str, unit: str | None) -> bool:
+    def _unit_is_new(
+        self, category: str, unit: str | None, batch_units: set[tuple[str, str]]
+    ) -> bool:
         if unit is None:
             return True
         known = self.units.setdefault(category, set())
-        return unit not in known
+        return unit not in known and (category, unit) not in batch_units
 
     async def _process(self, jobs: list[_Job]) -> list[int]:
         engine = self.engine
@@ -117,12 +119,13 @@ class Gate:
         batch_vectors: dict[str, list[np.ndarray]] = {}
         new_counts: dict[str, int] = {}
         new_units: list[tuple[str, str]] = []
+        batch_units: set[tuple[str, str]] = set()  # units counted earlier in this batch
         for position, (job, draft) in enumerate(flat):
             ctx = job.ctx
             category = ctx.category
             stats = engine.stats.category(category)
             key = dedup_key(draft.text_for_dedup())
-            vector = None if vectors is None else vectors[position]
+            vector = None if vectors is None or not draft.near_dedup else vectors[position]
             rid = record_id(category, draft.instruction, draft.response, draft.unit)
             reason = None
             if key in engine.dedup.keys or key in batch_keys:
@@ -136,7 +139,7 @@ class Gate:
                     earlier and float(np.max(np.stack(earlier) @ vector)) >= threshold
                 ):
                     reason = "duplicate"
-            new_unit = self._unit_is_new(category, draft.unit)
+            new_unit = self._unit_is_new(category, draft.unit, batch_units)
             already = stats.accepted + new_counts.get(category, 0)
             if reason is None and new_unit and already >= stats.target:
                 reason = "surplus"
@@ -152,6 +155,7 @@ class Gate:
                 new_counts[category] = new_counts.get(category, 0) + 1
                 if draft.unit is not None:
                     new_units.append((category, draft.unit))
+                    batch_units.add((category, draft.unit))
             accepted_per_job[job_index[id(job)]] += 1
             records.append(
                 StoredRecord(

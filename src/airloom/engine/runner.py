@@ -75,10 +75,6 @@ async def gather_or_cancel(coros: list[Coroutine[Any, Any, T]]) -> list[T]:
         raise
 
 
-#: Rounds in a row that accept nothing before an instructor is declared stalled.
-STALL_ROUNDS = 30
-
-
 class Engine:
     """One generation run over a config (see the module docstring)."""
 
@@ -503,7 +499,7 @@ class Engine:
                     except RunStopped:
                         break
                     barren = 0 if accepted else barren + 1
-                if barren >= STALL_ROUNDS:
+                if barren >= self.config.stall_rounds:
                     stats.state = "stalled"
                     self.events.emit(
                         "instructor_stalled",

@@ -53,6 +53,9 @@ class Draft:
 
     ``dedup_text`` is what the dedup gate compares (default: the instruction).
     ``unit`` groups records that count as one unit (a session); default: the record.
+    ``near_dedup=False`` marks a variant of a row that was checked (a counterfactual
+    twin, a re-answer without the system prompt): only exact duplicates reject it, and
+    it is neither compared with nor added to the near-duplicate index.
     """
 
     instruction: str
@@ -64,6 +67,7 @@ class Draft:
     dedup_text: str | None = None
     unit: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    near_dedup: bool = True
 
     def text_for_dedup(self) -> str:
         """The text the dedup gate embeds."""

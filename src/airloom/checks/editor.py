@@ -1,0 +1,59 @@
+"""Editor records: the corrected text must really differ from the flawed one.
+
+An editor record's instruction is a fixed request, a blank line and ``Text: `` followed
+by the flawed text; its response is the original, clean text. A "flawed" text that
+equals the clean one (case and spacing aside) teaches nothing, and one that lost
+half of the words is no longer the same text.
+
+Example:
+    >>> check_editor({"instruction": "Fix this.\\n\\nText: Teh cat sat.",
+    ...               "response": "The cat sat."}).ok
+    True
+    >>> check_editor({"instruction": "Fix this.\\n\\nText: The cat  sat.",
+    ...               "response": "the cat sat."}).reason
+    'the text to correct has no errors'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airloom.checks import Verdict, register
+
+TEXT_LABEL = "Text: "
+#: The flawed text must keep at least this share of the original's words.
+MIN_LENGTH_RATIO = 0.5
+
+
+def flawed_text(instruction: str) -> str | None:
+    """The text to correct in an editor instruction, or None when there is none.
+
+    Example:
+        >>> flawed_text("Please fix.\\n\\nText: Hello wrold")
+        'Hello wrold'
+    """
+    _, sep, tail = instruction.partition("\n\n" + TEXT_LABEL)
+    return tail.strip() if sep and tail.strip() else None
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def check_editor(record: Mapping[str, Any]) -> Verdict:
+    """Fail an editor record whose flawed text is missing or equals the clean one."""
+    flawed = flawed_text(str(record.get("instruction", "")))
+    if flawed is None:
+        return Verdict.failed("no 'Text:' section in the instruction")
+    clean = str(record.get("response", ""))
+    if not clean.strip():
+        return Verdict.failed("empty corrected text")
+    if _normal(flawed) == _normal(clean):
+        return Verdict.failed("the text to correct has no errors")
+    if len(flawed.split()) < MIN_LENGTH_RATIO * len(clean.split()):
+        return Verdict.failed("the text to correct is less than half as long as the original")
+    return Verdict.passed()
+
+
+register("editor")(check_editor)

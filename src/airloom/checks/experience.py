@@ -1,0 +1,45 @@
+"""Guided experiences must reach a share of the word count they were asked for.
+
+The instructor stores the least acceptable length in the record's ``meta`` as
+``min_words``; records without it pass.
+
+Example:
+    >>> check_experience_length({"response": "You walk.", "meta": {"min_words": 3}}).reason
+    'the experience has 2 words, fewer than 3'
+    >>> check_experience_length({"response": "You walk on.", "meta": {"min_words": 3}}).ok
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from airloom.checks import Verdict, register
+
+_WORD = re.compile(r"[\w'-]+")
+
+
+def word_count(text: str) -> int:
+    """Words in a text (runs of letters, digits, apostrophes and hyphens).
+
+    Example:
+        >>> word_count("It's a well-known fact, isn't it?")
+        6
+    """
+    return len(_WORD.findall(text))
+
+
+def check_experience_length(record: Mapping[str, Any]) -> Verdict:
+    """Fail an experience shorter than its ``meta.min_words``."""
+    minimum = (record.get("meta") or {}).get("min_words")
+    if not minimum:
+        return Verdict.passed()
+    words = word_count(str(record.get("response", "")))
+    if words < int(minimum):
+        return Verdict.failed(f"the experience has {words} words, fewer than {minimum}")
+    return Verdict.passed()
+
+
+register("experience")(check_experience_length)

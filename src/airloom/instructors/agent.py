@@ -1,0 +1,247 @@
+"""``agent``: choose a function and its parameters from an "Available functions" listing.
+
+One round = ``batch_size`` items, each two calls:
+
+1. the teacher invents a toolbox of ``min_functions``–``max_functions`` functions (JSON
+   schemas), one user input that exactly one of them fits, and names that function;
+2. the functions become a :class:`~airloom.runtime.functions.FunctionRegistry`; the
+   prompt is the airoboros function-calling prompt rendered by that registry, with
+   the functions shuffled (so the right one sits anywhere in the list) and the answer
+   requested in JSON or YAML (``yaml_ratio``); the teacher answers it.
+
+The answer is parsed and validated against the registry's schemas and must call the
+function the input was written for; the record keeps the validated call re-serialised
+as bare JSON or YAML ``{function, params}``, and the schemas in ``meta["functions"]``
+so curation can re-validate it (``check_function_call``).
+
+Example:
+    >>> AgentConfig().min_functions, AgentConfig().max_functions
+    (3, 9)
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from pydantic import Field, model_validator
+
+from airloom.config import InstructorConfig
+from airloom.errors import AirloomError, ParseError
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.verified import enforce, item_rngs
+from airloom.runtime.decode import Format, decode_structured
+from airloom.runtime.functions import (
+    FunctionCall,
+    FunctionCallError,
+    FunctionRegistry,
+    FunctionSpec,
+)
+
+
+class AgentConfig(InstructorConfig):
+    """Knobs of the agent instructor."""
+
+    min_functions: int = Field(3, ge=2, le=20, description="Fewest functions in a listing.")
+    max_functions: int = Field(9, ge=2, le=20, description="Most functions in a listing.")
+    yaml_ratio: float = Field(
+        0.5, ge=0.0, le=1.0, description="Share of prompts asking for a YAML (not JSON) answer."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgentConfig:
+        if self.min_functions > self.max_functions:
+            raise ValueError("min_functions must not exceed max_functions")
+        return self
+
+
+@dataclass(frozen=True)
+class Toolbox:
+    """What the teacher invented: a registry, a user input and the function it needs."""
+
+    registry: FunctionRegistry
+    user_input: str
+    function: str
+
+
+def _definitions(value: Any) -> list[Mapping[str, Any]]:
+    functions = value.get("functions") if isinstance(value, Mapping) else None
+    if not isinstance(functions, list) or not all(isinstance(f, Mapping) for f in functions):
+        raise Rejected("unparseable", "no 'functions' list of objects")
+    return functions
+
+
+_JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
+
+
+def schema_problem(schema: Any, path: str = "$") -> str | None:
+    """Why a parameters schema is unusable (wrong shapes a teacher may write), or None.
+
+    Example:
+        >>> schema_problem({"type": "object", "properties": {"n": {"type": "int"}}})
+        "$.n: unknown type 'int'"
+        >>> schema_problem({"type": "object", "properties": {"n": {"type": "integer"}}}) is None
+        True
+    """
+    if not isinstance(schema, Mapping):
+        return f"{path}: a schema must be an object"
+    kinds = schema.get("type", [])
+    for kind in [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else [0]:
+        if kind not in _JSON_TYPES:
+            return f"{path}: unknown type {kind!r}"
+    if "enum" in schema and not isinstance(schema["enum"], list):
+        return f"{path}: enum must be a list"
+    required = schema.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+        return f"{path}: required must be a list of names"
+    properties = schema.get("properties", {})
+    if not isinstance(properties, Mapping):
+        return f"{path}: properties must be an object"
+    for name, sub in properties.items():
+        problem = schema_problem(sub, f"{path}.{name}")
+        if problem:
+            return problem
+    items = schema.get("items")
+    return schema_problem(items, f"{path}[]") if items is not None else None
+
+
+def parse_toolbox(text: str, min_functions: int, max_functions: int) -> Toolbox:
+    """Read the teacher's toolbox JSON; raise :class:`Rejected` saying what is wrong.
+
+    Example:
+        >>> box = parse_toolbox('{"functions": [{"name": "a", "description": "A."}, '
+        ...     '{"name": "b", "description": "B."}], "input": "Do b.", "function": "b"}', 2, 3)
+        >>> box.registry.names, box.function
+        (['a', 'b'], 'b')
+    """
+    try:
+        value = decode_structured(text, prefer="json").value
+    except ParseError as exc:
+        raise Rejected("unparseable", exc.message) from exc
+    definitions = _definitions(value)
+    if not min_functions <= len(definitions) <= max_functions:
+        raise Rejected(
+            "bad_functions",
+            f"{len(definitions)} functions, expected {min_functions} to {max_functions}",
+        )
+    try:
+        registry = FunctionRegistry.from_schemas(definitions)
+    except AirloomError as exc:
+        raise Rejected("bad_functions", exc.message) from exc
+    if any(not spec.description.strip() for spec in registry):
+        raise Rejected("bad_functions", "a function has no description")
+    for spec in registry:
+        problem = schema_problem(spec.parameters)
+        if problem:
+            raise Rejected("bad_functions", f"{spec.name}: {problem}")
+    user_input = str(value.get("input") or "").strip()
+    function = str(value.get("function") or "").strip()
+    if not user_input:
+        raise Rejected("unparseable", "no user input")
+    if function not in registry:
+        raise Rejected("bad_functions", f"the chosen function {function!r} is not in the list")
+    return Toolbox(registry, user_input, function)
+
+
+def _schema(spec: FunctionSpec) -> dict[str, Any]:
+    return {"name": spec.name, "description": spec.description, "parameters": spec.parameters}
+
+
+def serialise_call(call: FunctionCall, fmt: str) -> str:
+    """A validated call as the bare JSON or YAML answer the records keep.
+
+    Example:
+        >>> print(serialise_call(FunctionCall("scan", {"deep": False}), "yaml"))
+        function: scan
+        params:
+          deep: false
+    """
+    if fmt == "yaml":
+        return yaml.safe_dump(
+            call.to_dict(), sort_keys=False, allow_unicode=True, default_flow_style=False
+        ).strip()
+    return json.dumps(call.to_dict(), indent=2, ensure_ascii=False)
+
+
+def answer_call(toolbox: Toolbox, answer: str, fmt: str) -> FunctionCall:
+    """Validate the teacher's answer; raise :class:`Rejected` with the reason.
+
+    Example:
+        >>> box = parse_toolbox('{"functions": [{"name": "a", "description": "A."}, '
+        ...     '{"name": "b", "description": "B."}], "input": "Do b.", "function": "b"}', 2, 3)
+        >>> answer_call(box, '{"function": "b", "params": {}}', "json").name
+        'b'
+    """
+    try:
+        call = toolbox.registry.parse(answer, prefer="yaml" if fmt == "yaml" else "json")
+    except FunctionCallError as exc:
+        raise Rejected("invalid_call", "; ".join(exc.problems) or exc.message) from exc
+    except ParseError as exc:
+        raise Rejected("unparseable", exc.message) from exc
+    if not isinstance(call, FunctionCall):
+        raise Rejected("invalid_call", "the answer chooses no function")
+    if call.name != toolbox.function:
+        raise Rejected("wrong_function", f"called {call.name}, the input needs {toolbox.function}")
+    return call
+
+
+class AgentInstructor(Instructor):
+    """Function selection from an airoboros "Available functions" listing."""
+
+    name = "agent"
+    config_model = AgentConfig
+    uses_topics = True
+
+    def _config(self) -> AgentConfig:
+        config = self.config
+        assert isinstance(config, AgentConfig)
+        return config
+
+    async def _item(
+        self, ctx: RoundContext, index: int, rng: random.Random, topic: str
+    ) -> Draft | None:
+        config = self._config()
+        template = self.settings.template("agent.txt")
+        prompt = template.render(
+            function_count=rng.randint(config.min_functions, config.max_functions),
+            topic=topic or "any everyday or professional task",
+            language=self.settings.language,
+            topic_avoidance=self.settings.topic_avoidance,
+        )
+        text = await ctx.complete(prompt, key=f"toolbox:{index}", template=template, filtered=False)
+        toolbox = parse_toolbox(text, config.min_functions, config.max_functions)
+        if not (await ctx.novel([toolbox.user_input]))[0]:
+            return None  # counted as a duplicate by the novelty check
+        order = toolbox.registry.names
+        rng.shuffle(order)
+        fmt: Format = "yaml" if rng.random() < config.yaml_ratio else "json"
+        instruction = toolbox.registry.prompt(toolbox.user_input, fmt=fmt, names=order)
+        answer = await ctx.complete(instruction, key=f"answer:{index}", filtered=False)
+        call = answer_call(toolbox, answer, fmt)
+        draft = Draft(
+            instruction=instruction,
+            response=serialise_call(call, fmt),
+            topic=topic or None,
+            dedup_text=toolbox.user_input,
+            meta={
+                "functions": [_schema(toolbox.registry[name]) for name in order],
+                "function": toolbox.function,
+                "format": fmt,
+            },
+        )
+        return enforce(self.name, draft)
+
+    async def run_round(self, ctx: RoundContext) -> list[Draft]:
+        count = self.settings.batch_size
+        topics = ctx.topics(count)
+        rngs = item_rngs(ctx.rng, count)
+        items = [(i, rngs[i], topics[i % len(topics)] if topics else "") for i in range(count)]
+
+        async def one(item: tuple[int, random.Random, str]) -> Draft | None:
+            return await self._item(ctx, *item)
+
+        return [draft for draft in await ctx.map(one, items) if draft is not None]

@@ -1,0 +1,156 @@
+"""``editor``: fix a flawed text — the flaws are written into ``writing`` answers.
+
+Runs after ``writing`` (``depends_on``) and reads its stored records. Round ``k``
+takes the writing records at positions ``k·batch_size … (k+1)·batch_size − 1`` (in
+acceptance order; the last, partial slice is used too — the original dropped it)
+and, for each, asks the teacher to rewrite the text with 1–3 randomly chosen kinds
+of error. The record is ``{instruction: <fixed request> + blank line + "Text: " +
+flawed text, response: the original text}``; a "flawed" text identical to the
+original is rejected (``failed_check``, :mod:`airloom.checks.editor`). Each record
+keeps its source's id in ``meta.source_id``; sources already used by stored editor
+records are skipped, so a resumed or extended run never edits a text twice. When the
+sources run out the instructor stops producing (one ``sources_exhausted`` reject).
+
+Example:
+    >>> import random
+    >>> choose_issues(random.Random(0), ["typos", "run-on sentences"], 1, 3)
+    ['run-on sentences', 'typos']
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from pydantic import Field, model_validator
+
+from airloom.checks import editor as _checks  # noqa: F401  (registers the check)
+from airloom.checks.editor import TEXT_LABEL
+from airloom.config import InstructorConfig
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.checked import enforce
+
+DEFAULT_ISSUES = [
+    "several misspelled words",
+    "grammatical errors",
+    "childish, overly simple wording",
+    "errors typical of a writer with dyslexia",
+    "long, rambling run-on sentences",
+    "commonly confused words swapped (their/there, affect/effect, then/than)",
+]
+DEFAULT_REQUEST = (
+    "Rewrite the following text to improve and correct it: fix spelling, grammar, "
+    "word choice and sentence structure."
+)
+SOURCE_CATEGORY = "writing"
+
+_PREAMBLE = re.compile(
+    r"^(?:sure|certainly|okay|ok|of course|here(?:'s| is| are))\b[^\n]*\n+", re.IGNORECASE
+)
+_LABEL = re.compile(r"^(?:rewritten\s+)?text\s*:\s*", re.IGNORECASE)
+
+
+class EditorConfig(InstructorConfig):
+    """Knobs of the editor instructor."""
+
+    issues: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ISSUES),
+        description="Kinds of error written into the source texts.",
+    )
+    min_issues: int = Field(1, ge=1, description="Fewest kinds of error per text.")
+    max_issues: int = Field(3, ge=1, description="Most kinds of error per text.")
+    request: str = Field(DEFAULT_REQUEST, description="The fixed request opening each instruction.")
+
+    @model_validator(mode="after")
+    def _check(self) -> EditorConfig:
+        if not self.issues:
+            raise ValueError("issues needs at least one kind of error")
+        if self.min_issues > self.max_issues:
+            raise ValueError("min_issues must not exceed max_issues")
+        return self
+
+
+def choose_issues(rng: random.Random, issues: list[str], low: int, high: int) -> list[str]:
+    """Between ``low`` and ``high`` distinct kinds of error (capped at the list size)."""
+    count = rng.randint(min(low, len(issues)), min(high, len(issues)))
+    return rng.sample(issues, count)
+
+
+def clean_flawed(text: str) -> str:
+    """The teacher's rewrite without a "Sure, here is…" line or a ``Text:`` label.
+
+    Example:
+        >>> clean_flawed("Sure! Here is the text:\\n\\nText: Teh cat sat.")
+        'Teh cat sat.'
+    """
+    text = _PREAMBLE.sub("", text.strip(), count=1).strip()
+    return _LABEL.sub("", text, count=1).strip()
+
+
+def editor_instruction(request: str, flawed: str) -> str:
+    """The instruction of an editor record.
+
+    Example:
+        >>> editor_instruction("Fix it.", "Teh cat.")
+        'Fix it.\\n\\nText: Teh cat.'
+    """
+    return f"{request.strip()}\n\n{TEXT_LABEL}{flawed}"
+
+
+class EditorInstructor(Instructor):
+    """Corrections of flawed writing (see the module docstring)."""
+
+    name = "editor"
+    config_model = EditorConfig
+    depends_on = (SOURCE_CATEGORY,)
+
+    def _config(self) -> EditorConfig:
+        config = self.config
+        assert isinstance(config, EditorConfig)
+        return config
+
+    async def _sources(self, ctx: RoundContext) -> list[dict[str, object]]:
+        """This round's slice of the writing records, minus those already edited."""
+        records = await ctx.source_records([SOURCE_CATEGORY])
+        batch = self.settings.batch_size
+        start = ctx.round_index * batch
+        if start >= len(records):
+            if start - len(records) < batch:
+                ctx.reject("sources_exhausted", f"all {len(records)} writing records used")
+            return []
+        done = await ctx.source_records([self.name])
+        used = {str((r.get("meta") or {}).get("source_id")) for r in done}
+        return [
+            r
+            for r in records[start : start + batch]
+            if str(r["id"]) not in used and str(r.get("response") or "").strip()
+        ]
+
+    async def run_round(self, ctx: RoundContext) -> list[Draft]:
+        config = self._config()
+        template = self.settings.template("editor.txt")
+        sources = await self._sources(ctx)
+        low, high = config.min_issues, config.max_issues
+        jobs = [
+            (index, source, choose_issues(ctx.rng, config.issues, low, high))
+            for index, source in enumerate(sources)
+        ]
+
+        async def corrupt(job: tuple[int, dict[str, object], list[str]]) -> Draft:
+            index, source, issues = job
+            original = str(source["response"]).strip()
+            prompt = template.render(
+                issues="\n".join(f"- {issue}" for issue in issues), text=original
+            )
+            reply = await ctx.complete(prompt, key=f"corrupt:{index}", template=template)
+            flawed = clean_flawed(reply)
+            if not flawed:
+                raise Rejected("empty", "the rewrite is empty")
+            draft = Draft(
+                instruction=editor_instruction(config.request, flawed),
+                response=original,
+                meta={"source_id": str(source["id"]), "issues": issues},
+            )
+            return enforce(self.name, draft)
+
+        return await ctx.map(corrupt, jobs)

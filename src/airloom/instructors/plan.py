@@ -1,0 +1,174 @@
+"""``plan``: reWOO execution plans over the tools a task offers.
+
+One round = one call writing ``batch_size`` tasks (a tool set, ``Name[input]: what it
+does`` per tool, and a question) + one call per novel task answering it. The stored
+instruction is the planning prompt of the seed cards rendered from the task's tools
+and question (:func:`airloom.runtime.rewoo.prompt.build_planning_prompt`); the teacher
+also sees a worked example (``show_example``). Every plan is parsed and validated
+by the runtime (:mod:`airloom.runtime.rewoo`) against exactly the offered tools, and
+must end with an ``Answer:`` referring to evidence; an invalid plan is rejected with the
+validator's reason (``check_plan``).
+
+Example:
+    >>> parse_task("TOOLS:\\nSearch[input]: find pages.\\nQA[input]: answer.\\n"
+    ...            "QUESTION: Who built it?").tools
+    [('Search', 'find pages.'), ('QA', 'answer.')]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pydantic import Field, model_validator
+
+from airloom.config import InstructorConfig
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.parsing import parse_labelled_items
+from airloom.instructors.verified import enforce, strip_fences
+from airloom.runtime.rewoo.ir import normalise_tool_name
+from airloom.runtime.rewoo.prompt import build_planning_prompt
+
+_TOOL_RE = re.compile(
+    r"^\s*(?:[-*]\s*)?(?:\*\*)?([A-Za-z][\w .-]{0,63}?)\[input\](?:\*\*)?\s*:\s*(.+?)\s*$"
+)
+_QUESTION_RE = re.compile(r"^\s*(?:\*\*)?QUESTION(?:\*\*)?\s*:\s*(?:\*\*)?", re.I | re.M)
+_PLAN_START_RE = re.compile(
+    r"^\s*(?:[-*]\s*|\d{1,3}[.)]\s*)?(?:\*\*)?(?:Plan\b|:evidence\s?\[?\d|#E\d)", re.I
+)
+_ANSWER_RE = re.compile(r"^\s*(?:[-*]\s*)?(?:\*\*)?(?:final\s+)?answer(?:\*\*)?\s*:", re.I)
+
+
+class PlanConfig(InstructorConfig):
+    """Knobs of the plan instructor."""
+
+    min_tools: int = Field(4, ge=2, le=12, description="Fewest tools a task must offer.")
+    max_tools: int = Field(7, ge=2, le=12, description="Most tools a task may offer.")
+    show_example: bool = Field(
+        True, description="Show the teacher a worked plan (not stored in the record)."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PlanConfig:
+        if self.min_tools > self.max_tools:
+            raise ValueError("min_tools must not exceed max_tools")
+        return self
+
+
+@dataclass(frozen=True)
+class PlanTask:
+    """One task: its tools (name, description) and its question."""
+
+    tools: list[tuple[str, str]]
+    question: str
+
+
+def parse_task(text: str) -> PlanTask:
+    """Tools and question of one generated task; raise :class:`Rejected` when unusable.
+
+    Example:
+        >>> try:
+        ...     parse_task("TOOLS:\\nSearch[input]: find.\\nNo question here")
+        ... except Rejected as exc:
+        ...     print(exc)
+        unparseable: no QUESTION: line
+    """
+    parts = _QUESTION_RE.split(text, maxsplit=1)
+    if len(parts) != 2 or not parts[1].strip():
+        raise Rejected("unparseable", "no QUESTION: line")
+    tools: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for line in parts[0].splitlines():
+        match = _TOOL_RE.match(line)
+        if match is None:
+            continue
+        name, description = match.group(1).strip(), match.group(2).strip()
+        key = normalise_tool_name(name)
+        if key in seen:
+            raise Rejected("unparseable", f"tool {name} is listed twice")
+        seen.add(key)
+        tools.append((name, description))
+    question = " ".join(parts[1].replace("**", "").split())
+    return PlanTask(tools, question)
+
+
+def trim_plan(text: str) -> str:
+    """The plan without fences, a preamble before the first step, or prose after Answer.
+
+    Example:
+        >>> trim_plan("Here is my plan:\\nPlan: a\\n:evidence0: = T[x]\\nAnswer: :evidence0:"
+        ...           "\\nHope this helps!")
+        'Plan: a\\n:evidence0: = T[x]\\nAnswer: :evidence0:'
+    """
+    lines = strip_fences(text).replace("\r\n", "\n").strip().split("\n")
+    start = next((i for i, line in enumerate(lines) if _PLAN_START_RE.match(line)), 0)
+    end = next(
+        (i + 1 for i in range(len(lines) - 1, start - 1, -1) if _ANSWER_RE.match(lines[i])),
+        len(lines),
+    )
+    return "\n".join(line.rstrip() for line in lines[start:end]).strip()
+
+
+class PlanInstructor(Instructor):
+    """reWOO planning: Plan / :evidenceN: = Tool[input] / Answer."""
+
+    name = "plan"
+    config_model = PlanConfig
+
+    def _config(self) -> PlanConfig:
+        config = self.config
+        assert isinstance(config, PlanConfig)
+        return config
+
+    def _tasks(self, listing: str, ctx: RoundContext) -> list[PlanTask]:
+        config = self._config()
+        tasks = []
+        for item in parse_labelled_items(listing, "TSK")[: self.settings.batch_size]:
+            try:
+                task = parse_task(item)
+            except Rejected as exc:
+                ctx.reject(exc.reason, exc.detail)
+                continue
+            if not config.min_tools <= len(task.tools) <= config.max_tools:
+                ctx.reject(
+                    "bad_tools",
+                    f"{len(task.tools)} tools, expected {config.min_tools} to {config.max_tools}",
+                )
+                continue
+            tasks.append(task)
+        return tasks
+
+    async def run_round(self, ctx: RoundContext) -> list[Draft]:
+        config = self._config()
+        template = self.settings.template("plan.txt")
+        prompt = template.render(
+            batch_size=self.settings.batch_size,
+            min_tools=config.min_tools,
+            max_tools=config.max_tools,
+            language=self.settings.language,
+            topic_avoidance=self.settings.topic_avoidance,
+        )
+        listing = await ctx.complete(prompt, key="tasks", template=template, filtered=False)
+        tasks = self._tasks(listing, ctx)
+        if not tasks:
+            ctx.reject("unparseable", "no usable 'TSK n.' task in the list")
+            return []
+        novel = await ctx.novel([task.question for task in tasks])
+        fresh = [task for task, ok in zip(tasks, novel, strict=True) if ok]
+
+        async def answer(task: PlanTask) -> Draft:
+            teacher_prompt = build_planning_prompt(
+                task.question, task.tools, example=config.show_example
+            )
+            text = await ctx.complete(
+                teacher_prompt, key=f"plan:{tasks.index(task)}", filtered=False
+            )
+            draft = Draft(
+                instruction=build_planning_prompt(task.question, task.tools, example=False),
+                response=trim_plan(text),
+                dedup_text=task.question,
+                meta={"tools": [name for name, _ in task.tools]},
+            )
+            return enforce(self.name, draft)
+
+        return await ctx.map(answer, fresh)

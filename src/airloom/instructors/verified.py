@@ -1,0 +1,160 @@
+"""Helpers shared by the categories whose records are checked by code.
+
+* :func:`enforce` runs every check registered for a category (``airloom.checks``) on a
+  draft and raises :class:`Rejected` with the failing check's name as the reason and
+  its verdict as the detail — the same checks ``airloom verify`` reruns later;
+* :func:`item_rngs` draws one generator per item *before* any teacher call, so a round
+  stays deterministic however its concurrent calls finish (resume replays it exactly);
+* :func:`parse_field_blocks` reads ``KEY: value`` blocks with several keys;
+* :func:`strip_fences` and :func:`strip_preamble` clean teacher prose.
+
+Example:
+    >>> draft = Draft(instruction="Write.\\n\\nYour response should be approximately 50 "
+    ...               "words.", response="Too short.")
+    >>> try:
+    ...     enforce("detailed_writing", draft)
+    ... except Rejected as exc:
+    ...     print(exc.reason)
+    check_word_target
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from airloom.checks import Check
+from airloom.checks.catalog import load_all
+from airloom.instructors.base import Draft, Rejected
+
+
+def load_checks() -> dict[str, list[Check]]:
+    """Import every check module so that :data:`airloom.checks.CHECKS` is filled.
+
+    Example:
+        >>> "mathjson" in load_checks()
+        True
+    """
+    return load_all()
+
+
+def draft_record(draft: Draft, category: str) -> dict[str, Any]:
+    """A draft in the record form checks take (the fields of ``Store.iter_records``).
+
+    Example:
+        >>> draft_record(Draft("Q?", "A."), "general")["conversation"] is None
+        True
+    """
+    conversation = (
+        [{"role": turn.role, "content": turn.content} for turn in draft.conversation]
+        if draft.conversation
+        else None
+    )
+    return {
+        "category": category,
+        "instruction": draft.instruction,
+        "response": draft.response,
+        "system": draft.system,
+        "conversation": conversation,
+        "skip_prompt_formatting": draft.skip_prompt_formatting,
+        "meta": dict(draft.meta),
+    }
+
+
+def enforce(category: str, draft: Draft) -> Draft:
+    """Run the category's registered checks; raise :class:`Rejected` on the first failure.
+
+    Example:
+        >>> enforce("no_checks_here", Draft("a", "b")).response
+        'b'
+    """
+    checks = load_checks().get(category, [])
+    if not checks:
+        return draft
+    record = draft_record(draft, category)
+    for check in checks:
+        verdict = check(record)
+        if not verdict.ok:
+            raise Rejected(getattr(check, "__name__", "check"), verdict.reason)
+    return draft
+
+
+def item_rngs(rng: random.Random, count: int) -> list[random.Random]:
+    """``count`` independent generators drawn from a round's generator, up front.
+
+    Example:
+        >>> a = [r.random() for r in item_rngs(random.Random(1), 3)]
+        >>> a == [r.random() for r in item_rngs(random.Random(1), 3)]
+        True
+    """
+    return [random.Random(rng.getrandbits(64)) for _ in range(count)]
+
+
+def _marker_re(keys: Sequence[str]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(key) for key in sorted(keys, key=len, reverse=True))
+    return re.compile(
+        r"^[ \t]*(?:[-*#>]+[ \t]*|\d{1,3}[.)][ \t]*)?(?:\*\*|__)?"
+        rf"(?P<key>{alternatives})(?:[ \t]*\d+)?[ \t]*"
+        r"(?:\*\*|__)?[ \t]*:(?:\*\*|__)?[ \t]*",
+        re.MULTILINE | re.IGNORECASE,
+    )
+
+
+def parse_field_blocks(text: str, keys: Sequence[str]) -> tuple[list[dict[str, str]], int]:
+    """Blocks of ``KEY: value`` fields, each starting at ``keys[0]``; incomplete ones counted.
+
+    A value runs to the next key line; a repeated key inside a block ends that block.
+    Returns the complete blocks (every key present and non-empty) and how many blocks
+    were incomplete.
+
+    Example:
+        >>> text = ("PERSONA: A pirate.\\nGREETING: Hi!\\nRESPONSE: Ahoy!\\n\\n"
+        ...         "PERSONA: A cat.\\nGREETING: Hello\\n")
+        >>> parse_field_blocks(text, ["PERSONA", "GREETING", "RESPONSE"])
+        ([{'PERSONA': 'A pirate.', 'GREETING': 'Hi!', 'RESPONSE': 'Ahoy!'}], 1)
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    canonical = {key.lower(): key for key in keys}
+    matches = list(_marker_re(keys).finditer(text))
+    blocks: list[dict[str, str]] = []
+    current: dict[str, str] | None = None
+    for index, match in enumerate(matches):
+        key = canonical[match.group("key").lower()]
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        value = strip_fences(text[match.end() : end]).strip()
+        if key == keys[0] or current is None or key in current:
+            current = {}
+            blocks.append(current)
+        current[key] = value
+    complete = [b for b in blocks if all(b.get(key) for key in keys)]
+    return complete, len(blocks) - len(complete)
+
+
+_FENCE_LINE_RE = re.compile(r"^[ \t]*(?:```|~~~)[\w+-]*[ \t]*$", re.MULTILINE)
+
+
+def strip_fences(text: str) -> str:
+    """The text without code-fence lines (their content is kept).
+
+    Example:
+        >>> strip_fences("```json\\n{}\\n```")
+        '\\n{}\\n'
+    """
+    return _FENCE_LINE_RE.sub("", text)
+
+
+_PREAMBLE_RE = re.compile(
+    r"^\s*(?:sure|certainly|of course|here(?:'s| is| are)|okay|ok)\b[^\n]*:\s*\n", re.IGNORECASE
+)
+
+
+def strip_preamble(text: str) -> str:
+    """The text without a chatty first line such as ``Sure! Here is the story:``.
+
+    Example:
+        >>> strip_preamble("Sure, here is the text:\\nThe river rose.")
+        'The river rose.'
+    """
+    return _PREAMBLE_RE.sub("", text, count=1).strip()
