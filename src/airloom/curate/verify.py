@@ -21,16 +21,14 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from airloom import __version__
-from airloom.checks import CHECKS, Check
+from airloom.checks import Check
 from airloom.curate.code_check import check_code
 from airloom.curate.sandbox import Limits, isolation_layers
 
@@ -38,17 +36,15 @@ CODE_CATEGORIES = frozenset({"coding"})
 
 
 def load_checks() -> dict[str, list[Check]]:
-    """Import every check module (each registers itself) and return the registry.
+    """Every registered check (each check module of :mod:`airloom.checks` imported).
 
     Example:
         >>> "inline_actions" in load_checks()
         True
     """
-    import airloom.checks as package
+    from airloom.checks.catalog import load_all
 
-    for info in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{info.name}")
-    return CHECKS
+    return load_all()
 
 
 @dataclass(frozen=True, slots=True)
