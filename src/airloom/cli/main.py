@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("airloom.cli.config_cmd", "config", "Print an example config or check one."),
     "topics": ("airloom.cli.generate_cmd", "topics", "Have the teacher write the topics file."),
     "generate": ("airloom.cli.generate_cmd", "generate", "Generate instruction data (resumable)."),
-    "export": ("airloom.cli.export_cmd", "export", "Export a store as JSONL or ShareGPT."),
+    "export": ("airloom.cli.export_cmd", "export", "Export: JSONL, ShareGPT, parquet, HF, text."),
     "format": ("airloom.cli.format_cmd", "format_command", "Print the exact prompt of a template."),
     "ask": ("airloom.cli.ask_cmd", "ask", "Send one prompt to an OpenAI-compatible endpoint."),
     "call": ("airloom.cli.call_cmd", "call", "Let a model call one of your Python functions."),
