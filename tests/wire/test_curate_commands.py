@@ -117,6 +117,15 @@ def test_judge_over_http_retries_faults(store, openai_server):
     assert server.state.models_seen == {"judge-1"}
 
 
+def test_a_reply_cut_at_max_tokens_is_an_error_that_says_so(tmp_path):
+    rows = [{"instruction": "Explain tides.", "response": "[truncated] The moon."}]
+    store = tmp_path / "cut.db"
+    import_datasets([write_jsonl(tmp_path / "cut.jsonl", rows)], store, embedding_model="hashing")
+    (verdict,) = asyncio.run(judge_store(session(store))).verdicts.values()
+    assert verdict.status == "error" and "cut at max_tokens" in verdict.reason
+    assert verdict.raw == '{"score": 90, "reason": "The answer is cl'
+
+
 def test_judge_command_prints_counts(store, tmp_path):
     config = tmp_path / "judge.yaml"
     config.write_text(yaml.safe_dump({"backend": "scripted", "script_path": str(SCRIPT),

@@ -398,7 +398,10 @@ class Judge:
         try:
             parsed = parse_verdict(call.text, threshold=s.threshold)
         except ParseError as exc:
-            verdict = _verdict(item, "error", reason=exc.message, raw=call.text, usage=usage)
+            reason = exc.message
+            if call.finish_reason == "length":
+                reason += " (the reply was cut at max_tokens: raise scoring.api_params.max_tokens)"
+            verdict = _verdict(item, "error", reason=reason, raw=call.text, usage=usage)
         else:
             verdict = _verdict(
                 item,
