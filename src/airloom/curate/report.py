@@ -140,10 +140,16 @@ def _section_rejects(data: ReportData) -> str:
     start = data.rejects[0][0]
     reasons = Counter(reason for _, _, reason in data.rejects)
 
+    span = data.rejects[-1][0] - start
+
     def draw(figure: Any, axes: Any) -> None:
+        if span < 1.0:  # all at once: a timeline would be a single vertical line
+            top = reasons.most_common(12)
+            _bars([r for r, _ in top], [n for _, n in top], "rejects")(figure, axes)
+            return
         for reason, _ in reasons.most_common(8):
             times = sorted(at - start for at, _, r in data.rejects if r == reason)
-            axes.step(times, range(1, len(times) + 1), where="post", label=reason)
+            axes.step([0.0, *times], range(len(times) + 1), where="post", label=reason)
         axes.set_xlabel("seconds since the first reject")
         axes.set_ylabel("rejects (cumulative)")
         axes.legend(fontsize=8)
