@@ -988,7 +988,8 @@ def test_check_inline_actions_table() -> None:
             )
         ).reason
     )
-    assert check_inline_actions({"meta": {}, "conversation": []}).reason == "no card in meta"
+    no_card = {"meta": {}, "conversation": []}
+    assert check_inline_actions(no_card).reason == "no valid action in the session"
 
 
 # ====================================================================== introspection
@@ -1113,7 +1114,7 @@ def test_introspection_rejects_a_chat_without_setting() -> None:
     ("turns", "reason"),
     [
         ([("user", "a"), ("assistant", "b")], ""),
-        ([], "no conversation turns"),
+        ([], "neither turns nor an instruction"),
         ([("assistant", "b")], "expected user"),
         ([("user", "a"), ("user", "b")], "expected assistant"),
         ([("user", "a"), ("assistant", "b"), ("user", "c")], "does not end with an assistant"),

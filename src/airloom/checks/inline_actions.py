@@ -34,25 +34,34 @@ from airloom.runtime.actions import (
 )
 
 
-def _card(record: Mapping[str, Any]) -> CharacterCard | str:
-    data = (record.get("meta") or {}).get("card")
+def _card(record: Mapping[str, Any]) -> CharacterCard | str | None:
+    meta = record.get("meta") or {}
+    data = meta.get("card") or meta.get("character_card")
     if not isinstance(data, Mapping):
-        return "no card in meta"
+        return None  # e.g. an imported record: the calls are still checked for shape
     try:
         return CharacterCard.from_dict(data)
     except AirloomError as exc:
         return f"the card's functions are invalid: {exc.message}"
 
 
+def _turns(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    turns = record.get("conversation")
+    if turns:
+        return list(turns)
+    return [{"role": "assistant", "content": str(record.get("response") or "")}]
+
+
 @register("inline_actions")
 def check_inline_actions(record: Mapping[str, Any]) -> Verdict:
-    """Calls valid for the card, results turns matching the calls, at least one call."""
+    """Calls valid for the card (or well formed when the record has no card), response
+    turns matching the calls, at least one call."""
     card = _card(record)
     if isinstance(card, str):
         return Verdict.failed(card)
     total = 0
     pending = 0
-    for index, turn in enumerate(record.get("conversation") or []):
+    for index, turn in enumerate(_turns(record)):
         content = str(turn.get("content", ""))
         if turn.get("role") == "assistant":
             events = parse_actions(content, card)

@@ -1,4 +1,5 @@
-"""``airloom export``: airoboros JSONL or ShareGPT, derived from the store."""
+"""``airloom export``: airoboros JSONL, ShareGPT, parquet, Hugging Face datasets, training
+text in a chat format, or the Hub, derived from the store (or from a dataset file)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 import click
 
 from airloom.cli.options import config_options, load
+
+_FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text"]
 
 
 @click.command("export")
@@ -18,16 +21,64 @@ from airloom.cli.options import config_options, load
     help="Store file (default: the config's store).",
 )
 @click.option(
+    "--from",
+    "source",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Convert a dataset file or folder instead of a store.",
+)
+@click.option(
     "--format",
     "fmt",
-    type=click.Choice(["jsonl", "sharegpt"]),
+    type=click.Choice(_FORMATS),
     default="jsonl",
     show_default=True,
-    help="airoboros 2.x JSONL or 3.x ShareGPT conversations.",
+    help="airoboros 2.x JSONL, 3.x ShareGPT, parquet, a save_to_disk folder (hf), or "
+    "training text rendered with --template.",
 )
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output file/folder.")
 @click.option("--category", "categories", multiple=True, help="Only these categories.")
+@click.option("--template", default=None, help="Chat format for --format text (e.g. llama-2).")
+@click.option(
+    "--schema",
+    type=click.Choice(["sharegpt", "airoboros"]),
+    default="sharegpt",
+    show_default=True,
+    help="Row shape of parquet, hf and the Hub.",
+)
+@click.option("--push-to-hub", "repo_id", default=None, help="Upload to this dataset repo.")
+@click.option("--public", is_flag=True, help="Make a pushed dataset public (default: private).")
 def export(
+    config_path: Path | None,
+    overrides: tuple[str, ...],
+    store_path: Path | None,
+    source: Path | None,
+    fmt: str,
+    out: Path | None,
+    categories: tuple[str, ...],
+    template: str | None,
+    schema: str,
+    repo_id: str | None,
+    public: bool,
+) -> None:
+    """Write the store's records to OUT (and/or push them to the Hub)."""
+    if out is None and repo_id is None:
+        raise click.UsageError("give --out, --push-to-hub, or both")
+    if fmt in ("jsonl", "sharegpt") and source is None and repo_id is None:
+        _export_store(config_path, overrides, store_path, fmt, out, categories)  # type: ignore[arg-type]
+        return
+    from airloom.curate.export import push_to_hub, write_dataset
+
+    records = _records(config_path, overrides, store_path, source, categories)
+    if out is not None:
+        written = write_dataset(records, out, fmt, template=template, schema=schema)
+        click.echo(f"wrote {written} records to {out} ({fmt})")
+    if repo_id is not None:
+        pushed = push_to_hub(records, repo_id, schema=schema, private=not public)
+        click.echo(f"pushed {pushed} records to {repo_id}")
+
+
+def _export_store(
     config_path: Path | None,
     overrides: tuple[str, ...],
     store_path: Path | None,
@@ -35,7 +86,6 @@ def export(
     out: Path,
     categories: tuple[str, ...],
 ) -> None:
-    """Write the store's records to OUT."""
     from airloom.engine.store import Store
     from airloom.export import export_store
 
@@ -45,3 +95,25 @@ def export(
     with Store.open(store_path, create=False) as store:
         written = export_store(store, out, fmt, categories or None)
     click.echo(f"wrote {written} records to {out} ({fmt})")
+
+
+def _records(
+    config_path: Path | None,
+    overrides: tuple[str, ...],
+    store_path: Path | None,
+    source: Path | None,
+    categories: tuple[str, ...],
+) -> list[dict[str, object]]:
+    from airloom.curate.sources import read_dataset
+    from airloom.engine.store import Store
+    from airloom.export import training_categories
+
+    if source is not None:
+        records = read_dataset(source).records
+        return [r for r in records if not categories or r["category"] in categories]
+    if store_path is None:
+        config, base_dir = load(config_path, overrides)
+        store_path = config.resolved_store_path(base_dir)
+    with Store.open(store_path, create=False) as store:
+        wanted = list(categories) if categories else training_categories(store)
+        return list(store.iter_records(wanted))

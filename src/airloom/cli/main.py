@@ -23,11 +23,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("airloom.cli.config_cmd", "config", "Print an example config or check one."),
     "topics": ("airloom.cli.generate_cmd", "topics", "Have the teacher write the topics file."),
     "generate": ("airloom.cli.generate_cmd", "generate", "Generate instruction data (resumable)."),
-    "export": ("airloom.cli.export_cmd", "export", "Export a store as JSONL or ShareGPT."),
+    "export": ("airloom.cli.export_cmd", "export", "Export: JSONL, ShareGPT, parquet, HF, text."),
     "format": ("airloom.cli.format_cmd", "format_command", "Print the exact prompt of a template."),
     "ask": ("airloom.cli.ask_cmd", "ask", "Send one prompt to an OpenAI-compatible endpoint."),
     "call": ("airloom.cli.call_cmd", "call", "Let a model call one of your Python functions."),
     "plan": ("airloom.cli.plan_cmd", "plan", "Answer with a reWOO plan run on real tools."),
+    "judge": ("airloom.cli.curate_cmd", "judge", "Judge a store's records with an LLM (cached)."),
+    "verify": ("airloom.cli.verify_cmd", "verify", "Verify records by code: run, parse, check."),
+    "import": ("airloom.cli.dataset_cmd", "import_command", "Import datasets into a store."),
+    "merge": ("airloom.cli.dataset_cmd", "merge", "Merge dataset versions without duplicates."),
+    "report": ("airloom.cli.report_cmd", "report", "Write an HTML report with plots on a store."),
+    "cull": ("airloom.cli.curate_cmd", "cull", "Keep the best-judged of each near-duplicate set."),
 }
 
 

@@ -90,3 +90,19 @@ class VectorIndex:
             return np.full(len(queries), -1.0, dtype=np.float32)
         scores, _ = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), 1)
         return scores[:, 0]
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best (cosines, row numbers) of each query; row -1 where there are fewer.
+
+        Example:
+            >>> index = VectorIndex(dim=2)
+            >>> index.add(np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32))
+            >>> index.search(np.array([[1.0, 0.0]], dtype=np.float32), 3)[1].tolist()
+            [[0, 1, -1]]
+        """
+        k = max(1, int(k))
+        if len(queries) == 0 or len(self) == 0:
+            shape = (len(queries), k)
+            return np.full(shape, -1.0, dtype=np.float32), np.full(shape, -1, dtype=np.int64)
+        scores, rows = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return scores, rows
