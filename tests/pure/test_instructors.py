@@ -500,7 +500,8 @@ def test_tasks_copied_from_the_prompt_are_rejected() -> None:
 
 CONTEXT_PROMPT = (
     "Example:\nBEGININPUT\nBEGINCONTEXT\ndate: 1\nENDCONTEXT\n"
-    "The night ferry carried 212 people.\nENDINPUT"
+    "The night ferry carried 212 people.\nENDINPUT\nBEGININSTRUCTION\n"
+    "How many people did the night ferry carry?\nENDINSTRUCTION"
 )
 BLOCK = "BEGININPUT\nBEGINCONTEXT\nurl: u\nENDCONTEXT\nText.\nENDINPUT\n"
 
@@ -514,6 +515,20 @@ BLOCK = "BEGININPUT\nBEGINCONTEXT\nurl: u\nENDCONTEXT\nText.\nENDINPUT\n"
             "unparseable",
         ),
         (BLOCK + "BEGININSTRUCTION\n\nENDINSTRUCTION", "unparseable"),
+        (
+            "BEGININPUT\nBEGINCONTEXT\nkey: value\nENDCONTEXT\nThe sky was blue.\nENDINPUT\n"
+            "BEGININSTRUCTION\nWhat colour was the sky?\nENDINSTRUCTION",
+            "placeholder",
+        ),
+        (
+            "BEGININPUT\nBEGINCONTEXT\nurl: u\nENDCONTEXT\n[the text]\nENDINPUT\n"
+            "BEGININSTRUCTION\nWhat?\nENDINSTRUCTION",
+            "placeholder",
+        ),
+        (
+            BLOCK + "BEGININSTRUCTION\nHow many people did the night ferry carry?\nENDINSTRUCTION",
+            "copied_prompt",
+        ),
         (
             "BEGININPUT\nBEGINCONTEXT\ndate: 2\nENDCONTEXT\n"
             "The night ferry carried 212 people.\nENDINPUT\n"

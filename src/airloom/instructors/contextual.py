@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import random
+import re
 from dataclasses import dataclass
 
 from pydantic import Field
@@ -194,12 +195,22 @@ def canonical_instruction(text: str, prompt: str) -> str:
         raise Rejected("unparseable", exc.message) from exc
     if not parsed.instruction.strip():
         raise Rejected("unparseable", "no tasks between BEGININSTRUCTION and ENDINSTRUCTION")
+    if copied_from_prompt(parsed.instruction, prompt):
+        raise Rejected("copied_prompt", parsed.instruction[:120])
     for number, block in enumerate(parsed.blocks, start=1):
         if not block.metadata:
             raise Rejected("unparseable", f"input block {number} has no metadata")
+        if _PLACEHOLDER_TEXT.fullmatch(block.text.strip()) or any(
+            key.lower() == "key" or value.lower() in ("value", "[value]")
+            for key, value in block.metadata.items()
+        ):
+            raise Rejected("placeholder", f"input block {number} keeps the layout's placeholders")
         if copied_from_prompt(block.text, prompt):
             raise Rejected("copied_prompt", block.text[:120])
     return parsed.render()
+
+
+_PLACEHOLDER_TEXT = re.compile(r"\[[^\]]{0,40}\]|\.\.\.|…|")
 
 
 class ContextualInstructor(Instructor):
