@@ -210,6 +210,36 @@ def canonical_instruction(text: str, prompt: str) -> str:
     return parsed.render()
 
 
+_DELIMITER_WORD = re.compile(r"\b(?:BEGIN|END)(?:INPUT|CONTEXT|INSTRUCTION)\b", re.IGNORECASE)
+_PAIR_OR_HEADER = re.compile(
+    r"^\s*(?:[-*]\s*)?(?:[\w ]{1,30}:\s*\S.*|(?:reference\(s\)|references?|sources?):?\s*)$",
+    re.IGNORECASE,
+)
+
+
+def answer_problem(response: str) -> tuple[str, str] | None:
+    """Why an answer is unusable — a delimiter leaked into it, or nothing but metadata
+    lines and a references header — or None.
+
+    Example:
+        >>> answer_problem("ENDINPUT")
+        ('leaked_delimiter', 'ENDINPUT')
+        >>> answer_problem("key: value")
+        ('no_answer', 'only key: value lines')
+        >>> answer_problem("It opened in 1911.\\n\\nReference(s):\\nurl: https://x") is None
+        True
+    """
+    leaked = _DELIMITER_WORD.search(response)
+    if leaked:
+        return "leaked_delimiter", leaked.group(0)
+    prose = [
+        line for line in response.splitlines() if line.strip() and not _PAIR_OR_HEADER.match(line)
+    ]
+    if not prose:
+        return "no_answer", "only key: value lines"
+    return None
+
+
 _PLACEHOLDER_TEXT = re.compile(r"\[[^\]]{0,40}\]|\.\.\.|…|")
 
 
@@ -278,6 +308,9 @@ class ContextualInstructor(Instructor):
                 flesch=self.settings.flesch,
             )
             response = (await ctx.complete(prompt, key="response")).strip()
+            problem = answer_problem(response)
+            if problem is not None:
+                raise Rejected(*problem)
             if config.check_citations:
                 problems = check_citations(response, instruction)
                 if problems:
