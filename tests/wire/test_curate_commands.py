@@ -33,8 +33,8 @@ from tests.support.openai_server import Fault
 def expected_status(record):
     """What the scripted judge says about a demo record (see scripts/curate.yaml)."""
     response = record["response"]
-    if response.startswith(("Certainly.", "def main")):
-        return "good"
+    if response.startswith(("Certainly.", "def main", "It was restored")):
+        return "good"  # the last: demo contextual answers, citing their source
     if response.startswith(("Here is one way", "BEGININPUT")):
         return "bad"
     assert response.startswith("A short answer follows"), response
