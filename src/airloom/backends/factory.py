@@ -49,7 +49,7 @@ def build_default_backend(config: Config, base_dir: Path | None = None) -> Backe
             api_key_env=config.api_key_env,
             headers=headers,
             timeout=config.retry.timeout,
-            max_connections=max(config.concurrency.max_requests * 2, 16),
+            max_connections=config.concurrency.max_requests,
         )
     if kind == "scripted":
         from airloom.backends.scripted import ScriptedBackend
@@ -77,6 +77,6 @@ def build_endpoint_backend(name: str, endpoint: EndpointConfig, timeout: float) 
         api_key_env=endpoint.api_key_env,
         headers=endpoint.headers,
         timeout=timeout,
-        max_connections=max(endpoint.max_concurrency * 2, 16),
+        max_connections=endpoint.max_concurrency,
         name=name,
     )

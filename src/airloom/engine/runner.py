@@ -485,7 +485,7 @@ class Engine:
                     break
                 remaining = stats.target - stats.accepted
                 needed = math.ceil(remaining / per_round)
-                cap = max(1, min(needed, math.ceil(2 * concurrency / per_round) + 1))
+                cap = max(1, min(needed, math.ceil(2 * concurrency / per_round) + 4))
                 while not exhausted and len(in_flight) < cap:
                     if replay:
                         index = replay.pop(0)
