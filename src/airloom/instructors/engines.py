@@ -52,9 +52,16 @@ def copied_from_prompt(item: str, prompt: str) -> bool:
         True
         >>> copied_from_prompt("Implement a trie in Rust.", "Example 3. Implement a B*-tree.")
         False
+        >>> copied_from_prompt("[Write a Go program that reads a weighted graph]. Do it well.",
+        ...                    "Example 4. Write a Go program that reads a weighted graph.")
+        True
     """
     normal = _normal(item)
-    return len(normal) >= 12 and normal in _normal(prompt)
+    if len(normal) >= 12 and normal in _normal(prompt):
+        return True
+    # or it embeds a long sentence of the prompt ("[Example 2 text]. Also ...")
+    sentences = (_normal(s) for s in re.split(r"[.!?\n]+", prompt))
+    return any(len(sentence) >= 40 and sentence in normal for sentence in sentences)
 
 
 def drop_copies(ctx: RoundContext, items: list[str], prompt: str) -> list[str]:

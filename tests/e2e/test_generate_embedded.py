@@ -1,0 +1,71 @@
+"""End to end: `airloom generate` on the embedded model, as a user runs it.
+
+The 0.5B teacher is weak (it often repeats the coding prompt's worked examples and
+rarely keeps the closed-context layout), so the test asks for few records and accepts
+rejects; what it demands is a clean run: general tasks delivered, every category either
+at its target or stalled with its rejects counted, well-formed records — never a crash
+or a hang.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airloom.formats.closed_context import parse_closed_context
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+ROOT = Path(__file__).resolve().parents[2]
+
+CONFIG = """\
+seed: 1
+stall_rounds: 4
+api_params: {temperature: 0.7, max_tokens: 512}
+instructors:
+  general: {count: 2, batch_size: 2}
+  coding: {count: 2, batch_size: 2}
+  contextual: {count: 1, batch_size: 2}
+"""
+
+
+def test_generate_on_the_embedded_model(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    (tmp_path / "topics.txt").write_text("volcanoes\nchess openings\nlighthouses\nriver deltas\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(
+        [sys.executable, "-m", "airloom", "generate", "-c", "config.yaml", "--quiet"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=2400,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "completed"
+    categories = summary["categories"]
+    assert categories["general"]["accepted"] == 2
+    targets = {"general": 2, "coding": 2, "contextual": 1}
+    for name, target in targets.items():
+        category = categories[name]
+        assert category["state"] in ("done", "stalled"), name
+        assert category["accepted"] == target or sum(category["rejects"].values()) > 0, name
+
+    con = sqlite3.connect(tmp_path / "instructions.airloom.db")
+    rows = con.execute("SELECT category, instruction, response, model FROM records").fetchall()
+    con.close()
+    assert {model for *_, model in rows} == {"qwen2.5-coder-0.5b-instruct"}
+    for category, instruction, response, _ in rows:
+        assert instruction.strip() and response.strip()
+        if category == "coding" and instruction.endswith("PLAINFORMAT"):
+            assert "```" not in response
+        if category == "contextual":
+            parse_closed_context(instruction, strict=True)
+    exported = (tmp_path / "instructions.jsonl").read_text().splitlines()
+    assert len(exported) == len(rows)
