@@ -34,7 +34,7 @@ import numpy as np
 
 from airloom.curate.records import exact_key
 from airloom.curate.sources import require
-from airloom.engine.store import Store, StoredRecord
+from airloom.engine.store import Store, stored_from_row
 from airloom.errors import ConfigError, StoreError
 from airloom.formats.chat import TEMPLATES, get_template, render, split_system
 from airloom.formats.records import conversation_turns, to_airoboros, to_sharegpt
@@ -196,30 +196,7 @@ def write_store(
         vector = None
         if vectors is not None and row < len(vectors) and np.any(vectors[row]):
             vector = vectors[row]
-        stored.append(
-            StoredRecord(
-                id=record["id"],
-                category=record["category"],
-                unit=record.get("unit") or record["id"],
-                instruction=record["instruction"],
-                response=record["response"],
-                dedup_key=exact_key(record),
-                system=record.get("system"),
-                conversation=record.get("conversation"),
-                skip_prompt_formatting=bool(record.get("skip_prompt_formatting")),
-                embedding=vector,
-                topic=record.get("topic"),
-                instructor=record.get("instructor"),
-                model=record.get("model"),
-                endpoint=record.get("endpoint"),
-                params=record.get("params") or {},
-                template_hash=record.get("template_hash"),
-                seed=record.get("seed"),
-                run_id=record.get("run_id"),
-                round_key=record.get("round_key"),
-                meta=record.get("meta") or {},
-            )
-        )
+        stored.append(stored_from_row(record, dedup=exact_key(record), embedding=vector))
     with Store.open(path, embedding_model=embedding_model) as store:
         store.commit_batch(stored)
     return len(stored)

@@ -26,7 +26,7 @@ import numpy as np
 from airloom.curate.records import dedup_text, exact_key
 from airloom.curate.sources import Dataset, read_dataset
 from airloom.engine.embed import Embedder, make_embedder
-from airloom.engine.store import Store, StoredRecord
+from airloom.engine.store import Store, StoredRecord, stored_from_row
 
 Progress = Callable[[str, int, int], None]
 
@@ -95,22 +95,7 @@ def embed_missing(
 def _stored(record: dict[str, Any], vector: np.ndarray, source: str, index: int) -> StoredRecord:
     meta = dict(record.get("meta") or {})
     meta.setdefault("import", {"source": source, "index": index})
-    return StoredRecord(
-        id=record["id"],
-        category=record["category"],
-        unit=record.get("unit") or record["id"],
-        instruction=record["instruction"],
-        response=record["response"],
-        dedup_key=exact_key(record),
-        system=record.get("system"),
-        conversation=record.get("conversation"),
-        skip_prompt_formatting=bool(record.get("skip_prompt_formatting")),
-        embedding=vector,
-        topic=record.get("topic"),
-        instructor=record.get("instructor"),
-        model=record.get("model"),
-        meta=meta,
-    )
+    return stored_from_row(record, dedup=exact_key(record), embedding=vector, meta=meta)
 
 
 def _import_one(

@@ -125,6 +125,45 @@ class StoredRecord:
     created_at: float = field(default_factory=time.time)
 
 
+def stored_from_row(
+    row: dict[str, Any],
+    *,
+    dedup: str,
+    embedding: np.ndarray | None,
+    meta: dict[str, Any] | None = None,
+) -> StoredRecord:
+    """A StoredRecord from a record dict (the form ``Store.iter_records`` yields), e.g. to
+    copy records into another store; ``meta`` replaces the row's own when given.
+
+    Example:
+        >>> row = {"id": "r1", "category": "general", "instruction": "Hi?", "response": "Hello."}
+        >>> stored_from_row(row, dedup="k", embedding=None).unit
+        'r1'
+    """
+    return StoredRecord(
+        id=row["id"],
+        category=row["category"],
+        unit=row.get("unit") or row["id"],
+        instruction=row["instruction"],
+        response=row["response"],
+        dedup_key=dedup,
+        system=row.get("system"),
+        conversation=row.get("conversation"),
+        skip_prompt_formatting=bool(row.get("skip_prompt_formatting")),
+        embedding=embedding,
+        topic=row.get("topic"),
+        instructor=row.get("instructor"),
+        model=row.get("model"),
+        endpoint=row.get("endpoint"),
+        params=row.get("params") or {},
+        template_hash=row.get("template_hash"),
+        seed=row.get("seed"),
+        run_id=row.get("run_id"),
+        round_key=row.get("round_key"),
+        meta=meta if meta is not None else (row.get("meta") or {}),
+    )
+
+
 def record_id(category: str, instruction: str, response: str, unit: str | None = None) -> str:
     """Deterministic id: a replayed round yields the same id, so it cannot be stored twice.
 
