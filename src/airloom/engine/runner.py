@@ -500,14 +500,14 @@ class Engine:
                 )
                 done.discard(stop_waiter)
                 in_flight -= done
-                for task in done:
+                for task in done:  # every result is retrieved, even after a stop
                     try:
                         accepted = task.result()
                     except BudgetExceeded as exc:
                         self.request_stop(f"budget: {exc.message}")
-                        break
+                        continue
                     except RunStopped:
-                        break
+                        continue
                     barren = 0 if accepted else barren + 1
                 if barren >= self.config.stall_rounds:
                     stats.state = "stalled"
