@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from airloom.errors import ParseError
 from airloom.runtime.solutions import RankedEntry, parse_ranked_solutions
 
-SEED = Path("/work/shared/reference/seeds/001_beb6e5408e23efdc.txt")
+# the model cards live in shared/ beside the checkout, where there is one
+SEED = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "reference"
+    / "seeds"
+    / "001_beb6e5408e23efdc.txt"
+)
 
 CARD = """Solution 1:
 In a round-robin tournament, each player plays every other player exactly once. This means that the total number of games played is equal to the combination of all players taken two at a time (since a game involves two players).
