@@ -24,6 +24,7 @@ from airloom.instructors.base import (
     RoundContext,
     Turn,
     load_template,
+    map_rejecting,
 )
 from airloom.instructors.coding import CodingConfig, CodingInstructor
 from airloom.instructors.contextual import (
@@ -86,15 +87,7 @@ class FakeContext:
         self.rejects.append((reason, detail))
 
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
-        async def guarded(item: T) -> tuple[bool, R | None]:
-            try:
-                return True, await fn(item)
-            except Rejected as exc:
-                self.reject(exc.reason, exc.detail)
-                return False, None
-
-        results = await asyncio.gather(*(guarded(item) for item in items))
-        return [value for ok, value in results if ok]  # type: ignore[misc]
+        return await map_rejecting(fn, items, self.reject)
 
 
 def settings_for(

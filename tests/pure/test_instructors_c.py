@@ -35,6 +35,7 @@ from airloom.instructors.base import (
     Rejected,
     SourceExhausted,
     Turn,
+    map_rejecting,
 )
 from airloom.instructors.character import (
     CharacterConfig,
@@ -160,15 +161,7 @@ class FakeContext:
         return [r for c in categories for r in self._records.get(c, [])]
 
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
-        async def guarded(item: T) -> tuple[bool, R | None]:
-            try:
-                return True, await fn(item)
-            except Rejected as exc:
-                self.reject(exc.reason, exc.detail)
-                return False, None
-
-        results = await asyncio.gather(*(guarded(item) for item in items))
-        return [value for ok, value in results if ok]  # type: ignore[misc]
+        return await map_rejecting(fn, items, self.reject)
 
     def reasons(self) -> list[str]:
         return [reason for reason, _ in self.rejects]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,7 +15,13 @@ from airloom.engine.filters import ResponseFilter
 from airloom.engine.scheduler import Endpoint, describe_params
 from airloom.engine.store import dedup_key
 from airloom.errors import BackendError, ContextLengthError, FatalBackendError
-from airloom.instructors.base import InstructorSettings, PromptTemplate, Rejected, Turn
+from airloom.instructors.base import (
+    InstructorSettings,
+    PromptTemplate,
+    Rejected,
+    Turn,
+    map_rejecting,
+)
 
 if TYPE_CHECKING:
     from airloom.engine.runner import Engine
@@ -165,12 +170,4 @@ class EngineRoundContext:
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
         """Run ``fn`` over items concurrently; Rejected items are counted and dropped."""
 
-        async def guarded(item: T) -> tuple[bool, R | None]:
-            try:
-                return True, await fn(item)
-            except Rejected as exc:
-                self.reject(exc.reason, exc.detail)
-                return False, None
-
-        results = await asyncio.gather(*(guarded(item) for item in items))
-        return [value for ok, value in results if ok]  # type: ignore[misc]
+        return await map_rejecting(fn, items, self.reject)

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 from abc import ABC, abstractmethod
@@ -224,6 +225,38 @@ class RoundContext(Protocol):
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
         """Run ``fn`` on every item at once; items raising Rejected are counted and dropped."""
         ...
+
+
+async def map_rejecting(
+    fn: Callable[[T], Awaitable[R]],
+    items: Sequence[T],
+    on_reject: Callable[[str, str], None],
+) -> list[R]:
+    """Run ``fn`` over items concurrently; items raising :class:`Rejected` are reported to
+    ``on_reject(reason, detail)`` and dropped (what ``RoundContext.map`` does).
+
+    Example:
+        >>> import asyncio
+        >>> async def half(n):
+        ...     if n % 2:
+        ...         raise Rejected("odd", str(n))
+        ...     return n // 2
+        >>> seen = []
+        >>> asyncio.run(map_rejecting(half, [1, 2, 4], lambda r, d: seen.append((r, d))))
+        [1, 2]
+        >>> seen
+        [('odd', '1')]
+    """
+
+    async def guarded(item: T) -> tuple[bool, R | None]:
+        try:
+            return True, await fn(item)
+        except Rejected as exc:
+            on_reject(exc.reason, exc.detail)
+            return False, None
+
+    results = await asyncio.gather(*(guarded(item) for item in items))
+    return [value for ok, value in results if ok]  # type: ignore[misc]
 
 
 class Instructor(ABC):
