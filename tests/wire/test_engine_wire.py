@@ -245,3 +245,37 @@ def test_unreachable_endpoint_gives_one_clear_error(tmp_path):
     with pytest.raises(FatalBackendError) as info:
         run(config, tmp_path)
     assert "in a row" in str(info.value)
+
+
+def test_stop_grace_expiry_leaves_no_round_running(openai_server, tmp_path):
+    """Calls slower than the grace period are cancelled, not left running past shutdown."""
+    server = openai_server(latency=1.5)
+    config = make_config(
+        tmp_path,
+        server.url,
+        "concurrency: {max_requests: 4, stop_grace: 0.2}\n"
+        "instructors:\n  general: {count: 50, batch_size: 5}\n  joke: {count: 5}\n",
+    )
+    events: list[tuple[str, dict]] = []
+
+    class Sink:
+        def emit(self, event, **fields):
+            events.append((event, fields))
+
+    engine = Engine(config, base_dir=tmp_path, events=Sink())
+
+    async def main():
+        task = asyncio.create_task(engine.run())
+        while server.state.in_flight < 2:
+            await asyncio.sleep(0.02)
+        engine.request_stop("interrupted")
+        stats = await task
+        await asyncio.sleep(2.0)  # long enough for an orphaned call to come back
+        leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        return stats, leftovers
+
+    stats, leftovers = asyncio.run(main())
+    assert stats.status == "interrupted"
+    assert leftovers == []
+    assert [name for name, _ in events if name == "round_error"] == []
+    assert events[-1][0] == "run_finished"

@@ -159,13 +159,21 @@ class Engine:
             )
 
     async def _drain(self, tasks: set[asyncio.Task[Any]]) -> None:
-        """Give tasks the grace period to finish, then cancel what is left."""
-        pending = {task for task in tasks if not task.done()}
-        if pending and self._stop.is_set():
-            _, pending = await asyncio.wait(pending, timeout=self.config.concurrency.stop_grace)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Give tasks the grace period to finish, then cancel what is left.
+
+        Drains nest (a wave drains its instructors, each instructor its rounds) and
+        their grace periods run out together: when the outer one cancels an inner
+        drain, the inner one still cancels and awaits its own tasks, so no round
+        outlives the run.
+        """
+        try:
+            pending = {task for task in tasks if not task.done()}
+            if pending and self._stop.is_set():
+                await asyncio.wait(pending, timeout=self.config.concurrency.stop_grace)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     # ---- start-up -----------------------------------------------------------------------
     def _open_store(self) -> Store:
