@@ -134,7 +134,8 @@ class SentenceTransformerEmbedder:
         if len(text) < self._window * 3:
             return [text]
         tokenizer = self._model.tokenizer
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        # verbose=False: splitting a long text is the point, not a mistake to warn about
+        ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
         size = self._window - 2
         if len(ids) <= size:
             return [text]
