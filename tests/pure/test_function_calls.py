@@ -761,3 +761,35 @@ def test_large_answer_is_fast() -> None:
     with pytest.raises(FunctionCallError, match="at most 10000 allowed"):
         REGISTRY.parse(big)
     assert time.perf_counter() - started < 1.0
+
+
+def test_full_json_schema_keywords_are_enforced() -> None:
+    schema = {
+        "type": "object",
+        "$defs": {"unit": {"enum": ["celsius", "fahrenheit"]}},
+        "properties": {
+            "unit": {"$ref": "#/$defs/unit"},
+            "where": {
+                "oneOf": [
+                    {"type": "string", "minLength": 2},
+                    {"type": "object", "required": ["lat", "lon"]},
+                ]
+            },
+        },
+        "required": ["where"],
+        "additionalProperties": False,
+    }
+    assert validate({"where": "Oslo", "unit": "celsius"}, schema) == []
+    assert validate({"where": {"lat": 1}, "unit": "kelvin"}, schema) == [
+        "$.unit: 'kelvin' is not one of 'celsius', 'fahrenheit'",
+        "$.where: object value must match exactly one allowed form",
+    ]
+
+
+def test_invalid_parameter_schema_is_refused_when_registered() -> None:
+    with pytest.raises(AirloomError, match=r"function 'f' parameters schema is not valid"):
+        spec_from_schema({"name": "f", "parameters": {"type": "object", "required": "city"}})
+    with pytest.raises(AirloomError, match="not valid JSON Schema"):
+        FunctionRegistry.from_schemas(
+            [{"name": "g", "parameters": {"properties": {"n": {"type": "int"}}}}]
+        )

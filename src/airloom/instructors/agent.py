@@ -75,40 +75,6 @@ def _definitions(value: Any) -> list[Mapping[str, Any]]:
     return functions
 
 
-_JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
-
-
-def schema_problem(schema: Any, path: str = "$") -> str | None:
-    """Why a parameters schema is unusable (wrong shapes a teacher may write), or None.
-
-    Example:
-        >>> schema_problem({"type": "object", "properties": {"n": {"type": "int"}}})
-        "$.n: unknown type 'int'"
-        >>> schema_problem({"type": "object", "properties": {"n": {"type": "integer"}}}) is None
-        True
-    """
-    if not isinstance(schema, Mapping):
-        return f"{path}: a schema must be an object"
-    kinds = schema.get("type", [])
-    for kind in [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else [0]:
-        if kind not in _JSON_TYPES:
-            return f"{path}: unknown type {kind!r}"
-    if "enum" in schema and not isinstance(schema["enum"], list):
-        return f"{path}: enum must be a list"
-    required = schema.get("required", [])
-    if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
-        return f"{path}: required must be a list of names"
-    properties = schema.get("properties", {})
-    if not isinstance(properties, Mapping):
-        return f"{path}: properties must be an object"
-    for name, sub in properties.items():
-        problem = schema_problem(sub, f"{path}.{name}")
-        if problem:
-            return problem
-    items = schema.get("items")
-    return schema_problem(items, f"{path}[]") if items is not None else None
-
-
 def parse_toolbox(text: str, min_functions: int, max_functions: int) -> Toolbox:
     """Read the teacher's toolbox JSON; raise :class:`Rejected` saying what is wrong.
 
@@ -134,10 +100,6 @@ def parse_toolbox(text: str, min_functions: int, max_functions: int) -> Toolbox:
         raise Rejected("bad_functions", exc.message) from exc
     if any(not spec.description.strip() for spec in registry):
         raise Rejected("bad_functions", "a function has no description")
-    for spec in registry:
-        problem = schema_problem(spec.parameters)
-        if problem:
-            raise Rejected("bad_functions", f"{spec.name}: {problem}")
     user_input = str(value.get("input") or "").strip()
     function = str(value.get("function") or "").strip()
     if not user_input:

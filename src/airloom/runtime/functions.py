@@ -55,6 +55,7 @@ from airloom.errors import AirloomError, ParseError, ToolError
 from airloom.runtime.decode import Format, decode_structured, loads_json, loads_lenient
 from airloom.runtime.schema import (
     YamlScalar,
+    check_schema,
     coerce,
     object_schema,
     schema_for_type,
@@ -320,6 +321,7 @@ def spec_from_schema(
         schema.setdefault("required", [])
     else:
         schema = object_schema(params)
+    check_schema(schema, what=f"function {body['name']!r} parameters")
     return FunctionSpec(
         name=body["name"],
         description=str(body.get("description", "")),

@@ -1,13 +1,13 @@
 """JSON Schema for function parameters: derive it from type hints, coerce, validate.
 
-A deliberately small subset of JSON Schema, enough for tool parameters: ``type`` (one
-or a list), ``enum``, ``const``, ``properties``, ``required``, ``additionalProperties``
-(false by default for the schemas built here), ``items``, ``minimum``, ``maximum``,
-``exclusiveMinimum``, ``exclusiveMaximum``, ``minLength``, ``maxLength``, ``minItems``,
-``maxItems``, ``pattern``, ``anyOf``. Unknown keywords are ignored.
+Schemas are derived from type hints (``type``, ``enum``, ``properties``, ``required``,
+``additionalProperties`` false by default, ``items``, ``anyOf``); validation is full JSON
+Schema 2020-12 by ``jsonschema``, with plain ``path: reason`` wording for the keywords
+tools use, so a teacher or a user reads exactly what to fix. Coercion of YAML-born
+strings is ours: only YAML's unquoted scalars are converted, as the schema asks.
 
-``bool`` is never an integer or a number here (``isinstance(True, int)`` is true in
-Python, a classic validator bug), ``0`` and ``""`` are real values, not "missing".
+``bool`` is never an integer or a number (``isinstance(True, int)`` is true in Python,
+a classic validator bug), ``0`` and ``""`` are real values, not "missing".
 
 Example:
     >>> schema = schema_for_type(int)
@@ -21,18 +21,37 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import math
+import functools
+import json
 import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+
 from airloom.errors import AirloomError
 
 JSON_TYPES = ("string", "integer", "number", "boolean", "object", "array", "null")
 MAX_STRING = 100_000
 MAX_ITEMS = 10_000
+# Caps every value obeys whatever its schema says: a runaway answer fails fast and clearly.
+_LIMITS = Draft202012Validator(
+    {
+        "$defs": {
+            "value": {
+                "maxLength": MAX_STRING,
+                "maxItems": MAX_ITEMS,
+                "maxProperties": MAX_ITEMS,
+                "items": {"$ref": "#/$defs/value"},
+                "additionalProperties": {"$ref": "#/$defs/value"},
+            }
+        },
+        "$ref": "#/$defs/value",
+    }
+)
 
 
 class YamlScalar(str):
@@ -201,7 +220,7 @@ def to_python(value: Any, annotation: Any) -> Any:
 
 
 def _matches(value: Any, schema: Mapping[str, Any]) -> bool:
-    return not validate(value, schema)
+    return _validator_for(schema).is_valid(value)
 
 
 # ------------------------------------------------------------------------ validation
@@ -231,17 +250,6 @@ def json_type_of(value: Any) -> str:
     return type(value).__name__
 
 
-def _type_ok(value: Any, wanted: str) -> bool:
-    actual = json_type_of(value)
-    if wanted == "number":
-        return actual in ("integer", "number") and not (
-            isinstance(value, float) and not math.isfinite(value)
-        )
-    if wanted == "integer" and actual == "number":
-        return bool(math.isfinite(value) and float(value).is_integer())
-    return actual == wanted
-
-
 def _types(schema: Mapping[str, Any]) -> list[str]:
     wanted = schema.get("type")
     if wanted is None:
@@ -249,118 +257,97 @@ def _types(schema: Mapping[str, Any]) -> list[str]:
     return [wanted] if isinstance(wanted, str) else list(wanted)
 
 
-def _check_type(value: Any, schema: Mapping[str, Any], path: str) -> list[str]:
-    wanted = _types(schema)
-    if wanted and not any(_type_ok(value, kind) for kind in wanted):
-        shown = " or ".join(wanted)
-        return [f"{path}: expected {shown}, got {json_type_of(value)}"]
-    return []
+def _options(values: Sequence[Any]) -> str:
+    return ", ".join(repr(option) for option in values)
 
 
-def _check_enum(value: Any, schema: Mapping[str, Any], path: str) -> list[str]:
-    problems = []
-    if "enum" in schema and not any(_same(value, option) for option in schema["enum"]):
-        options = ", ".join(repr(option) for option in schema["enum"])
-        problems.append(f"{path}: {value!r} is not one of {options}")
-    if "const" in schema and not _same(value, schema["const"]):
-        problems.append(f"{path}: must be {schema['const']!r}")
-    return problems
+def _describe(error: ValidationError, path: str) -> list[str]:
+    """``path: reason`` lines for one error; plain words for the keywords tools use."""
+    where = path + error.json_path[1:]
+    value, keyword, bound = error.instance, error.validator, error.validator_value
+    if keyword == "required":
+        return [f"{where}.{key}: required parameter missing" for key in bound if key not in value]
+    if keyword == "additionalProperties" and bound is False:
+        known = list(error.schema.get("properties", {}))
+        patterns = list(error.schema.get("patternProperties", {}))
+        extra = [
+            key
+            for key in value
+            if key not in known and not any(re.search(p, key) for p in patterns)
+        ]
+        shown = ", ".join(known) or "none"
+        return [f"{where}.{key}: unknown parameter (known: {shown})" for key in extra]
+    messages = {
+        "type": lambda: f"expected {' or '.join(_types(error.schema))}, got {json_type_of(value)}",
+        "enum": lambda: f"{value!r} is not one of {_options(bound)}",
+        "const": lambda: f"must be {bound!r}",
+        "minimum": lambda: f"{value!r} must be >= {bound!r}",
+        "maximum": lambda: f"{value!r} must be <= {bound!r}",
+        "exclusiveMinimum": lambda: f"{value!r} must be > {bound!r}",
+        "exclusiveMaximum": lambda: f"{value!r} must be < {bound!r}",
+        "minLength": lambda: f"text is shorter than {bound} characters",
+        "maxLength": lambda: f"text of {len(value)} characters is longer than {bound}",
+        "pattern": lambda: f"{value[:60]!r} does not match the pattern {bound!r}",
+        "minItems": lambda: f"{len(value)} items, at least {bound} needed",
+        "maxItems": lambda: f"{len(value)} items, at most {bound} allowed",
+        "maxProperties": lambda: f"{len(value)} keys, at most {bound} allowed",
+        "anyOf": lambda: f"{json_type_of(value)} value matches none of the allowed forms",
+        "oneOf": lambda: f"{json_type_of(value)} value must match exactly one allowed form",
+    }
+    describe = messages.get(str(keyword))
+    return [f"{where}: {describe() if describe is not None else error.message}"]
 
 
-def _same(a: Any, b: Any) -> bool:
-    kinds = {json_type_of(a), json_type_of(b)}
-    comparable = len(kinds) == 1 or kinds == {"integer", "number"}
-    return comparable and a == b
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(schema_json))
 
 
-def _check_number(value: Any, schema: Mapping[str, Any], path: str) -> list[str]:
-    if json_type_of(value) not in ("integer", "number"):
-        return []
-    problems = []
-    bounds = (
-        ("minimum", lambda v, b: v >= b, ">="),
-        ("maximum", lambda v, b: v <= b, "<="),
-        ("exclusiveMinimum", lambda v, b: v > b, ">"),
-        ("exclusiveMaximum", lambda v, b: v < b, "<"),
-    )
-    for keyword, ok, sign in bounds:
-        if keyword in schema and not ok(value, schema[keyword]):
-            problems.append(f"{path}: {value!r} must be {sign} {schema[keyword]!r}")
-    return problems
+def _validator_for(schema: Mapping[str, Any]) -> Draft202012Validator:
+    try:
+        key = json.dumps(schema)
+    except (TypeError, ValueError):  # not JSON (a tuple key, a set): build it uncached
+        return Draft202012Validator(schema)
+    return _validator(key)
 
 
-def _check_string(value: Any, schema: Mapping[str, Any], path: str) -> list[str]:
-    if not isinstance(value, str):
-        return []
-    problems = []
-    longest = min(int(schema.get("maxLength", MAX_STRING)), MAX_STRING)
-    if len(value) > longest:
-        problems.append(f"{path}: text of {len(value)} characters is longer than {longest}")
-    if len(value) < int(schema.get("minLength", 0)):
-        problems.append(f"{path}: text is shorter than {schema['minLength']} characters")
-    if "pattern" in schema and re.search(schema["pattern"], value) is None:
-        problems.append(f"{path}: {value[:60]!r} does not match the pattern {schema['pattern']!r}")
-    return problems
+def check_schema(schema: Mapping[str, Any], what: str = "parameters") -> None:
+    """Raise :class:`AirloomError` unless ``schema`` is a valid JSON Schema (2020-12).
 
-
-def _check_array(value: Any, schema: Mapping[str, Any], path: str) -> list[str]:
-    if not isinstance(value, (list, tuple)):
-        return []
-    problems = []
-    most = min(int(schema.get("maxItems", MAX_ITEMS)), MAX_ITEMS)
-    if len(value) > most:
-        problems.append(f"{path}: {len(value)} items, at most {most} allowed")
-    if len(value) < int(schema.get("minItems", 0)):
-        problems.append(f"{path}: {len(value)} items, at least {schema['minItems']} needed")
-    items = schema.get("items")
-    if isinstance(items, Mapping):
-        for index, item in enumerate(value[:most]):
-            problems.extend(validate(item, items, f"{path}[{index}]"))
-    return problems
-
-
-def _check_object(value: Any, schema: Mapping[str, Any], path: str) -> list[str]:
-    if not isinstance(value, Mapping):
-        return []
-    problems = []
-    properties: Mapping[str, Any] = schema.get("properties", {})
-    for key in schema.get("required", []):
-        if key not in value:
-            problems.append(f"{path}.{key}: required parameter missing")
-    extra = schema.get("additionalProperties", True)
-    for key, item in value.items():
-        if key in properties:
-            problems.extend(validate(item, properties[key], f"{path}.{key}"))
-        elif extra is False:
-            known = ", ".join(properties) or "none"
-            problems.append(f"{path}.{key}: unknown parameter (known: {known})")
-        elif isinstance(extra, Mapping):
-            problems.extend(validate(item, extra, f"{path}.{key}"))
-    return problems
+    Example:
+        >>> check_schema({"type": "object", "properties": {"n": {"type": "integer"}}})
+        >>> check_schema({"type": "integr"})
+        Traceback (most recent call last):
+        ...
+        airloom.errors.AirloomError: the parameters schema is not valid JSON Schema: ...
+    """
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = exc.json_path if exc.json_path != "$" else "the top level"
+        raise AirloomError(
+            f"the {what} schema is not valid JSON Schema: {exc.message} (at {where})",
+            hint="fix the schema, e.g. 'type' must be one of " + ", ".join(JSON_TYPES),
+        ) from None
 
 
 def validate(value: Any, schema: Mapping[str, Any], path: str = "$") -> list[str]:
-    """Every problem of ``value`` against ``schema``, as ``path: reason`` strings.
+    """Every problem of ``value`` against the JSON Schema ``schema``, as ``path: reason``.
+
+    Full JSON Schema 2020-12 (``$ref``, ``oneOf``, ``allOf``, ``patternProperties``…);
+    the keywords tool schemas use most get plain wording, sorted by path.
 
     Example:
         >>> schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 1}},
         ...           "required": ["n", "q"], "additionalProperties": False}
         >>> for problem in validate({"n": 0, "x": 1}, schema):
         ...     print(problem)
-        $.q: required parameter missing
         $.n: 0 must be >= 1
+        $.q: required parameter missing
         $.x: unknown parameter (known: n)
     """
-    if "anyOf" in schema:
-        if not any(_matches(value, option) for option in schema["anyOf"]):
-            return [f"{path}: {json_type_of(value)} value matches none of the allowed forms"]
-        return []
-    problems = _check_type(value, schema, path)
-    if problems:
-        return problems
-    for check in (_check_enum, _check_number, _check_string, _check_array, _check_object):
-        problems.extend(check(value, schema, path))
-    return problems
+    errors = list(_LIMITS.iter_errors(value)) or _validator_for(schema).iter_errors(value)
+    return sorted({line for error in errors for line in _describe(error, path)})
 
 
 # -------------------------------------------------------------------------- coercion
