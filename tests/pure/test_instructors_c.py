@@ -4,12 +4,11 @@ awareness, inline_actions, introspection)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import re
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -29,13 +28,9 @@ from airloom.instructors.awareness import (
 )
 from airloom.instructors.base import (
     Draft,
-    Instructor,
-    InstructorSettings,
-    PromptTemplate,
     Rejected,
     SourceExhausted,
     Turn,
-    map_rejecting,
 )
 from airloom.instructors.character import (
     CharacterConfig,
@@ -88,101 +83,7 @@ from airloom.instructors.stylized_response import (
     source_pool,
 )
 from airloom.runtime.actions import CharacterCard
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-# ---------------------------------------------------------------------- fake context
-class Call(dict):
-    """One recorded teacher call (prompt, key, system, history, filtered, params)."""
-
-
-Reply = Callable[[Call], str]
-
-
-class FakeContext:
-    """A RoundContext whose teacher is a function of the call; stored records by category."""
-
-    def __init__(
-        self,
-        settings: InstructorSettings,
-        reply: Reply,
-        *,
-        seed: int = 0,
-        round_index: int = 0,
-        records: dict[str, list[dict[str, Any]]] | None = None,
-        duplicates: set[str] | None = None,
-    ) -> None:
-        self.settings = settings
-        self.rng = random.Random(seed)
-        self.round_index = round_index
-        self._reply = reply
-        self._records = records or {}
-        self._duplicates = duplicates or set()
-        self.calls: list[Call] = []
-        self.rejects: list[tuple[str, str]] = []
-
-    async def complete(
-        self,
-        prompt: str | None,
-        *,
-        key: str,
-        system: str | None = None,
-        history: Sequence[Turn] = (),
-        params: dict[str, Any] | None = None,
-        filtered: bool = True,
-        template: PromptTemplate | None = None,
-    ) -> str:
-        call = Call(
-            prompt=prompt or "",
-            key=key,
-            system=system or "",
-            history=list(history),
-            filtered=filtered,
-            params=params,
-        )
-        self.calls.append(call)
-        text = self._reply(call)
-        if not text.strip():
-            raise Rejected("empty", "the teacher returned no text")
-        return text
-
-    async def novel(self, texts: Sequence[str]) -> list[bool]:
-        return [text not in self._duplicates for text in texts]
-
-    def topics(self, n: int) -> list[str]:
-        return [f"topic {self.rng.randint(0, 99)}" for _ in range(n)]
-
-    def reject(self, reason: str, detail: str = "") -> None:
-        self.rejects.append((reason, detail))
-
-    async def source_records(self, categories: Sequence[str]) -> list[dict[str, Any]]:
-        return [r for c in categories for r in self._records.get(c, [])]
-
-    async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
-        return await map_rejecting(fn, items, self.reject)
-
-    def reasons(self) -> list[str]:
-        return [reason for reason, _ in self.rejects]
-
-
-def settings_for(
-    name: str, section: InstructorConfig, *, batch_size: int = 3
-) -> InstructorSettings:
-    return InstructorSettings(
-        name=name,
-        section=section,
-        count=10,
-        batch_size=batch_size,
-        language="English",
-        flesch="FLESCH-HINT",
-        topic_avoidance="AVOID-THIS",
-    )
-
-
-def run(instructor: Instructor, ctx: FakeContext) -> list[Draft]:
-    return asyncio.run(instructor.run_round(ctx))
+from tests.support.instructor_context import Call, FakeContext, Reply, run, settings_for
 
 
 def card_record(name: str, description: str | None = None, i: int = 0) -> dict[str, Any]:
@@ -326,7 +227,7 @@ def test_character_round_stores_cards_with_unique_names() -> None:
     )  # name uniqueness in the gate
     assert all(check_card(as_record("character", d)).ok for d in drafts)
     assert cards_from_records([as_record("character", d) for d in drafts])[1].name == "Tomasz Wren"
-    prompt = ctx.calls[0]["prompt"]
+    prompt = ctx.calls[0].prompt
     assert "BEGINEXAMPLE" in prompt and "Write exactly 5 new character descriptions" in prompt
     assert prompt.count("must be related to topic") == 5
     assert CharacterInstructor.exported is False and CharacterInstructor.depends_on == ()
@@ -354,7 +255,7 @@ def test_character_seed_path(tmp_path) -> None:
     section = CharacterConfig(seed_path=str(tmp_path))
     ctx = FakeContext(settings_for("character", section), lambda c: GOOD_CARDS)
     run(CharacterInstructor(ctx.settings), ctx)
-    assert "UNIQUE-SEED-EXAMPLE" in ctx.calls[0]["prompt"]
+    assert "UNIQUE-SEED-EXAMPLE" in ctx.calls[0].prompt
     assert len(builtin_examples()) == 5
 
 
@@ -438,15 +339,15 @@ class RpTeacher:
         self.fail_first_attempt = fail_first_attempt
 
     def __call__(self, call: Call) -> str:
-        if call["key"] == "setting":
+        if call.key == "setting":
             return "A snowed-in railway station at midnight."
-        prompt = call["prompt"]
+        prompt = call.prompt
         who = re.search(r"(?:open the chat as|next message as) ([^:.\n]+)", prompt).group(1)
         options = json.loads(re.search(r"chosen from (\[.*\])", prompt).group(1))
-        attempt = int(call["key"].rsplit(":", 1)[1])
+        attempt = int(call.key.rsplit(":", 1)[1])
         if self.fail_first_attempt and attempt == 0:
             return "NEXT: " + options[0]  # no message: a reroll
-        index = int(call["key"].split(":")[1])
+        index = int(call.key.split(":")[1])
         return f'{who}: *looks around* "Line {index} from {who}."\nNEXT: {options[0]}'
 
 
@@ -473,13 +374,13 @@ def test_rp_session_is_one_alternating_record() -> None:
     assert draft.system.startswith(f"This is a chat between {len(participants)} characters")
     assert "A snowed-in railway station at midnight." in draft.system
     assert draft.skip_prompt_formatting and check_session(as_record("rp", draft)).ok
-    assert "{topic}" not in "".join(c["prompt"] for c in ctx.calls)  # moves are formatted
-    assert all(c["filtered"] is False for c in ctx.calls)
-    assert all(c["params"] is None for c in ctx.calls)  # the instructor's api_params apply
+    assert "{topic}" not in "".join(c.prompt for c in ctx.calls)  # moves are formatted
+    assert all(c.filtered is False for c in ctx.calls)
+    assert all(c.params is None for c in ctx.calls)  # the instructor's api_params apply
     # every message call carries the speaker's private rules and its own view of the chat
-    messages = [c for c in ctx.calls if c["key"].startswith("message:")]
-    assert all("RULES for every message" in c["system"] for c in messages)
-    assert any(c["history"] for c in messages[2:])
+    messages = [c for c in ctx.calls if c.key.startswith("message:")]
+    assert all("RULES for every message" in c.system for c in messages)
+    assert any(c.history for c in messages[2:])
 
 
 def test_rp_reroll_counter_is_per_message() -> None:
@@ -492,7 +393,7 @@ def test_rp_reroll_counter_is_per_message() -> None:
 
 def test_rp_session_too_short_and_no_cards() -> None:
     def silent(call: Call) -> str:
-        return "A quiet room." if call["key"] == "setting" else "NEXT: nobody"
+        return "A quiet room." if call.key == "setting" else "NEXT: nobody"
 
     with pytest.raises(Rejected) as info:
         rp_round(RpConfig(turn_count=6), silent)
@@ -583,8 +484,8 @@ def stylized_round(
 
 def test_stylized_rounds_take_consecutive_slices_then_end() -> None:
     def reply(call: Call) -> str:
-        name = re.match(r"You are ([^.]+)\.", call["system"]).group(1)
-        return f"{name}: Well now, {call['prompt'].lower()} I'd say yes.\nREMINDER: fiction"
+        name = re.match(r"You are ([^.]+)\.", call.system).group(1)
+        return f"{name}: Well now, {call.prompt.lower()} I'd say yes.\nREMINDER: fiction"
 
     seen = []
     for index in range(3):
@@ -593,7 +494,7 @@ def test_stylized_rounds_take_consecutive_slices_then_end() -> None:
         assert all(d.system.startswith("You are ") for d in drafts)
         assert all(d.response.startswith("Well now, question number") for d in drafts)
         assert all(d.meta["character"] in d.system for d in drafts)
-        assert all("SKIP and nothing else" in c["system"] for c in ctx.calls)
+        assert all("SKIP and nothing else" in c.system for c in ctx.calls)
     assert seen == [f"Question number {i}?" for i in range(5)]  # each source once, in order
     with pytest.raises(SourceExhausted) as info:
         stylized_round(reply, 3)
@@ -655,11 +556,11 @@ def test_parse_questions_table(text: str, expected: list[str]) -> None:
 
 
 def gtkm_reply(call: Call) -> str:
-    if call["key"] == "questions":
+    if call.key == "questions":
         return "\n".join(f"QUESTION: What is your favourite thing number {i}?" for i in range(6))
-    if "number 2" in call["prompt"]:
+    if "number 2" in call.prompt:
         return "REMINDER: only a disclaimer"
-    return f"Ann Duval: My favourite is the sea, since {call['prompt'][-3:]}"
+    return f"Ann Duval: My favourite is the sea, since {call.prompt[-3:]}"
 
 
 def test_gtkm_session() -> None:
@@ -676,7 +577,7 @@ def test_gtkm_session() -> None:
     assert all(t.content.startswith(f"{interviewer}: ") for t in turns[::2])
     assert all(t.content.startswith("Ann Duval: My favourite") for t in turns[1::2])
     assert draft.system.startswith(f"A chat between Ann Duval and {interviewer}.")
-    assert "Rules for your reply" in ctx.calls[1]["system"] and "Rules" not in draft.system
+    assert "Rules for your reply" in ctx.calls[1].system and "Rules" not in draft.system
     assert check_session(as_record("gtkm", draft)).ok
 
 
@@ -732,7 +633,7 @@ def test_awareness_context_round_counts_a_question_once() -> None:
     assert plain.system is None and contextual.system.startswith("A chat. The user is in Tromso")
     assert plain.dedup_text is None and contextual.dedup_text != plain.instruction
     assert sorted(ctx.reasons()) == ["same_answers", "unparseable"]
-    assert "cannot be answered without knowing where the person is" in ctx.calls[0]["prompt"]
+    assert "cannot be answered without knowing where the person is" in ctx.calls[0].prompt
 
 
 def test_awareness_character_round() -> None:
@@ -766,7 +667,7 @@ def test_awareness_never_loops_when_every_card_is_an_ai() -> None:
             records={"character": robots},
         )
         run(AwarenessInstructor(ctx.settings), ctx)
-        prompt = ctx.calls[0]["prompt"]
+        prompt = ctx.calls[0].prompt
         kinds.add("location" if "where the person is" in prompt else "temporal")
         assert "current date or time" in prompt or "where the person is" in prompt
         assert len(ctx.calls) == 1
@@ -901,11 +802,11 @@ def test_parse_results_table(text: str, count: int, ok: bool) -> None:
 
 
 def inline_reply(call: Call) -> str:
-    key = call["key"]
+    key = call.key
     if key == "scene":
         return json.dumps(SCENE)
     if key.startswith("results"):
-        count = int(re.search(r"exactly (\d+) items", call["prompt"]).group(1))
+        count = int(re.search(r"exactly (\d+) items", call.prompt).group(1))
         return json.dumps([{"status": "done"}] * count)
     if key.startswith("reaction"):
         return "That worked. *shakes water off*"
@@ -934,7 +835,7 @@ def test_inline_actions_session() -> None:
     assert '"functions"' in draft.system and draft.meta["card"]["functions"] == SCENE["functions"]
     record = as_record("inline_actions", draft)
     assert check_inline_actions(record).ok and check_session(record).ok
-    assert "write the action inline" in ctx.calls[1]["system"]
+    assert "write the action inline" in ctx.calls[1].system
 
 
 def test_inline_actions_without_function_responses_and_without_actions() -> None:
@@ -946,7 +847,7 @@ def test_inline_actions_without_function_responses_and_without_actions() -> None
     assert len(draft.conversation) == 4
     calm = FakeContext(
         settings_for("inline_actions", InlineActionsConfig(min_functions=2)),
-        lambda c: json.dumps(SCENE) if c["key"] == "scene" else "I just sit here.",
+        lambda c: json.dumps(SCENE) if c.key == "scene" else "I just sit here.",
         records={"character": CARDS[:1]},
     )
     with pytest.raises(Rejected) as info:
@@ -1045,8 +946,8 @@ CHAT = (
 
 def introspection_reply(answer: str, evidence: str) -> Reply:
     def reply(call: Call) -> str:
-        if call["key"] == "chat":
-            user = re.search(r"chat between (\w+) and", call["prompt"]).group(1)
+        if call.key == "chat":
+            user = re.search(r"chat between (\w+) and", call.prompt).group(1)
             return CHAT.format(user=user)
         return f"QUESTION: Tell me again?\nANSWER: {answer}\nEVIDENCE: {evidence}"
 
