@@ -6,9 +6,7 @@ import asyncio
 import random
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
@@ -18,13 +16,10 @@ from airloom.formats.chat import PLAINFORMAT
 from airloom.instructors.base import (
     Draft,
     Instructor,
-    InstructorSettings,
     PromptTemplate,
     Rejected,
     RoundContext,
-    Turn,
     load_template,
-    map_rejecting,
 )
 from airloom.instructors.coding import CodingConfig, CodingInstructor
 from airloom.instructors.contextual import (
@@ -35,78 +30,7 @@ from airloom.instructors.contextual import (
 from airloom.instructors.engines import topic_lines
 from airloom.instructors.general import GeneralInstructor
 from airloom.instructors.registry import available_instructors, run_order
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-Reply = Callable[[str, str], str]
-
-
-class FakeContext:
-    """A RoundContext whose teacher is a function of (prompt, key)."""
-
-    def __init__(
-        self,
-        settings: InstructorSettings,
-        reply: Reply,
-        *,
-        seed: int = 0,
-        topics: Sequence[str] = ("volcanoes", "chess", "tea", "rivers", "kites", "owls"),
-        duplicates: set[str] | None = None,
-    ) -> None:
-        self.settings = settings
-        self.rng = random.Random(seed)
-        self.round_index = 0
-        self._reply = reply
-        self._topics = list(topics)
-        self._duplicates = duplicates or set()
-        self.calls: list[dict[str, Any]] = []
-        self.rejects: list[tuple[str, str]] = []
-
-    async def complete(
-        self,
-        prompt: str | None,
-        *,
-        key: str,
-        system: str | None = None,
-        history: Sequence[Turn] = (),
-        params: dict[str, Any] | None = None,
-        filtered: bool = True,
-        template: PromptTemplate | None = None,
-    ) -> str:
-        self.calls.append({"prompt": prompt, "key": key, "filtered": filtered})
-        return self._reply(prompt or "", key)
-
-    async def novel(self, texts: Sequence[str]) -> list[bool]:
-        return [text not in self._duplicates for text in texts]
-
-    def topics(self, n: int) -> list[str]:
-        return [self._topics[i % len(self._topics)] for i in range(n)]
-
-    def reject(self, reason: str, detail: str = "") -> None:
-        self.rejects.append((reason, detail))
-
-    async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
-        return await map_rejecting(fn, items, self.reject)
-
-
-def settings_for(
-    name: str, section: InstructorConfig, *, batch_size: int = 3, base_dir: Path | None = None
-) -> InstructorSettings:
-    return InstructorSettings(
-        name=name,
-        section=section,
-        count=10,
-        batch_size=batch_size,
-        language="English",
-        flesch="FLESCH-HINT",
-        topic_avoidance="GLOBAL-AVOIDANCE",
-        base_dir=base_dir,
-    )
-
-
-def run(instructor: Instructor, ctx: FakeContext) -> list[Draft]:
-    return asyncio.run(instructor.run_round(ctx))
+from tests.support.instructor_context import Call, FakeContext, Reply, run, settings_for
 
 
 def task_list(n: int) -> str:
@@ -117,14 +41,14 @@ def task_list(n: int) -> str:
 
 # ---- general ---------------------------------------------------------------------------
 def test_general_round_prompt_tasks_and_topics() -> None:
-    def reply(prompt: str, key: str) -> str:
-        if key == "tasks":
+    def reply(call: Call) -> str:
+        if call.key == "tasks":
             return "Sure:\n" + task_list(5)  # more than batch_size: extra ones dropped
-        return f"  answer to: {prompt}  "
+        return f"  answer to: {call.prompt}  "
 
     ctx = FakeContext(settings_for("general", InstructorConfig(), batch_size=3), reply)
     drafts = run(GeneralInstructor(ctx.settings), ctx)
-    prompt = ctx.calls[0]["prompt"]
+    prompt = ctx.calls[0].prompt
     assert ' * instruction 1 must be related to topic: "volcanoes"' in prompt
     assert ' * instruction 3 must be related to topic: "tea"' in prompt
     assert "GLOBAL-AVOIDANCE" in prompt and "FLESCH-HINT" in prompt and "English" in prompt
@@ -133,14 +57,14 @@ def test_general_round_prompt_tasks_and_topics() -> None:
     ]
     assert [d.topic for d in drafts] == ["volcanoes", "chess", "tea"]
     assert drafts[0].response == "answer to: Write program number 1 that sorts numbers."
-    assert [c["key"] for c in ctx.calls].count("response") == 3
+    assert [c.key for c in ctx.calls].count("response") == 3
 
 
 def test_general_skips_duplicates_and_rejects_unparseable() -> None:
     dup = "Write program number 2 that sorts numbers."
     ctx = FakeContext(
         settings_for("general", InstructorConfig(), batch_size=3),
-        lambda p, k: task_list(3) if k == "tasks" else "ok",
+        lambda call: task_list(3) if call.key == "tasks" else "ok",
         duplicates={dup},
     )
     drafts = run(GeneralInstructor(ctx.settings), ctx)
@@ -149,7 +73,7 @@ def test_general_skips_duplicates_and_rejects_unparseable() -> None:
         "Write program number 3 that sorts numbers.",
     ]
     assert [d.topic for d in drafts] == ["volcanoes", "tea"]  # topics follow the task index
-    bad = FakeContext(settings_for("general", InstructorConfig()), lambda p, k: "no list")
+    bad = FakeContext(settings_for("general", InstructorConfig()), lambda call: "no list")
     assert run(GeneralInstructor(bad.settings), bad) == []
     assert bad.rejects and bad.rejects[0][0] == "unparseable"
 
@@ -162,10 +86,10 @@ def test_topic_lines_quote_topics() -> None:
 
 
 # ---- coding: PLAINFORMAT -------------------------------------------------------------
-def coding_reply(prompt: str, key: str) -> str:
-    if key == "tasks":
+def coding_reply(call: Call) -> str:
+    if call.key == "tasks":
         return task_list(4)
-    if "Generate only the code" in prompt:
+    if "Generate only the code" in call.prompt:
         return "Here you go:\n```python\nprint('plain')\n```\nEnjoy."
     return "```python\nprint('explained')\n```\nThis prints."
 
@@ -187,9 +111,9 @@ def test_plain_ratio_zero_never_plain(seed: int) -> None:
     assert not any(d.instruction.endswith(PLAINFORMAT) for d in drafts)
     assert all(d.meta["plain"] is False for d in drafts)
     assert all(d.response.startswith("```python") for d in drafts)  # full answer kept
-    responses = [c for c in ctx.calls if c["key"] == "response"]
-    assert all(c["filtered"] is False for c in responses)  # code answers are not filtered
-    assert not any("Generate only the code" in c["prompt"] for c in responses)
+    responses = [c for c in ctx.calls if c.key == "response"]
+    assert all(c.filtered is False for c in responses)  # code answers are not filtered
+    assert not any("Generate only the code" in c.prompt for c in responses)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -201,7 +125,7 @@ def test_plain_ratio_one_always_plain(seed: int) -> None:
         assert draft.response == "print('plain')"  # first fenced block only
         assert draft.dedup_text == draft.instruction.removesuffix(f" {PLAINFORMAT}")
         assert draft.meta["plain"] is True
-    prompts = [c["prompt"] for c in ctx.calls if c["key"] == "response"]
+    prompts = [c.prompt for c in ctx.calls if c.key == "response"]
     assert all(
         p.startswith("Write program number") and "Generate only the code" in p for p in prompts
     )
@@ -215,8 +139,8 @@ def test_plain_ratio_is_honoured_on_average() -> None:
 
 
 def test_plain_answer_without_code_is_rejected() -> None:
-    def reply(prompt: str, key: str) -> str:
-        return task_list(1) if key == "tasks" else "```\n\n```"
+    def reply(call: Call) -> str:
+        return task_list(1) if call.key == "tasks" else "```\n\n```"
 
     ctx = FakeContext(settings_for("coding", CodingConfig(plain_ratio=1.0), batch_size=1), reply)
     assert run(CodingInstructor(ctx.settings), ctx) == []
@@ -227,19 +151,19 @@ def test_coding_prompt_languages_and_software() -> None:
     section = CodingConfig(coding_languages=["rust", "zig", "ada"], related_software=["redis"])
     ctx = FakeContext(settings_for("coding", section, batch_size=3), coding_reply)
     run(CodingInstructor(ctx.settings), ctx)
-    prompt = ctx.calls[0]["prompt"]
+    prompt = ctx.calls[0].prompt
     chosen = re.findall(r"- task \d should ask the user to use (\w+)", prompt)
     assert sorted(chosen) == ["ada", "rust", "zig"]  # without replacement
     assert "redis" not in prompt  # only when batch_size > 3
     ctx = FakeContext(settings_for("coding", section, batch_size=5), coding_reply)
     run(CodingInstructor(ctx.settings), ctx)
-    prompt = ctx.calls[0]["prompt"]
+    prompt = ctx.calls[0].prompt
     assert len(re.findall(r"- task \d should ask the user to use", prompt)) == 5
     assert "interacting with redis" in prompt
     empty = CodingConfig(related_software=[])
     ctx = FakeContext(settings_for("coding", empty, batch_size=5), coding_reply)
     run(CodingInstructor(ctx.settings), ctx)  # no crash with an empty list (original bug)
-    assert "interacting with" not in ctx.calls[0]["prompt"]
+    assert "interacting with" not in ctx.calls[0].prompt
 
 
 # ---- contextual ------------------------------------------------------------------------
@@ -303,9 +227,9 @@ ENDINSTRUCTION"""
 
 
 def contextual_reply(answer: str) -> Reply:
-    def reply(prompt: str, key: str) -> str:
-        if key.startswith("context:"):
-            return CONTEXT if key != "context:1" else "BEGININPUT without the rest"
+    def reply(call: Call) -> str:
+        if call.key.startswith("context:"):
+            return CONTEXT if call.key != "context:1" else "BEGININPUT without the rest"
         return answer
 
     return reply
@@ -320,7 +244,7 @@ def test_contextual_round_validates_layout_and_citations() -> None:
     assert [d.instruction for d in drafts] == [CONTEXT]
     assert drafts[0].response == good
     assert [r[0] for r in ctx.rejects] == ["unparseable"]
-    response_prompt = next(c["prompt"] for c in ctx.calls if c["key"] == "response")
+    response_prompt = next(c.prompt for c in ctx.calls if c.key == "response")
     assert CONTEXT in response_prompt and "FLESCH-HINT" in response_prompt
 
     bad = "In 1923.\n\nReference(s):\nurl: https://made-up.example/x"
@@ -404,7 +328,7 @@ def test_load_template_missing_override_is_an_error(tmp_path: Path) -> None:
 def test_override_template_with_unknown_placeholder_fails_the_round(tmp_path: Path) -> None:
     (tmp_path / "gen.txt").write_text("Tasks on {topics} in {dialect}", encoding="utf-8")
     settings = settings_for("general", InstructorConfig(prompt_path="gen.txt"), base_dir=tmp_path)
-    ctx = FakeContext(settings, lambda p, k: task_list(3))
+    ctx = FakeContext(settings, lambda call: task_list(3))
     with pytest.raises(ConfigError, match=r"gen\.txt uses \{dialect\}"):
         run(GeneralInstructor(settings), ctx)
 
@@ -414,9 +338,9 @@ def test_override_response_template_is_used(tmp_path: Path) -> None:
     (tmp_path / "plain.txt").write_text("CUSTOM: {instruction}", encoding="utf-8")
     section = CodingConfig(plain_ratio=1.0, response_prompt_path="plain.txt")
     settings = settings_for("coding", section, batch_size=1, base_dir=tmp_path)
-    ctx = FakeContext(settings, lambda p, k: task_list(1) if k == "tasks" else "x = 1")
+    ctx = FakeContext(settings, lambda call: task_list(1) if call.key == "tasks" else "x = 1")
     run(CodingInstructor(settings), ctx)
-    assert ctx.calls[1]["prompt"] == "CUSTOM: Write program number 1 that sorts numbers."
+    assert ctx.calls[1].prompt == "CUSTOM: Write program number 1 that sorts numbers."
 
 
 # ---- registry ---------------------------------------------------------------------------
@@ -474,8 +398,8 @@ def test_topic_avoidance_default_mentions_the_original_subjects() -> None:
 def test_tasks_copied_from_the_prompt_are_rejected() -> None:
     """A weak teacher repeats the prompt's worked examples; those are not new tasks."""
 
-    def reply(prompt: str, key: str) -> str:
-        if key == "tasks":
+    def reply(call: Call) -> str:
+        if call.key == "tasks":
             return (
                 "TSK 1. Implement a B*-tree in JavaScript with insert, delete and search.\n"
                 "TSK 2. Write a terminal snake game in C++ using only the standard library.\n"

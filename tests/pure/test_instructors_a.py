@@ -3,7 +3,6 @@ record checks, and rounds on a fake context."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from airloom.checks.trivia import AnswerConstraint, answer_constraints, check_tr
 from airloom.checks.wordgame import check_wordgame, listed_words, wordgame_rules
 from airloom.config import InstructorConfig, load_config_text
 from airloom.formats.closed_context import parse_closed_context
-from airloom.instructors.base import Draft, Instructor, InstructorSettings, Rejected
+from airloom.instructors.base import Draft, Instructor, Rejected
 from airloom.instructors.card import CardInstructor
 from airloom.instructors.checked import FAILED_CHECK, enforce
 from airloom.instructors.counterfactual_contextual import (
@@ -51,7 +50,7 @@ from airloom.instructors.song import SongInstructor
 from airloom.instructors.trivia import TriviaConfig, TriviaInstructor, question_unit
 from airloom.instructors.wordgame import WordgameConfig, WordgameInstructor
 from airloom.instructors.writing import WritingConfig, WritingInstructor, style_requirements
-from tests.pure.test_instructors import FakeContext, Reply, settings_for
+from tests.support.instructor_context import Call, FakeContext, Reply, run, settings_for
 
 GROUP_A = [
     "counterfactual_contextual",
@@ -69,30 +68,6 @@ GROUP_A = [
     "misconception",
     "inline_qa",
 ]
-
-
-class SourceContext(FakeContext):
-    """A fake context that also serves stored records of other categories."""
-
-    def __init__(
-        self,
-        settings: InstructorSettings,
-        reply: Reply,
-        *,
-        records: dict[str, list[dict[str, Any]]] | None = None,
-        round_index: int = 0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(settings, reply, **kwargs)
-        self.records = records or {}
-        self.round_index = round_index
-
-    async def source_records(self, categories: Sequence[str]) -> list[dict[str, Any]]:
-        return [r for c in categories for r in self.records.get(c, [])]
-
-
-def run(instructor: Instructor, ctx: FakeContext) -> list[Draft]:
-    return asyncio.run(instructor.run_round(ctx))
 
 
 def qa_text(pairs: Sequence[tuple[str, str]], q: str = "QUESTION", a: str = "ANSWER") -> str:
@@ -243,10 +218,10 @@ def test_split_source(fact: str, text: str, url: str | None) -> None:
 
 
 def counterfactual_reply(answer: str = "In 1889.") -> Reply:
-    def reply(prompt: str, key: str) -> str:
-        if key == "facts":
+    def reply(call: Call) -> str:
+        if call.key == "facts":
             return GOOD_FACTS
-        if "Bread Tower" in prompt or "Lisbon" in prompt:
+        if "Bread Tower" in call.prompt or "Lisbon" in call.prompt:
             return "FALSE-ANSWER"
         return answer
 
@@ -270,9 +245,9 @@ def test_counterfactual_round_one_true_and_one_false_row_per_fact() -> None:
     assert true.blocks[0].metadata == false.blocks[0].metadata  # the false row keeps the true URL
     assert true.instruction == false.instruction == "When was the Eiffel Tower completed?"
     assert "Bread Tower" in false.blocks[0].text and "1889" in true.blocks[0].text
-    responses = [c for c in ctx.calls if c["key"].startswith("response")]
+    responses = [c for c in ctx.calls if c.key.startswith("response")]
     assert len(responses) == 4
-    assert all("reading comprehension" in c["prompt"] for c in responses)
+    assert all("reading comprehension" in c.prompt for c in responses)
 
 
 def test_counterfactual_cite_phrase_shared_by_the_pair_and_checked() -> None:
@@ -280,7 +255,7 @@ def test_counterfactual_cite_phrase_shared_by_the_pair_and_checked() -> None:
     good = "In 1889.\n\nReference(s):\nurl: https://en.wikipedia.org/wiki/Eiffel_Tower"
     ctx = FakeContext(
         settings_for("counterfactual_contextual", section, batch_size=1),
-        lambda p, k: GOOD_FACTS if k == "facts" else good,
+        lambda call: GOOD_FACTS if call.key == "facts" else good,
     )
     drafts = run(CounterfactualContextualInstructor(ctx.settings), ctx)
     assert len(drafts) == 2
@@ -289,7 +264,7 @@ def test_counterfactual_cite_phrase_shared_by_the_pair_and_checked() -> None:
     bad = "In 1889.\n\nReference(s):\nurl: https://invented.example/x"
     ctx = FakeContext(
         settings_for("counterfactual_contextual", section, batch_size=1),
-        lambda p, k: GOOD_FACTS if k == "facts" else bad,
+        lambda call: GOOD_FACTS if call.key == "facts" else bad,
     )
     assert run(CounterfactualContextualInstructor(ctx.settings), ctx) == []
     assert [r for r, _ in ctx.rejects] == [FAILED_CHECK, FAILED_CHECK]
@@ -315,7 +290,7 @@ def test_counterfactual_dedup_is_on_the_true_variant_only() -> None:
 def test_counterfactual_malformed_reply_is_rejected_not_raised() -> None:
     ctx = FakeContext(
         settings_for("counterfactual_contextual", CounterfactualConfig()),
-        lambda p, k: "FACTS:\n1. only facts [https://a/1]",
+        lambda call: "FACTS:\n1. only facts [https://a/1]",
     )
     assert run(CounterfactualContextualInstructor(ctx.settings), ctx) == []
     assert ctx.rejects == [("unparseable", "no COUNTER: section in the reply")]
@@ -368,10 +343,10 @@ TRIVIA_PAIRS = [
 ]
 
 
-def trivia_reply(prompt: str, key: str) -> str:
-    if key == "pairs":
+def trivia_reply(call: Call) -> str:
+    if call.key == "pairs":
         return "Here are your questions:\n\n" + qa_text(TRIVIA_PAIRS) + "\nQUESTION: cut off"
-    return f"PLAIN: {prompt}"
+    return f"PLAIN: {call.prompt}"
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -442,7 +417,7 @@ QA_CASES = [
 def test_inline_qa_categories_parse_table(
     cls: type[Instructor], reply: str, questions: list[str]
 ) -> None:
-    ctx = FakeContext(settings_for(cls.name, InstructorConfig(), batch_size=5), lambda p, k: reply)
+    ctx = FakeContext(settings_for(cls.name, InstructorConfig(), batch_size=5), lambda call: reply)
     drafts = run(cls(ctx.settings), ctx)
     assert [d.instruction for d in drafts] == questions
     assert all(d.response and "QUESTION" not in d.response for d in drafts)
@@ -466,9 +441,9 @@ def test_inline_qa_categories_parse_table(
 )
 def test_inline_prompts_render_their_placeholders(cls: type[Instructor], marker: str) -> None:
     section = cls.config_model()
-    ctx = FakeContext(settings_for(cls.name, section, batch_size=7), lambda p, k: "nothing")
+    ctx = FakeContext(settings_for(cls.name, section, batch_size=7), lambda call: "nothing")
     run(cls(ctx.settings), ctx)
-    prompt = ctx.calls[0]["prompt"]
+    prompt = ctx.calls[0].prompt
     assert marker in prompt and "write 7 " in prompt
     assert "English" in prompt and "{" not in prompt
     if cls is InlineQAPairsInstructor:
@@ -485,7 +460,7 @@ def test_card_uses_prompt_answer_keys_and_checks_attributes() -> None:
         "PROMPT: Create a card for a haunted violin.\n"
         "ANSWER: It is a violin that plays itself at night."
     )
-    ctx = FakeContext(settings_for("card", InstructorConfig(), batch_size=2), lambda p, k: reply)
+    ctx = FakeContext(settings_for("card", InstructorConfig(), batch_size=2), lambda call: reply)
     drafts = run(CardInstructor(ctx.settings), ctx)
     assert [d.response.splitlines()[0] for d in drafts] == ["Name: Sirocco"]
     assert ctx.rejects == [(FAILED_CHECK, "the card has 0 'key: value' lines, fewer than 2")]
@@ -620,12 +595,12 @@ def test_wordgame_round_rejects_broken_answers() -> None:
         "TSK 3. Write a haiku about frogs."
     )
 
-    def reply(prompt: str, key: str) -> str:
-        if key == "tasks":
+    def reply(call: Call) -> str:
+        if call.key == "tasks":
             return tasks
-        if "'qu'" in prompt:
+        if "'qu'" in call.prompt:
             return "1. Quick\n2. Quiet\n3. Quill"
-        if "'ing'" in prompt:
+        if "'ing'" in call.prompt:
             return "- king\n- queen"
         return "Green frog on a log\nSplash"
 
@@ -633,7 +608,7 @@ def test_wordgame_round_rejects_broken_answers() -> None:
     drafts = run(WordgameInstructor(ctx.settings), ctx)
     assert [d.instruction[:8] for d in drafts] == ["Give me ", "Write a "]
     assert ctx.rejects == [(FAILED_CHECK, "word 'queen' does not contain 'ing'")]
-    assert "word-game prompts" in ctx.calls[0]["prompt"]
+    assert "word-game prompts" in ctx.calls[0].prompt
     ctx = FakeContext(
         settings_for("wordgame", WordgameConfig(check_answers=False), batch_size=3), reply
     )
@@ -651,17 +626,17 @@ def test_wordgame_round_rejects_broken_answers() -> None:
     ],
 )
 def test_simple_task_categories_answer_each_task(cls: type[Instructor], marker: str) -> None:
-    def reply(prompt: str, key: str) -> str:
-        if key == "tasks":
+    def reply(call: Call) -> str:
+        if call.key == "tasks":
             return "Here:\nTSK 1. First task.\n**TSK 2.** Second task.\nTSK 3"  # truncated third
-        return f"answer: {prompt[-12:]}"
+        return f"answer: {call.prompt[-12:]}"
 
     ctx = FakeContext(settings_for(cls.name, cls.config_model(), batch_size=3), reply)
     drafts = run(cls(ctx.settings), ctx)
     assert [d.instruction for d in drafts] == ["First task.", "Second task."]
-    prompt = ctx.calls[0]["prompt"]
+    prompt = ctx.calls[0].prompt
     assert f"Include exactly 3 {marker}" in prompt and "{" not in prompt
-    responses = [c["prompt"] for c in ctx.calls if c["key"] == "response"]
+    responses = [c.prompt for c in ctx.calls if c.key == "response"]
     if cls is WritingInstructor:
         assert all(p.startswith("Follow every detail") and "FLESCH-HINT" in p for p in responses)
         assert ' * TSK 1 must be related to topic: "volcanoes"' in prompt
@@ -684,10 +659,10 @@ def test_style_requirements_never_crash(batch_size: int) -> None:
 def test_writing_prompt_carries_style_extra() -> None:
     ctx = FakeContext(
         settings_for("writing", WritingConfig(styles=["grim", "wry"]), batch_size=12),
-        lambda p, k: "TSK 1. x",
+        lambda call: "TSK 1. x",
     )
     run(WritingInstructor(ctx.settings), ctx)
-    prompt = ctx.calls[0]["prompt"]
+    prompt = ctx.calls[0].prompt
     assert "Additional requirements:" in prompt
     assert "style be grim" in prompt and "style be wry" in prompt
 
@@ -730,8 +705,8 @@ def test_parse_experience_rejects_malformed(reply: str) -> None:
 def test_experience_round_themes_lengths_and_rejects() -> None:
     long_text = " ".join(["word"] * 60)
 
-    def reply(prompt: str, key: str) -> str:
-        index = int(key.split(":")[1])
+    def reply(call: Call) -> str:
+        index = int(call.key.split(":")[1])
         if index == 1:
             return "no labels here"
         body = long_text if index != 2 else "Too short."
@@ -743,14 +718,14 @@ def test_experience_round_themes_lengths_and_rejects() -> None:
     assert [d.instruction for d in drafts] == ["Place 0. Guide me.", "Place 3. Guide me."]
     assert all(d.meta == {"min_words": 50} for d in drafts)
     assert sorted(r for r, _ in ctx.rejects) == [FAILED_CHECK, "unparseable"]
-    assert all(c["filtered"] is False for c in ctx.calls)
-    prompts = [c["prompt"] for c in ctx.calls]
+    assert all(c.filtered is False for c in ctx.calls)
+    prompts = [c.prompt for c in ctx.calls]
     assert all("at least 100 words" in p and "SETTING:" in p for p in prompts)
     assert all(any(theme in p for theme in section.themes) for p in prompts)
     # deterministic from the round's generator
     again = FakeContext(settings_for("experience", section, batch_size=4), reply, seed=3)
     run(ExperienceInstructor(again.settings), again)
-    assert [c["prompt"] for c in again.calls] == prompts
+    assert [c.prompt for c in again.calls] == prompts
 
 
 def test_check_experience_length() -> None:
@@ -773,8 +748,8 @@ def writing_records(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def editor_reply(prompt: str, key: str) -> str:
-    original = prompt.rsplit("Text:\n", 1)[1]
+def editor_reply(call: Call) -> str:
+    original = call.prompt.rsplit("Text:\n", 1)[1]
     if "number 3." in original:
         return original  # the teacher changed nothing
     return "Sure, here is the rewritten text:\n\n" + original.replace("Original", "Orignal")
@@ -787,7 +762,7 @@ def editor_reply(prompt: str, key: str) -> str:
 def test_editor_rounds_slice_sources_and_keep_the_partial_batch(
     round_index: int, ids: list[str]
 ) -> None:
-    ctx = SourceContext(
+    ctx = FakeContext(
         settings_for("editor", EditorConfig(), batch_size=3),
         editor_reply,
         records={"writing": writing_records(6)},
@@ -814,14 +789,14 @@ def test_editor_skips_sources_already_edited_and_empty_ones() -> None:
     records = writing_records(3)
     records[2]["response"] = "  "
     done = [{"id": "e1", "category": "editor", "meta": {"source_id": "w0"}}]
-    ctx = SourceContext(
+    ctx = FakeContext(
         settings_for("editor", EditorConfig(), batch_size=3),
         editor_reply,
         records={"writing": records, "editor": done},
     )
     drafts = run(EditorInstructor(ctx.settings), ctx)
     assert [d.meta["source_id"] for d in drafts] == ["w1"]
-    prompt = ctx.calls[0]["prompt"]
+    prompt = ctx.calls[0].prompt
     assert prompt.startswith("Rewrite the text below so that it contains")
     issues = re.findall(r"^- (.+)$", prompt, re.MULTILINE)
     assert set(issues) <= set(EditorConfig().issues) and 1 <= len(issues) <= 3
@@ -829,7 +804,7 @@ def test_editor_skips_sources_already_edited_and_empty_ones() -> None:
 
 def test_editor_issue_count_follows_config() -> None:
     section = EditorConfig(min_issues=2, max_issues=2, issues=["a", "b", "c"])
-    ctx = SourceContext(
+    ctx = FakeContext(
         settings_for("editor", section, batch_size=4),
         editor_reply,
         records={"writing": writing_records(4)},

@@ -8,7 +8,6 @@ import random
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 import yaml
@@ -21,7 +20,7 @@ from airloom.formats.closed_context import parse_closed_context
 from airloom.formats.records import to_airoboros, to_sharegpt
 from airloom.instructors.agent import AgentConfig, AgentInstructor, parse_toolbox, serialise_call
 from airloom.instructors.anonymization import AnonymizationConfig, AnonymizationInstructor
-from airloom.instructors.base import Draft, Instructor, PromptTemplate, Rejected, Turn
+from airloom.instructors.base import Draft, Instructor, Rejected
 from airloom.instructors.cot import CotInstructor
 from airloom.instructors.detailed_writing import (
     DetailedWritingConfig,
@@ -45,7 +44,7 @@ from airloom.instructors.theory_of_mind import TheoryOfMindInstructor
 from airloom.instructors.verified import draft_record, parse_field_blocks, strip_preamble
 from airloom.runtime.functions import FunctionCall
 from airloom.runtime.rewoo.prompt import build_planning_prompt
-from tests.pure.test_instructors import FakeContext, Reply, settings_for
+from tests.support.instructor_context import Call, FakeContext, Reply, settings_for
 
 GROUP_B = {
     "cot",
@@ -64,25 +63,6 @@ GROUP_B = {
 }
 
 
-class Context(FakeContext):
-    """FakeContext that also records the history and system of each call."""
-
-    async def complete(
-        self,
-        prompt: str | None,
-        *,
-        key: str,
-        system: str | None = None,
-        history: Sequence[Turn] = (),
-        params: dict[str, Any] | None = None,
-        filtered: bool = True,
-        template: PromptTemplate | None = None,
-    ) -> str:
-        text = await super().complete(prompt, key=key, filtered=filtered)
-        self.calls[-1]["history"] = list(history)
-        return text
-
-
 def round_of(
     instructor_cls: type[Instructor],
     section: InstructorConfig,
@@ -91,8 +71,8 @@ def round_of(
     batch_size: int = 3,
     seed: int = 0,
     duplicates: set[str] | None = None,
-) -> tuple[list[Draft], Context]:
-    ctx = Context(
+) -> tuple[list[Draft], FakeContext]:
+    ctx = FakeContext(
         settings_for(instructor_cls.name, section, batch_size=batch_size),
         reply,
         seed=seed,
@@ -103,7 +83,7 @@ def round_of(
 
 
 def reasons(ctx: FakeContext) -> Counter[str]:
-    return Counter(reason for reason, _ in ctx.rejects)
+    return Counter(ctx.reasons())
 
 
 def test_registry_has_group_b_with_config_models() -> None:
@@ -164,15 +144,15 @@ Best and final answer: Day 8."""
 
 
 def test_cot_round_keeps_only_the_exact_layout() -> None:
-    def reply(prompt: str, key: str) -> str:
-        if key == "tasks":
+    def reply(call: Call) -> str:
+        if call.key == "tasks":
             return (
                 "Here are the tasks:\nTSK 1. Snail question one? Rank answers.\n"
                 "TSK 2. Snail question two? Rank answers.\nTSK 3. Snail question three?"
             )
-        if "question one" in prompt:
+        if "question one" in call.prompt:
             return GOOD_COT
-        if "question two" in prompt:
+        if "question two" in call.prompt:
             return GOOD_COT.split("\n\nSolution 2:")[0]  # one solution only
         return "Solution 1:\nThink"  # truncated: no answer at all
 
@@ -181,10 +161,10 @@ def test_cot_round_keeps_only_the_exact_layout() -> None:
     assert drafts[0].response.startswith("Solution 1:\n")
     assert "Final answer: Day 8." in drafts[0].response and "**" not in drafts[0].response
     assert reasons(ctx) == Counter({"check_ranked_solutions": 2})
-    responses = [c for c in ctx.calls if c["key"] == "response"]
-    assert all(c["filtered"] is False for c in responses)
+    responses = [c for c in ctx.calls if c.key == "response"]
+    assert all(c.filtered is False for c in responses)
     assert all(
-        c["prompt"].rstrip().endswith(f"Input: Snail question {n}? Rank answers.")
+        c.prompt.rstrip().endswith(f"Input: Snail question {n}? Rank answers.")
         for c, n in zip(responses[:2], ("one", "two"), strict=True)
     )
 
@@ -262,16 +242,16 @@ def test_parse_toolbox(text: str, reason: str | None) -> None:
 
 
 def agent_reply(wrong_on: int | None = None) -> Reply:
-    def reply(prompt: str, key: str) -> str:
-        if key.startswith("toolbox:"):
-            count = int(re.search(r"Invent exactly (\d+) functions", prompt).group(1))
+    def reply(call: Call) -> str:
+        if call.key.startswith("toolbox:"):
+            count = int(re.search(r"Invent exactly (\d+) functions", call.prompt).group(1))
             return toolbox(count)
-        index = int(key.split(":")[1])
+        index = int(call.key.split(":")[1])
         name = "tool_0" if index == wrong_on else "tool_1"
-        call = {"function": name, "params": {"city": "Oslo", "days": 3}}
-        if "in YAML format" in prompt:
+        choice = {"function": name, "params": {"city": "Oslo", "days": 3}}
+        if "in YAML format" in call.prompt:
             return "```yaml\nfunction: " + name + "\nparams:\n  city: Oslo\n  days: 3\n```"
-        return "The best choice:\n" + json.dumps(call)
+        return "The best choice:\n" + json.dumps(choice)
 
     return reply
 
@@ -292,7 +272,7 @@ def test_agent_round_listing_formats_validation_and_meta() -> None:
         value = json.loads(draft.response) if fmt == "json" else yaml.safe_load(draft.response)
         assert value == {"function": "tool_1", "params": {"city": "Oslo", "days": 3}}
         assert draft.dedup_text and draft.dedup_text.startswith("Weather in Oslo")
-    assert all(c["filtered"] is False for c in ctx.calls)
+    assert all(c.filtered is False for c in ctx.calls)
 
 
 def test_agent_shuffles_position_and_honours_yaml_ratio() -> None:
@@ -373,15 +353,15 @@ def test_trim_plan(text: str, expected: str) -> None:
     assert trim_plan(text) == expected
 
 
-def plan_reply(prompt: str, key: str) -> str:
-    if key == "tasks":
+def plan_reply(call: Call) -> str:
+    if call.key == "tasks":
         return (
             f"Sure.\nTSK 1.\n{TOOLS4}\nQUESTION: Who designed the Vara bridge, and when?\n"
             f"TSK 2.\n{TOOLS4}\nQUESTION: Which river is longest in Norway and why?\n"
             "TSK 3.\nTOOLS:\nSearch[input]: only one.\nAsk[input]: two.\nQUESTION: Too few?\n"
             "TSK 4."
         )
-    if "Vara bridge" in prompt:
+    if "Vara bridge" in call.prompt:
         return (
             "Here is the plan:\nPlan: search.\n:evidence0: = Search[Vara bridge designer]\n"
             "Plan: links.\n:evidence1: = Links[:evidence0:]\nPlan: read.\n"
@@ -411,16 +391,16 @@ def test_plan_round_validates_against_offered_tools() -> None:
     counts = reasons(ctx)
     assert counts["bad_tools"] == 1 and counts["check_plan"] == 1
     assert "unknown tool 'Google'" in dict(ctx.rejects)["check_plan"]
-    teacher = [c["prompt"] for c in ctx.calls if c["key"].startswith("plan:")]
+    teacher = [c.prompt for c in ctx.calls if c.key.startswith("plan:")]
     assert all("Here is an example of a complete plan" in p for p in teacher)
     _, ctx = round_of(PlanInstructor, PlanConfig(show_example=False), plan_reply, batch_size=4)
-    teacher = [c["prompt"] for c in ctx.calls if c["key"].startswith("plan:")]
+    teacher = [c.prompt for c in ctx.calls if c.key.startswith("plan:")]
     assert teacher and not any("Here is an example" in p for p in teacher)
 
 
 # ---- multiple choice -------------------------------------------------------------------------
 def test_multiple_choice_round_checks_answer_key() -> None:
-    def reply(prompt: str, key: str) -> str:
+    def reply(call: Call) -> str:
         return (
             "QUESTION: Which gas do plants absorb?\nA) Oxygen\nB) Carbon dioxide\nC) Neon\n"
             "D) Argon\nANSWER: B) Carbon dioxide\n\n"
@@ -433,7 +413,7 @@ def test_multiple_choice_round_checks_answer_key() -> None:
     drafts, ctx = round_of(MultipleChoiceInstructor, MultipleChoiceConfig(), reply, batch_size=4)
     assert [d.response for d in drafts] == ["B) Carbon dioxide"]
     assert reasons(ctx) == Counter({"check_answer_key": 2})
-    prompt = ctx.calls[0]["prompt"]
+    prompt = ctx.calls[0].prompt
     assert prompt.count("- QUESTION ") == 4 and "FLESCH-HINT" in prompt
     assert ' * QUESTION 1 must be related to topic: "volcanoes"' in prompt
 
@@ -442,8 +422,8 @@ def test_multiple_choice_answer_letters_fit_option_counts() -> None:
     config = MultipleChoiceConfig(five_option_ratio=0.5, contextual_ratio=0.5)
     seen = Counter()
     for seed in range(200):
-        ctx = Context(
-            settings_for("multiple_choice", config, batch_size=5), lambda p, k: "", seed=seed
+        ctx = FakeContext(
+            settings_for("multiple_choice", config, batch_size=5), lambda call: "", seed=seed
         )
         lines = MultipleChoiceInstructor(ctx.settings).template_values(ctx)["question_lines"]
         for line in lines.splitlines():
@@ -457,11 +437,11 @@ def test_multiple_choice_answer_letters_fit_option_counts() -> None:
 
 # ---- detailed writing ------------------------------------------------------------------------
 def writing_reply(short_on: str = "") -> Reply:
-    def reply(prompt: str, key: str) -> str:
-        if key.startswith("task:"):
-            return f"Sure, here is a new task:\nWrite a long tale about a lighthouse {key}."
-        words = int(re.search(r"(?:now|of \d+): about (\d+) words", prompt).group(1))
-        if short_on and key.startswith(short_on):
+    def reply(call: Call) -> str:
+        if call.key.startswith("task:"):
+            return f"Sure, here is a new task:\nWrite a long tale about a lighthouse {call.key}."
+        words = int(re.search(r"(?:now|of \d+): about (\d+) words", call.prompt).group(1))
+        if short_on and call.key.startswith(short_on):
             words //= 4
         return " ".join(["wave"] * words)
 
@@ -478,11 +458,11 @@ def test_detailed_writing_round_parts_history_and_true_length() -> None:
         assert target == "Your response should be approximately 300 words."
         assert count_words(draft.response) == 300 and draft.response.count("\n\n") == 2
         assert draft.meta["length_tolerance"] == 0.25 and draft.dedup_text == task
-    parts = [c for c in ctx.calls if c["key"].startswith("part:0:")]
-    assert [len(c["history"]) for c in parts] == [0, 2, 4]
-    assert "Write only part 1 now" in parts[0]["prompt"] and "FLESCH-HINT" in parts[0]["prompt"]
-    assert "This is the final part" in parts[2]["prompt"]
-    assert all(c["filtered"] is False for c in parts)
+    parts = [c for c in ctx.calls if c.key.startswith("part:0:")]
+    assert [len(c.history) for c in parts] == [0, 2, 4]
+    assert "Write only part 1 now" in parts[0].prompt and "FLESCH-HINT" in parts[0].prompt
+    assert "This is the final part" in parts[2].prompt
+    assert all(c.filtered is False for c in parts)
 
 
 def test_detailed_writing_rejects_wrong_length_and_rewrites() -> None:
@@ -493,11 +473,11 @@ def test_detailed_writing_rejects_wrong_length_and_rewrites() -> None:
     assert len(drafts) == 1 and reasons(ctx) == Counter({"wrong_length": 1})
     rewrite = DetailedWritingConfig(word_count=120, word_count_jitter=0.0, parts=2, rewrite=True)
 
-    def reply(prompt: str, key: str) -> str:
-        if key.startswith("rewrite:"):
-            assert "wave wave" in prompt
+    def reply(call: Call) -> str:
+        if call.key.startswith("rewrite:"):
+            assert "wave wave" in call.prompt
             return "Here is the rewritten text:\n" + " ".join(["polished"] * 117)
-        return writing_reply()(prompt, key)
+        return writing_reply()(call)
 
     drafts, _ = round_of(DetailedWritingInstructor, rewrite, reply, batch_size=1)
     assert drafts[0].response.startswith("polished")
@@ -515,13 +495,13 @@ def test_detailed_writing_seeds(tmp_path) -> None:
 
 # ---- summarization ---------------------------------------------------------------------------
 def test_summarization_round_layout_and_length_check() -> None:
-    def reply(prompt: str, key: str) -> str:
-        if key.startswith("source:"):
-            if key == "source:2":
+    def reply(call: Call) -> str:
+        if call.key.startswith("source:"):
+            if call.key == "source:2":
                 return "Too short."
             return "Here is the text:\n" + " ".join(["harbour"] * 200)
-        words = int(re.search(r"about (\d+) words", prompt).group(1))
-        return " ".join(["gist"] * (words * 2 if key == "summary:1" else words))
+        words = int(re.search(r"about (\d+) words", call.prompt).group(1))
+        return " ".join(["gist"] * (words * 2 if call.key == "summary:1" else words))
 
     drafts, ctx = round_of(SummarizationInstructor, SummarizationConfig(), reply)
     assert len(drafts) == 1
@@ -557,14 +537,14 @@ def comply(rules: Sequence[Rule]) -> str:
 
 
 def rules_reply(break_on: str = "") -> Reply:
-    def reply(prompt: str, key: str) -> str:
-        if key == "tasks":
+    def reply(call: Call) -> str:
+        if call.key == "tasks":
             return "TSK 1. Describe a harbour at dusk.\nTSK 2. Describe a quiet forest.\nTSK 3."
-        lines = re.findall(r"^- (.+)$", prompt, re.MULTILINE)
+        lines = re.findall(r"^- (.+)$", call.prompt, re.MULTILINE)
         rules = [parse_rule(line) for line in lines]
         assert all(rules), lines
         answer = comply(rules)  # type: ignore[arg-type]
-        return answer + ", 7 Really" if break_on and break_on in prompt else answer
+        return answer + ", 7 Really" if break_on and break_on in call.prompt else answer
 
     return reply
 
@@ -633,14 +613,14 @@ def test_parse_problems(text: str, good: int, bad: int) -> None:
 
 
 def test_mathjson_round_evaluates_and_compares() -> None:
-    def reply(prompt: str, key: str) -> str:
-        if key == "problems":
+    def reply(call: Call) -> str:
+        if call.key == "problems":
             return (
                 "PROBLEM: A garden is a circle of radius 4 m. What is its area?\nANSWER: 50.27\n"
                 "PROBLEM: Tom has 3 bags of 12 apples. How many apples?\nANSWER: 36\n"
                 "PROBLEM: How far is far?\nANSWER: very far\n"
             )
-        if "A garden is a circle" in prompt:
+        if "A garden is a circle" in call.prompt:
             return (
                 "The area is pi r^2.\nSolution as MathJSON:\n<mathjson>\n"
                 '["Multiply", "Pi", ["Power", 4, 2]]\n</mathjson>'
@@ -657,7 +637,7 @@ def test_mathjson_round_evaluates_and_compares() -> None:
     assert draft.meta["expected"] == 50.27 and abs(draft.meta["value"] - 50.265) < 0.01
     assert reasons(ctx) == Counter({"no_numeric_answer": 1, "check_mathjson": 1})
     assert "evaluates to 15, expected 36" in dict(ctx.rejects)["check_mathjson"]
-    assert ctx.calls[0]["prompt"].count("- PROBLEM ") == 3
+    assert ctx.calls[0].prompt.count("- PROBLEM ") == 3
 
 
 # ---- log extraction --------------------------------------------------------------------------
@@ -688,32 +668,34 @@ def test_log_extraction_items_cover_formats_and_questions() -> None:
 
 
 def test_log_extraction_round_checks_answers() -> None:
-    def reply(prompt: str, key: str) -> str:
-        instruction = prompt.split("\n\nAnswer using only the log above.")[0]
-        if key == "answer:1":
+    def reply(call: Call) -> str:
+        instruction = call.prompt.split("\n\nAnswer using only the log above.")[0]
+        if call.key == "answer:1":
             return "I am not sure, maybe 999.1.1.1 or 42000."
         return truthful_answer(instruction)
 
     drafts, ctx = round_of(LogExtractionInstructor, LogExtractionConfig(), reply)
     assert len(drafts) == 2 and reasons(ctx) == Counter({"check_log_answer": 1})
     assert all(d.meta["question"] in QUESTIONS for d in drafts)
-    assert all(c["prompt"].startswith("BEGININPUT") for c in ctx.calls)
+    assert all(c.prompt.startswith("BEGININPUT") for c in ctx.calls)
 
 
 # ---- anonymization ---------------------------------------------------------------------------
 def anonymization_reply(drop_on: str = "", leak_on: str = "") -> Reply:
-    def reply(prompt: str, key: str) -> str:
-        if key.startswith("text:"):
-            entities = re.findall(r"^- (?:person|IP address|date): (.+)$", prompt, re.MULTILINE)
-            if key == drop_on:
+    def reply(call: Call) -> str:
+        if call.key.startswith("text:"):
+            entities = re.findall(
+                r"^- (?:person|IP address|date): (.+)$", call.prompt, re.MULTILINE
+            )
+            if call.key == drop_on:
                 entities = entities[1:]
             return "Here is the text:\n" + " ".join(
                 f"Note {i} mentions {e} in the quarterly report for the team."
                 for i, e in enumerate(entities)
             )
-        text = prompt.split("\n\n")[1]
-        targets = re.search(r"items to remove: (.+?)\. Keep", prompt).group(1).split("; ")
-        if key == leak_on:
+        text = call.prompt.split("\n\n")[1]
+        targets = re.search(r"items to remove: (.+?)\. Keep", call.prompt).group(1).split("; ")
+        if call.key == leak_on:
             targets = targets[1:]
         for target in targets:
             text = text.replace(target, "[REDACTED]")
@@ -744,8 +726,8 @@ def test_anonymization_round_entities_and_checks() -> None:
 
 # ---- quiz, theory of mind, greeting ----------------------------------------------------------
 def test_quiz_round() -> None:
-    def reply(prompt: str, key: str) -> str:
-        sizes = [int(n) for n in re.findall(r"quiz of exactly (\d+) questions", prompt)]
+    def reply(call: Call) -> str:
+        sizes = [int(n) for n in re.findall(r"quiz of exactly (\d+) questions", call.prompt)]
         blocks = []
         for i, size in enumerate(sizes):
             made = size if i != 1 else size - 1  # the second quiz is one question short
@@ -763,7 +745,7 @@ def test_quiz_round() -> None:
 
 
 def test_theory_of_mind_round() -> None:
-    def reply(prompt: str, key: str) -> str:
+    def reply(call: Call) -> str:
         return (
             "QUESTION: Ana hides a coin; Ben moves it. Where will Ana look?\n"
             "ANSWER: Where she hid it, since she did not see Ben move it.\n"
@@ -772,11 +754,11 @@ def test_theory_of_mind_round() -> None:
 
     drafts, ctx = round_of(TheoryOfMindInstructor, InstructorConfig(), reply)
     assert [d.response for d in drafts] == ["Where she hid it, since she did not see Ben move it."]
-    assert "theory of mind" in ctx.calls[0]["prompt"]
+    assert "theory of mind" in ctx.calls[0].prompt
 
 
 def test_greeting_round_and_export() -> None:
-    def reply(prompt: str, key: str) -> str:
+    def reply(call: Call) -> str:
         return (
             "PERSONA: You are Captain Mara, a   cheerful ferry pilot.\nGREETING: Hello!\n"
             "RESPONSE: Ahoy, friend! Welcome aboard.\n\n"
@@ -790,7 +772,7 @@ def test_greeting_round_and_export() -> None:
     row = {"id": "g", **draft_record(draft, "greeting")}
     assert to_airoboros(row)["system"] == draft.system
     assert [t["from"] for t in to_sharegpt(row)["conversations"]] == ["system", "human", "gpt"]
-    _, bad = round_of(GreetingInstructor, InstructorConfig(), lambda p, k: "No greetings.")
+    _, bad = round_of(GreetingInstructor, InstructorConfig(), lambda call: "No greetings.")
     assert reasons(bad) == Counter({"unparseable": 1})
 
 
@@ -801,7 +783,7 @@ CASES: list[tuple[type[Instructor], InstructorConfig, Reply]] = [
     (
         LogExtractionInstructor,
         LogExtractionConfig(),
-        lambda p, k: truthful_answer(p.split("\n\nAnswer using")[0]),
+        lambda call: truthful_answer(call.prompt.split("\n\nAnswer using")[0]),
     ),
     (AnonymizationInstructor, AnonymizationConfig(), anonymization_reply()),
     (DetailedWritingInstructor, DetailedWritingConfig(word_count=90, parts=2), writing_reply()),
@@ -816,7 +798,7 @@ def test_rounds_are_deterministic_given_the_seed(
     second, ctx2 = round_of(cls, config, reply, seed=5)
     assert first and [d.instruction for d in first] == [d.instruction for d in second]
     assert [d.response for d in first] == [d.response for d in second]
-    assert sorted(c["prompt"] for c in ctx1.calls) == sorted(c["prompt"] for c in ctx2.calls)
+    assert sorted(c.prompt for c in ctx1.calls) == sorted(c.prompt for c in ctx2.calls)
     other, _ = round_of(cls, config, reply, seed=6)
     assert [d.instruction for d in other] != [d.instruction for d in first]
 
@@ -829,4 +811,4 @@ def test_duplicates_are_skipped_without_a_second_reject() -> None:
         AgentInstructor, AgentConfig(), agent_reply(), batch_size=2, duplicates=seen
     )
     assert again == [] and ctx.rejects == []  # the engine's novelty check counts duplicates
-    assert not any(c["key"].startswith("answer:") for c in ctx.calls)
+    assert not any(c.key.startswith("answer:") for c in ctx.calls)
