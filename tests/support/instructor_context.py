@@ -23,6 +23,7 @@ from airloom.instructors.base import (
     InstructorSettings,
     PromptTemplate,
     Rejected,
+    Truncated,
     Turn,
     map_rejecting,
 )
@@ -50,13 +51,17 @@ Reply = Callable[[Call], str]
 """The fake teacher: the text it answers to one call."""
 
 
+class Cut(str):
+    """A fake reply that stopped at max_tokens (the context raises :class:`Truncated`)."""
+
+
 class FakeContext:
     """A RoundContext whose teacher is a function of the call.
 
     ``topics`` are handed out in order, round again when a round wants more. ``duplicates``
     are the texts :meth:`novel` calls near-duplicates, ``records`` what
-    :meth:`source_records` serves by category. A blank reply is rejected as ``empty``, as
-    the engine does.
+    :meth:`source_records` serves by category. A blank reply is rejected as ``empty`` and
+    a :class:`Cut` one raises :class:`Truncated`, as the engine does.
     """
 
     def __init__(
@@ -103,6 +108,8 @@ class FakeContext:
         text = self._reply(call)
         if not text.strip():
             raise Rejected("empty", "the teacher returned no text")
+        if isinstance(text, Cut):
+            raise Truncated(str(text))
         return text
 
     async def novel(self, texts: Sequence[str]) -> list[bool]:

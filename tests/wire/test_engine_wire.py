@@ -279,3 +279,19 @@ def test_stop_grace_expiry_leaves_no_round_running(openai_server, tmp_path):
     assert leftovers == []
     assert [name for name, _ in events if name == "round_error"] == []
     assert events[-1][0] == "run_finished"
+
+
+def test_a_task_list_cut_at_max_tokens_keeps_its_whole_tasks(openai_server, tmp_path):
+    server = openai_server(faults=[Fault("length", times=1, match=r"TSK")])
+    config = make_config(
+        tmp_path,
+        server.url,
+        "concurrency: {max_requests: 1}\ninstructors:\n  general: {count: 4, batch_size: 5}\n",
+    )
+    _, stats = run(config, tmp_path)
+    _, counts, _ = stored(tmp_path)
+    assert server.state.faults_served == {"length": 1}
+    assert stats.status == "completed" and counts == {"general": 4}
+    general = stats.categories["general"]
+    assert general.rounds == 1 and general.rejects == {"truncated": 1}
+    assert server.state.completed == 1 + 4  # the cut list, then one answer per whole task

@@ -19,6 +19,7 @@ from airloom.instructors.base import (
     InstructorSettings,
     PromptTemplate,
     Rejected,
+    Truncated,
     Turn,
     map_rejecting,
 )
@@ -128,8 +129,6 @@ class EngineRoundContext:
             raise Rejected("too_long", exc.message) from exc
         except BackendError as exc:
             raise Rejected("failed_call", exc.message) from exc
-        if call.finish_reason == "length":
-            raise Rejected("truncated", "the teacher hit max_tokens")
         if not call.text.strip():
             raise Rejected("empty", "the teacher returned no text")
         if filtered:
@@ -137,6 +136,8 @@ class EngineRoundContext:
             if pattern is not None:
                 self.engine.stats.filter_hits[pattern] += 1
                 raise Rejected("filtered", pattern)
+        if call.finish_reason == "length":
+            raise Truncated(call.text)
         return call.text
 
     async def novel(self, texts: Sequence[str]) -> list[bool]:

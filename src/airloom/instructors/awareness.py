@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 
 from pydantic import Field, model_validator
 
@@ -36,6 +37,7 @@ from airloom.instructors.base import (
     Instructor,
     PromptTemplate,
     RoundContext,
+    complete_items,
     load_template,
 )
 from airloom.instructors.characters import (
@@ -197,7 +199,13 @@ class AwarenessInstructor(Instructor):
         )
         return load_template(f"awareness_{kind}.txt", override, base_dir=self.settings.base_dir)
 
-    async def _generate(self, ctx: RoundContext, variant: str, **values: str) -> str:
+    async def _generate(
+        self,
+        ctx: RoundContext,
+        variant: str,
+        parse: Callable[[str], list[dict[str, str] | str]],
+        **values: str,
+    ) -> list[dict[str, str] | str]:
         settings = self.settings
         template = self._template(variant)
         prompt = template.render(
@@ -206,11 +214,12 @@ class AwarenessInstructor(Instructor):
             flesch=settings.flesch,
             **values,
         )
-        return await ctx.complete(prompt, key="questions", template=template, filtered=False)
+        return await complete_items(
+            ctx, prompt, parse, key="questions", template=template, filtered=False
+        )
 
     async def _context_round(self, ctx: RoundContext, kind: str) -> list[Draft]:
-        text = await self._generate(ctx, kind)
-        blocks = self._usable(ctx, parse_context_blocks(text))
+        blocks = self._usable(ctx, await self._generate(ctx, kind, parse_context_blocks))
         novel = await ctx.novel([block["QUESTION"] for block in blocks])
         drafts: list[Draft] = []
         for block, ok in zip(blocks, novel, strict=True):
@@ -240,15 +249,16 @@ class AwarenessInstructor(Instructor):
         sub_kind = ctx.rng.choice(sorted(CHARACTER_KINDS))
         about, examples = CHARACTER_KINDS[sub_kind]
         person = ctx.rng.choice(self.awareness_config.interviewer_names)
-        text = await self._generate(
+        parsed = await self._generate(
             ctx,
             "character",
+            parse_character_blocks,
             name=card.name,
             description=card.description,
             kind=about,
             examples=examples,
         )
-        blocks = self._usable(ctx, parse_character_blocks(text))
+        blocks = self._usable(ctx, parsed)
         novel = await ctx.novel([block["QUESTION"] for block in blocks])
         drafts: list[Draft] = []
         for block, ok in zip(blocks, novel, strict=True):

@@ -84,6 +84,23 @@ class Rejected(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
+class Truncated(Rejected):
+    """A teacher reply cut at max_tokens; ``text`` is what was written before the cut.
+
+    Rounds that need the whole reply let it propagate (counted as ``truncated``); a
+    list-shaped reply keeps its complete items through :func:`complete_items`.
+
+    Example:
+        >>> exc = Truncated("TSK 1. Sort a list.\\nTSK 2. Wri")
+        >>> exc.reason, exc.text.splitlines()[0]
+        ('truncated', 'TSK 1. Sort a list.')
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__("truncated", "the teacher hit max_tokens")
+        self.text = text
+
+
 class SourceExhausted(Rejected):
     """Raised by a round when its instructor has no source material left (every
     source record used, no character cards, …): the engine counts ``reason``, launches
@@ -201,7 +218,8 @@ class RoundContext(Protocol):
         filtered: bool = True,
         template: PromptTemplate | None = None,
     ) -> str:
-        """One teacher call; raises :class:`Rejected` (filtered, truncated, too long, failed)."""
+        """One teacher call; raises :class:`Rejected` (filtered, too long, failed, empty)
+        or its subclass :class:`Truncated` (cut at max_tokens, with the text so far)."""
         ...
 
     async def novel(self, texts: Sequence[str]) -> list[bool]:
@@ -225,6 +243,66 @@ class RoundContext(Protocol):
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
         """Run ``fn`` on every item at once; items raising Rejected are counted and dropped."""
         ...
+
+
+async def complete_items(
+    ctx: RoundContext,
+    prompt: str,
+    parse: Callable[[str], list[T]],
+    *,
+    key: str,
+    template: PromptTemplate | None = None,
+    filtered: bool = True,
+) -> list[T]:
+    """One teacher call whose reply is a list of items, parsed by ``parse``.
+
+    A reply cut at max_tokens keeps its complete items (a weak teacher that writes on
+    past the items it was asked for loses nothing). An item is complete when more text
+    at the cut would not change it, tested by parsing the reply with a probe appended:
+    the items both parses agree on are kept, the one the cut ran through is counted as
+    ``truncated``. A cut reply without one complete item raises :class:`Truncated`.
+
+    Example:
+        >>> class Cut:
+        ...     async def complete(self, prompt, **options):
+        ...         raise Truncated("1. one\\n2. tw")
+        ...     def reject(self, reason, detail=""):
+        ...         print("rejected:", reason)
+        >>> asyncio.run(complete_items(Cut(), "List two.", str.splitlines, key="items"))
+        rejected: truncated
+        ['1. one']
+    """
+    try:
+        return parse(await ctx.complete(prompt, key=key, template=template, filtered=filtered))
+    except Truncated as exc:
+        items = whole_items(exc.text, parse)
+        if not items:
+            raise
+        ctx.reject(exc.reason, "the last item was cut at max_tokens")
+        return items
+
+
+_CUT_PROBE = "qzxjv"
+
+
+def whole_items(text: str, parse: Callable[[str], list[T]]) -> list[T]:
+    """The items of ``text`` that end before its end (it was cut there): the leading
+    items that parsing ``text`` and ``text`` plus a probe give alike.
+
+    Example:
+        >>> import re
+        >>> pairs = lambda t: re.findall(r"Q: (.*)\\nA: (.*)", t)
+        >>> whole_items("Q: 1+1?\\nA: 2\\nQ: 2+2?\\nA: fo", pairs)
+        [('1+1?', '2')]
+        >>> whole_items("Q: 1+1?\\nA: 2\\nQ: 2+", pairs)
+        [('1+1?', '2')]
+    """
+    kept: list[T] = []
+    for item, probed in zip(parse(text), parse(text + _CUT_PROBE), strict=False):
+        if item != probed:
+            break
+        kept.append(item)
+    return kept
 
 
 async def map_rejecting(

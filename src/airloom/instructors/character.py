@@ -34,7 +34,7 @@ from pydantic import Field
 from airloom.checks import sessions as _card_checks  # noqa: F401  (registers)
 from airloom.config import InstructorConfig
 from airloom.errors import ConfigError
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext, complete_items
 from airloom.instructors.characters import Card, group_fields
 from airloom.instructors.engines import topic_lines
 
@@ -80,24 +80,35 @@ def parse_cards(
         >>> cards[0].problem
         'description has 2 words (12 needed)'
     """
-    cards: list[ParsedCard] = []
-    for group in group_fields(text, CARD_KEYS):
-        missing = [key for key in CARD_KEYS if not group.get(key)]
-        if missing:
-            cards.append(ParsedCard(problem=f"missing {', '.join(missing)}"))
-            continue
-        name = _clean_name(group["NAME"])
-        description = group["DESCRIPTION"].strip()
-        guide = group["GUIDE"].strip().split("\n\n")[0].strip()
-        words = len(description.split())
-        if not name or len(name.split()) > max_name_words:
-            problem = f"name {group['NAME'][:60]!r} is not a short name"
-        elif words < min_description_words:
-            problem = f"description has {words} words ({min_description_words} needed)"
-        else:
-            problem = ""
-        cards.append(ParsedCard(name, description, guide, problem))
-    return cards
+    return [
+        card_from_fields(group, max_name_words, min_description_words)
+        for group in group_fields(text, CARD_KEYS)
+    ]
+
+
+def card_from_fields(
+    group: dict[str, str], max_name_words: int = 6, min_description_words: int = 12
+) -> ParsedCard:
+    """The card of one ``DESCRIPTION``/``NAME``/``GUIDE`` block (``problem`` says why not).
+
+    Example:
+        >>> card_from_fields({"NAME": "Ann"}).problem
+        'missing DESCRIPTION, GUIDE'
+    """
+    missing = [key for key in CARD_KEYS if not group.get(key)]
+    if missing:
+        return ParsedCard(problem=f"missing {', '.join(missing)}")
+    name = _clean_name(group["NAME"])
+    description = group["DESCRIPTION"].strip()
+    guide = group["GUIDE"].strip().split("\n\n")[0].strip()
+    words = len(description.split())
+    if not name or len(name.split()) > max_name_words:
+        problem = f"name {group['NAME'][:60]!r} is not a short name"
+    elif words < min_description_words:
+        problem = f"description has {words} words ({min_description_words} needed)"
+    else:
+        problem = ""
+    return ParsedCard(name, description, guide, problem)
 
 
 def _grams(text: str, n: int) -> set[tuple[str, ...]]:
@@ -191,12 +202,18 @@ class CharacterInstructor(Instructor):
             flesch=settings.flesch,
             topic_avoidance=settings.topic_avoidance,
         )
-        text = await ctx.complete(prompt, key="cards", template=template, filtered=False)
-        parsed = parse_cards(
-            text,
-            max_name_words=config.max_name_words,
-            min_description_words=config.min_description_words,
+        blocks = await complete_items(
+            ctx,
+            prompt,
+            lambda text: group_fields(text, CARD_KEYS),
+            key="cards",
+            template=template,
+            filtered=False,
         )
+        parsed = [
+            card_from_fields(block, config.max_name_words, config.min_description_words)
+            for block in blocks
+        ]
         if not parsed:
             ctx.reject("unparseable", "no DESCRIPTION/NAME/GUIDE blocks")
             return []

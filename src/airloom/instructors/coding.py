@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 
 from airloom.config import InstructorConfig
 from airloom.formats.chat import PLAINFORMAT, plain_code
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext, complete_items
 from airloom.instructors.engines import drop_copies
 from airloom.instructors.parsing import parse_labelled_items
 
@@ -113,8 +113,14 @@ class CodingInstructor(Instructor):
             batch_size=batch_size,
             language=self.settings.language,
         )
-        listing = await ctx.complete(prompt, key="tasks", template=template)
-        tasks = drop_copies(ctx, parse_labelled_items(listing, "TSK"), prompt)[:batch_size]
+        listing = await complete_items(
+            ctx,
+            prompt,
+            lambda text: parse_labelled_items(text, "TSK"),
+            key="tasks",
+            template=template,
+        )
+        tasks = drop_copies(ctx, listing, prompt)[:batch_size]
         if not tasks:
             ctx.reject("unparseable", "no 'TSK n.' items in the task list")
             return []

@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any, ClassVar
 
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext, complete_items
 from airloom.instructors.parsing import parse_labelled_items, parse_qa_pairs
 
 
@@ -120,11 +120,15 @@ class SimpleTaskInstructor(Instructor):
             **self.template_values(ctx),
         }
         prompt = template.render(**values)
-        listing = await ctx.complete(
-            prompt, key="tasks", template=template, filtered=self.filter_tasks
+        listing = await complete_items(
+            ctx,
+            prompt,
+            lambda text: parse_labelled_items(text, self.task_label),
+            key="tasks",
+            template=template,
+            filtered=self.filter_tasks,
         )
-        tasks = drop_copies(ctx, parse_labelled_items(listing, self.task_label), prompt)
-        tasks = tasks[: settings.batch_size]
+        tasks = drop_copies(ctx, listing, prompt)[: settings.batch_size]
         if not tasks:
             ctx.reject("unparseable", f"no '{self.task_label} n.' items in the task list")
             return []
@@ -168,10 +172,15 @@ class InlineQAInstructor(Instructor):
             "topics": topic_lines(self.start_key, topics),
             **self.template_values(ctx),
         }
-        text = await ctx.complete(
-            template.render(**values), key="pairs", template=template, filtered=self.filter_output
+        pairs = await complete_items(
+            ctx,
+            template.render(**values),
+            lambda text: parse_qa_pairs(text, self.start_key, self.end_key),
+            key="pairs",
+            template=template,
+            filtered=self.filter_output,
         )
-        pairs = parse_qa_pairs(text, self.start_key, self.end_key)[: settings.batch_size]
+        pairs = pairs[: settings.batch_size]
         if not pairs:
             ctx.reject("unparseable", f"no {self.start_key}/{self.end_key} pairs")
             return []

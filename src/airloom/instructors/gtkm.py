@@ -26,7 +26,14 @@ from pydantic import Field, model_validator
 
 from airloom.checks import sessions as _session_checks  # noqa: F401  (registers)
 from airloom.config import InstructorConfig
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext, Turn
+from airloom.instructors.base import (
+    Draft,
+    Instructor,
+    Rejected,
+    RoundContext,
+    Turn,
+    complete_items,
+)
 from airloom.instructors.characters import (
     IN_CHARACTER_RULES,
     INTERVIEWER_NAMES,
@@ -149,7 +156,8 @@ class GtkmInstructor(Instructor):
         card = ctx.rng.choice(await load_cards(ctx))
         interviewer = ctx.rng.choice(config.interviewer_names)
         template = settings.template("gtkm.txt")
-        listing = await ctx.complete(
+        listing = await complete_items(
+            ctx,
             template.render(
                 name=card.name,
                 description=card.description,
@@ -157,10 +165,11 @@ class GtkmInstructor(Instructor):
                 language=settings.language,
                 flesch=settings.flesch,
             ),
+            parse_questions,
             key="questions",
             template=template,
         )
-        questions = parse_questions(listing)[: config.question_count]
+        questions = listing[: config.question_count]
         if len(questions) < config.min_questions:
             raise Rejected("too_few_questions", f"{len(questions)} parsed")
         system = chat_between_system(card, interviewer)

@@ -36,8 +36,10 @@ from airloom.instructors.base import (
     Instructor,
     Rejected,
     RoundContext,
+    Truncated,
     Turn,
     load_template,
+    whole_items,
 )
 from airloom.instructors.characters import (
     INTERVIEWER_NAMES,
@@ -218,21 +220,25 @@ class IntrospectionInstructor(Instructor):
     ) -> tuple[str, list[Turn]]:
         config = self.intro_config
         template = self.settings.template("introspection.txt")
-        text = await ctx.complete(
-            template.render(
-                name=card.name,
-                description=card.description,
-                user=user,
-                topic=topic,
-                exchanges=config.exchanges,
-                language=self.settings.language,
-                flesch=self.settings.flesch,
-            ),
-            key="chat",
-            template=template,
-            filtered=False,
+        prompt = template.render(
+            name=card.name,
+            description=card.description,
+            user=user,
+            topic=topic,
+            exchanges=config.exchanges,
+            language=self.settings.language,
+            flesch=self.settings.flesch,
         )
-        setting, lines = parse_chat(cut_at_markers(text, ("REMINDER:",)), user, card.name)
+
+        def parse(text: str) -> tuple[str, list[tuple[str, str]]]:
+            return parse_chat(cut_at_markers(text, ("REMINDER:",)), user, card.name)
+
+        try:
+            text = await ctx.complete(prompt, key="chat", template=template, filtered=False)
+            setting, lines = parse(text)
+        except Truncated as exc:  # a chat run on past max_tokens keeps its whole lines
+            setting = parse(exc.text)[0]
+            lines = whole_items(exc.text, lambda text: parse(text)[1])
         if not setting:
             raise Rejected("unparseable", "no SETTING before the chat")
         turns = chat_turns(lines, user)[: 2 * config.exchanges]

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from airloom.checks.mathjson import MATHJSON_PREFIX, answer_number, solve
 from airloom.config import InstructorConfig
-from airloom.instructors.base import Draft, Instructor, RoundContext
+from airloom.instructors.base import Draft, Instructor, RoundContext, complete_items
 from airloom.instructors.parsing import parse_qa_pairs
 from airloom.instructors.verified import enforce, strip_preamble
 
@@ -58,9 +58,21 @@ def parse_problems(text: str) -> tuple[list[tuple[str, float]], list[str]]:
         >>> parse_problems("PROBLEM: x?\\nANSWER: -2.5 metres")
         ([('x?', -2.5)], [])
     """
+    return number_problems(parse_qa_pairs(text, "PROBLEM", "ANSWER"))
+
+
+def number_problems(
+    pairs: list[tuple[str, str]],
+) -> tuple[list[tuple[str, float]], list[str]]:
+    """Split (problem, answer text) pairs into those with a numeric answer and the rest.
+
+    Example:
+        >>> number_problems([("x?", "3.5 metres"), ("y?", "many")])
+        ([('x?', 3.5)], ['y?'])
+    """
     good: list[tuple[str, float]] = []
     bad: list[str] = []
-    for problem, answer in parse_qa_pairs(text, "PROBLEM", "ANSWER"):
+    for problem, answer in pairs:
         value = answer_number(answer)
         if value is None:
             bad.append(problem)
@@ -93,8 +105,15 @@ class MathJSONInstructor(Instructor):
             language=self.settings.language,
             topic_avoidance=self.settings.topic_avoidance,
         )
-        text = await ctx.complete(prompt, key="problems", template=template, filtered=False)
-        problems, bad = parse_problems(text)
+        pairs = await complete_items(
+            ctx,
+            prompt,
+            lambda text: parse_qa_pairs(text, "PROBLEM", "ANSWER"),
+            key="problems",
+            template=template,
+            filtered=False,
+        )
+        problems, bad = number_problems(pairs)
         for problem in bad:
             ctx.reject("no_numeric_answer", problem[:120])
         problems = problems[:count]

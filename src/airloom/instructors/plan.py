@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext, complete_items
 from airloom.instructors.parsing import parse_labelled_items
 from airloom.instructors.verified import enforce, strip_fences
 from airloom.runtime.rewoo.ir import normalise_tool_name
@@ -120,10 +120,10 @@ class PlanInstructor(Instructor):
         assert isinstance(config, PlanConfig)
         return config
 
-    def _tasks(self, listing: str, ctx: RoundContext) -> list[PlanTask]:
+    def _tasks(self, items: list[str], ctx: RoundContext) -> list[PlanTask]:
         config = self._config()
         tasks = []
-        for item in parse_labelled_items(listing, "TSK")[: self.settings.batch_size]:
+        for item in items[: self.settings.batch_size]:
             try:
                 task = parse_task(item)
             except Rejected as exc:
@@ -148,7 +148,14 @@ class PlanInstructor(Instructor):
             language=self.settings.language,
             topic_avoidance=self.settings.topic_avoidance,
         )
-        listing = await ctx.complete(prompt, key="tasks", template=template, filtered=False)
+        listing = await complete_items(
+            ctx,
+            prompt,
+            lambda text: parse_labelled_items(text, "TSK"),
+            key="tasks",
+            template=template,
+            filtered=False,
+        )
         tasks = self._tasks(listing, ctx)
         if not tasks:
             ctx.reject("unparseable", "no usable 'TSK n.' task in the list")

@@ -40,7 +40,7 @@ from airloom.checks.rules import (
     sample_rules,
 )
 from airloom.config import InstructorConfig
-from airloom.instructors.base import Draft, Instructor, RoundContext, Turn
+from airloom.instructors.base import Draft, Instructor, RoundContext, Turn, complete_items
 from airloom.instructors.engines import topic_lines
 from airloom.instructors.parsing import parse_labelled_items
 from airloom.instructors.verified import enforce, item_rngs, strip_preamble
@@ -163,8 +163,14 @@ class RulesInstructor(Instructor):
             language=self.settings.language,
             topic_avoidance=self.settings.topic_avoidance,
         )
-        listing = await ctx.complete(prompt, key="tasks", template=template)
-        tasks = parse_labelled_items(listing, "TSK")[:count]
+        listing = await complete_items(
+            ctx,
+            prompt,
+            lambda text: parse_labelled_items(text, "TSK"),
+            key="tasks",
+            template=template,
+        )
+        tasks = listing[:count]
         if not tasks:
             ctx.reject("unparseable", "no 'TSK n.' items in the task list")
             return []
