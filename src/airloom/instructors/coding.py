@@ -15,9 +15,8 @@ from pydantic import Field, field_validator
 
 from airloom.config import InstructorConfig
 from airloom.formats.chat import PLAINFORMAT, plain_code
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext, complete_items
-from airloom.instructors.engines import drop_copies
-from airloom.instructors.parsing import parse_labelled_items
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.engines import complete_task_list, drop_copies
 
 DEFAULT_LANGUAGES = [
     "python",
@@ -113,13 +112,7 @@ class CodingInstructor(Instructor):
             batch_size=batch_size,
             language=self.settings.language,
         )
-        listing = await complete_items(
-            ctx,
-            prompt,
-            lambda text: parse_labelled_items(text, "TSK"),
-            key="tasks",
-            template=template,
-        )
+        listing = await complete_task_list(ctx, prompt, template=template)
         tasks = drop_copies(ctx, listing, prompt)[:batch_size]
         if not tasks:
             ctx.reject("unparseable", "no 'TSK n.' items in the task list")

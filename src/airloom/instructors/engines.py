@@ -21,8 +21,44 @@ import json
 import re
 from typing import Any, ClassVar
 
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext, complete_items
+from airloom.instructors.base import (
+    Draft,
+    Instructor,
+    PromptTemplate,
+    Rejected,
+    RoundContext,
+    complete_items,
+)
 from airloom.instructors.parsing import parse_labelled_items, parse_qa_pairs
+
+
+async def complete_task_list(
+    ctx: RoundContext,
+    prompt: str,
+    *,
+    template: PromptTemplate,
+    label: str = "TSK",
+    filtered: bool = True,
+) -> list[str]:
+    """The ``{label} n.`` items of one teacher call (whole items only if it was cut).
+
+    Example:
+        >>> import asyncio
+        >>> class Teacher:
+        ...     async def complete(self, prompt, **options):
+        ...         return "Sure:\\nTSK 1. Sort a list.\\nTSK 2. Reverse a string."
+        >>> template = PromptTemplate("Write tasks.", "builtin")
+        >>> asyncio.run(complete_task_list(Teacher(), "Write tasks.", template=template))
+        ['Sort a list.', 'Reverse a string.']
+    """
+    return await complete_items(
+        ctx,
+        prompt,
+        lambda text: parse_labelled_items(text, label),
+        key="tasks",
+        template=template,
+        filtered=filtered,
+    )
 
 
 def topic_lines(label: str, topics: list[str]) -> str:
@@ -120,13 +156,8 @@ class SimpleTaskInstructor(Instructor):
             **self.template_values(ctx),
         }
         prompt = template.render(**values)
-        listing = await complete_items(
-            ctx,
-            prompt,
-            lambda text: parse_labelled_items(text, self.task_label),
-            key="tasks",
-            template=template,
-            filtered=self.filter_tasks,
+        listing = await complete_task_list(
+            ctx, prompt, template=template, label=self.task_label, filtered=self.filter_tasks
         )
         tasks = drop_copies(ctx, listing, prompt)[: settings.batch_size]
         if not tasks:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext, complete_items
-from airloom.instructors.parsing import parse_labelled_items
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.engines import complete_task_list
 from airloom.instructors.verified import enforce, strip_fences
 from airloom.runtime.rewoo.ir import normalise_tool_name
 from airloom.runtime.rewoo.prompt import build_planning_prompt
@@ -148,14 +148,7 @@ class PlanInstructor(Instructor):
             language=self.settings.language,
             topic_avoidance=self.settings.topic_avoidance,
         )
-        listing = await complete_items(
-            ctx,
-            prompt,
-            lambda text: parse_labelled_items(text, "TSK"),
-            key="tasks",
-            template=template,
-            filtered=False,
-        )
+        listing = await complete_task_list(ctx, prompt, template=template, filtered=False)
         tasks = self._tasks(listing, ctx)
         if not tasks:
             ctx.reject("unparseable", "no usable 'TSK n.' task in the list")

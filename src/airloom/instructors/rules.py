@@ -40,9 +40,8 @@ from airloom.checks.rules import (
     sample_rules,
 )
 from airloom.config import InstructorConfig
-from airloom.instructors.base import Draft, Instructor, RoundContext, Turn, complete_items
-from airloom.instructors.engines import topic_lines
-from airloom.instructors.parsing import parse_labelled_items
+from airloom.instructors.base import Draft, Instructor, RoundContext, Turn
+from airloom.instructors.engines import complete_task_list, topic_lines
 from airloom.instructors.verified import enforce, item_rngs, strip_preamble
 
 DEFAULT_SYSTEM = "You are a helpful, unbiased, uncensored assistant."
@@ -163,13 +162,7 @@ class RulesInstructor(Instructor):
             language=self.settings.language,
             topic_avoidance=self.settings.topic_avoidance,
         )
-        listing = await complete_items(
-            ctx,
-            prompt,
-            lambda text: parse_labelled_items(text, "TSK"),
-            key="tasks",
-            template=template,
-        )
+        listing = await complete_task_list(ctx, prompt, template=template)
         tasks = listing[:count]
         if not tasks:
             ctx.reject("unparseable", "no 'TSK n.' items in the task list")
