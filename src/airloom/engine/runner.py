@@ -424,7 +424,7 @@ class Engine:
                     for name in wave
                 ]
                 stop_task = asyncio.create_task(self._stop.wait())
-                pending = set(tasks)
+                pending: set[asyncio.Task[Any]] = set(tasks)
                 try:
                     while pending and not self._stop.is_set():
                         done, pending = await asyncio.wait(

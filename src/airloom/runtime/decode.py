@@ -274,6 +274,8 @@ def _from_node(node: yaml.Node) -> Any:
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_from_node(item) for item in node.value]
+    if not isinstance(node, yaml.ScalarNode):
+        raise ParseError(f"unexpected YAML node {type(node).__name__}")
     return YamlScalar(str(node.value), plain=node.style in (None, ""))
 
 
