@@ -158,3 +158,52 @@ async def test_concurrent_sampling_requests_with_penalties(backend):
     assert all(r.text.strip() for r in responses)
     assert all(1 <= r.usage.completion_tokens <= 8 for r in responses)
     assert backend.stats.batches - before == 2
+
+
+async def test_unseeded_sampling_does_not_replay_after_a_seeded_request(backend):
+    """A seeded request must not fix the random stream of the unseeded ones after it."""
+    seeded = ask("Invent a name for a cat.", temperature=1.0, seed=99, max_tokens=4)
+    free = ask("Write one sentence about anything at all.", temperature=1.2, max_tokens=24)
+    texts = []
+    for _ in range(2):
+        await backend.complete(seeded)
+        texts.append((await backend.complete(free)).text)
+    assert texts[0] != texts[1]
+
+
+_SAMPLE_ONCE = """
+import asyncio
+from airloom.backends.base import ChatRequest, Message
+from airloom.backends.local import LocalBackend, LocalModelSettings
+
+async def main():
+    backend = LocalBackend(LocalModelSettings(max_new_tokens=24))
+    request = ChatRequest(
+        "local",
+        (Message("user", "Write one sentence about anything at all."),),
+        {"temperature": 1.2, "max_tokens": 24},
+    )
+    print((await backend.complete(request)).text)
+    await backend.aclose()
+
+asyncio.run(main())
+"""
+
+
+def test_two_processes_sample_different_answers():
+    """Unseeded runs in fresh processes must not repeat (older torch versions start every
+    process from one fixed seed)."""
+    import subprocess
+    import sys
+
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", _SAMPLE_ONCE],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        ).stdout
+        for _ in range(2)
+    ]
+    assert outputs[0].strip() and outputs[0] != outputs[1]

@@ -58,6 +58,7 @@ import logging
 import math
 import os
 import queue
+import secrets
 import shutil
 import threading
 import time
@@ -1009,12 +1010,16 @@ class LocalBackend:
         sink = jobs[0].sink
         if sink is not None:
             streamer = _streamer_class()(self._tokenizer, sink)
-        seed = jobs[0].params.seed if len(jobs) == 1 and jobs[0].params.do_sample else None
+        # A seeded request runs alone and replays its stream; any other sampled batch
+        # draws a fresh one (torch starts every process from the same fixed seed, and a
+        # seeded request would otherwise fix the stream of every batch after it).
+        sampled = any(job.params.do_sample for job in jobs)
+        seed = jobs[0].params.seed if len(jobs) == 1 else None
         started = time.perf_counter()
         try:
             with torch_module.inference_mode():
-                if seed is not None:
-                    torch_module.manual_seed(seed)
+                if sampled:
+                    torch_module.manual_seed(seed if seed is not None else secrets.randbits(63))
                 output = self._model.generate(
                     input_ids=input_ids.to(self._device),
                     attention_mask=attention.to(self._device),
