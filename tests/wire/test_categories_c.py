@@ -15,6 +15,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import yaml
 
 from airloom.backends.base import ChatRequest, ChatResponse
@@ -230,11 +231,13 @@ def test_stylized_response_ends_cleanly_when_sources_run_out(openai_server, tmp_
     assert stylized.rounds <= pool // 2 + 10  # no spinning
 
 
-def test_chat_categories_without_cards_end_at_once(openai_server, tmp_path):
+@pytest.mark.parametrize("stall_rounds", [1, 5])
+def test_chat_categories_without_cards_end_at_once(openai_server, tmp_path, stall_rounds):
     backend = recording_backend()
     server = openai_server(backend=backend)
     sections = {"rp": {"count": 3}, "gtkm": {"count": 2}, "introspection": {"count": 1}}
-    stats = run(make_config(tmp_path, server.url, sections), tmp_path)
+    config = make_config(tmp_path, server.url, sections, stall_rounds=stall_rounds)
+    stats = run(config, tmp_path)
     assert stats.status == "completed"
     for name in sections:
         assert stats.categories[name].state == "exhausted"

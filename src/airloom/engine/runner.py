@@ -517,7 +517,7 @@ class Engine:
                     except RunStopped:
                         continue
                     barren = 0 if accepted else barren + 1
-                if barren >= self.config.stall_rounds:
+                if barren >= self.config.stall_rounds and name not in self._exhausted:
                     stats.state = "stalled"
                     self.events.emit(
                         "instructor_stalled",
