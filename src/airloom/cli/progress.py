@@ -18,16 +18,29 @@ T = TypeVar("T")
 
 
 def _rejects(counts: dict[str, int]) -> str:
-    return (
-        ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-        or "-"
-    )
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return "\n".join(f"{reason} {n}" for reason, n in ranked) or "-"
 
 
 def stats_table(stats: RunStats, *, title: str | None = None, live: bool = True) -> Table:
-    """One row per category: progress, accepted/target, rejects by reason, state."""
+    """One row per category: progress, accepted/target, rejects by reason, state; then a
+    total row when there are several categories.
+
+    Example:
+        >>> stats = RunStats()
+        >>> stats.category("general", target=2).accepted = 2
+        >>> stats.category("counterfactual_contextual", target=1).reject("truncated")
+        >>> import io
+        >>> console = Console(width=100, file=io.StringIO())
+        >>> console.print(stats_table(stats, live=False))
+        >>> text = console.file.getvalue()
+        >>> "counterfactual_contextual" in text and "truncated 1" in text and "2/3" in text
+        True
+    """
     table = Table(title=title, expand=False, show_lines=False)
-    table.add_column("category")
+    names = list(stats.categories)
+    # names are what people and expert routing use: never cut one, wrap the rejects instead
+    table.add_column("category", no_wrap=True, min_width=max(map(len, names), default=8))
     if live:
         table.add_column("progress", width=24)
     table.add_column("accepted", justify="right")
@@ -49,6 +62,24 @@ def stats_table(stats: RunStats, *, title: str | None = None, live: bool = True)
             cat.state,
         ]
         table.add_row(*row)  # type: ignore[arg-type]
+    if len(names) > 1:
+        table.add_section()
+        categories = stats.categories.values()
+        accepted = sum(cat.accepted for cat in categories)
+        target = sum(cat.target for cat in categories)
+        done = sum(cat.done for cat in categories)
+        total: list[object] = ["total"]
+        if live:
+            total.append(
+                ProgressBar(total=max(target, 1), completed=min(accepted, target), width=22)
+            )
+        total += [
+            f"{accepted}/{target}",
+            str(sum(cat.accepted_this_run for cat in categories)),
+            f"{sum(sum(cat.rejects.values()) for cat in categories)} rejects",
+            f"{done}/{len(names)} done",
+        ]
+        table.add_row(*total)  # type: ignore[arg-type]
     return table
 
 
@@ -78,7 +109,13 @@ async def run_with_display(
 
 
 def print_summary(stats: RunStats, console: Console) -> None:
-    """The final table, spending, and filter hits per pattern."""
+    """The final table, spending, and filter hits per pattern.
+
+    Written to a file or a pipe (no terminal width to respect), the table gets room
+    for whole reject reasons.
+    """
+    if not console.is_terminal:
+        console.width = max(console.width, 120)
     console.print(stats_table(stats, title=f"airloom run: {stats.status}", live=False))
     console.print(spending_line(stats))
     if stats.filter_hits:
