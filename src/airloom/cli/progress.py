@@ -12,7 +12,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from airloom.engine.stats import RunStats
+from airloom.engine.stats import TOPICS_ROW, RunStats
 
 T = TypeVar("T")
 
@@ -35,6 +35,10 @@ def stats_table(stats: RunStats, *, title: str | None = None, live: bool = True)
         >>> console.print(stats_table(stats, live=False))
         >>> text = console.file.getvalue()
         >>> "counterfactual_contextual" in text and "truncated 1" in text and "2/3" in text
+        True
+        >>> stats.category("topics", target=20).accepted = 20  # a phase, not in the total
+        >>> console.print(stats_table(stats, live=False))
+        >>> "2/3" in console.file.getvalue().split("topics")[-1]
         True
     """
     table = Table(title=title, expand=False, show_lines=False)
@@ -62,9 +66,9 @@ def stats_table(stats: RunStats, *, title: str | None = None, live: bool = True)
             cat.state,
         ]
         table.add_row(*row)  # type: ignore[arg-type]
-    if len(names) > 1:
+    categories = [cat for name, cat in stats.categories.items() if name != TOPICS_ROW]
+    if len(categories) > 1:
         table.add_section()
-        categories = stats.categories.values()
         accepted = sum(cat.accepted for cat in categories)
         target = sum(cat.target for cat in categories)
         done = sum(cat.done for cat in categories)
@@ -77,7 +81,7 @@ def stats_table(stats: RunStats, *, title: str | None = None, live: bool = True)
             f"{accepted}/{target}",
             str(sum(cat.accepted_this_run for cat in categories)),
             f"{sum(sum(cat.rejects.values()) for cat in categories)} rejects",
-            f"{done}/{len(names)} done",
+            f"{done}/{len(categories)} done",
         ]
         table.add_row(*total)  # type: ignore[arg-type]
     return table

@@ -43,7 +43,7 @@ from airloom.engine.events import EventSink, NullSink
 from airloom.engine.filters import ResponseFilter
 from airloom.engine.gate import Gate
 from airloom.engine.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
-from airloom.engine.stats import RunStats
+from airloom.engine.stats import TOPICS_ROW, RunStats
 from airloom.engine.store import CachedCall, Store
 from airloom.engine.topics import TopicSampler, read_topics, topics_from_reply
 from airloom.errors import (
@@ -361,7 +361,7 @@ class Engine:
         endpoint, model = self._default_endpoint()
         params = config.api_params.merged(None)
         response_filter = ResponseFilter(config.response_filters)
-        stats = self.stats.category("topics", target=config.topic_request_count)
+        stats = self.stats.category(TOPICS_ROW, target=config.topic_request_count)
         stats.state = "running"
         written: list[str] = []
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 
 from airloom.engine.scheduler import Spending
 
+TOPICS_ROW = "topics"
+"""The row of the topic-writing phase: shown with the categories, never a category."""
+
 
 @dataclass
 class CategoryStats:
