@@ -49,24 +49,13 @@ def _session(
 
 
 def _run(coro: Any, session: Any, quiet: bool) -> Any:
-    from airloom.cli.progress import run_with_display
+    from airloom.cli.progress import print_summary, run_with_display
 
     console = Console(stderr=True)
     try:
         return asyncio.run(run_with_display(coro, session.stats, console, quiet=quiet))
     finally:
-        _summary(session, console)
-
-
-def _summary(session: Any, console: Console) -> None:
-    from airloom.cli.progress import spending_line, stats_table
-
-    stats = session.stats
-    if stats.categories:
-        console.print(stats_table(stats, title=f"{session.kind}: {stats.status}", live=False))
-    console.print(spending_line(stats))
-    if stats.message:
-        console.print(f"[bold]{stats.message}[/bold]")
+        print_summary(session.stats, console, kind=session.kind)
 
 
 @click.command("judge")

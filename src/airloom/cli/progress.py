@@ -51,39 +51,31 @@ def stats_table(stats: RunStats, *, title: str | None = None, live: bool = True)
     table.add_column("this run", justify="right")
     table.add_column("rejects by reason")
     table.add_column("state")
+
+    def add_row(label: str, accepted: int, target: int, *cells: str) -> None:
+        bar = ProgressBar(total=max(target, 1), completed=min(accepted, target), width=22)
+        table.add_row(label, *([bar] if live else []), f"{accepted}/{target}", *cells)
+
     for name, cat in stats.categories.items():
-        row: list[object] = [name]
-        if live:
-            row.append(
-                ProgressBar(
-                    total=max(cat.target, 1), completed=min(cat.accepted, cat.target), width=22
-                )
-            )
-        row += [
-            f"{cat.accepted}/{cat.target}",
+        add_row(
+            name,
+            cat.accepted,
+            cat.target,
             str(cat.accepted_this_run),
             _rejects(dict(cat.rejects)),
             cat.state,
-        ]
-        table.add_row(*row)  # type: ignore[arg-type]
+        )
     categories = [cat for name, cat in stats.categories.items() if name != TOPICS_ROW]
     if len(categories) > 1:
         table.add_section()
-        accepted = sum(cat.accepted for cat in categories)
-        target = sum(cat.target for cat in categories)
-        done = sum(cat.done for cat in categories)
-        total: list[object] = ["total"]
-        if live:
-            total.append(
-                ProgressBar(total=max(target, 1), completed=min(accepted, target), width=22)
-            )
-        total += [
-            f"{accepted}/{target}",
+        add_row(
+            "total",
+            sum(cat.accepted for cat in categories),
+            sum(cat.target for cat in categories),
             str(sum(cat.accepted_this_run for cat in categories)),
             f"{sum(sum(cat.rejects.values()) for cat in categories)} rejects",
-            f"{done}/{len(categories)} done",
-        ]
-        table.add_row(*total)  # type: ignore[arg-type]
+            f"{sum(cat.done for cat in categories)}/{len(categories)} done",
+        )
     return table
 
 
@@ -112,15 +104,16 @@ async def run_with_display(
     return task.result()
 
 
-def print_summary(stats: RunStats, console: Console) -> None:
-    """The final table, spending, and filter hits per pattern.
+def print_summary(stats: RunStats, console: Console, *, kind: str = "airloom run") -> None:
+    """The final table (titled ``kind: status``), spending, and filter hits per pattern.
 
     Written to a file or a pipe (no terminal width to respect), the table gets room
     for whole reject reasons.
     """
     if not console.is_terminal:
         console.width = max(console.width, 120)
-    console.print(stats_table(stats, title=f"airloom run: {stats.status}", live=False))
+    if stats.categories:
+        console.print(stats_table(stats, title=f"{kind}: {stats.status}", live=False))
     console.print(spending_line(stats))
     if stats.filter_hits:
         hits = Table(title="response filter hits")
