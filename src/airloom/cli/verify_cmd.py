@@ -33,6 +33,12 @@ _FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text", "store"]
 @click.option("--cpu", type=float, default=5.0, show_default=True, help="CPU seconds per program.")
 @click.option("--wall", type=float, default=15.0, show_default=True, help="Wall seconds per run.")
 @click.option("--memory-mb", type=int, default=1024, show_default=True, help="Memory per run.")
+@click.option(
+    "--unsafe-no-sandbox",
+    is_flag=True,
+    help="Run code even where the bubblewrap sandbox is unavailable (resource limits only: "
+    "the code can read your files and use the network).",
+)
 @click.option("--workers", type=int, default=4, show_default=True, help="Records at once.")
 @click.option("--recheck", is_flag=True, help="Ignore verdicts cached in a store.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -48,18 +54,20 @@ def verify(
     cpu: float,
     wall: float,
     memory_mb: int,
+    unsafe_no_sandbox: bool,
     workers: int,
     recheck: bool,
     quiet: bool,
 ) -> None:
     """Verify every record of SOURCE (a store or a JSONL/ShareGPT/parquet/HF dataset).
 
-    Coding records have their Python run in a sandbox and other languages
-    syntax-checked; every category runs the checks registered for it.
+    Coding records have their Python run in a sandbox (bubblewrap) and other
+    languages syntax-checked there; every category runs the checks registered for it.
+    Without the sandbox, code is not run and such records are marked unverified.
     """
     from rich.progress import Progress
 
-    from airloom.curate.sandbox import Limits, isolation_layers
+    from airloom.curate.sandbox import Limits, isolation_layers, sandbox_problem
     from airloom.curate.verify_job import VerifyOptions, verify_source
 
     console = Console(stderr=True)
@@ -70,13 +78,24 @@ def verify(
         keep_failed=keep_failed,
         categories=categories,
         code=not no_code,
-        limits=Limits(cpu_seconds=cpu, wall_seconds=wall, memory_bytes=memory_mb << 20),
+        limits=Limits(
+            cpu_seconds=cpu,
+            wall_seconds=wall,
+            memory_bytes=memory_mb << 20,
+            unsafe_no_sandbox=unsafe_no_sandbox,
+        ),
         workers=workers,
         recheck=recheck,
         template=template,
     )
     if not no_code:
-        console.print(f"sandbox layers: resource limits, {', '.join(isolation_layers())}")
+        problem = sandbox_problem(options.limits)
+        if problem is not None:
+            console.print(f"[red]code is not run[/red]: {problem}; coding records are unverified")
+        elif unsafe_no_sandbox:
+            console.print("[red]unsafe[/red]: code runs without the sandbox (resource limits only)")
+        else:
+            console.print(f"sandbox: {', '.join(isolation_layers(options.limits))}")
     with Progress(console=console, transient=True, disable=quiet) as bar:
         task = bar.add_task("verifying", total=None)
         summary = verify_source(
@@ -85,10 +104,11 @@ def verify(
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     table = Table(title="verification")
-    for column in ("category", "pass", "fail", "skip", "error"):
+    statuses = ("pass", "fail", "skip", "error", "unverified")
+    for column in ("category", *statuses):
         table.add_column(column, justify="left" if column == "category" else "right")
     for category, counts in sorted(summary.counts.items()):
-        table.add_row(category, *(str(counts.get(s, 0)) for s in ("pass", "fail", "skip", "error")))
+        table.add_row(category, *(str(counts.get(s, 0)) for s in statuses))
     console.print(table)
     for problem in summary.problems[:10]:
         console.print(f"[yellow]skipped row[/yellow] {problem}")
@@ -96,7 +116,7 @@ def verify(
     click.echo(
         json.dumps(
             {
-                **{s: totals.get(s, 0) for s in ("pass", "fail", "skip", "error")},
+                **{s: totals.get(s, 0) for s in statuses},
                 "cached": summary.cached,
                 "written": summary.written if out else None,
                 "unreadable_rows": len(summary.problems),

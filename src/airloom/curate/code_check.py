@@ -20,19 +20,20 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from airloom.curate.codeblocks import CodeBlock, code_blocks
 from airloom.curate.sandbox import Limits, RunResult, run_checker, run_python
 
-#: Run statuses that mean "could not be verified here", not "wrong".
-UNVERIFIABLE = frozenset({"blocked", "missing", "input"})
+#: Run statuses that mean "could not be verified here", not "wrong" (a program that needs
+#: what the sandbox refuses, the network or a file outside it, fails).
+UNVERIFIABLE = frozenset({"missing", "input"})
 
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """pass, fail or skip, with a reason."""
+    """pass, fail, skip or unverified (no sandbox here: nothing was run), with a reason."""
 
     status: str
     reason: str
@@ -72,7 +73,9 @@ CHECKERS: dict[str, tuple[str, Checker]] = {
     "java": ("javac", _java),
     "go": ("gofmt", lambda code: ({"main.go": code}, ["gofmt", "-e", "-l", "main.go"])),
 }
-_CHECKER_LIMITS = {"java": Limits(cpu_seconds=20, wall_seconds=40, memory_bytes=4 << 30)}
+_CHECKER_LIMITS: dict[str, dict[str, Any]] = {
+    "java": {"cpu_seconds": 20, "wall_seconds": 40, "memory_bytes": 4 << 30, "processes": 256}
+}
 
 
 def available_checkers() -> dict[str, str]:
@@ -92,6 +95,8 @@ def available_checkers() -> dict[str, str]:
 def _from_run(language: str, run: RunResult, *, executed: bool) -> CheckResult:
     if run.ok:
         return CheckResult("pass", f"{language}: {'ran without error' if executed else 'parses'}")
+    if run.status == "unverified":
+        return CheckResult("unverified", run.reason)
     status = "skip" if run.status in UNVERIFIABLE else "fail"
     return CheckResult(status, f"{language}: {run.reason}")
 
@@ -110,7 +115,7 @@ def _python(blocks: list[CodeBlock], limits: Limits) -> CheckResult:
     return _from_run("python", run_python(program, limits), executed=True)
 
 
-def _other(language: str, block: CodeBlock) -> CheckResult:
+def _other(language: str, block: CodeBlock, limits: Limits) -> CheckResult:
     entry = CHECKERS.get(language)
     if entry is None:
         return CheckResult("skip", f"{language}: no checker for this language")
@@ -118,18 +123,20 @@ def _other(language: str, block: CodeBlock) -> CheckResult:
     if shutil.which(program) is None:
         return CheckResult("skip", f"{language}: {program} is not installed here")
     files, command = build(block.code)
-    run = run_checker(files, command, _CHECKER_LIMITS.get(language))
+    wanted = _CHECKER_LIMITS.get(language, {})
+    run = run_checker(files, command, replace(limits, **wanted) if wanted else limits)
     return _from_run(language, run, executed=False)
 
 
 def combine(results: list[CheckResult]) -> CheckResult:
-    """One result from several: any fail fails, else any pass passes, else skip.
+    """One result from several: any fail fails, else any unverified leaves it unverified,
+    else any pass passes, else skip.
 
     Example:
         >>> combine([CheckResult("skip", "a"), CheckResult("pass", "b")])
         CheckResult(status='pass', reason='b')
     """
-    for status in ("fail", "pass"):
+    for status in ("fail", "unverified", "pass"):
         chosen = [r.reason for r in results if r.status == status]
         if chosen:
             return CheckResult(status, "; ".join(chosen))
@@ -150,5 +157,5 @@ def check_code(record: Mapping[str, Any], limits: Limits | None = None) -> Check
         if block.language is None:
             results.append(CheckResult("skip", "unknown language"))
         else:
-            results.append(_other(block.language, block))
+            results.append(_other(block.language, block, limits))
     return combine(results)

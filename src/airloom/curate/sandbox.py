@@ -1,36 +1,28 @@
 """Run untrusted code from a dataset: Python executed, other languages syntax-checked.
 
-Each run gets a fresh scratch folder (its working directory, HOME and TMPDIR), an
-environment with nothing but PATH, locale and thread settings (no proxies, no keys),
-``python -I`` (no PYTHON* variables, no user site, no current directory on the path)
-and an empty stdin. What holds, layer by layer:
+Every run happens in the operating-system sandbox of :mod:`airloom.curate.jail`
+(bubblewrap: new user, mount, PID, network, IPC and UTS namespaces, a read-only root
+with only the interpreter and the toolchains, no home, no host ``/proc``, no host
+sockets, nothing of the caller's environment, a size-capped tmpfs as the only writable
+place, seccomp where available). Around it:
 
-* **always, kernel-enforced**: CPU seconds (SIGXCPU, then SIGKILL), address space
-  (allocations fail with MemoryError), file size (SIGXFSZ; stdout and stderr are files
-  and count too), open files, no core dumps; a wall-clock limit kills the whole
-  process group;
-* **network namespace** (``netns`` layer, when ``unshare --net`` works here, i.e. as
-  root or with unprivileged user namespaces): the child has no network interface at
-  all, only a loopback that is down; nothing outside is reachable, TCP or UDP;
-* **Landlock** (``landlock`` layer, Linux 5.13+ with Landlock enabled): no file may be
-  created, written, truncated, renamed or removed outside the scratch folder (and
-  /dev/null); from ABI 4 no TCP bind or connect; from ABI 6 no signals to, or
-  abstract Unix sockets with, processes outside the sandbox. It cannot be undone;
-* **Python guards** (``guards`` layer, Python runs only): sockets, name lookups,
-  process creation, ctypes, and writes outside the folder raise PermissionError and
-  report ``[sandbox] blocked: …``, which the verdict quotes. This layer stops the
-  common APIs, not a determined attacker; it is what explains a refusal, while the
-  kernel layers are what enforce it.
+* resource limits (``prlimit``) on every process: CPU seconds, address space, file size
+  (stdout and stderr are files and count too), open files, no core dumps;
+* limits on the whole tree: a cgroup with a process-count and a memory cap where this
+  machine lets us create one, and a watch (:mod:`airloom.curate.watchdog`) that kills the
+  tree past its CPU seconds (all processes together), memory, process count or wall
+  clock;
+* when the first process ends, or the run is killed, the kernel kills whatever is left
+  in the sandbox's PID namespace: nothing outlives a run.
 
-Without the netns and Landlock layers (other kernels, containers without the
-capability) only the resource limits and the Python guards hold: run verification on
-data you would be willing to execute. :func:`isolation_layers` tells what this machine
-provides; ``airloom verify`` prints it.
+Where the sandbox cannot run (no bubblewrap, no user namespaces) nothing is executed:
+the result is ``unverified`` with the reason, unless the caller asked for
+``Limits(unsafe_no_sandbox=True)``, which runs the code with the resource limits only.
 
 Example:
     >>> result = run_python("print(6 * 7)")
-    >>> result.status, result.stdout.strip()
-    ('ok', '42')
+    >>> result.status in ("ok", "unverified")
+    True
 """
 
 from __future__ import annotations
@@ -46,30 +38,34 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import IO
 
-from airloom.curate import sandbox_boot
-
-BOOT = Path(sandbox_boot.__file__).resolve()
+from airloom.curate.jail import environment, jail_command, jail_problem, memfd, seccomp_filter
+from airloom.curate.watchdog import Cgroup, tree_usage
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Resource limits of one sandboxed run."""
+    """Resource limits of one sandboxed run (``unsafe_no_sandbox``: run without the
+    operating-system sandbox, resource limits only)."""
 
     cpu_seconds: float = 5.0
     wall_seconds: float = 15.0
     memory_bytes: int = 1 << 30
     file_bytes: int = 16 << 20
+    disk_bytes: int = 64 << 20
     open_files: int = 64
+    processes: int = 64
     output_chars: int = 8000
+    unsafe_no_sandbox: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    """What happened: ``status`` is ok, error, timeout, cpu, memory, output, blocked,
-    missing (a module, header or package is not installed), input (the program waits
-    for input) or syntax; ``reason`` says it in words."""
+    """What happened: ``status`` is ok, error, timeout, cpu, memory, processes, output,
+    blocked (the program needs what the sandbox refuses), missing (a module, header or
+    package is not installed), input (the program waits for input), syntax, or
+    unverified (nothing was run: no sandbox here); ``reason`` says it in words."""
 
     status: str
     reason: str
@@ -86,76 +82,56 @@ class RunResult:
 
 
 @functools.lru_cache(maxsize=1)
-def _netns_prefix() -> tuple[str, ...]:
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return ()
-    for prefix in ((unshare, "--net"), (unshare, "--map-root-user", "--net")):
-        try:
-            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False)
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if probe.returncode == 0:
-            return prefix
-    return ()
-
-
-@functools.lru_cache(maxsize=1)
-def _landlock_abi() -> int:
-    probe = subprocess.run(
-        [sys.executable, "-I", "-c", "import ctypes;l=ctypes.CDLL(None);"
-         "l.syscall.restype=ctypes.c_long;print(l.syscall(444,None,ctypes.c_size_t(0),1))"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )  # fmt: skip
+def _cgroup_controllers() -> tuple[str, ...]:
+    cgroup = Cgroup(8, 64 << 20)
     try:
-        return max(0, int(probe.stdout.strip()))
-    except ValueError:
-        return 0
+        return tuple(cgroup.controllers)
+    finally:
+        cgroup.close()
 
 
-def isolation_layers() -> tuple[str, ...]:
-    """The layers this machine provides besides resource limits (module docstring).
+def isolation_layers(limits: Limits | None = None) -> tuple[str, ...]:
+    """What isolates a run on this machine (empty: code is not run at all).
 
     Example:
-        >>> set(isolation_layers()) <= {"netns", "landlock", "landlock-net", "guards"}
+        >>> set(isolation_layers()) <= {"namespaces", "seccomp", "cgroup-pids",
+        ...     "cgroup-memory", "tree-watch", "rlimits"}
         True
     """
-    layers = []
-    if _netns_prefix():
-        layers.append("netns")
-    abi = _landlock_abi()
-    if abi >= 1:
-        layers.append("landlock")
-    if abi >= 4:
-        layers.append("landlock-net")
-    layers.append("guards")
-    return tuple(layers)
+    limits = limits or Limits()
+    if limits.unsafe_no_sandbox:
+        return ("rlimits", "tree-watch")
+    if jail_problem() is not None:
+        return ()
+    layers = ["namespaces"] + (["seccomp"] if seccomp_filter() else [])
+    layers += [f"cgroup-{name}" for name in _cgroup_controllers()]
+    return (*layers, "tree-watch", "rlimits")
 
 
-def _environment(work: Path) -> dict[str, str]:
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(work),
-        "TMPDIR": str(work),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "MPLBACKEND": "Agg",
-    }
+def sandbox_problem(limits: Limits | None = None) -> str | None:
+    """Why code will not be run here, or None.
+
+    Example:
+        >>> sandbox_problem(Limits(unsafe_no_sandbox=True)) is None
+        True
+    """
+    if limits is not None and limits.unsafe_no_sandbox:
+        return None
+    problem = jail_problem()
+    if problem is None:
+        return None
+    return f"no sandbox: {problem}; or pass --unsafe-no-sandbox to run the code unprotected"
 
 
-_BLOCKED = re.compile(r"^\[sandbox\] blocked: (.+)$", re.MULTILINE)
 _MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
 _MISSING_HEADER = re.compile(r"fatal error: ([^:\s]+): No such file or directory")
 _SYNTAX = re.compile(r"^.*\b(?:SyntaxError|IndentationError|TabError)\b.*$", re.MULTILINE)
 _MISSING_PACKAGE = re.compile(r"error: package ([\w.]+) does not exist")
+_NO_NETWORK = re.compile(
+    r"Network is unreachable|Temporary failure in name resolution|Name or service not known"
+    r"|Connection refused|No address associated with hostname"
+)
+_NO_FORK = re.compile(r"fork.*Resource temporarily unavailable|BlockingIOError: \[Errno 11\]")
 
 
 def _tail(text: str, lines: int = 3) -> str:
@@ -174,7 +150,6 @@ def classify(
         >>> classify(-24, "", timed_out=False, limits=Limits())
         ('cpu', 'CPU time limit of 5 s exceeded')
     """
-    blocked = _BLOCKED.findall(stderr)
     if timed_out:
         return "timeout", f"did not finish within {limits.wall_seconds:g} s (wall clock)"
     if returncode == 0:
@@ -183,14 +158,19 @@ def classify(
         return "cpu", f"CPU time limit of {limits.cpu_seconds:g} s exceeded"
     if returncode == -signal.SIGXFSZ or "File too large" in stderr:
         return "output", f"wrote more than {limits.file_bytes >> 20} MiB"
+    if "No space left on device" in stderr:
+        return "output", f"filled its {limits.disk_bytes >> 20} MiB of disk"
     if "MemoryError" in stderr:
         return "memory", f"memory limit of {limits.memory_bytes >> 20} MiB exceeded"
-    if blocked:
-        return "blocked", f"needs {blocked[0]}, which the sandbox blocks"
-    if "Network is unreachable" in stderr:
-        return "blocked", "needs network access, which the sandbox blocks"
-    if "PermissionError: [Errno 13]" in stderr:
+    if _NO_FORK.search(stderr):
+        return "processes", f"started more than {limits.processes} processes"
+    if _NO_NETWORK.search(stderr):
+        return "blocked", "needs network access, which the sandbox does not give"
+    if "PermissionError: [Errno 13]" in stderr or "Operation not permitted" in stderr:
         return "blocked", f"was refused by the sandbox: {_tail(stderr, 1)}"
+    header = _MISSING_HEADER.search(stderr)
+    if header and (header.group(1).startswith("/") or ".." in header.group(1)):
+        return "blocked", f"includes '{header.group(1)}', a file outside the program"
     for pattern, what in (
         (_MISSING_MODULE, "module"),
         (_MISSING_HEADER, "header"),
@@ -207,105 +187,153 @@ def classify(
     return "error", f"exit status {returncode}: {_tail(stderr)}"
 
 
-def _run(
-    files: dict[str, str],
-    boot_args: list[str],
-    limits: Limits,
-    *,
-    network_namespace: bool,
-) -> RunResult:
-    root = Path(tempfile.mkdtemp(prefix="airloom-sandbox-"))
+def _prlimit(limits: Limits) -> list[str]:
+    cpu = max(1, int(limits.cpu_seconds + 0.999))
+    prlimit = shutil.which("prlimit") or shutil.which("prlimit", path="/usr/bin:/bin") or "prlimit"
+    return [
+        prlimit,
+        f"--cpu={cpu}:{cpu + 1}",
+        f"--as={limits.memory_bytes}",
+        f"--fsize={limits.file_bytes}",
+        f"--nofile={limits.open_files}",
+        "--core=0",
+        "--",
+    ]
+
+
+def _watch(process: subprocess.Popen[bytes], limits: Limits) -> str | None:
+    """Wait for the run; kill the tree past a limit and say which (None: it ended)."""
+    deadline = time.monotonic() + limits.wall_seconds
+    interval = 0.01
+    pids: tuple[int, ...] = ()
+    over = None
+    while over is None:
+        try:
+            process.wait(timeout=interval)
+            return None
+        except subprocess.TimeoutExpired:
+            pass
+        interval = min(0.1, interval * 1.5)
+        usage = tree_usage(process.pid)
+        pids = usage.pids or pids
+        if usage.cpu_seconds > limits.cpu_seconds + 0.5:
+            over = "cpu"
+        elif usage.memory_bytes > limits.memory_bytes:
+            over = "memory"
+        elif usage.processes > limits.processes + 4:  # bwrap, its init, prlimit slack
+            over = "processes"
+        elif time.monotonic() > deadline:
+            over = "timeout"
+    for pid in (process.pid, *pids):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait()
+    return over
+
+
+_WATCHED = {
+    "cpu": "CPU time limit of {cpu:g} s exceeded (all processes together)",
+    "memory": "memory limit of {memory} MiB exceeded (all processes together)",
+    "processes": "started more than {processes} processes",
+}
+
+
+def _read(stream: IO[bytes], chars: int, *, tail: bool) -> str:
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    stream.seek(max(0, size - chars * 4) if tail else 0)
+    text = stream.read(chars * 4).decode("utf-8", "replace")
+    return text[-chars:] if tail else text[:chars]
+
+
+def _run(files: dict[str, str], argv: list[str], limits: Limits) -> RunResult:
+    problem = sandbox_problem(limits)
+    if problem is not None:
+        return RunResult("unverified", problem, None)
+    descriptors: list[int] = []
+    scratch = None
+    cgroup = Cgroup(limits.processes, limits.memory_bytes)
     try:
-        work = root / "work"
-        work.mkdir()
-        for name, text in files.items():
-            (work / name).write_text(text, encoding="utf-8")
-        prefix = _netns_prefix() if network_namespace else ()
-        command = [
-            *prefix,
-            sys.executable,
-            "-I",
-            str(BOOT),
-            "--work",
-            str(work),
-            "--cpu",
-            str(limits.cpu_seconds),
-            "--memory",
-            str(limits.memory_bytes),
-            "--fsize",
-            str(limits.file_bytes),
-            "--nofile",
-            str(limits.open_files),
-            *boot_args,
-        ]
+        if limits.unsafe_no_sandbox:
+            scratch = tempfile.mkdtemp(prefix="airloom-unsafe-")
+            for name, text in files.items():
+                with open(os.path.join(scratch, name), "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            command, cwd, env = argv, scratch, environment(scratch)
+        else:
+            named = {name: memfd(name, text.encode("utf-8")) for name, text in files.items()}
+            descriptors += named.values()
+            bpf = seccomp_filter()
+            if bpf:
+                descriptors.append(memfd("seccomp", bpf))
+            command = jail_command(
+                argv,
+                files=named,
+                disk_bytes=limits.disk_bytes,
+                seccomp_fd=descriptors[-1] if bpf else None,
+            )
+            cwd, env = "/", {"PATH": environment()["PATH"]}
         started = time.monotonic()
-        with open(root / "stdout", "wb") as out, open(root / "stderr", "wb") as err:
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             process = subprocess.Popen(
-                command,
-                cwd=work,
-                env=_environment(work),
+                [*cgroup.prefix, *_prlimit(limits), *command],
+                cwd=cwd,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
+                pass_fds=descriptors,
             )
-            timed_out = False
-            try:
-                process.wait(timeout=limits.wall_seconds)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        seconds = time.monotonic() - started
-        stdout = (
-            (root / "stdout").read_bytes()[: limits.output_chars * 4].decode("utf-8", "replace")
-        )
-        stderr = (
-            (root / "stderr").read_bytes()[-limits.output_chars * 4 :].decode("utf-8", "replace")
-        )
-        status, reason = classify(process.returncode, stderr, timed_out=timed_out, limits=limits)
-        layers = tuple(
-            layer
-            for layer in isolation_layers()
-            if (layer != "netns" or prefix)
-            and (not layer.startswith("landlock") or "--no-landlock" not in boot_args)
-            and (layer != "guards" or ("--run" in boot_args and "--no-guards" not in boot_args))
-        )
+            over = _watch(process, limits)
+            stdout = _read(out, limits.output_chars, tail=False)
+            stderr = _read(err, limits.output_chars, tail=True)
+        returncode = process.returncode
+        if not limits.unsafe_no_sandbox and returncode is not None and 128 < returncode < 160:
+            returncode = 128 - returncode  # bubblewrap reports a child's signal as 128 + n
+        if over is None and cgroup.out_of_memory():
+            over = "memory"
+        if over in _WATCHED:
+            status = over
+            reason = _WATCHED[over].format(
+                cpu=limits.cpu_seconds,
+                memory=limits.memory_bytes >> 20,
+                processes=limits.processes,
+            )
+        else:
+            status, reason = classify(
+                returncode, stderr, timed_out=over == "timeout", limits=limits
+            )
         return RunResult(
             status,
             reason,
-            process.returncode,
-            stdout[: limits.output_chars],
-            stderr[-limits.output_chars :],
-            seconds,
-            layers,
+            returncode,
+            stdout,
+            stderr,
+            time.monotonic() - started,
+            isolation_layers(limits),
         )
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        for descriptor in descriptors:
+            os.close(descriptor)
+        cgroup.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
-def run_python(
-    code: str,
-    limits: Limits | None = None,
-    *,
-    network_namespace: bool = True,
-    landlock: bool = True,
-    guards: bool = True,
-) -> RunResult:
-    """Execute a Python program in the sandbox (the layers can be switched off for tests)."""
-    flags = ([] if landlock else ["--no-landlock"]) + ([] if guards else ["--no-guards"])
-    return _run(
-        {"main.py": code},
-        [*flags, "--run", "main.py"],
-        limits or Limits(),
-        network_namespace=network_namespace,
-    )
+def run_python(code: str, limits: Limits | None = None) -> RunResult:
+    """Execute a Python program in the sandbox (``python -I``: no user site, no
+    ``PYTHON*`` variables, no current directory on the path).
+
+    Example:
+        >>> run_python("import sys; sys.exit(3)").status in ("error", "unverified")
+        True
+    """
+    return _run({"main.py": code}, [sys.executable, "-I", "main.py"], limits or Limits())
 
 
 def run_checker(
     files: dict[str, str], command: list[str], limits: Limits | None = None
 ) -> RunResult:
-    """Run a syntax checker over ``files`` (written to the scratch folder) in the sandbox."""
-    return _run(files, ["--exec", *command], limits or Limits(), network_namespace=True)
+    """Run a syntax checker over ``files`` (in the working directory) in the sandbox."""
+    return _run(files, command, limits or Limits())

@@ -8,8 +8,9 @@ Two kinds of verifier run over each record:
   imported so that each one registers itself;
 * for ``coding`` records, :func:`airloom.curate.code_check.check_code` (sandboxed).
 
-A record fails when any verifier fails, errs when a check crashed, passes when at least
-one verifier passed and none failed, and is skipped when nothing could verify it.
+A record fails when any verifier fails, errs when a check crashed, is unverified when its
+code could not be run (no sandbox on this machine), passes when at least one verifier
+passed and none failed, and is skipped when nothing could verify it.
 
 Example:
     >>> result = verify_record({"id": "1", "category": "no_checks_here",
@@ -91,7 +92,7 @@ def _run_check(check: Check, record: Mapping[str, Any]) -> CheckOutcome:
 def _overall(outcomes: Sequence[CheckOutcome]) -> tuple[str, str]:
     if not outcomes:
         return "skip", "no verifier for this category"
-    for status in ("fail", "error"):
+    for status in ("fail", "error", "unverified"):
         chosen = [o for o in outcomes if o.status == status]
         if chosen:
             return status, "; ".join(o.reason for o in chosen)
@@ -128,7 +129,7 @@ def verify_method(checks: Mapping[str, Sequence[Check]], code: bool, limits: Lim
     """
     names = {category: sorted(_name(c) for c in found) for category, found in checks.items()}
     blob = json.dumps(
-        [__version__, names, code, repr(limits), isolation_layers() if code else ()],
+        [__version__, names, code, repr(limits), isolation_layers(limits) if code else ()],
         sort_keys=True,
     )
     return "verify:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
