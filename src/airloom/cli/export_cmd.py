@@ -92,7 +92,7 @@ def _export_store(
     if store_path is None:
         config, base_dir = load(config_path, overrides)
         store_path = config.resolved_store_path(base_dir)
-    with Store.open(store_path, create=False) as store:
+    with Store.open(store_path, create=False, read_only=True) as store:
         written = export_store(store, out, fmt, categories or None)
     click.echo(f"wrote {written} records to {out} ({fmt})")
 
@@ -114,6 +114,6 @@ def _records(
     if store_path is None:
         config, base_dir = load(config_path, overrides)
         store_path = config.resolved_store_path(base_dir)
-    with Store.open(store_path, create=False) as store:
+    with Store.open(store_path, create=False, read_only=True) as store:
         wanted = list(categories) if categories else training_categories(store)
         return list(store.iter_records(wanted))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from airloom.engine import store_lock
 from airloom.engine.store import Store
 from airloom.errors import StoreError
 
@@ -82,22 +83,31 @@ class Verdict:
 class Ledger:
     """The curation table of one store file (its own connection to the same file)."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self, path: Path, connection: sqlite3.Connection, lock: Path | None = None
+    ) -> None:
         self.path = path
         self._db = connection
+        self._lock = lock
 
     @classmethod
     def open(cls, path: str | Path) -> Ledger:
-        """Open the curation table of an existing store, creating it on first use."""
+        """Open the curation table of an existing store, creating it on first use (it holds
+        the store's writer lock until closed)."""
         path = Path(path)
-        Store.open(path, create=False).close()  # the store's own identity and schema checks
+        lock = store_lock.acquire(path)
         try:
-            connection = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {path}: {exc}") from exc
-        ledger = cls(path, connection)
-        ledger._init()
+            Store.open(path, create=False).close()  # the store's identity and schema checks
+            try:
+                connection = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
+                connection.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open {path}: {exc}") from exc
+            ledger = cls(path, connection, lock)
+            ledger._init()
+        except BaseException:
+            store_lock.release(lock)
+            raise
         return ledger
 
     def _init(self) -> None:
@@ -118,8 +128,11 @@ class Ledger:
             raise StoreError(f"cannot add the curation table to {self.path}: {exc}") from exc
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection and free the writer lock."""
         self._db.close()
+        if self._lock is not None:
+            store_lock.release(self._lock)
+            self._lock = None
 
     def __enter__(self) -> Ledger:
         return self

@@ -247,7 +247,7 @@ def _rows(path: Path) -> Iterator[tuple[str, Any]]:
 
 def read_store(path: Path) -> Dataset:
     """Records of a store with their stored embeddings (in acceptance order)."""
-    with Store.open(path, create=False) as store:
+    with Store.open(path, create=False, read_only=True) as store:
         records = list(store.iter_records())
         ids, _, _, matrix = store.load_index_data()
         model = store.get_meta("embedding_model")

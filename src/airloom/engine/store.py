@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from airloom.engine import store_lock
 from airloom.errors import StoreError
 
 SCHEMA_VERSION = 1
@@ -219,9 +220,12 @@ def _disk_error(path: Path, exc: sqlite3.Error) -> StoreError:
 class Store:
     """An open store file (see the module docstring)."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self, path: Path, connection: sqlite3.Connection, lock: Path | None = None
+    ) -> None:
         self.path = path
         self._db = connection
+        self._lock = lock
 
     # ---- opening ------------------------------------------------------------------------
     @classmethod
@@ -232,13 +236,33 @@ class Store:
         embedding_model: str | None = None,
         output_path: str | None = None,
         create: bool = True,
+        read_only: bool = False,
     ) -> Store:
         """Open (or create) a store, refusing files that are not ours or too new.
 
         ``embedding_model`` must match the one the stored embeddings were made with;
-        ``output_path`` the run the store belongs to (both recorded at creation).
+        ``output_path`` the run the store belongs to (both recorded at creation). A store
+        opened to write holds its writer lock (:mod:`airloom.engine.store_lock`) until
+        closed; ``read_only`` opens it for reading beside a writer.
         """
         path = Path(path)
+        lock = None if read_only else store_lock.acquire(path)
+        try:
+            return cls._open(path, embedding_model, output_path, create, lock)
+        except BaseException:
+            if lock is not None:
+                store_lock.release(lock)
+            raise
+
+    @classmethod
+    def _open(
+        cls,
+        path: Path,
+        embedding_model: str | None,
+        output_path: str | None,
+        create: bool,
+        lock: Path | None,
+    ) -> Store:
         if not path.exists() and not create:
             raise StoreError(f"store {path} does not exist", hint="check the path or run generate")
         if path.exists() and path.stat().st_size > 0:
@@ -256,7 +280,7 @@ class Store:
             connection.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
-        store = cls(path, connection)
+        store = cls(path, connection, lock)
         store._check_or_init(embedding_model=embedding_model, output_path=output_path)
         return store
 
@@ -323,8 +347,11 @@ class Store:
             raise _disk_error(self.path, exc) from exc
 
     def close(self) -> None:
-        """Close the connection (the WAL is checkpointed by SQLite)."""
+        """Close the connection (the WAL is checkpointed by SQLite) and free the lock."""
         self._db.close()
+        if self._lock is not None:
+            store_lock.release(self._lock)
+            self._lock = None
 
     def __enter__(self) -> Store:
         return self
