@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -11,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,34 +17,22 @@ import pytest
 from airloom.engine.store import Store
 from airloom.engine.store_lock import holder, lock_path, writer_lock
 from airloom.errors import StoreError
+from tests.support.openai_server import OpenAIServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 
 
 @pytest.fixture
-def server_url():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.openai_server", "--latency", "0.3"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    url = proc.stdout.readline().strip()
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+def server():
+    with OpenAIServer(latency=0.3) as running:
+        yield running
 
 
-def completed_calls(url: str) -> int:
-    with urllib.request.urlopen(url.removesuffix("/v1") + "/_stats", timeout=5) as reply:
-        return int(json.load(reply)["completed"])
-
-
-def test_a_second_generate_on_the_same_store_stops_at_once(server_url, tmp_path):
+def test_a_second_generate_on_the_same_store_stops_at_once(server, tmp_path):
     (tmp_path / "topics.txt").write_text("\n".join(f"subject {i}" for i in range(20)))
     (tmp_path / "config.yaml").write_text(
-        f"base_url: {server_url}\nmodel: t\nembedding_model: hashing\nseed: 3\n"
+        f"base_url: {server.url}\nmodel: t\nembedding_model: hashing\nseed: 3\n"
         "concurrency: {max_requests: 1}\ninstructors:\n  general: {count: 40, batch_size: 4}\n"
     )
     command = [sys.executable, "-m", "airloom", "generate", "-c", "config.yaml", "--quiet"]
@@ -57,7 +43,7 @@ def test_a_second_generate_on_the_same_store_stops_at_once(server_url, tmp_path)
     deadline = time.monotonic() + 60
     while not lock_path(store).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    calls_before = completed_calls(server_url)
+    calls_before = server.state.completed
     started = time.monotonic()
     second = subprocess.run(command, cwd=tmp_path, env=ENV, capture_output=True, text=True)
     assert time.monotonic() - started < 20
@@ -70,7 +56,7 @@ def test_a_second_generate_on_the_same_store_stops_at_once(server_url, tmp_path)
     with sqlite3.connect(store) as db:
         assert db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 40
         paid = db.execute("SELECT COUNT(*) FROM request_cache").fetchone()[0]
-    assert completed_calls(server_url) == paid  # the second run paid for nothing
+    assert server.state.completed == paid  # the second run paid for nothing
     assert calls_before <= paid
     assert not lock_path(store).exists()
 
