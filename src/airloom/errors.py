@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+from airloom.redact import redact_text
+
 
 class AirloomError(Exception):
     """Root of every error airloom raises on purpose.
@@ -24,6 +26,8 @@ class AirloomError(Exception):
     exit_code: int = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        message = redact_text(message)
+        hint = None if hint is None else redact_text(hint)
         self.message = message
         self.hint = hint
         super().__init__(message if hint is None else f"{message} ({hint})")
@@ -59,7 +63,7 @@ class BackendError(AirloomError):
         hint: str | None = None,
     ) -> None:
         self.status = status
-        self.body = body
+        self.body = None if body is None else redact_text(body)
         super().__init__(message, hint=hint)
 
 

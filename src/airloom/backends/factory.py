@@ -13,6 +13,7 @@ from pathlib import Path
 from airloom.backends.base import Backend
 from airloom.config import EMBEDDED_MODEL, Config, EndpointConfig
 from airloom.errors import ConfigError
+from airloom.redact import mask_url
 
 
 def default_kind(config: Config) -> str:
@@ -28,7 +29,7 @@ def describe_default(config: Config) -> tuple[str, str, str]:
     if kind == "openai":
         if not config.model:
             raise ConfigError("base_url is set but model is not", hint="set model: <model id>")
-        return kind, str(config.base_url), config.model
+        return kind, mask_url(str(config.base_url)), config.model
     if kind == "scripted":
         return kind, f"scripted:{config.script_path}", config.model or "scripted"
     return kind, "local", config.model or EMBEDDED_MODEL

@@ -27,6 +27,7 @@ from airloom.errors import (
     RateLimitedError,
     TransientBackendError,
 )
+from airloom.redact import mask_url, remember_headers
 
 _CONTEXT_MARKERS = (
     "context_length_exceeded",
@@ -171,8 +172,9 @@ class OpenAIBackend:
         name: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.name = name or self.base_url
+        self.name = name or mask_url(self.base_url)
         self.api_key_env = api_key_env
+        remember_headers({"Authorization": api_key or "", **(headers or {})})
         all_headers = {"Content-Type": "application/json"}
         if api_key:
             all_headers["Authorization"] = f"Bearer {api_key}"

@@ -34,6 +34,7 @@ import numpy as np
 
 from airloom.engine import store_lock
 from airloom.errors import StoreError
+from airloom.redact import redact_config, redact_text
 
 SCHEMA_VERSION = 1
 APP_ID = "airloom"
@@ -376,7 +377,12 @@ class Store:
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     def start_run(self, run_id: str, seed: int, config_json: str) -> None:
-        """Record the start of a run."""
+        """Record the start of a run (keys, tokens and auth headers in its configuration
+        are replaced by ``***``, URL credentials masked: no secret is kept at rest)."""
+        try:
+            config_json = json.dumps(redact_config(json.loads(config_json)), sort_keys=True)
+        except ValueError:
+            config_json = redact_text(config_json)
         with self._write() as db:
             db.execute(
                 "INSERT INTO runs(run_id, started_at, status, seed, config) VALUES (?,?,?,?,?)",
