@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import sys
 
 import click
@@ -34,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "merge": ("airloom.cli.dataset_cmd", "merge", "Merge dataset versions without duplicates."),
     "report": ("airloom.cli.report_cmd", "report", "Write an HTML report with plots on a store."),
     "cull": ("airloom.cli.curate_cmd", "cull", "Keep the best-judged of each near-duplicate set."),
+    "recover": ("airloom.cli.recover_cmd", "recover", "Copy what is readable of a damaged store."),
 }
 
 
@@ -79,6 +81,12 @@ def main() -> None:
         if exc.hint:
             click.echo(f"  hint: {exc.hint}", err=True)
         sys.exit(exc.exit_code)
+    except sqlite3.DatabaseError as exc:  # a store damaged where no check could see it
+        click.secho(f"error: a store could not be read ({exc})", fg="red", err=True)
+        click.echo(
+            "  hint: copy what is readable with: airloom recover STORE NEW.airloom.db", err=True
+        )
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from airloom.curate.records import make_record
-from airloom.engine.store import Store
+from airloom.engine.store import Store, corrupt_error
 from airloom.errors import AirloomError, MissingDependencyError, StoreError
 
 _ROLES = {
@@ -248,9 +249,12 @@ def _rows(path: Path) -> Iterator[tuple[str, Any]]:
 def read_store(path: Path) -> Dataset:
     """Records of a store with their stored embeddings (in acceptance order)."""
     with Store.open(path, create=False, read_only=True) as store:
-        records = list(store.iter_records())
-        ids, _, _, matrix = store.load_index_data()
-        model = store.get_meta("embedding_model")
+        try:
+            records = list(store.iter_records())
+            ids, _, _, matrix = store.load_index_data()
+            model = store.get_meta("embedding_model")
+        except sqlite3.DatabaseError as exc:
+            raise corrupt_error(path, str(exc)) from None
     if [r["id"] for r in records] != ids:  # pragma: no cover - same query order
         raise StoreError(f"{path}: records and embeddings disagree", hint="run the command again")
     vectors = matrix if matrix.shape[1] else None
@@ -273,6 +277,11 @@ def read_dataset(path: str | Path) -> Dataset:
         raise StoreError(f"{path} does not exist", hint="check the path")
     if is_store_file(path):
         return read_store(path)
+    if path.suffix.lower() in (".db", ".sqlite", ".sqlite3") and path.is_file():
+        raise StoreError(
+            f"{path} is not an SQLite store (if it was one, its first page is damaged)",
+            hint="pass a store or a dataset file (JSONL, JSON, parquet, a Hugging Face folder)",
+        )
     data = Dataset(str(path))
     for where, row in _rows(path):
         try:

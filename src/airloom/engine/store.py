@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -166,6 +167,21 @@ def stored_from_row(
     )
 
 
+def decode_row(item: dict[str, Any]) -> dict[str, Any]:
+    """A ``records`` row with its JSON columns decoded (the form ``iter_records`` yields).
+
+    Example:
+        >>> decode_row({"conversation": None, "skip_prompt_formatting": 0, "params": "{}",
+        ...             "meta": '{"a": 1}'})["meta"]
+        {'a': 1}
+    """
+    item["conversation"] = json.loads(item["conversation"]) if item["conversation"] else None
+    item["skip_prompt_formatting"] = bool(item["skip_prompt_formatting"])
+    item["params"] = json.loads(item["params"]) if item["params"] else {}
+    item["meta"] = json.loads(item["meta"]) if item["meta"] else {}
+    return item
+
+
 def record_id(category: str, instruction: str, response: str, unit: str | None = None) -> str:
     """Deterministic id: a replayed round yields the same id, so it cannot be stored twice.
 
@@ -203,9 +219,66 @@ class Totals:
         return self.prompt_tokens + self.completion_tokens
 
 
+def corrupt_error(path: Path | str, detail: str) -> StoreError:
+    """The error for a store SQLite cannot read: nothing was changed, how to recover.
+
+    Example:
+        >>> corrupt_error("a.db", "database disk image is malformed").hint.split(": ")[1]
+        'airloom recover a.db NEW.airloom.db'
+    """
+    return StoreError(
+        f"{path} is corrupt ({detail})",
+        hint=f"nothing was changed; copy what is readable into a new store: "
+        f"airloom recover {path} NEW.airloom.db",
+    )
+
+
+def read_only_connection(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the file (``mode=ro``); without a write-ahead log
+    beside it, it does not even create one (``immutable``), so the folder stays as it was.
+    """
+    wal = Path(f"{path}-wal").exists()
+    return sqlite3.connect(
+        f"file:{quote(str(path.resolve()))}?mode=ro{'' if wal else '&immutable=1'}",
+        uri=True,
+        timeout=30.0,
+        check_same_thread=False,
+    )
+
+
+def check_integrity(path: Path) -> None:
+    """Raise :func:`corrupt_error` unless SQLite's ``PRAGMA quick_check`` finds the file
+    sound; the check reads only.
+
+    Example:
+        >>> import tempfile
+        >>> bad = Path(tempfile.mkdtemp()) / "bad.db"
+        >>> _ = bad.write_bytes(b"SQLite format 3" + bytes(201))
+        >>> check_integrity(bad)
+        Traceback (most recent call last):
+        ...
+        airloom.errors.StoreError: ...bad.db is corrupt (file is not a database) (...)
+    """
+    try:
+        connection = read_only_connection(path)
+        try:
+            rows = connection.execute("PRAGMA quick_check(3)").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return  # a writer holds it right now: it is being written, not damaged
+        raise corrupt_error(path, str(exc)) from None
+    problems = [str(row[0]) for row in rows if row[0] != "ok"]
+    if problems:
+        raise corrupt_error(path, "; ".join(problems)[:300])
+
+
 def _disk_error(path: Path, exc: sqlite3.Error) -> StoreError:
     text = str(exc).lower()
-    if "full" in text or "disk" in text:
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return corrupt_error(path, str(exc))
+    if "disk is full" in text or "database or disk is full" in text:
         return StoreError(
             f"the disk is full while writing {path}; the last transaction was rolled back",
             hint="free some space and run the same command again: nothing accepted is lost",
@@ -249,7 +322,7 @@ class Store:
         path = Path(path)
         lock = None if read_only else store_lock.acquire(path)
         try:
-            return cls._open(path, embedding_model, output_path, create, lock)
+            return cls._open(path, embedding_model, output_path, create and not read_only, lock)
         except BaseException:
             if lock is not None:
                 store_lock.release(lock)
@@ -270,17 +343,22 @@ class Store:
             with open(path, "rb") as handle:
                 if handle.read(16) != b"SQLite format 3\x00":
                     raise StoreError(
-                        f"{path} is not an airloom store (not an SQLite file)",
+                        f"{path} is not an airloom store (not an SQLite file; if it was one, "
+                        "its first page is damaged)",
                         hint="set store_path to a new file name",
                     )
+            check_integrity(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            connection = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA foreign_keys=ON")
+            if lock is None:
+                connection = read_only_connection(path)
+            else:
+                connection = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {path}: {exc}") from exc
+            raise _disk_error(path, exc) from exc
         store = cls(path, connection, lock)
         store._check_or_init(embedding_model=embedding_model, output_path=output_path)
         return store
@@ -322,6 +400,8 @@ class Store:
                     hint="set store_path for this run, or output_path back to the old one",
                 )
             return
+        if self._lock is None:
+            raise StoreError(f"{self.path} is not an airloom store (it holds no airloom data)")
         with self._write():
             self._db.executescript(_SCHEMA)
             values = {
@@ -509,15 +589,11 @@ class Store:
             args = wanted
         cursor = self._db.execute(query + " ORDER BY seq", args)
         names = [d[0] for d in cursor.description]
-        for row in cursor:
-            item = dict(zip(names, row, strict=True))
-            item["conversation"] = (
-                json.loads(item["conversation"]) if item["conversation"] else None
-            )
-            item["skip_prompt_formatting"] = bool(item["skip_prompt_formatting"])
-            item["params"] = json.loads(item["params"]) if item["params"] else {}
-            item["meta"] = json.loads(item["meta"]) if item["meta"] else {}
-            yield item
+        try:
+            for row in cursor:
+                yield decode_row(dict(zip(names, row, strict=True)))
+        except sqlite3.DatabaseError as exc:
+            raise corrupt_error(self.path, str(exc)) from None
 
     # ---- rounds -------------------------------------------------------------------------
     def start_round(self, category: str, index: int) -> None:
