@@ -405,9 +405,19 @@ _LineLoader.add_constructor(
 )
 
 
+#: Values a configuration may expand to through aliases (a "billion laughs" file of a few
+#: lines would otherwise expand to billions).
+MAX_EXPANDED_VALUES = 100_000
+
+
 def _line_map(
-    node: yaml.Node | None, path: tuple[str, ...] = (), active: frozenset[int] = frozenset()
+    node: yaml.Node | None,
+    path: tuple[str, ...] = (),
+    active: frozenset[int] = frozenset(),
+    seen: set[int] | None = None,
 ) -> LineMap:
+    """Key path → line, each node visited once (paths reached again through an alias
+    keep the line of the alias), so the cost is linear in the file."""
     lines: LineMap = {}
     if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
         return lines
@@ -417,18 +427,32 @@ def _line_map(
             "through an anchor",
             hint="remove the recursive alias",
         )
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return lines
+    seen.add(id(node))
     active = active | {id(node)}
     if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key_path = (*path, str(key_node.value))
-            lines[key_path] = key_node.start_mark.line + 1
-            lines.update(_line_map(value_node, key_path, active))
+        children = [((*path, str(key.value)), key, value) for key, value in node.value]
     else:
-        for index, item in enumerate(node.value):
-            item_path = (*path, str(index))
-            lines[item_path] = item.start_mark.line + 1
-            lines.update(_line_map(item, item_path, active))
+        children = [((*path, str(i)), item, item) for i, item in enumerate(node.value)]
+    for child_path, marker, child in children:
+        lines[child_path] = marker.start_mark.line + 1
+        lines.update(_line_map(child, child_path, active, seen))
     return lines
+
+
+def _expanded_values(node: yaml.Node | None, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias is expanded (memoised: linear)."""
+    if node is None or id(node) in sizes:
+        return sizes.get(id(node), 0)
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_values(value, sizes) for _, value in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_values(item, sizes) for item in node.value)
+    sizes[id(node)] = total
+    return total
 
 
 def parse_yaml(text: str, source: str = "<config>") -> tuple[dict[str, Any], LineMap]:
@@ -441,8 +465,14 @@ def parse_yaml(text: str, source: str = "<config>") -> tuple[dict[str, Any], Lin
     """
     try:
         node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)
         lines = _line_map(node)
+        if _expanded_values(node, {}) > MAX_EXPANDED_VALUES:
+            raise ConfigError(
+                f"the YAML expands to more than {MAX_EXPANDED_VALUES:,} values through "
+                "its aliases (*name)",
+                hint="write the values out, or use fewer nested aliases",
+            )
+        data = yaml.load(text, Loader=_LineLoader)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc.message}", hint=exc.hint) from None
     except RecursionError:

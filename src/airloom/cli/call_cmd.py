@@ -13,6 +13,7 @@ import click
 from airloom.cli.ask_cmd import chat_request, run_request
 from airloom.cli.backend_options import BackendChoice, backend_options
 from airloom.cli.format_cmd import resolve_template
+from airloom.cli.options import echo_problems, read_text_file
 from airloom.errors import ParseError
 from airloom.formats.chat import template_for_model
 from airloom.runtime.functions import (
@@ -42,8 +43,7 @@ def _ask_model(registry: FunctionRegistry, question: str, backend: BackendChoice
 
 def _fail(message: str, problems: list[str]) -> NoReturn:
     click.echo(f"error: {message}", err=True)
-    for problem in problems:
-        click.echo(f"  - {problem}", err=True)
+    echo_problems(problems)
     sys.exit(1)
 
 
@@ -118,7 +118,7 @@ def call(
         )
         return
     if answer_file is not None:
-        answer = answer_file.read_text(encoding="utf-8")
+        answer = read_text_file(answer_file)
     elif question:
         answer = _ask_model(registry, question, backend, fmt)
     else:

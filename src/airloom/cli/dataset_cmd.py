@@ -45,7 +45,7 @@ def import_command(
     for part in summary.sources:
         console.print(
             f"{part.source}: read {part.read}, imported {part.imported}, "
-            f"already there {part.present}, unreadable rows {len(part.problems)}"
+            f"already there {part.present}, unreadable rows {part.unreadable}"
         )
         for problem in part.problems[:5]:
             console.print(f"  [yellow]{problem}[/yellow]")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from airloom.cli.options import config_options, load
+from airloom.cli.options import config_options, echo_unreadable, load
 
 _FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text"]
 
@@ -109,8 +109,9 @@ def _records(
     from airloom.export import training_categories
 
     if source is not None:
-        records = read_dataset(source).records
-        return [r for r in records if not categories or r["category"] in categories]
+        data = read_dataset(source)
+        echo_unreadable(data.source, data.problems, data.problem_count)
+        return [r for r in data.records if not categories or r["category"] in categories]
     if store_path is None:
         config, base_dir = load(config_path, overrides)
         store_path = config.resolved_store_path(base_dir)

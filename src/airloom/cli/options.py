@@ -38,3 +38,57 @@ def load(config_path: Path | None, overrides: tuple[str, ...]) -> tuple[Config, 
     config = load_config(config_path, overrides)
     base_dir = config_path.resolve().parent if config_path else Path.cwd()
     return config, base_dir
+
+
+#: Largest file read whole by ``--from-file`` options.
+MAX_INPUT_BYTES = 16 << 20
+#: Problems listed before the rest are only counted.
+MAX_LISTED_PROBLEMS = 20
+
+
+def read_text_file(path: Path, option: str = "--from-file") -> str:
+    """A text file given to ``option``: a one-line error when it is too large or not UTF-8.
+
+    Example:
+        >>> import tempfile
+        >>> bad = Path(tempfile.mkdtemp()) / "b.txt"
+        >>> _ = bad.write_bytes(b"plan\\xff")
+        >>> read_text_file(bad)
+        Traceback (most recent call last):
+        ...
+        airloom.errors.ConfigError: --from-file ...b.txt is not UTF-8 text (bad byte at...)
+    """
+    from airloom.errors import ConfigError
+
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{option} {path} cannot be read: {exc.strerror}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise ConfigError(f"{option} {path} is larger than {MAX_INPUT_BYTES >> 20} MiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{option} {path} is not UTF-8 text (bad byte at offset {exc.start})",
+            hint="is it a binary file? give a text file",
+        ) from None
+
+
+def echo_problems(problems: list[str], total: int | None = None, shown: int = 0) -> None:
+    """List problems on stderr, the first few (``shown``, default
+    :data:`MAX_LISTED_PROBLEMS`), then how many more there are (of ``total``)."""
+    shown = shown or MAX_LISTED_PROBLEMS
+    total = len(problems) if total is None else total
+    for problem in problems[:shown]:
+        click.echo(f"  - {problem}", err=True)
+    if total > min(shown, len(problems)):
+        click.echo(f"  … and {total - min(shown, len(problems))} more", err=True)
+
+
+def echo_unreadable(source: str, problems: list[str], total: int) -> None:
+    """Say on stderr that ``total`` rows of ``source`` were skipped, and why (the first 5)."""
+    if total:
+        click.echo(f"{source}: skipped {total} unreadable rows", err=True)
+        echo_problems(problems, total, shown=5)

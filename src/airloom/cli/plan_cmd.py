@@ -19,6 +19,7 @@ import click
 
 from airloom.backends.base import Backend
 from airloom.cli.backend_options import BackendChoice, backend_options
+from airloom.cli.options import echo_problems, read_text_file
 from airloom.errors import ConfigError, PlanError
 from airloom.runtime.budget import Budget
 from airloom.runtime.rewoo.execute import ExecOptions, execute_plan
@@ -89,8 +90,7 @@ def make_registry(
 
 def _print_problems(error: PlanError) -> None:
     click.secho(f"error: {error.message.split(':')[0]}", fg="red", err=True)
-    for problem in error.problems:
-        click.echo(f"  - {problem}", err=True)
+    echo_problems(error.problems)
 
 
 def _show_plan(text: str) -> None:
@@ -158,7 +158,7 @@ async def _run(
     quiet: bool,
 ) -> tuple[str, ValidPlan, Trace | None]:
     if plan_file is not None:
-        text = plan_file.read_text(encoding="utf-8")
+        text = read_text_file(plan_file)
         offered = None
     else:
         assert backend is not None
@@ -278,7 +278,7 @@ def _validate_only(plan_file: Path | None, limits: PlanLimits) -> None:
         raise ConfigError("--validate-only needs --from-file PLAN.txt")
     try:
         checked = check_plan(
-            plan_file.read_text(encoding="utf-8"),
+            read_text_file(plan_file),
             ToolRegistry(),
             offered=list(DEFAULT_ALIASES),
             limits=limits,

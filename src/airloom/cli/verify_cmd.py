@@ -9,6 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from airloom.cli.options import echo_unreadable
+
 _FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text", "store"]
 
 
@@ -110,8 +112,7 @@ def verify(
     for category, counts in sorted(summary.counts.items()):
         table.add_row(category, *(str(counts.get(s, 0)) for s in statuses))
     console.print(table)
-    for problem in summary.problems[:10]:
-        console.print(f"[yellow]skipped row[/yellow] {problem}")
+    echo_unreadable(str(source), summary.problems, summary.unreadable)
     totals = summary.totals()
     click.echo(
         json.dumps(
@@ -119,7 +120,7 @@ def verify(
                 **{s: totals.get(s, 0) for s in statuses},
                 "cached": summary.cached,
                 "written": summary.written if out else None,
-                "unreadable_rows": len(summary.problems),
+                "unreadable_rows": summary.unreadable,
             }
         )
     )

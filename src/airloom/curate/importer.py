@@ -40,6 +40,7 @@ class SourceSummary:
     imported: int = 0
     present: int = 0
     problems: list[str] = field(default_factory=list)
+    unreadable: int = 0
 
 
 @dataclass
@@ -106,7 +107,9 @@ def _import_one(
     summary: ImportSummary,
     progress: Progress | None,
 ) -> None:
-    part = SourceSummary(data.source, read=len(data), problems=list(data.problems))
+    part = SourceSummary(
+        data.source, read=len(data), problems=list(data.problems), unreadable=data.problem_count
+    )
     summary.sources.append(part)
     fresh = [i for i, r in enumerate(data.records) if r["id"] not in known]
     part.present = len(data) - len(fresh)

@@ -9,7 +9,11 @@
   extra: ``pip install 'airloom[hf]'``);
 * an airloom store (its stored embeddings come with it: nothing is re-embedded).
 
-A malformed row is skipped and reported with its file and line, never silently.
+A malformed row is skipped and reported with its file and line, never silently: invalid
+JSON, text that is not UTF-8 (a binary file), a lone surrogate (``"\\ud800"``), nesting
+deeper than :data:`MAX_DEPTH`, a line longer than :data:`MAX_LINE_BYTES` or a record with
+more than :data:`MAX_RECORD_CHARS` characters of text. The good rows of the same file are
+kept. The first :data:`MAX_PROBLEMS` problems are listed, the rest only counted.
 
 Example:
     >>> row = {"id": "x1", "category": "trivia", "conversations": [
@@ -25,11 +29,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -60,6 +65,71 @@ _KNOWN_FIELDS = {
 
 class RowError(AirloomError):
     """One row of a dataset file cannot be read as a record."""
+
+
+#: Longest line of a JSONL file read (longer ones are skipped and counted).
+MAX_LINE_BYTES = 8 << 20
+#: Most characters of text in one record (instruction, response, system, turns together).
+MAX_RECORD_CHARS = 1 << 20
+#: Deepest nesting of lists and objects in one row.
+MAX_DEPTH = 64
+#: Problems listed per source (the rest are counted).
+MAX_PROBLEMS = 100
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def row_problem(row: Any) -> str | None:
+    """Why a parsed row cannot be a record (too deep, too long, a lone surrogate), or None.
+
+    Example:
+        >>> row_problem({"instruction": json.loads('"a\\\\ud800"'), "response": "b"})
+        "a string holds a lone surrogate ('\\\\ud800'), which is not text"
+        >>> row_problem([[[[1]]]]) is None, row_problem({"a": "x" * (MAX_RECORD_CHARS + 1)})
+        (True, 'the row holds more than 1,048,576 characters of text')
+    """
+    chars = 0
+    todo: list[tuple[Any, int]] = [(row, 0)]
+    while todo:
+        value, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            return f"the row is nested deeper than {MAX_DEPTH} levels"
+        if isinstance(value, str):
+            chars += len(value)
+            found = _SURROGATE.search(value)
+            if found:
+                return f"a string holds a lone surrogate ({found.group(0)!r}), which is not text"
+        elif isinstance(value, Mapping):
+            todo.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list | tuple):
+            todo.extend((item, depth + 1) for item in value)
+        if chars > MAX_RECORD_CHARS:
+            return f"the row holds more than {MAX_RECORD_CHARS:,} characters of text"
+    return None
+
+
+def parse_json_line(line: bytes) -> Any:
+    """One JSONL line as a value, or :class:`RowError` saying what is wrong with it.
+
+    Example:
+        >>> parse_json_line(b'{"a": 1}')
+        {'a': 1}
+        >>> parse_json_line(b"\\xff\\xfe{}")
+        Traceback (most recent call last):
+        ...
+        airloom.curate.sources.RowError: not UTF-8 text (bad byte at column 1); is it a binary file?
+    """
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RowError(
+            f"not UTF-8 text (bad byte at column {exc.start + 1}); is it a binary file?"
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RowError(f"invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise RowError("the row is nested too deeply to read") from None
 
 
 def require(module: str, extra: str, purpose: str) -> Any:
@@ -162,33 +232,62 @@ class Dataset:
     vectors: np.ndarray | None = None
     embedding_model: str | None = None
     problems: list[str] = field(default_factory=list)
+    problem_count: int = 0
 
     def __len__(self) -> int:
         return len(self.records)
 
+    def add_problem(self, problem: str) -> None:
+        """Count an unreadable row; list it while fewer than :data:`MAX_PROBLEMS` are."""
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+
+
+def _lines(handle: IO[bytes]) -> Iterator[bytes | None]:
+    """The lines of a file, ``None`` for one longer than :data:`MAX_LINE_BYTES` (skipped
+    without being held in memory)."""
+    while line := handle.readline(MAX_LINE_BYTES + 1):
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+            pass
+        yield None
+
 
 def _rows_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+    with path.open("rb") as handle:
+        for number, line in enumerate(_lines(handle), start=1):
             where = f"{path.name} line {number}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield where, RowError(f"invalid JSON: {exc.msg}")
+            if line is None:
+                yield where, RowError(f"the line is longer than {MAX_LINE_BYTES >> 20} MiB")
+            elif line.strip():
+                try:
+                    yield where, parse_json_line(line)
+                except RowError as exc:
+                    yield where, exc
 
 
 def _rows_json(path: Path) -> Iterator[tuple[str, Any]]:
-    text = path.read_text(encoding="utf-8")
-    stripped = text.lstrip()
-    if not stripped.startswith("["):
+    with path.open("rb") as handle:
+        head = handle.read(4096).lstrip()
+    if not head.startswith(b"["):
         yield from _rows_jsonl(path)
         return
     try:
-        rows = json.loads(text)
+        rows = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise StoreError(
+            f"{path} is not UTF-8 text (bad byte at offset {exc.start})",
+            hint="is it a binary file? pass a JSON or JSONL dataset",
+        ) from None
+    except RecursionError:
+        raise StoreError(f"{path} is nested too deeply to read") from None
     except json.JSONDecodeError as exc:
         raise StoreError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})") from exc
+    if not isinstance(rows, list):
+        raise StoreError(f"{path} is not a JSON array of rows")
     for number, row in enumerate(rows, start=1):
         yield f"{path.name} item {number}", row
 
@@ -287,7 +386,10 @@ def read_dataset(path: str | Path) -> Dataset:
         try:
             if isinstance(row, RowError):
                 raise row
+            problem = row_problem(row)
+            if problem is not None:
+                raise RowError(problem)
             data.records.append(record_from_row(row))
         except RowError as exc:
-            data.problems.append(f"{where}: {exc.message}")
+            data.add_problem(f"{where}: {exc.message}")
     return data

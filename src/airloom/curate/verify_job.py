@@ -58,6 +58,7 @@ class VerifySummary:
     cached: int = 0
     written: int = 0
     problems: list[str] = field(default_factory=list)
+    unreadable: int = 0
 
     def totals(self) -> Counter[str]:
         """Counts per status over every category."""
@@ -107,7 +108,7 @@ def verify_source(
     indices = [i for i, r in enumerate(data.records) if not wanted or r["category"] in wanted]
     records = [data.records[i] for i in indices]
     vectors = None if data.vectors is None else data.vectors[indices]
-    summary = VerifySummary(problems=list(data.problems))
+    summary = VerifySummary(problems=list(data.problems), unreadable=data.problem_count)
     method = verify_method(load_checks(), options.code, options.limits)
     keys = [content_hash(r) for r in records]
     known: dict[str, Verdict] = {}
