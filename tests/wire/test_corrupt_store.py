@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from airloom.engine.store import Store, StoredRecord, dedup_key, record_id
+from tests.support.cli import run_airloom as airloom
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 RECORDS = 1500
 PAGE = 4096
 
@@ -60,17 +56,6 @@ def damage(source: Path, target: Path, how: str) -> None:
     elif how == "zeroed-first-page":
         data[:PAGE] = bytes(PAGE)
     target.write_bytes(bytes(data))
-
-
-def airloom(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "airloom", *args],
-        cwd=cwd,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def digest(path: Path) -> str:

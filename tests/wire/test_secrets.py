@@ -3,16 +3,13 @@ with credentials, and a failing one."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.support.cli import run_airloom
 from tests.support.openai_server import OpenAIServer
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 SECRETS = ("pw-alice-7781", "sk-in-file-9926", "hdr-token-5531")
 
 
@@ -29,14 +26,7 @@ def config(tmp_path: Path, base_url: str) -> None:
 
 
 def generate(tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "airloom", "generate", "-c", "config.yaml", "--quiet"],
-        cwd=tmp_path,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_airloom(tmp_path, "generate", "-c", "config.yaml", "--quiet")
 
 
 def test_a_run_keeps_no_secret_in_its_files_or_output(tmp_path):

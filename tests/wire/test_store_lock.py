@@ -10,17 +10,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
 from airloom.engine.store import Store
 from airloom.engine.store_lock import holder, lock_path, writer_lock
 from airloom.errors import StoreError
+from tests.support.cli import COMMAND, ENV, run_airloom
 from tests.support.openai_server import OpenAIServer
-
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 
 
 @pytest.fixture
@@ -35,9 +32,14 @@ def test_a_second_generate_on_the_same_store_stops_at_once(server, tmp_path):
         f"base_url: {server.url}\nmodel: t\nembedding_model: hashing\nseed: 3\n"
         "concurrency: {max_requests: 1}\ninstructors:\n  general: {count: 40, batch_size: 4}\n"
     )
-    command = [sys.executable, "-m", "airloom", "generate", "-c", "config.yaml", "--quiet"]
+    command = ["generate", "-c", "config.yaml", "--quiet"]
     first = subprocess.Popen(
-        command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*COMMAND, *command],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     store = tmp_path / "instructions.airloom.db"
     deadline = time.monotonic() + 60
@@ -45,7 +47,7 @@ def test_a_second_generate_on_the_same_store_stops_at_once(server, tmp_path):
         time.sleep(0.05)
     calls_before = server.state.completed
     started = time.monotonic()
-    second = subprocess.run(command, cwd=tmp_path, env=ENV, capture_output=True, text=True)
+    second = run_airloom(tmp_path, *command)
     assert time.monotonic() - started < 20
     assert second.returncode != 0
     message = second.stderr.strip()

@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from airloom.cli.options import config_options, load
+from airloom.cli.options import (
+    config_options,
+    echo_problems,
+    echo_unreadable,
+    exit_if_unreadable,
+    load,
+)
 
 _FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text", "store"]
 
@@ -47,13 +53,13 @@ def import_command(
             f"{part.source}: read {part.read}, imported {part.imported}, "
             f"already there {part.present}, unreadable rows {part.unreadable}"
         )
-        for problem in part.problems[:5]:
-            console.print(f"  [yellow]{problem}[/yellow]")
+        echo_problems(part.problems, part.unreadable, shown=5)
     click.echo(
         json.dumps(
             {"store": str(store_path), "imported": summary.imported, "embedded": summary.embedded}
         )
     )
+    exit_if_unreadable(sum(part.unreadable for part in summary.sources))
 
 
 def _renames(values: tuple[str, ...]) -> dict[str, str]:
@@ -130,4 +136,7 @@ def merge(
     console = Console(stderr=True)
     for name, counts in result.summary()["inputs"].items():
         console.print(f"{name}: {json.dumps(counts)}")
+    for name, (problems, total) in result.unreadable.items():
+        echo_unreadable(name, problems, total)
     click.echo(json.dumps({"written": written, "out": str(out), **result.summary()["totals"]}))
+    exit_if_unreadable(sum(total for _, total in result.unreadable.values()))

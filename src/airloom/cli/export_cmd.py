@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from airloom.cli.options import config_options, echo_unreadable, load
+from airloom.cli.options import config_options, echo_unreadable, exit_if_unreadable, load
 
 _FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text"]
 
@@ -69,13 +69,14 @@ def export(
         return
     from airloom.curate.export import push_to_hub, write_dataset
 
-    records = _records(config_path, overrides, store_path, source, categories)
+    records, unreadable = _records(config_path, overrides, store_path, source, categories)
     if out is not None:
         written = write_dataset(records, out, fmt, template=template, schema=schema)
         click.echo(f"wrote {written} records to {out} ({fmt})")
     if repo_id is not None:
         pushed = push_to_hub(records, repo_id, schema=schema, private=not public)
         click.echo(f"pushed {pushed} records to {repo_id}")
+    exit_if_unreadable(unreadable)
 
 
 def _export_store(
@@ -103,7 +104,8 @@ def _records(
     store_path: Path | None,
     source: Path | None,
     categories: tuple[str, ...],
-) -> list[dict[str, object]]:
+) -> tuple[list[dict[str, object]], int]:
+    """The records to export and how many rows of ``source`` could not be read."""
     from airloom.curate.sources import read_dataset
     from airloom.engine.store import Store
     from airloom.export import training_categories
@@ -111,10 +113,11 @@ def _records(
     if source is not None:
         data = read_dataset(source)
         echo_unreadable(data.source, data.problems, data.problem_count)
-        return [r for r in data.records if not categories or r["category"] in categories]
+        chosen = [r for r in data.records if not categories or r["category"] in categories]
+        return chosen, data.problem_count
     if store_path is None:
         config, base_dir = load(config_path, overrides)
         store_path = config.resolved_store_path(base_dir)
     with Store.open(store_path, create=False, read_only=True) as store:
         wanted = list(categories) if categories else training_categories(store)
-        return list(store.iter_records(wanted))
+        return list(store.iter_records(wanted)), 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -85,6 +86,18 @@ def echo_problems(problems: list[str], total: int | None = None, shown: int = 0)
         click.echo(f"  - {problem}", err=True)
     if total > min(shown, len(problems)):
         click.echo(f"  … and {total - min(shown, len(problems))} more", err=True)
+
+
+def exit_if_unreadable(total: int) -> None:
+    """End with status 1 when rows were skipped (the readable ones were used)."""
+    if total:
+        click.secho(
+            f"error: {total} unreadable rows were skipped (listed above); "
+            "the readable rows were used",
+            fg="red",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def echo_unreadable(source: str, problems: list[str], total: int) -> None:

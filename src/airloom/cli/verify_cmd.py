@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from airloom.cli.options import echo_unreadable
+from airloom.cli.options import echo_unreadable, exit_if_unreadable
 
 _FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text", "store"]
 
@@ -124,3 +124,4 @@ def verify(
             }
         )
     )
+    exit_if_unreadable(summary.unreadable)

@@ -90,6 +90,8 @@ class MergeResult:
     read: list[int] = field(default_factory=list)
     embedding_model: str | None = None
     embedded: int = 0
+    #: source name -> (first problems, how many rows could not be read)
+    unreadable: dict[str, tuple[list[str], int]] = field(default_factory=dict)
 
     def _name(self, source: int) -> str:
         return self.sources[source]
@@ -294,6 +296,11 @@ def merge_datasets(
     """Merge already-read datasets (module docstring)."""
     result = MergeResult([Path(d.source).name for d in datasets], read=[len(d) for d in datasets])
     result.embedding_model = options.embedding_model
+    result.unreadable = {
+        Path(d.source).name: (list(d.problems), d.problem_count)
+        for d in datasets
+        if d.problem_count
+    }
     vectors = _vectors(datasets, options, result) if options.near else None
     order = list(range(len(datasets)))
     if options.precedence == "last":
