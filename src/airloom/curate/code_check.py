@@ -3,10 +3,12 @@
 Python blocks are compiled one by one, then run together (in order) in the sandbox.
 Other languages go through a parser that exists on this machine: ``node --check``,
 ``gcc``/``g++ -fsyntax-only``, ``bash -n``, ``javac``, ``gofmt -e``; one that is not
-installed makes the block *skipped*, never passed. A program that needs the network,
-another process, a module or header that is not installed, or input on stdin cannot be
-verified here and is skipped with that reason; one that fails, times out or exceeds a
-limit fails.
+installed makes the block *skipped*, never passed. Every program and checker runs in the
+operating-system sandbox (:mod:`airloom.curate.sandbox`). A program that needs a module
+or header that is not installed, or input on stdin, cannot be verified here and is
+skipped with that reason; one that fails, needs the network or a file outside the
+sandbox, times out or exceeds a limit fails. Where no sandbox is available nothing is
+run and the record is *unverified*.
 
 Example:
     >>> result = check_code({"category": "coding", "instruction": "Write Python. PLAINFORMAT",
