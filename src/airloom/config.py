@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from airloom.backends.local import LocalModelSettings
 from airloom.errors import ConfigError
@@ -64,6 +64,14 @@ DEFAULT_TOPIC_AVOIDANCE = (
     "that you would likely not respond to, or any task which a language model would not be "
     "able to respond to, e.g. tasks about emotions, feelings, physical senses, etc."
 )
+
+#: The sampling parameters the original sends with every call when its config sets none.
+ORIGINAL_SAMPLING: dict[str, float] = {
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "frequency_penalty": 0.0,
+    "presence_penalty": 0.0,
+}
 
 #: Name of the model used when no teacher endpoint is configured.
 EMBEDDED_MODEL = "qwen2.5-coder-0.5b-instruct"
@@ -273,7 +281,10 @@ class Config(Strict):
     default_batch_size: int = Field(5, ge=1, description="batch_size of instructors that set none.")
     default_flesch: str = Field(DEFAULT_FLESCH, description="Readability hint.")
     language: str = Field("English", description="Output language.")
-    api_params: ApiParams = Field(default_factory=ApiParams, description="Default sampling params.")
+    api_params: ApiParams = Field(
+        default_factory=ApiParams,
+        description="Default sampling params (unset ones: temperature 1, top_p 1, penalties 0).",
+    )
     # Run control
     max_tokens: int | None = Field(
         None, ge=1, description="Token budget of the run (original key)."
@@ -293,11 +304,25 @@ class Config(Strict):
         default_factory=dict, description="Per-category sections; absent means not generated."
     )
 
+    _notes: list[str] = PrivateAttr(default_factory=list)
+
     @field_validator("response_filters")
     @classmethod
     def _compile_filters(cls, value: list[str]) -> list[str]:
         _check_patterns(value)
         return value
+
+    @field_validator("api_params")
+    @classmethod
+    def _original_sampling(cls, value: ApiParams) -> ApiParams:
+        """Like the original, every call carries temperature, top_p and both penalties."""
+        missing = {k: v for k, v in ORIGINAL_SAMPLING.items() if getattr(value, k) is None}
+        return value.model_copy(update=missing) if missing else value
+
+    @property
+    def notes(self) -> list[str]:
+        """One line per accepted key that has no effect here (shown by the CLI)."""
+        return self._notes
 
     # ---- derived values -------------------------------------------------------------
     def resolved_store_path(self, base_dir: Path | None = None) -> Path:
@@ -618,12 +643,62 @@ def _sampling_typos(
     return problems
 
 
-_REJECTED_KEYS = {
-    "vertexai_credentials_path": "Vertex AI is not supported; use an OpenAI-compatible base_url",
-    "vertexai_project_id": "Vertex AI is not supported; use an OpenAI-compatible base_url",
-    "vertexai_region": "Vertex AI is not supported; use an OpenAI-compatible base_url",
-    "vertexai_publisher": "Vertex AI is not supported; use an OpenAI-compatible base_url",
+_VERTEX = "Vertex AI is not supported here: the teacher is model at base_url (or OpenAI's API)"
+
+#: Original keys accepted without effect, with the reason shown once per run.
+IGNORED_KEYS: dict[str, str] = {
+    "vertexai_credentials_path": _VERTEX,
+    "vertexai_project_id": _VERTEX,
+    "vertexai_region": _VERTEX,
+    "vertexai_publisher": _VERTEX,
 }
+
+#: Per-instructor original keys accepted without effect.
+IGNORED_INSTRUCTOR_KEYS: dict[str, dict[str, str]] = {
+    "character": {
+        "output_dir": "cards are kept in the store (airloom export --category character "
+        "writes them out)",
+    },
+}
+
+#: Instructor names of older original versions and the category that does their job.
+RENAMED_INSTRUCTORS: dict[str, str] = {"chat_card": "character", "chat": "rp"}
+
+
+def _original_forms(data: dict[str, Any], notes: list[str], source: str) -> list[str]:
+    """Accept the original's keys that mean nothing here, and its old instructor names.
+
+    Mutates ``data``; appends one note per key to ``notes``; returns problems.
+    """
+    problems: list[str] = []
+    for key, reason in IGNORED_KEYS.items():
+        if key in data:
+            value = data.pop(key)
+            if value not in (None, ""):
+                notes.append(f"{source}: '{key}' has no effect: {reason}")
+    sections = data.get("instructors")
+    if not isinstance(sections, dict):
+        return problems
+    renamed: dict[str, Any] = {}
+    for name, section in sections.items():
+        new = RENAMED_INSTRUCTORS.get(str(name), str(name))
+        if new != name:
+            if new in sections:
+                problems.append(
+                    f"{source}: instructors '{name}' and '{new}' are the same instructor; "
+                    f"keep only '{new}'"
+                )
+                continue
+            notes.append(f"{source}: instructor '{name}' is called '{new}' here")
+            if isinstance(section, dict) and section.get("prompt_path") == f"{name}.txt":
+                section = {k: v for k, v in section.items() if k != "prompt_path"}
+        renamed[new] = section
+        for key, reason in IGNORED_INSTRUCTOR_KEYS.get(new, {}).items():
+            if isinstance(section, dict) and key in section:
+                section.pop(key)
+                notes.append(f"{source}: 'instructors.{name}.{key}' has no effect: {reason}")
+    data["instructors"] = renamed
+    return problems
 
 
 def validate_config(
@@ -642,11 +717,9 @@ def validate_config(
 
         section_models = instructor_config_models()
     problems: list[str] = _sampling_typos(data, source, lines)
-    for key, reason in _REJECTED_KEYS.items():
-        if key in data:
-            line = lines.get((key,))
-            problems.append(f"{source}{f' line {line}' if line else ''}: '{key}': {reason}")
-    data = {k: v for k, v in data.items() if k not in _REJECTED_KEYS}
+    notes: list[str] = []
+    data = dict(data)
+    problems.extend(_original_forms(data, notes, source))
     instructors_raw = data.pop("instructors", None)
     instructors, instructor_problems = _validate_instructors(
         instructors_raw,
@@ -673,6 +746,7 @@ def validate_config(
         raise ConfigError(head + detail, hint="see `airloom config example` for every key")
     assert config is not None
     config.instructors = instructors
+    config.notes.extend(notes)
     return config
 
 

@@ -8,18 +8,59 @@ Example:
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 from airloom.backends.base import Backend
 from airloom.config import EMBEDDED_MODEL, Config, EndpointConfig
 from airloom.errors import ConfigError
 
+#: Where OpenAI's models are served (``OPENAI_BASE_URL`` overrides it, as in OpenAI's client).
+OPENAI_API = "https://api.openai.com/v1"
+_OPENAI_MODEL = re.compile(r"^(gpt-|chatgpt-|o\d|text-|davinci|babbage|ft:)", re.IGNORECASE)
+
+
+def hosted_base_url(model: str | None) -> str | None:
+    """The API of a provider's hosted model named without ``base_url``, else None.
+
+    Example:
+        >>> hosted_base_url("gpt-4") == (os.environ.get("OPENAI_BASE_URL") or OPENAI_API)
+        True
+        >>> hosted_base_url("qwen2.5-coder-0.5b-instruct") is None
+        True
+    """
+    if model and _OPENAI_MODEL.match(model):
+        return os.environ.get("OPENAI_BASE_URL") or OPENAI_API
+    return None
+
+
+def check_local_model(config: Config, model: str) -> None:
+    """Refuse to label the embedded model's records with another model's name.
+
+    Example:
+        >>> check_local_model(Config(), EMBEDDED_MODEL)
+    """
+    if model in (EMBEDDED_MODEL, "embedded", config.local.model):
+        return
+    raise ConfigError(
+        f"model '{model}' is not served here: no base_url is set, and the embedded model "
+        f"is {EMBEDDED_MODEL}",
+        hint="set base_url to the OpenAI-compatible endpoint that serves it, or remove "
+        "'model' to use the embedded model",
+    )
+
 
 def default_kind(config: Config) -> str:
     """``openai``, ``local`` or ``scripted`` for the default teacher."""
     if config.backend != "auto":
         return config.backend
-    return "openai" if config.base_url else "local"
+    return "openai" if config.base_url or hosted_base_url(config.model) else "local"
+
+
+def default_base_url(config: Config) -> str:
+    """The endpoint of an ``openai`` teacher: ``base_url``, or the provider's API."""
+    return str(config.base_url or hosted_base_url(config.model) or "")
 
 
 def describe_default(config: Config) -> tuple[str, str, str]:
@@ -28,10 +69,12 @@ def describe_default(config: Config) -> tuple[str, str, str]:
     if kind == "openai":
         if not config.model:
             raise ConfigError("base_url is set but model is not", hint="set model: <model id>")
-        return kind, str(config.base_url), config.model
+        return kind, default_base_url(config), config.model
     if kind == "scripted":
         return kind, f"scripted:{config.script_path}", config.model or "scripted"
-    return kind, "local", config.model or EMBEDDED_MODEL
+    model = config.model or EMBEDDED_MODEL
+    check_local_model(config, model)
+    return kind, "local", model
 
 
 def build_default_backend(config: Config, base_dir: Path | None = None) -> Backend:
@@ -43,8 +86,14 @@ def build_default_backend(config: Config, base_dir: Path | None = None) -> Backe
         headers = dict(config.headers)
         if config.organization_id:
             headers["OpenAI-Organization"] = config.organization_id
+        if not config.base_url and not config.api_key():
+            raise ConfigError(
+                f"model '{config.model}' is served by {name}, and no API key is set",
+                hint=f"export {config.api_key_env}=<your key> (or set openai_api_key), or set "
+                "base_url to your own OpenAI-compatible endpoint",
+            )
         return OpenAIBackend(
-            base_url=str(config.base_url),
+            base_url=name,
             api_key=config.api_key(),
             api_key_env=config.api_key_env,
             headers=headers,

@@ -33,6 +33,8 @@ from airloom.backends.base import Backend, ChatRequest, Message
 from airloom.backends.factory import (
     build_default_backend,
     build_endpoint_backend,
+    check_local_model,
+    default_kind,
     describe_default,
 )
 from airloom.config import Config
@@ -237,6 +239,8 @@ class Engine:
                 )
             return self._endpoints[section.endpoint], model
         endpoint, default_model = self._default_endpoint()
+        if section.model and self._backend_override is None and default_kind(config) == "local":
+            check_local_model(config, section.model)
         return endpoint, section.model or default_model
 
     def _default_endpoint(self) -> tuple[Endpoint, str]:

@@ -159,12 +159,15 @@ def load_template(
     """Load a prompt template: the configured file if given, else the packaged one.
 
     ``override`` is resolved relative to ``base_dir`` (the config file's folder) and the
-    current directory; a configured path that does not exist is an error, never
-    silently replaced by the default.
+    current directory; a bare file name found in neither is the packaged prompt of that
+    name (as in the original: ``prompt_path: riddle.txt``). A configured path that does
+    not exist is an error, never silently replaced by the default.
 
     Example:
         >>> load_template("general.txt", None).name
         'general.txt'
+        >>> load_template("general.txt", "riddle.txt").name
+        'riddle.txt'
     """
     if override:
         candidates = [Path(override)]
@@ -173,12 +176,37 @@ def load_template(
         for candidate in candidates:
             if candidate.is_file():
                 return PromptTemplate(str(candidate), candidate.read_text(encoding="utf-8"))
+        packaged = resources.files("airloom.instructors").joinpath("prompts", override)
+        if Path(override).name == override and packaged.is_file():
+            return PromptTemplate(override, packaged.read_text(encoding="utf-8"))
         raise ConfigError(
             f"prompt template {override} does not exist",
             hint="fix prompt_path / response_prompt_path or remove it to use the built-in one",
         )
     resource = resources.files("airloom.instructors").joinpath("prompts", package_name)
     return PromptTemplate(package_name, resource.read_text(encoding="utf-8"))
+
+
+def seed_folder(seed_path: str | None, base_dir: Path | None, packaged: str) -> Path | None:
+    """The folder of example files named by ``seed_path``, or None for the built-in ones.
+
+    ``packaged`` is the name of the original's own seed folder (``character_seeds``):
+    named bare and absent on disk, it means the built-in examples, as it did there.
+
+    Example:
+        >>> seed_folder("character_seeds", None, "character_seeds") is None
+        True
+        >>> seed_folder("/data/seeds", None, "character_seeds")
+        PosixPath('/data/seeds')
+    """
+    if not seed_path:
+        return None
+    folder = Path(seed_path)
+    if not folder.is_absolute() and base_dir is not None:
+        folder = base_dir / folder
+    if seed_path.rstrip("/") == packaged and not folder.exists():
+        return None
+    return folder
 
 
 @dataclass(frozen=True, slots=True)
