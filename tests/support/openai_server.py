@@ -7,6 +7,10 @@
   matching requests — ``429`` (with Retry-After), ``500``, ``401``, ``404``,
   ``context`` (400 context_length_exceeded), ``timeout`` (hangs), ``truncated`` (half a
   JSON body), ``empty`` (no choices), ``length`` (finish_reason length).
+* ``500`` with ``message`` answers that fixed message (a server's validation error).
+* ``reported_model``: the model name the replies say answered (default: the asked one).
+* :meth:`OpenAIServer.outage` takes the server down for a while and brings it back on
+  the same port.
 * ``GET /_stats`` reports requests served and the peak number in flight.
 
 Use in-process (``with OpenAIServer(...) as server: server.url``) or as a process:
@@ -43,6 +47,7 @@ class Fault:
     times: int = 1
     retry_after: float | None = None
     match: str | None = None
+    message: str | None = None
 
 
 @dataclass
@@ -71,6 +76,7 @@ class OpenAIServer:
         api_key: str | None = None,
         models: list[str] | None = None,
         port: int = 0,
+        reported_model: str | None = None,
     ) -> None:
         self.backend = backend or ScriptedBackend.from_file("demo")
         self.latency = latency
@@ -78,6 +84,7 @@ class OpenAIServer:
         self.faults = list(faults or [])
         self.api_key = api_key
         self.models = models
+        self.reported_model = reported_model
         self.state = ServerState()
         self._port = port
         self._semaphore: asyncio.Semaphore | None = None
@@ -178,7 +185,7 @@ class OpenAIServer:
             "id": f"cmpl-{self.state.requests}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": model,
+            "model": self.reported_model or model,
             "choices": [
                 {
                     "index": 0,
@@ -217,7 +224,8 @@ class OpenAIServer:
                 headers=headers,
             )
         if kind == "500":
-            return JSONResponse({"error": {"message": "server_error"}}, 500)
+            message = fault.message or "server_error"
+            return JSONResponse({"error": {"message": message, "type": "server_error"}}, 500)
         if kind == "401":
             return JSONResponse({"error": {"message": "Incorrect API key provided"}}, 401)
         if kind == "404":
@@ -266,6 +274,21 @@ class OpenAIServer:
             self._server.force_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def outage(self, seconds: float) -> threading.Thread:
+        """Stop serving now and serve again, on the same port, ``seconds`` later (in a
+        background thread, returned so that callers can join it)."""
+        port = self.url.rsplit(":", 1)[1].split("/")[0]
+        self.stop()
+
+        def come_back() -> None:
+            time.sleep(seconds)
+            self._port = int(port)
+            self.start()
+
+        thread = threading.Thread(target=come_back, daemon=True)
+        thread.start()
+        return thread
 
     def __enter__(self) -> OpenAIServer:
         return self.start()

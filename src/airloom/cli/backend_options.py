@@ -58,7 +58,9 @@ class BackendChoice:
                 f"the environment variable {self.api_key_env} is not set",
                 hint=f"export {self.api_key_env}=<your key>, or drop --api-key-env",
             )
-        return load_config(self.config_path, (*self.overrides, *shortcuts))
+        from airloom.cli.options import show_notes
+
+        return show_notes(load_config(self.config_path, (*self.overrides, *shortcuts)))
 
     def build(self) -> tuple[Backend, str]:
         """The backend and the model name to put in requests."""

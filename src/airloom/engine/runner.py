@@ -307,6 +307,7 @@ class Engine:
             prices=config.budget.prices,
             cache_get=lambda key: self.db(self.store.cache_get, key),
             cache_put=self._cache_put,
+            events=self.events,
         )
 
     async def run(self) -> RunStats:

@@ -184,6 +184,8 @@ class CachedCall:
     prompt_tokens: int
     completion_tokens: int
     cost: float
+    #: The model the endpoint says answered ("" when it did not say).
+    model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,8 +510,8 @@ class Store:
     def cache_get(self, key: str) -> CachedCall | None:
         """A completed call by its key, or None."""
         row = self._db.execute(
-            "SELECT text, finish_reason, prompt_tokens, completion_tokens, cost"
-            " FROM request_cache WHERE key = ?",
+            "SELECT text, finish_reason, prompt_tokens, completion_tokens, cost,"
+            " COALESCE(model, '') FROM request_cache WHERE key = ?",
             (key,),
         ).fetchone()
         return None if row is None else CachedCall(*row)
@@ -517,7 +519,8 @@ class Store:
     def cache_put(
         self, key: str, call: CachedCall, *, model: str, endpoint: str, run_id: str
     ) -> None:
-        """Keep a completed call (committed at once: it has been paid for)."""
+        """Keep a completed call (committed at once: it has been paid for); ``model`` is the
+        requested one, kept when the endpoint did not say which model answered."""
         with self._write() as db:
             db.execute(
                 "INSERT OR IGNORE INTO request_cache(key, model, endpoint, text, finish_reason,"
@@ -525,7 +528,7 @@ class Store:
                 " VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     key,
-                    model,
+                    call.model or model,
                     endpoint,
                     call.text,
                     call.finish_reason,
