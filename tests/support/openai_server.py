@@ -7,7 +7,8 @@
   matching requests — ``429`` (with Retry-After), ``500``, ``401``, ``404``,
   ``context`` (400 context_length_exceeded), ``timeout`` (hangs), ``truncated`` (half a
   JSON body), ``empty`` (no choices), ``length`` (finish_reason length).
-* ``500`` with ``message`` answers that fixed message (a server's validation error).
+* ``500`` and ``400`` with ``message`` answer that fixed message (a server's
+  validation error).
 * ``reported_model``: the model name the replies say answered (default: the asked one).
 * :meth:`OpenAIServer.outage` takes the server down for a while and brings it back on
   the same port.
@@ -61,6 +62,7 @@ class ServerState:
     faults_served: dict[str, int] = field(default_factory=dict)
     models_seen: set[str] = field(default_factory=set)
     headers_seen: list[dict[str, str]] = field(default_factory=list)
+    params_seen: list[dict[str, Any]] = field(default_factory=list)
 
 
 class OpenAIServer:
@@ -156,6 +158,9 @@ class OpenAIServer:
         except (json.JSONDecodeError, KeyError, TypeError):
             return JSONResponse({"error": {"message": "bad request body"}}, 400)
         self.state.models_seen.add(model)
+        self.state.params_seen.append(
+            {k: v for k, v in body.items() if k not in ("model", "messages")}
+        )
         if self.models is not None and model not in self.models:
             return JSONResponse({"error": {"message": f"The model `{model}` does not exist"}}, 404)
         chat = ChatRequest(
@@ -226,6 +231,9 @@ class OpenAIServer:
         if kind == "500":
             message = fault.message or "server_error"
             return JSONResponse({"error": {"message": message, "type": "server_error"}}, 500)
+        if kind == "400":
+            message = fault.message or "bad request"
+            return JSONResponse({"error": {"message": message, "type": "invalid_request"}}, 400)
         if kind == "401":
             return JSONResponse({"error": {"message": "Incorrect API key provided"}}, 401)
         if kind == "404":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -80,14 +81,25 @@ def stats_table(stats: RunStats, *, title: str | None = None, live: bool = True)
 
 
 def spending_line(stats: RunStats) -> Text:
-    """Requests/min, tokens, cost, cache hits, retries."""
+    """Requests/min, tokens, cost, cache hits, retries; endpoints the run waits for.
+
+    Example:
+        >>> stats = RunStats()
+        >>> stats.spending.waiting["http://h/v1"] = 0.0
+        >>> "waiting for http://h/v1 (since " in spending_line(stats).plain
+        True
+    """
     s = stats.spending
-    return Text(
+    line = Text(
         f"{stats.elapsed:6.0f}s  requests {s.requests - stats.requests_at_start} "
         f"({stats.requests_per_minute():.0f}/min, {s.in_flight} in flight)  "
         f"cache hits {s.cache_hits}  retries {s.retries}  429s {s.rate_limited}  "
         f"tokens {s.tokens:,}  cost {s.cost:.4f}"
     )
+    for endpoint, since in list(s.waiting.items()):
+        away = time.strftime("%H:%M:%S", time.localtime(since))
+        line.append(f"\nwaiting for {endpoint} (since {away}): unreachable", style="bold yellow")
+    return line
 
 
 async def run_with_display(

@@ -513,7 +513,8 @@ class Engine:
                 )
                 done.discard(stop_waiter)
                 in_flight -= done
-                for task in done:  # every result is retrieved, even after a stop
+                failures: list[BaseException] = []
+                for task in done:  # every result is retrieved, even after a stop or error
                     try:
                         accepted = task.result()
                     except BudgetExceeded as exc:
@@ -521,7 +522,12 @@ class Engine:
                         continue
                     except RunStopped:
                         continue
+                    except Exception as exc:
+                        failures.append(exc)
+                        continue
                     barren = 0 if accepted else barren + 1
+                if failures:
+                    raise failures[0]
                 if barren >= self.config.stall_rounds and name not in self._exhausted:
                     stats.state = "stalled"
                     self.events.emit(
