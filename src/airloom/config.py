@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any, Literal, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from airloom.backends.local import LocalModelSettings
 from airloom.errors import ConfigError
@@ -305,6 +313,7 @@ class Config(Strict):
     )
 
     _notes: list[str] = PrivateAttr(default_factory=list)
+    _filled: set[str] = PrivateAttr(default_factory=set)
 
     @field_validator("response_filters")
     @classmethod
@@ -312,12 +321,32 @@ class Config(Strict):
         _check_patterns(value)
         return value
 
-    @field_validator("api_params")
-    @classmethod
-    def _original_sampling(cls, value: ApiParams) -> ApiParams:
+    @model_validator(mode="after")
+    def _original_sampling(self) -> Config:
         """Like the original, every call carries temperature, top_p and both penalties."""
-        missing = {k: v for k, v in ORIGINAL_SAMPLING.items() if getattr(value, k) is None}
-        return value.model_copy(update=missing) if missing else value
+        params = self.api_params
+        missing = {k: v for k, v in ORIGINAL_SAMPLING.items() if getattr(params, k) is None}
+        if missing:
+            self.api_params = params.model_copy(update=missing)
+            self._filled = set(missing)
+        return self
+
+    def call_params(self, purpose: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Sampling for a one-off call (``ask``, ``plan``, ``call``): ``api_params``, where
+        ``purpose`` (e.g. temperature 0 for a plan) replaces only what the config left unset.
+
+        Example:
+            >>> Config().call_params({"temperature": 0.0})["temperature"]
+            0.0
+            >>> Config(api_params=ApiParams(temperature=0.7)).call_params({"temperature": 0.0})
+            ... # doctest: +ELLIPSIS
+            {'temperature': 0.7, ...}
+        """
+        params = self.api_params.merged(None)
+        for key, value in (purpose or {}).items():
+            if key in self._filled or key not in params:
+                params[key] = value
+        return params
 
     @property
     def notes(self) -> list[str]:
