@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_origin
@@ -84,6 +85,25 @@ ORIGINAL_SAMPLING: dict[str, float] = {
 #: Name of the model used when no teacher endpoint is configured.
 EMBEDDED_MODEL = "qwen2.5-coder-0.5b-instruct"
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+#: Where OpenAI's models are served (``OPENAI_BASE_URL`` overrides it, as in OpenAI's client).
+OPENAI_API = "https://api.openai.com/v1"
+_OPENAI_MODEL = re.compile(r"^(gpt-|chatgpt-|o\d|text-|davinci|babbage|ft:)", re.IGNORECASE)
+
+
+def hosted_base_url(model: str | None) -> str | None:
+    """The API of a provider's hosted model named without ``base_url``, else None.
+
+    Example:
+        >>> hosted_base_url("gpt-4") == (os.environ.get("OPENAI_BASE_URL") or OPENAI_API)
+        True
+        >>> hosted_base_url("qwen2.5-coder-0.5b-instruct") is None
+        True
+    """
+    if model and _OPENAI_MODEL.match(model):
+        return os.environ.get("OPENAI_BASE_URL") or OPENAI_API
+    return None
 
 
 class Strict(BaseModel):
@@ -402,6 +422,30 @@ class Config(Strict):
     def api_key(self) -> str | None:
         """The key from ``openai_api_key`` or the environment variable ``api_key_env``."""
         return self.openai_api_key or os.environ.get(self.api_key_env)
+
+
+def configured_path(value: str | None, base_dir: Path | None, packaged: str) -> Path | None:
+    """The file or folder a config value names (relative to ``base_dir``), or None for
+    the built-in one.
+
+    ``packaged`` is the name of the original's own packaged file or folder
+    (``character_seeds``, ``filter.txt``): named bare and absent on disk, it means the
+    built-in one, as it did there.
+
+    Example:
+        >>> configured_path("character_seeds", None, "character_seeds") is None
+        True
+        >>> configured_path("/data/seeds", None, "character_seeds")
+        PosixPath('/data/seeds')
+    """
+    if not value:
+        return None
+    folder = Path(value)
+    if not folder.is_absolute() and base_dir is not None:
+        folder = base_dir / folder
+    if value.rstrip("/") == packaged and not folder.exists():
+        return None
+    return folder
 
 
 # ---------------------------------------------------------------------------------------
@@ -783,7 +827,7 @@ def _cross_checks(
     config: Config, instructors: Mapping[str, InstructorConfig], source: str
 ) -> list[str]:
     problems = []
-    if config.backend == "openai" and not config.base_url:
+    if config.backend == "openai" and not config.base_url and not hosted_base_url(config.model):
         problems.append(f"{source}: backend 'openai' needs base_url")
     if config.backend == "scripted" and not config.script_path:
         problems.append(f"{source}: backend 'scripted' needs script_path")

@@ -8,31 +8,11 @@ Example:
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
 from airloom.backends.base import Backend
-from airloom.config import EMBEDDED_MODEL, Config, EndpointConfig
+from airloom.config import EMBEDDED_MODEL, Config, EndpointConfig, hosted_base_url
 from airloom.errors import ConfigError
-
-#: Where OpenAI's models are served (``OPENAI_BASE_URL`` overrides it, as in OpenAI's client).
-OPENAI_API = "https://api.openai.com/v1"
-_OPENAI_MODEL = re.compile(r"^(gpt-|chatgpt-|o\d|text-|davinci|babbage|ft:)", re.IGNORECASE)
-
-
-def hosted_base_url(model: str | None) -> str | None:
-    """The API of a provider's hosted model named without ``base_url``, else None.
-
-    Example:
-        >>> hosted_base_url("gpt-4") == (os.environ.get("OPENAI_BASE_URL") or OPENAI_API)
-        True
-        >>> hosted_base_url("qwen2.5-coder-0.5b-instruct") is None
-        True
-    """
-    if model and _OPENAI_MODEL.match(model):
-        return os.environ.get("OPENAI_BASE_URL") or OPENAI_API
-    return None
 
 
 def check_local_model(config: Config, model: str) -> None:

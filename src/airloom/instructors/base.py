@@ -187,28 +187,6 @@ def load_template(
     return PromptTemplate(package_name, resource.read_text(encoding="utf-8"))
 
 
-def seed_folder(seed_path: str | None, base_dir: Path | None, packaged: str) -> Path | None:
-    """The folder of example files named by ``seed_path``, or None for the built-in ones.
-
-    ``packaged`` is the name of the original's own seed folder (``character_seeds``):
-    named bare and absent on disk, it means the built-in examples, as it did there.
-
-    Example:
-        >>> seed_folder("character_seeds", None, "character_seeds") is None
-        True
-        >>> seed_folder("/data/seeds", None, "character_seeds")
-        PosixPath('/data/seeds')
-    """
-    if not seed_path:
-        return None
-    folder = Path(seed_path)
-    if not folder.is_absolute() and base_dir is not None:
-        folder = base_dir / folder
-    if seed_path.rstrip("/") == packaged and not folder.exists():
-        return None
-    return folder
-
-
 @dataclass(frozen=True, slots=True)
 class InstructorSettings:
     """An instructor's config section with the global fallbacks resolved."""

@@ -32,7 +32,7 @@ from pathlib import Path
 from pydantic import Field
 
 from airloom.checks import sessions as _card_checks  # noqa: F401  (registers)
-from airloom.config import InstructorConfig
+from airloom.config import InstructorConfig, configured_path
 from airloom.errors import ConfigError
 from airloom.instructors.base import (
     Draft,
@@ -40,7 +40,6 @@ from airloom.instructors.base import (
     Rejected,
     RoundContext,
     complete_items,
-    seed_folder,
 )
 from airloom.instructors.characters import Card, group_fields
 from airloom.instructors.engines import topic_lines
@@ -154,7 +153,7 @@ def builtin_examples() -> list[str]:
 
 def load_examples(seed_path: str | None, base_dir: Path | None) -> list[str]:
     """Examples from ``seed_path`` (sorted ``*.txt`` files), else the built-in ones."""
-    folder = seed_folder(seed_path, base_dir, "character_seeds")
+    folder = configured_path(seed_path, base_dir, "character_seeds")
     if folder is None:
         return builtin_examples()
     files = sorted(folder.glob("*.txt")) if folder.is_dir() else []

@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import Field
 
 from airloom.checks.lengths import count_words, length_verdict, round_target, word_target_line
-from airloom.config import InstructorConfig
+from airloom.config import InstructorConfig, configured_path
 from airloom.errors import ConfigError
 from airloom.instructors.base import (
     Draft,
@@ -31,7 +31,6 @@ from airloom.instructors.base import (
     RoundContext,
     Turn,
     load_template,
-    seed_folder,
 )
 from airloom.instructors.verified import enforce, item_rngs, strip_preamble
 
@@ -72,7 +71,7 @@ def load_seeds(seed_path: str | None, base_dir: Path | None = None) -> list[str]
         >>> len(load_seeds(None)) >= 3
         True
     """
-    folder = seed_folder(seed_path, base_dir, "detailed_writing_seeds")
+    folder = configured_path(seed_path, base_dir, "detailed_writing_seeds")
     if folder is None:
         text = load_template("detailed_writing_seeds.txt", None).text
         seeds = [part.strip() for part in text.split(f"\n{SEED_SEPARATOR}\n")]
