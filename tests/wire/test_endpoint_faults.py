@@ -4,6 +4,7 @@ kept, an error that never changes stops the run at once, an outage pauses the ru
 from __future__ import annotations
 
 import gc
+import io
 import logging
 import os
 import sqlite3
@@ -14,7 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from airloom.cli.progress import EndpointNotices
 from airloom.errors import ConfigError, FatalBackendError
 from tests.support.openai_server import Fault
 from tests.wire.test_engine_wire import make_config, run
@@ -98,7 +101,8 @@ def test_an_outage_longer_than_the_retry_window_pauses_the_run(openai_server, tm
 
     watcher = threading.Thread(target=take_down, daemon=True)
     watcher.start()
-    _, stats = run(config, tmp_path, events=Sink())
+    shown = Console(file=io.StringIO(), width=200)
+    _, stats = run(config, tmp_path, events=EndpointNotices(shown, Sink()))
     watcher.join(timeout=5)
     assert outage, "the server was never taken down"
     assert stats.status == "completed", stats.message
@@ -111,6 +115,9 @@ def test_an_outage_longer_than_the_retry_window_pauses_the_run(openai_server, tm
     assert back > names.index("endpoint_waiting")
     assert all(c.rejects["failed_call"] == 0 for c in stats.categories.values())
     assert stats.spending.waiting == {}
+    printed = shown.file.getvalue()
+    assert f"waiting for {server.url} (since " in printed
+    assert f"{server.url} answers again after" in printed
 
 
 def test_a_missing_template_stops_cleanly(openai_server, tmp_path, caplog):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -13,6 +13,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from airloom.engine.events import EventSink
 from airloom.engine.stats import TOPICS_ROW, RunStats
 
 T = TypeVar("T")
@@ -100,6 +101,38 @@ def spending_line(stats: RunStats) -> Text:
         away = time.strftime("%H:%M:%S", time.localtime(since))
         line.append(f"\nwaiting for {endpoint} (since {away}): unreachable", style="bold yellow")
     return line
+
+
+class EndpointNotices:
+    """Passes events on to ``sink`` and prints one line when an endpoint goes away and
+    when it answers again (so an outage shows even without the live display).
+
+    Example:
+        >>> import io
+        >>> console = Console(file=io.StringIO(), width=100)
+        >>> notices = EndpointNotices(console)
+        >>> notices.emit("endpoint_waiting", endpoint="http://h/v1", since=0.0)
+        >>> "waiting for http://h/v1 (since" in console.file.getvalue()
+        True
+    """
+
+    def __init__(self, console: Console, sink: EventSink | None = None) -> None:
+        self.console = console
+        self.sink = sink
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Forward the event; announce outages."""
+        if self.sink is not None:
+            self.sink.emit(event, **fields)
+        if event == "endpoint_waiting":
+            since = time.strftime("%H:%M:%S", time.localtime(float(fields["since"])))
+            self.console.print(
+                f"waiting for {fields['endpoint']} (since {since}): unreachable; "
+                "the run goes on when it answers"
+            )
+        elif event == "endpoint_back":
+            away = time.time() - float(fields["since"])
+            self.console.print(f"{fields['endpoint']} answers again after {away:.0f} s")
 
 
 async def run_with_display(
