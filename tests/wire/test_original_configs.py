@@ -42,6 +42,7 @@ def test_config_check_accepts_every_original_version(tmp_path, monkeypatch, vers
     assert "teacher: openai https://api.openai.com/v1 model=gpt-4" in result.output
     if version == "2.0.24":
         assert "instructor 'chat_card' is called 'character' here" in result.output
+    assert "needs a key" not in result.output
     assert "'instructors.character.output_dir' has no effect" in result.output or (
         "'instructors.chat_card.output_dir' has no effect" in result.output
     )
@@ -68,3 +69,11 @@ def test_original_config_runs_against_an_endpoint(tmp_path, monkeypatch, version
     assert sent and all(set(ORIGINAL_SAMPLING) <= set(params) for params in sent)
     riddle = [p for p in sent if p.get("top_p") == 0.4 and p.get("temperature") == 0.9]
     assert riddle  # the per-instructor api_params of experience and riddle
+
+
+def test_config_check_says_a_hosted_model_needs_a_key(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    result = CliRunner().invoke(cli, ["config", "check", str(write_config(tmp_path, "2.2.2"))])
+    assert result.exit_code == 0, result.output
+    assert "https://api.openai.com/v1 needs a key: export OPENAI_API_KEY" in result.output
