@@ -765,11 +765,11 @@ def _original_forms(data: dict[str, Any], notes: list[str], source: str) -> list
             notes.append(f"{source}: instructor '{name}' is called '{new}' here")
             if isinstance(section, dict) and section.get("prompt_path") == f"{name}.txt":
                 section = {k: v for k, v in section.items() if k != "prompt_path"}
-        renamed[new] = section
         for key, reason in IGNORED_INSTRUCTOR_KEYS.get(new, {}).items():
             if isinstance(section, dict) and key in section:
-                section.pop(key)
+                section = {k: v for k, v in section.items() if k != key}
                 notes.append(f"{source}: 'instructors.{name}.{key}' has no effect: {reason}")
+        renamed[new] = section
     data["instructors"] = renamed
     return problems
 

@@ -20,6 +20,10 @@ def test_markdown_debris_is_stripped_from_task_lists() -> None:
         "Write a limerick about a lighthouse keeper who collects bottles.",
         "List five uses of copper in medieval households.",
     ]
+    headed = "**TSK 3.** **Classification:** Sort these animals by habitat: otter, camel.\n"
+    assert parse_labelled_items(headed, "TSK") == [
+        "Classification: Sort these animals by habitat: otter, camel."
+    ]
     pairs = parse_qa_pairs(
         "QUESTION: **What is a fjord?**\nANSWER: A sea inlet.", "QUESTION", "ANSWER"
     )
