@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_origin
@@ -28,6 +29,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -73,9 +75,36 @@ DEFAULT_TOPIC_AVOIDANCE = (
     "able to respond to, e.g. tasks about emotions, feelings, physical senses, etc."
 )
 
+#: The sampling parameters the original sends with every call when its config sets none.
+ORIGINAL_SAMPLING: dict[str, float] = {
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "frequency_penalty": 0.0,
+    "presence_penalty": 0.0,
+}
+
 #: Name of the model used when no teacher endpoint is configured.
 EMBEDDED_MODEL = "qwen2.5-coder-0.5b-instruct"
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+#: Where OpenAI's models are served (``OPENAI_BASE_URL`` overrides it, as in OpenAI's client).
+OPENAI_API = "https://api.openai.com/v1"
+_OPENAI_MODEL = re.compile(r"^(gpt-|chatgpt-|o\d|text-|davinci|babbage|ft:)", re.IGNORECASE)
+
+
+def hosted_base_url(model: str | None) -> str | None:
+    """The API of a provider's hosted model named without ``base_url``, else None.
+
+    Example:
+        >>> hosted_base_url("gpt-4") == (os.environ.get("OPENAI_BASE_URL") or OPENAI_API)
+        True
+        >>> hosted_base_url("qwen2.5-coder-0.5b-instruct") is None
+        True
+    """
+    if model and _OPENAI_MODEL.match(model):
+        return os.environ.get("OPENAI_BASE_URL") or OPENAI_API
+    return None
 
 
 class Strict(BaseModel):
@@ -281,7 +310,10 @@ class Config(Strict):
     default_batch_size: int = Field(5, ge=1, description="batch_size of instructors that set none.")
     default_flesch: str = Field(DEFAULT_FLESCH, description="Readability hint.")
     language: str = Field("English", description="Output language.")
-    api_params: ApiParams = Field(default_factory=ApiParams, description="Default sampling params.")
+    api_params: ApiParams = Field(
+        default_factory=ApiParams,
+        description="Default sampling params (unset ones: temperature 1, top_p 1, penalties 0).",
+    )
     # Run control
     max_tokens: int | None = Field(
         None, ge=1, description="Token budget of the run (original key)."
@@ -301,6 +333,9 @@ class Config(Strict):
         default_factory=dict, description="Per-category sections; absent means not generated."
     )
 
+    _notes: list[str] = PrivateAttr(default_factory=list)
+    _filled: set[str] = PrivateAttr(default_factory=set)
+
     @field_validator("response_filters")
     @classmethod
     def _compile_filters(cls, value: list[str]) -> list[str]:
@@ -314,6 +349,38 @@ class Config(Strict):
         for endpoint in self.endpoints.values():
             remember_headers(endpoint.headers)
         return self
+
+    @model_validator(mode="after")
+    def _original_sampling(self) -> Config:
+        """Like the original, every call carries temperature, top_p and both penalties."""
+        params = self.api_params
+        missing = {k: v for k, v in ORIGINAL_SAMPLING.items() if getattr(params, k) is None}
+        if missing:
+            self.api_params = params.model_copy(update=missing)
+            self._filled = set(missing)
+        return self
+
+    def call_params(self, purpose: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Sampling for a one-off call (``ask``, ``plan``, ``call``): ``api_params``, where
+        ``purpose`` (e.g. temperature 0 for a plan) replaces only what the config left unset.
+
+        Example:
+            >>> Config().call_params({"temperature": 0.0})["temperature"]
+            0.0
+            >>> Config(api_params=ApiParams(temperature=0.7)).call_params({"temperature": 0.0})
+            ... # doctest: +ELLIPSIS
+            {'temperature': 0.7, ...}
+        """
+        params = self.api_params.merged(None)
+        for key, value in (purpose or {}).items():
+            if key in self._filled or key not in params:
+                params[key] = value
+        return params
+
+    @property
+    def notes(self) -> list[str]:
+        """One line per accepted key that has no effect here (shown by the CLI)."""
+        return self._notes
 
     # ---- derived values -------------------------------------------------------------
     def resolved_store_path(self, base_dir: Path | None = None) -> Path:
@@ -364,6 +431,30 @@ class Config(Strict):
     def api_key(self) -> str | None:
         """The key from ``openai_api_key`` or the environment variable ``api_key_env``."""
         return self.openai_api_key or os.environ.get(self.api_key_env)
+
+
+def configured_path(value: str | None, base_dir: Path | None, packaged: str) -> Path | None:
+    """The file or folder a config value names (relative to ``base_dir``), or None for
+    the built-in one.
+
+    ``packaged`` is the name of the original's own packaged file or folder
+    (``character_seeds``, ``filter.txt``): named bare and absent on disk, it means the
+    built-in one, as it did there.
+
+    Example:
+        >>> configured_path("character_seeds", None, "character_seeds") is None
+        True
+        >>> configured_path("/data/seeds", None, "character_seeds")
+        PosixPath('/data/seeds')
+    """
+    if not value:
+        return None
+    folder = Path(value)
+    if not folder.is_absolute() and base_dir is not None:
+        folder = base_dir / folder
+    if value.rstrip("/") == packaged and not folder.exists():
+        return None
+    return folder
 
 
 # ---------------------------------------------------------------------------------------
@@ -664,12 +755,62 @@ def _sampling_typos(
     return problems
 
 
-_REJECTED_KEYS = {
-    "vertexai_credentials_path": "Vertex AI is not supported; use an OpenAI-compatible base_url",
-    "vertexai_project_id": "Vertex AI is not supported; use an OpenAI-compatible base_url",
-    "vertexai_region": "Vertex AI is not supported; use an OpenAI-compatible base_url",
-    "vertexai_publisher": "Vertex AI is not supported; use an OpenAI-compatible base_url",
+_VERTEX = "Vertex AI is not supported here: the teacher is model at base_url (or OpenAI's API)"
+
+#: Original keys accepted without effect, with the reason shown once per run.
+IGNORED_KEYS: dict[str, str] = {
+    "vertexai_credentials_path": _VERTEX,
+    "vertexai_project_id": _VERTEX,
+    "vertexai_region": _VERTEX,
+    "vertexai_publisher": _VERTEX,
 }
+
+#: Per-instructor original keys accepted without effect.
+IGNORED_INSTRUCTOR_KEYS: dict[str, dict[str, str]] = {
+    "character": {
+        "output_dir": "cards are kept in the store (airloom export --category character "
+        "writes them out)",
+    },
+}
+
+#: Instructor names of older original versions and the category that does their job.
+RENAMED_INSTRUCTORS: dict[str, str] = {"chat_card": "character", "chat": "rp"}
+
+
+def _original_forms(data: dict[str, Any], notes: list[str], source: str) -> list[str]:
+    """Accept the original's keys that mean nothing here, and its old instructor names.
+
+    Mutates ``data``; appends one note per key to ``notes``; returns problems.
+    """
+    problems: list[str] = []
+    for key, reason in IGNORED_KEYS.items():
+        if key in data:
+            value = data.pop(key)
+            if value not in (None, ""):
+                notes.append(f"{source}: '{key}' has no effect: {reason}")
+    sections = data.get("instructors")
+    if not isinstance(sections, dict):
+        return problems
+    renamed: dict[str, Any] = {}
+    for name, section in sections.items():
+        new = RENAMED_INSTRUCTORS.get(str(name), str(name))
+        if new != name:
+            if new in sections:
+                problems.append(
+                    f"{source}: instructors '{name}' and '{new}' are the same instructor; "
+                    f"keep only '{new}'"
+                )
+                continue
+            notes.append(f"{source}: instructor '{name}' is called '{new}' here")
+            if isinstance(section, dict) and section.get("prompt_path") == f"{name}.txt":
+                section = {k: v for k, v in section.items() if k != "prompt_path"}
+        for key, reason in IGNORED_INSTRUCTOR_KEYS.get(new, {}).items():
+            if isinstance(section, dict) and key in section:
+                section = {k: v for k, v in section.items() if k != key}
+                notes.append(f"{source}: 'instructors.{name}.{key}' has no effect: {reason}")
+        renamed[new] = section
+    data["instructors"] = renamed
+    return problems
 
 
 def validate_config(
@@ -688,11 +829,9 @@ def validate_config(
 
         section_models = instructor_config_models()
     problems: list[str] = _sampling_typos(data, source, lines)
-    for key, reason in _REJECTED_KEYS.items():
-        if key in data:
-            line = lines.get((key,))
-            problems.append(f"{source}{f' line {line}' if line else ''}: '{key}': {reason}")
-    data = {k: v for k, v in data.items() if k not in _REJECTED_KEYS}
+    notes: list[str] = []
+    data = dict(data)
+    problems.extend(_original_forms(data, notes, source))
     instructors_raw = data.pop("instructors", None)
     instructors, instructor_problems = _validate_instructors(
         instructors_raw,
@@ -719,6 +858,7 @@ def validate_config(
         raise ConfigError(head + detail, hint="see `airloom config example` for every key")
     assert config is not None
     config.instructors = instructors
+    config.notes.extend(notes)
     return config
 
 
@@ -726,7 +866,7 @@ def _cross_checks(
     config: Config, instructors: Mapping[str, InstructorConfig], source: str
 ) -> list[str]:
     problems = []
-    if config.backend == "openai" and not config.base_url:
+    if config.backend == "openai" and not config.base_url and not hosted_base_url(config.model):
         problems.append(f"{source}: backend 'openai' needs base_url")
     if config.backend == "scripted" and not config.script_path:
         problems.append(f"{source}: backend 'scripted' needs script_path")

@@ -73,6 +73,10 @@ class TransientBackendError(BackendError):
     retryable = True
 
 
+class EndpointUnreachable(TransientBackendError):
+    """No connection to the endpoint at all (refused, reset, DNS): it may come back."""
+
+
 class RateLimitedError(TransientBackendError):
     """HTTP 429 or an equivalent; ``retry_after`` is the server's wish in seconds."""
 

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from airloom.config import (
     DEFAULT_RESPONSE_FILTERS,
+    IGNORED_KEYS,
+    ORIGINAL_SAMPLING,
     Config,
     load_config,
     load_config_text,
@@ -63,7 +65,7 @@ def test_yaml_to_typed_config() -> None:
     assert cfg.concurrency.max_requests == 3 and cfg.concurrency.adaptive is False
     assert cfg.api_params.temperature == 0.5
     # endpoint-specific sampling parameters pass through
-    assert cfg.api_params.merged(None) == {"temperature": 0.5, "top_k": 40}
+    assert cfg.api_params.merged(None) == {**ORIGINAL_SAMPLING, "temperature": 0.5, "top_k": 40}
     assert cfg.instructor_count("general") == 2
     assert cfg.instructor_count("coding") == 7  # default_count
     assert cfg.instructor_count("contextual") == 0  # absent: not generated
@@ -97,7 +99,8 @@ def test_api_params_merge_is_shallow_override() -> None:
         """
     )
     merged = cfg.api_params.merged(cfg.instructors["general"].api_params)
-    assert merged == {"temperature": 0.2, "top_p": 0.5, "presence_penalty": 1.5}
+    expected = {"temperature": 0.2, "top_p": 0.5, "presence_penalty": 1.5}
+    assert merged == {**ORIGINAL_SAMPLING, **expected}
 
 
 # ---- unknown keys: name, file, line, suggestion -----------------------------------------
@@ -332,7 +335,7 @@ def test_set_overrides_dotted_new_sections_and_types() -> None:
     assert cfg.min_docsearch_score == 0.1
     assert cfg.response_filters == ["foo", "bar"]
     assert cfg.model == "my-model"
-    assert cfg.api_params.merged(None) == {"top_k": 20}
+    assert cfg.api_params.merged(None) == {**ORIGINAL_SAMPLING, "top_k": 20}
 
 
 def test_set_into_an_empty_instructor_section() -> None:
@@ -463,10 +466,35 @@ def test_known_endpoint_reference_is_fine() -> None:
     "key",
     ["vertexai_credentials_path", "vertexai_project_id", "vertexai_region", "vertexai_publisher"],
 )
-def test_vertexai_keys_are_not_supported(key: str) -> None:
-    message = error_of(f"model: m\n{key}: x\n")
-    assert f"run.yaml line 2: '{key}'" in message
-    assert "Vertex AI is not supported" in message and "base_url" in message
+def test_vertexai_keys_are_accepted_with_a_note(key: str) -> None:
+    cfg = load(f"model: m\n{key}: x\n")
+    assert cfg.notes == [f"run.yaml: '{key}' has no effect: {IGNORED_KEYS[key]}"]
+    assert "Vertex AI is not supported" in cfg.notes[0]
+
+
+def test_original_instructor_names_and_ignored_keys() -> None:
+    cfg = load(
+        """
+        instructors:
+          chat_card: {count: 3, seed_path: character_seeds, output_dir: characters}
+          chat: {count: 2, turn_count: 12, prompt_path: chat.txt}
+        """
+    )
+    assert set(cfg.instructors) == {"character", "rp"}
+    assert cfg.instructor_count("character") == 3 and cfg.instructor_count("rp") == 2
+    assert cfg.instructors["rp"].prompt_path is None
+    assert any("'chat_card' is called 'character'" in note for note in cfg.notes)
+    assert any("instructors.chat_card.output_dir' has no effect" in note for note in cfg.notes)
+    assert "keep only 'rp'" in error_of("instructors:\n  chat: {}\n  rp: {}\n")
+
+
+def test_original_sampling_defaults_fill_unset_parameters() -> None:
+    assert load("").api_params.merged(None) == ORIGINAL_SAMPLING
+    cfg = load(
+        "api_params: {temperature: 0.7}\ninstructors:\n  general: {api_params: {top_p: 0.4}}\n"
+    )
+    merged = cfg.api_params.merged(cfg.instructors["general"].api_params)
+    assert merged == {**ORIGINAL_SAMPLING, "temperature": 0.7, "top_p": 0.4}
 
 
 @pytest.mark.parametrize(

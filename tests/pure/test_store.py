@@ -240,11 +240,15 @@ def test_request_cache_and_totals(store: Store) -> None:
     store.cache_put(
         "k1", CachedCall("other", "stop", 99, 99, 9.0), model="m", endpoint="e", run_id="r"
     )
-    assert store.cache_get("k1") == call  # first write wins
-    assert store.cache_get("k2") == CachedCall("t2", "length", 3, 2, 0.5)
+    # first write wins; the model is the requested one when the endpoint did not name one
+    assert store.cache_get("k1") == CachedCall("text", "stop", 10, 5, 0.25, model="m")
+    assert store.cache_get("k2") == CachedCall("t2", "length", 3, 2, 0.5, model="m")
+    reported = CachedCall("t3", "stop", 1, 1, 0.0, model="served-by")
+    store.cache_put("k3", reported, model="asked-for", endpoint="e", run_id="r")
+    assert store.cache_get("k3") == reported
     totals = store.totals()
-    assert totals == Totals(requests=2, prompt_tokens=13, completion_tokens=7, cost=0.75)
-    assert totals.tokens == 20
+    assert totals == Totals(requests=3, prompt_tokens=14, completion_tokens=8, cost=0.75)
+    assert totals.tokens == 22
 
 
 def test_runs_and_meta(store: Store) -> None:

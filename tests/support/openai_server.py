@@ -7,6 +7,11 @@
   matching requests — ``429`` (with Retry-After), ``500``, ``401``, ``404``,
   ``context`` (400 context_length_exceeded), ``timeout`` (hangs), ``truncated`` (half a
   JSON body), ``empty`` (no choices), ``length`` (finish_reason length).
+* ``500`` and ``400`` with ``message`` answer that fixed message (a server's
+  validation error).
+* ``reported_model``: the model name the replies say answered (default: the asked one).
+* :meth:`OpenAIServer.outage` takes the server down for a while and brings it back on
+  the same port.
 * ``GET /_stats`` reports requests served and the peak number in flight.
 
 Use in-process (``with OpenAIServer(...) as server: server.url``) or as a process:
@@ -43,6 +48,7 @@ class Fault:
     times: int = 1
     retry_after: float | None = None
     match: str | None = None
+    message: str | None = None
 
 
 @dataclass
@@ -56,6 +62,7 @@ class ServerState:
     faults_served: dict[str, int] = field(default_factory=dict)
     models_seen: set[str] = field(default_factory=set)
     headers_seen: list[dict[str, str]] = field(default_factory=list)
+    params_seen: list[dict[str, Any]] = field(default_factory=list)
 
 
 class OpenAIServer:
@@ -71,6 +78,7 @@ class OpenAIServer:
         api_key: str | None = None,
         models: list[str] | None = None,
         port: int = 0,
+        reported_model: str | None = None,
     ) -> None:
         self.backend = backend or ScriptedBackend.from_file("demo")
         self.latency = latency
@@ -78,6 +86,7 @@ class OpenAIServer:
         self.faults = list(faults or [])
         self.api_key = api_key
         self.models = models
+        self.reported_model = reported_model
         self.state = ServerState()
         self._port = port
         self._semaphore: asyncio.Semaphore | None = None
@@ -149,6 +158,9 @@ class OpenAIServer:
         except (json.JSONDecodeError, KeyError, TypeError):
             return JSONResponse({"error": {"message": "bad request body"}}, 400)
         self.state.models_seen.add(model)
+        self.state.params_seen.append(
+            {k: v for k, v in body.items() if k not in ("model", "messages")}
+        )
         if self.models is not None and model not in self.models:
             return JSONResponse({"error": {"message": f"The model `{model}` does not exist"}}, 404)
         chat = ChatRequest(
@@ -178,7 +190,7 @@ class OpenAIServer:
             "id": f"cmpl-{self.state.requests}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": model,
+            "model": self.reported_model or model,
             "choices": [
                 {
                     "index": 0,
@@ -217,7 +229,11 @@ class OpenAIServer:
                 headers=headers,
             )
         if kind == "500":
-            return JSONResponse({"error": {"message": "server_error"}}, 500)
+            message = fault.message or "server_error"
+            return JSONResponse({"error": {"message": message, "type": "server_error"}}, 500)
+        if kind == "400":
+            message = fault.message or "bad request"
+            return JSONResponse({"error": {"message": message, "type": "invalid_request"}}, 400)
         if kind == "401":
             return JSONResponse({"error": {"message": "Incorrect API key provided"}}, 401)
         if kind == "404":
@@ -266,6 +282,21 @@ class OpenAIServer:
             self._server.force_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def outage(self, seconds: float) -> threading.Thread:
+        """Stop serving now and serve again, on the same port, ``seconds`` later (in a
+        background thread, returned so that callers can join it)."""
+        port = self.url.rsplit(":", 1)[1].split("/")[0]
+        self.stop()
+
+        def come_back() -> None:
+            time.sleep(seconds)
+            self._port = int(port)
+            self.start()
+
+        thread = threading.Thread(target=come_back, daemon=True)
+        thread.start()
+        return thread
 
     def __enter__(self) -> OpenAIServer:
         return self.start()

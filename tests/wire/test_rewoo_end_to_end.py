@@ -218,3 +218,29 @@ def test_cli_rejects_a_model_plan_that_uses_tools_not_offered(chat, corpus):
     )
     assert result.exit_code == 1
     assert len(chat_state.requests) == 1  # the planning call only; no tool ran
+
+
+def test_cli_plan_stops_at_the_first_answer_and_honours_api_params(chat, corpus, tmp_path):
+    """A model that goes on writing example plans after its answer: the request asks
+    it to stop where the next one begins, and only the first plan is run."""
+    chat_server, chat_state = chat
+    rambling = PLAN + "\n\nQuestion: Who painted the Mona Lisa?\n" + PLAN.replace("2020", "1503")
+
+    def reply(messages) -> str:
+        if "Here are the tools available" in messages[-1]["content"]:
+            return rambling
+        return qa_reply(messages)
+
+    chat_state.reply = reply
+    config = tmp_path / "teacher.yaml"
+    config.write_text(
+        f"base_url: {chat_server.url}/v1\nmodel: m\n"
+        "api_params: {top_p: 0.8, max_tokens: 600, stop: ['</s>']}\n"
+    )
+    result = invoke("plan", "Who won in 2020?", "-c", str(config), "--corpus", str(corpus))
+    assert result.exit_code == 0, result.output
+    assert "Answer: The Wild Iris" in result.output
+    planning = chat_state.requests[0]
+    assert planning["stop"] == ["</s>", "\nQuestion:", "\nQUESTION:", "\nHere is an example"]
+    assert (planning["top_p"], planning["max_tokens"], planning["temperature"]) == (0.8, 600, 0.0)
+    assert all(r["top_p"] == 0.8 for r in chat_state.requests)

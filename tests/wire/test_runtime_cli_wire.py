@@ -269,3 +269,21 @@ def test_call_show_prompt_and_verbose(registry_file: Path) -> None:
     result = _run("call", "--registry", str(registry_file), "Hi", "--show-prompt", "-v")
     assert result.stderr == "skipped untyped: untyped: parameter 'x' has no type hint\n"
     assert result.stdout.splitlines()[2] == "Input: Hi"
+
+
+def test_ask_and_call_honour_the_configs_api_params(registry_file: Path, tmp_path: Path) -> None:
+    config = tmp_path / "teacher.yaml"
+    config.write_text("model: m\napi_params: {temperature: 0.3, top_p: 0.6, min_p: 0.05}\n")
+    answer = '{"function": "get_weather", "params": {"city": "Oslo"}}'
+    with OpenAIStub(["Fine.", answer, answer]) as stub:
+        base = ["--base-url", stub.url, "-c", str(config)]
+        asked = _run("ask", "Hi", "--no-stream", *base)
+        told = _run("ask", "Hi", "--no-stream", "--temperature", "0.9", *base)
+        called = _run("call", "--registry", str(registry_file), "Weather in Oslo?", *base)
+    assert asked.exit_code == told.exit_code == called.exit_code == 0, called.output
+    first, second, third = stub.requests
+    assert (first["temperature"], first["top_p"], first["min_p"]) == (0.3, 0.6, 0.05)
+    assert (first["frequency_penalty"], first["presence_penalty"]) == (0.0, 0.0)
+    assert (second["temperature"], second["top_p"]) == (0.9, 0.6)  # the option wins
+    # the config's own temperature wins over call's temperature 0
+    assert (third["temperature"], third["top_p"]) == (0.3, 0.6)

@@ -11,16 +11,37 @@ from __future__ import annotations
 from pathlib import Path
 
 from airloom.backends.base import Backend
-from airloom.config import EMBEDDED_MODEL, Config, EndpointConfig
+from airloom.config import EMBEDDED_MODEL, Config, EndpointConfig, hosted_base_url
 from airloom.errors import ConfigError
 from airloom.redact import mask_url
+
+
+def check_local_model(config: Config, model: str) -> None:
+    """Refuse to label the embedded model's records with another model's name.
+
+    Example:
+        >>> check_local_model(Config(), EMBEDDED_MODEL)
+    """
+    if model in (EMBEDDED_MODEL, "embedded", config.local.model):
+        return
+    raise ConfigError(
+        f"model '{model}' is not served here: no base_url is set, and the embedded model "
+        f"is {EMBEDDED_MODEL}",
+        hint="set base_url to the OpenAI-compatible endpoint that serves it, or remove "
+        "'model' to use the embedded model",
+    )
 
 
 def default_kind(config: Config) -> str:
     """``openai``, ``local`` or ``scripted`` for the default teacher."""
     if config.backend != "auto":
         return config.backend
-    return "openai" if config.base_url else "local"
+    return "openai" if config.base_url or hosted_base_url(config.model) else "local"
+
+
+def default_base_url(config: Config) -> str:
+    """The endpoint of an ``openai`` teacher: ``base_url``, or the provider's API."""
+    return str(config.base_url or hosted_base_url(config.model) or "")
 
 
 def describe_default(config: Config) -> tuple[str, str, str]:
@@ -29,10 +50,12 @@ def describe_default(config: Config) -> tuple[str, str, str]:
     if kind == "openai":
         if not config.model:
             raise ConfigError("base_url is set but model is not", hint="set model: <model id>")
-        return kind, mask_url(str(config.base_url)), config.model
+        return kind, mask_url(default_base_url(config)), config.model
     if kind == "scripted":
         return kind, f"scripted:{config.script_path}", config.model or "scripted"
-    return kind, "local", config.model or EMBEDDED_MODEL
+    model = config.model or EMBEDDED_MODEL
+    check_local_model(config, model)
+    return kind, "local", model
 
 
 def build_default_backend(config: Config, base_dir: Path | None = None) -> Backend:
@@ -44,8 +67,14 @@ def build_default_backend(config: Config, base_dir: Path | None = None) -> Backe
         headers = dict(config.headers)
         if config.organization_id:
             headers["OpenAI-Organization"] = config.organization_id
+        if not config.base_url and not config.api_key():
+            raise ConfigError(
+                f"model '{config.model}' is served by {name}, and no API key is set",
+                hint=f"export {config.api_key_env}=<your key> (or set openai_api_key), or set "
+                "base_url to your own OpenAI-compatible endpoint",
+            )
         return OpenAIBackend(
-            base_url=str(config.base_url),
+            base_url=name,
             api_key=config.api_key(),
             api_key_env=config.api_key_env,
             headers=headers,

@@ -23,6 +23,7 @@ from airloom.backends.base import ChatRequest, ChatResponse, Usage
 from airloom.errors import (
     BackendError,
     ContextLengthError,
+    EndpointUnreachable,
     FatalBackendError,
     RateLimitedError,
     TransientBackendError,
@@ -73,6 +74,40 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     return max(0.0, when.timestamp() - current)
 
 
+def server_message(body: str) -> str:
+    """The server's own words from an error body: ``error.message`` (OpenAI, vLLM,
+    llama.cpp), ``detail`` (FastAPI), ``message``, or the text itself; one line.
+
+    Example:
+        >>> server_message('{"error": {"message": "top_p must be in (0, 1]", "code": 500}}')
+        'top_p must be in (0, 1]'
+        >>> server_message('{"detail": [{"msg": "field required", "loc": ["body", "n"]}]}')
+        'body.n: field required'
+        >>> server_message("Bad Gateway")
+        'Bad Gateway'
+    """
+    try:
+        data: Any = json.loads(body)
+    except (json.JSONDecodeError, ValueError):
+        data = body
+    if isinstance(data, dict):
+        error = data.get("error", data.get("detail", data.get("message", data)))
+        if isinstance(error, dict):
+            error = error.get("message", error.get("msg", error))
+        data = error
+    if isinstance(data, list):  # FastAPI validation: [{"loc": [...], "msg": "..."}]
+        parts = []
+        for item in data:
+            if isinstance(item, dict):
+                where = ".".join(str(p) for p in item.get("loc") or [])
+                parts.append(f"{where}: {item.get('msg', '')}" if where else str(item.get("msg")))
+            else:
+                parts.append(str(item))
+        data = "; ".join(parts)
+    text = data if isinstance(data, str) else json.dumps(data)
+    return " ".join(text.split())[:300]
+
+
 def classify_http_error(
     status: int,
     body: str,
@@ -92,6 +127,8 @@ def classify_http_error(
     """
     snippet = body[:500]
     lowered = snippet.lower()
+    said = server_message(body)
+    quoted = f": {said}" if said else ""
     if status == 429:
         return RateLimitedError(
             f"rate limited by {base_url}",
@@ -101,31 +138,31 @@ def classify_http_error(
     if status in (401, 403):
         where = f"the environment variable {api_key_env}" if api_key_env else "api_key_env"
         return FatalBackendError(
-            f"{base_url} refused the API key (HTTP {status})",
+            f"{base_url} refused the API key (HTTP {status}){quoted}",
             status=status,
             body=snippet,
             hint=f"check the key in {where} and that it may use model '{model}'",
         )
     if status == 404:
         return FatalBackendError(
-            f"{base_url} does not know model '{model}' or the path (HTTP 404)",
+            f"{base_url} does not know model '{model}' or the path (HTTP 404){quoted}",
             status=status,
             body=snippet,
             hint="check 'model' and 'base_url' (it usually ends in /v1)",
         )
     if status in (400, 413, 422) and any(marker in lowered for marker in _CONTEXT_MARKERS):
         return ContextLengthError(
-            f"request too long for model '{model}' (HTTP {status})",
+            f"request too long for model '{model}' (HTTP {status}){quoted}",
             status=status,
             body=snippet,
             hint="the item is skipped; lower max_tokens or shorten the prompt template",
         )
     if status >= 500 or status == 408:
         return TransientBackendError(
-            f"{base_url} failed with HTTP {status}", status=status, body=snippet
+            f"{base_url} failed with HTTP {status}{quoted}", status=status, body=snippet
         )
     return BackendError(
-        f"{base_url} rejected the request (HTTP {status}): {snippet[:200]}",
+        f"{base_url} rejected the request (HTTP {status}){quoted}",
         status=status,
         body=snippet,
         hint="check api_params for parameters this endpoint does not accept",
@@ -215,11 +252,13 @@ class OpenAIBackend:
             response = await self._client.post(
                 "/chat/completions", json=self._payload(request, stream=False)
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise self._unreachable(exc) from exc
         except httpx.TimeoutException as exc:
             raise TransientBackendError(f"{self.base_url} timed out: {exc!r}") from exc
         except httpx.TransportError as exc:
             raise TransientBackendError(
-                f"cannot reach {self.base_url}: {exc!r}",
+                f"lost the connection to {self.base_url}: {exc!r}",
                 hint="check that the server is running and base_url is right",
             ) from exc
         if response.status_code >= 300:
@@ -231,6 +270,12 @@ class OpenAIBackend:
                 f"{self.base_url} sent a reply that is not valid JSON", body=response.text[:500]
             ) from exc
         return _parse_completion(data, self.base_url)
+
+    def _unreachable(self, exc: Exception) -> EndpointUnreachable:
+        return EndpointUnreachable(
+            f"cannot reach {self.base_url}: {exc!r}",
+            hint="check that the server is running and base_url is right",
+        )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         """Yield text deltas from a server-sent-events stream."""
@@ -255,6 +300,8 @@ class OpenAIBackend:
                     text = delta.get("content")
                     if text:
                         yield text
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise self._unreachable(exc) from exc
         except httpx.TimeoutException as exc:
             raise TransientBackendError(f"{self.base_url} timed out: {exc!r}") from exc
         except httpx.TransportError as exc:

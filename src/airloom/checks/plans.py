@@ -18,6 +18,8 @@ Example:
     Verdict(ok=True, reason='')
     >>> check_plan({"instruction": task, "response": plan.replace("QA[", "Ask[")}).reason
     "line 4: :evidence1: uses unknown tool 'Ask' (offered: qa, search)"
+    >>> check_plan({"instruction": task.replace("Search[", "SEARCH["), "response": plan}).reason
+    "the plan calls 'Search', the task offers 'SEARCH'"
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ def plan_verdict(response: str, tools: Sequence[str]) -> tuple[Verdict, ValidPla
     if not tools:
         return Verdict.failed("the task offers no tools"), None
     parsed = parse_plan(response)
+    for step in parsed.steps:  # a tool is called by its name exactly as offered
+        if step.tool not in tools and step.tool.lower() in {t.lower() for t in tools}:
+            offered = next(t for t in tools if t.lower() == step.tool.lower())
+            return Verdict.failed(
+                f"the plan calls '{step.tool}', the task offers '{offered}'"
+            ), None
     try:
         valid = validate_plan(parsed, offered=tools)
     except PlanError as exc:

@@ -21,6 +21,16 @@ from airloom.formats.chat import (
 )
 
 
+def merge_options(params: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """The config's sampling parameters with the command line's given options on top.
+
+    Example:
+        >>> merge_options({"temperature": 0.7, "top_p": 0.5}, temperature=None, max_tokens=9)
+        {'temperature': 0.7, 'top_p': 0.5, 'max_tokens': 9}
+    """
+    return {**params, **{key: value for key, value in options.items() if value is not None}}
+
+
 def chat_request(
     prompt: str,
     *,
@@ -131,7 +141,7 @@ def ask(
     """Send PROMPT ("-" reads stdin) and print the answer as it arrives."""
     if prompt == "-":
         prompt = sys.stdin.read()
-    teacher, model = backend.build()
+    teacher, model, params = backend.build_with()
     name = template_name or template_for_model(model)
     template = resolve_template(name) if name else None
     request = chat_request(
@@ -139,7 +149,7 @@ def ask(
         model=model,
         template=template,
         system=system,
-        params={"temperature": temperature, "max_tokens": max_tokens},
+        params=merge_options(params, temperature=temperature, max_tokens=max_tokens),
     )
     if show_prompt and template is not None:
         turns = [{"role": "user", "content": prompt}]

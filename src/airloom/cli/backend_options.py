@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -58,16 +58,34 @@ class BackendChoice:
                 f"the environment variable {self.api_key_env} is not set",
                 hint=f"export {self.api_key_env}=<your key>, or drop --api-key-env",
             )
-        return load_config(self.config_path, (*self.overrides, *shortcuts))
+        from airloom.cli.options import show_notes
+
+        return show_notes(load_config(self.config_path, (*self.overrides, *shortcuts)))
 
     def build(self) -> tuple[Backend, str]:
         """The backend and the model name to put in requests."""
+        backend, model, _ = self.build_with()
+        return backend, model
+
+    def build_with(
+        self, purpose: Mapping[str, Any] | None = None
+    ) -> tuple[Backend, str, dict[str, Any]]:
+        """The backend, the model name and the sampling parameters: the config's
+        ``api_params``, with ``purpose`` values where the config sets none.
+
+        Example:
+            >>> choice = BackendChoice(base_url="http://127.0.0.1:9/v1", model="m",
+            ...                        overrides=("api_params.top_p=0.5",))
+            >>> _, _, params = choice.build_with({"temperature": 0.0, "top_p": 0.9})
+            >>> params["temperature"], params["top_p"]
+            (0.0, 0.5)
+        """
         from airloom.backends.factory import build_default_backend, describe_default
 
         config = self.config()
         base_dir = self.config_path.resolve().parent if self.config_path else Path.cwd()
         _, _, model = describe_default(config)
-        return build_default_backend(config, base_dir), model
+        return build_default_backend(config, base_dir), model, config.call_params(purpose)
 
 
 def backend_options(func: F) -> F:

@@ -27,7 +27,7 @@ from airloom.runtime.functions import (
 
 
 def _ask_model(registry: FunctionRegistry, question: str, backend: BackendChoice, fmt: str) -> str:
-    teacher, model = backend.build()
+    teacher, model, params = backend.build_with({"temperature": 0.0})
     name = template_for_model(model)
     template = resolve_template(name) if name else None
     prompt = registry.prompt(question, fmt="yaml" if fmt == "yaml" else "json")
@@ -36,7 +36,7 @@ def _ask_model(registry: FunctionRegistry, question: str, backend: BackendChoice
         model=model,
         template=template,
         system=None,
-        params={"temperature": 0.0},
+        params=params,
     )
     return asyncio.run(run_request(teacher, request, stream=False, sink=lambda _: None))
 

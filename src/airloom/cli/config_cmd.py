@@ -34,6 +34,8 @@ def check(file: Path, overrides: tuple[str, ...]) -> None:
     enabled = {name: cfg.instructor_count(name) for name in cfg.instructors}
     click.echo(f"{file}: OK")
     click.echo(f"  teacher: {kind} {endpoint} model={model}")
+    if kind == "openai" and not cfg.base_url and not cfg.api_key():
+        click.echo(f"  note: {endpoint} needs a key: export {cfg.api_key_env} before running")
     click.echo(f"  store: {cfg.resolved_store_path(file.resolve().parent)}")
     for name, count in enabled.items():
         cosine = cfg.dedup_cosine(name)

@@ -33,14 +33,15 @@ def generate(
     config_path: Path | None, overrides: tuple[str, ...], quiet: bool, log_json: str | None
 ) -> None:
     """Generate instruction data; run it again to resume exactly where it stopped."""
-    from airloom.cli.progress import print_summary, run_with_display
+    from airloom.cli.progress import EndpointNotices, print_summary, run_with_display
     from airloom.engine.runner import Engine
     from airloom.engine.store_lock import writer_lock
 
     config, base_dir = load(config_path, overrides)
     sink, handle = _events(log_json)
     console = Console(stderr=True)
-    engine = Engine(config, base_dir=base_dir, events=sink)  # type: ignore[arg-type]
+    events = EndpointNotices(console, sink)  # type: ignore[arg-type]
+    engine = Engine(config, base_dir=base_dir, events=events)
     try:
         with writer_lock(config.resolved_store_path(base_dir)):
             stats = asyncio.run(run_with_display(engine.run(), engine.stats, console, quiet=quiet))

@@ -34,9 +34,16 @@ def config_options(func: F) -> F:
     return func
 
 
+def show_notes(config: Config) -> Config:
+    """Print the config's notes (accepted keys without effect here), one line each."""
+    for note in config.notes:
+        click.echo(f"note: {note}", err=True)
+    return config
+
+
 def load(config_path: Path | None, overrides: tuple[str, ...]) -> tuple[Config, Path]:
     """Load the config; relative paths in it are relative to its folder (else the cwd)."""
-    config = load_config(config_path, overrides)
+    config = show_notes(load_config(config_path, overrides))
     base_dir = config_path.resolve().parent if config_path else Path.cwd()
     return config, base_dir
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -66,8 +68,33 @@ def make_search_engine(sources: _Sources) -> SearchEngine:
     return DdgsEngine()
 
 
+def knowledge_model(
+    backend: Backend, model: str, params: Mapping[str, Any] | None = None
+) -> KnowledgeModel:
+    """The QA tool, sampling as the config says (temperature 0 and 400 tokens unless set).
+
+    Example:
+        >>> teacher, _ = BackendChoice(base_url="http://127.0.0.1:9/v1", model="m").build()
+        >>> tool = knowledge_model(teacher, "m", {"temperature": 0.2, "top_p": 0.9})
+        >>> tool.temperature, tool.max_tokens, tool.params
+        (0.2, 400, {'top_p': 0.9})
+    """
+    sampling = dict(params or {})
+    return KnowledgeModel(
+        backend,
+        model,
+        temperature=float(sampling.pop("temperature", 0.0)),
+        max_tokens=int(sampling.pop("max_tokens", 400)),
+        params=sampling,
+    )
+
+
 def make_registry(
-    engine: SearchEngine, backend: Backend, model: str, corpus: Path | None
+    engine: SearchEngine,
+    backend: Backend,
+    model: str,
+    corpus: Path | None,
+    params: Mapping[str, Any] | None = None,
 ) -> ToolRegistry:
     """The four card roles wired to real tools.
 
@@ -83,7 +110,7 @@ def make_registry(
             "search": SearchTool(engine),
             "links": HyperlinkExtractor(local_root=corpus),
             "scrape": TextScraper(GuardedFetcher(), local_root=corpus),
-            "qa": KnowledgeModel(backend, model),
+            "qa": knowledge_model(backend, model, params),
         }
     )
 
@@ -156,13 +183,14 @@ async def _run(
     limits: PlanLimits,
     options: ExecOptions,
     quiet: bool,
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[str, ValidPlan, Trace | None]:
     if plan_file is not None:
         text = read_text_file(plan_file)
         offered = None
     else:
         assert backend is not None
-        text = await request_plan(backend, model, question, registry, budget=budget)
+        text = await request_plan(backend, model, question, registry, budget=budget, params=params)
         offered = [name for name, _ in registry.offered()]
     if not quiet:
         _show_plan(text)
@@ -234,9 +262,9 @@ def plan(
         return
     if plan_file is None and not question.strip():
         raise ConfigError("give a QUESTION or --from-file PLAN.txt")
-    teacher, model = backend.build()
+    teacher, model, params = backend.build_with({"temperature": 0.0})
     registry = make_registry(
-        make_search_engine(_Sources(corpus, searxng, ddg)), teacher, model, corpus
+        make_search_engine(_Sources(corpus, searxng, ddg)), teacher, model, corpus, params
     )
     budget = Budget(
         max_steps=max_steps,
@@ -260,6 +288,7 @@ def plan(
                 limits,
                 options,
                 as_json,
+                params,
             )
         )
     except PlanError as error:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -12,6 +13,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from airloom.engine.events import EventSink
 from airloom.engine.stats import TOPICS_ROW, RunStats
 
 T = TypeVar("T")
@@ -80,14 +82,57 @@ def stats_table(stats: RunStats, *, title: str | None = None, live: bool = True)
 
 
 def spending_line(stats: RunStats) -> Text:
-    """Requests/min, tokens, cost, cache hits, retries."""
+    """Requests/min, tokens, cost, cache hits, retries; endpoints the run waits for.
+
+    Example:
+        >>> stats = RunStats()
+        >>> stats.spending.waiting["http://h/v1"] = 0.0
+        >>> "waiting for http://h/v1 (since " in spending_line(stats).plain
+        True
+    """
     s = stats.spending
-    return Text(
+    line = Text(
         f"{stats.elapsed:6.0f}s  requests {s.requests - stats.requests_at_start} "
         f"({stats.requests_per_minute():.0f}/min, {s.in_flight} in flight)  "
         f"cache hits {s.cache_hits}  retries {s.retries}  429s {s.rate_limited}  "
         f"tokens {s.tokens:,}  cost {s.cost:.4f}"
     )
+    for endpoint, since in list(s.waiting.items()):
+        away = time.strftime("%H:%M:%S", time.localtime(since))
+        line.append(f"\nwaiting for {endpoint} (since {away}): unreachable", style="bold yellow")
+    return line
+
+
+class EndpointNotices:
+    """Passes events on to ``sink`` and prints one line when an endpoint goes away and
+    when it answers again (so an outage shows even without the live display).
+
+    Example:
+        >>> import io
+        >>> console = Console(file=io.StringIO(), width=100)
+        >>> notices = EndpointNotices(console)
+        >>> notices.emit("endpoint_waiting", endpoint="http://h/v1", since=0.0)
+        >>> "waiting for http://h/v1 (since" in console.file.getvalue()
+        True
+    """
+
+    def __init__(self, console: Console, sink: EventSink | None = None) -> None:
+        self.console = console
+        self.sink = sink
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Forward the event; announce outages."""
+        if self.sink is not None:
+            self.sink.emit(event, **fields)
+        if event == "endpoint_waiting":
+            since = time.strftime("%H:%M:%S", time.localtime(float(fields["since"])))
+            self.console.print(
+                f"waiting for {fields['endpoint']} (since {since}): unreachable; "
+                "the run goes on when it answers"
+            )
+        elif event == "endpoint_back":
+            away = time.time() - float(fields["since"])
+            self.console.print(f"{fields['endpoint']} answers again after {away:.0f} s")
 
 
 async def run_with_display(

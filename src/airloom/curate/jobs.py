@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from airloom.config import configured_path
 from airloom.curate.cluster import near_duplicate_clusters
 from airloom.curate.cull import Decision, decide, summarise
 from airloom.curate.export import write_dataset, write_lines
@@ -39,9 +40,8 @@ class IncompleteJudging(AirloomError):
 def judge_settings(session: CurationSession, retry_errors: bool = False) -> JudgeSettings:
     """The judge of a session's config: model, params, threshold, rubric, workers."""
     config = session.config
-    prompt_path = config.scoring.prompt_path
-    if prompt_path and session.base_dir is not None and not Path(prompt_path).is_absolute():
-        prompt_path = str(session.base_dir / prompt_path)
+    # the original's own judge template (filter.txt) is the built-in frame here
+    prompt_path = configured_path(config.scoring.prompt_path, session.base_dir, "filter.txt")
     return JudgeSettings(
         model=session.model,
         params=judge_params(config),

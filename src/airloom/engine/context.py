@@ -129,6 +129,8 @@ class EngineRoundContext:
             raise Rejected("too_long", exc.message) from exc
         except BackendError as exc:
             raise Rejected("failed_call", exc.message) from exc
+        if call.model:  # the model the endpoint reports, not the name it was asked for
+            self.provenance.model = call.model
         if not call.text.strip():
             raise Rejected("empty", "the teacher returned no text")
         if filtered:

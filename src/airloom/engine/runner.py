@@ -33,6 +33,8 @@ from airloom.backends.base import Backend, ChatRequest, Message
 from airloom.backends.factory import (
     build_default_backend,
     build_endpoint_backend,
+    check_local_model,
+    default_kind,
     describe_default,
 )
 from airloom.config import Config
@@ -237,6 +239,8 @@ class Engine:
                 )
             return self._endpoints[section.endpoint], model
         endpoint, default_model = self._default_endpoint()
+        if section.model and self._backend_override is None and default_kind(config) == "local":
+            check_local_model(config, section.model)
         return endpoint, section.model or default_model
 
     def _default_endpoint(self) -> tuple[Endpoint, str]:
@@ -303,6 +307,7 @@ class Engine:
             prices=config.budget.prices,
             cache_get=lambda key: self.db(self.store.cache_get, key),
             cache_put=self._cache_put,
+            events=self.events,
         )
 
     async def run(self) -> RunStats:
@@ -508,7 +513,8 @@ class Engine:
                 )
                 done.discard(stop_waiter)
                 in_flight -= done
-                for task in done:  # every result is retrieved, even after a stop
+                failures: list[BaseException] = []
+                for task in done:  # every result is retrieved, even after a stop or error
                     try:
                         accepted = task.result()
                     except BudgetExceeded as exc:
@@ -516,7 +522,12 @@ class Engine:
                         continue
                     except RunStopped:
                         continue
+                    except Exception as exc:
+                        failures.append(exc)
+                        continue
                     barren = 0 if accepted else barren + 1
+                if failures:
+                    raise failures[0]
                 if barren >= self.config.stall_rounds and name not in self._exhausted:
                     stats.state = "stalled"
                     self.events.emit(

@@ -10,6 +10,14 @@ once (it has been paid for).
 raises :class:`ContextLengthError` (the item is skipped); budgets raise
 :class:`BudgetExceeded` before any call that would exceed them.
 
+An error the endpoint repeats word for word (the same status and message, not a
+generic "server error") on ``SAME_ERROR_LIMIT`` attempts in a row, with no success in
+between, will not change by retrying — a bad parameter, whatever the status code — so
+it stops the run at once with the server's message and what to change. An endpoint
+that answered before and then cannot be reached at all pauses its calls: they wait
+("waiting for ENDPOINT since …", in ``Spending.waiting`` and an ``endpoint_waiting``
+event) and go on when it answers again, so an outage never fails a round.
+
 Example:
     >>> limiter = AdaptiveLimiter(8, minimum=1)
     >>> limiter.on_rate_limited(now=100.0); limiter.limit
@@ -20,8 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,16 +43,66 @@ from tenacity import (
 
 from airloom.backends.base import Backend, ChatRequest, ChatResponse, Usage
 from airloom.config import BudgetConfig, Price, RetryConfig
+from airloom.engine.events import EventSink, NullSink
 from airloom.engine.store import CachedCall, Totals
 from airloom.errors import (
     AirloomError,
     BackendError,
     BudgetExceeded,
     ContextLengthError,
+    EndpointUnreachable,
     FatalBackendError,
     RateLimitedError,
     TransientBackendError,
 )
+
+#: Attempts in a row that fail with the very same specific error before the run stops.
+SAME_ERROR_LIMIT = 3
+
+#: Server messages that say nothing about the request: such errors may pass with time.
+_GENERIC = re.compile(
+    r"^\W*(internal server error|server[ _]error|bad gateway|service unavailable|"
+    r"gateway time-?out|time-?out|overloaded|too many requests|error|unknown error|"
+    r"http \d+)?\W*$|overload|try again|temporar|unavailable|capacity|busy|"
+    r"rate limit|timed? ?out",
+    re.IGNORECASE,
+)
+
+
+def error_signature(exc: BackendError) -> tuple[int | None, str] | None:
+    """What identifies an error that retrying cannot change, or None when it may pass.
+
+    Example:
+        >>> error_signature(BackendError("x", status=500, body='{"error": "top_p too big"}'))
+        (500, 'top_p too big')
+        >>> error_signature(TransientBackendError("x", status=500, body="server_error")) is None
+        True
+    """
+    if isinstance(exc, RateLimitedError | EndpointUnreachable | ContextLengthError):
+        return None
+    from airloom.backends.openai import server_message
+
+    said = server_message(exc.body or "")
+    if exc.status is None or not said or _GENERIC.search(said) or said.startswith("<"):
+        return None
+    return exc.status, said
+
+
+def change_hint(message: str, params: Mapping[str, Any]) -> str:
+    """What to change for an error that names one of the request's parameters.
+
+    Example:
+        >>> change_hint("top_p must be <= 1", {"top_p": 1.5, "temperature": 1.0})
+        "fix api_params 'top_p' (sent: 1.5) in the config, then run again to resume"
+    """
+    named = [key for key in params if re.search(rf"\b{re.escape(key)}\b", message)]
+    if named:
+        sent = ", ".join(f"'{key}' (sent: {params[key]!r})" for key in named)
+        return f"fix api_params {sent} in the config, then run again to resume"
+    return (
+        "retrying will not change it: fix the request (api_params, model, prompt templates) "
+        "or the endpoint, then run again to resume"
+    )
 
 
 class AdaptiveLimiter:
@@ -138,6 +197,8 @@ class Spending:
     rate_limited: int = 0
     in_flight: int = 0
     reserved: int = 0
+    #: Endpoints that cannot be reached now, with the time (epoch) they went away.
+    waiting: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_totals(cls, totals: Totals) -> Spending:
@@ -215,7 +276,9 @@ class Scheduler:
         prices: dict[str, Price],
         cache_get: CacheGet,
         cache_put: CachePut,
+        events: EventSink | None = None,
     ) -> None:
+        self.events = events or NullSink()
         self.limiter = limiter
         self.retry = retry
         self.budget = budget
@@ -227,6 +290,8 @@ class Scheduler:
         self.fatal: FatalBackendError | None = None
         #: Set when the run stops: every new call raises it (calls in flight finish).
         self.refusal: AirloomError | None = None
+        self._answered: set[str] = set()
+        self._same_error: tuple[tuple[int | None, str] | None, int] = (None, 0)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -259,11 +324,70 @@ class Scheduler:
                 self.spending.rate_limited += 1
                 self.limiter.on_rate_limited()
                 raise
+            except BackendError as exc:
+                self._note_failure(endpoint, request, exc)
+                raise
             finally:
                 self.spending.in_flight -= 1
                 await self.limiter.release()
         self.limiter.on_success()
+        self._same_error = (None, 0)
+        self._answered.add(endpoint.name)
+        since = self.spending.waiting.pop(endpoint.name, None)
+        if since is not None:
+            self.events.emit("endpoint_back", endpoint=endpoint.name, since=since)
         return response
+
+    def _note_failure(self, endpoint: Endpoint, request: ChatRequest, exc: BackendError) -> None:
+        """Stop the run when the endpoint keeps giving the very same specific error."""
+        signature = error_signature(exc)
+        last, count = self._same_error
+        count = count + 1 if signature is not None and signature == last else 1
+        self._same_error = (signature, count)
+        if signature is None or count < SAME_ERROR_LIMIT or isinstance(exc, FatalBackendError):
+            return
+        status, said = signature
+        self.fatal = FatalBackendError(
+            f"{endpoint.name} answers every call with HTTP {status}: {said}",
+            status=status,
+            body=exc.body,
+            hint=change_hint(said, request.params),
+        )
+        raise self.fatal from exc
+
+    async def _wait_for(self, endpoint: Endpoint, exc: EndpointUnreachable) -> None:
+        """Pause one call while its endpoint is away (a stop ends the pause)."""
+        if endpoint.name not in self.spending.waiting:
+            since = self.spending.waiting[endpoint.name] = time.time()
+            self.events.emit("endpoint_waiting", endpoint=endpoint.name, since=since)
+        deadline = time.monotonic() + max(0.05, min(5.0, self.retry.backoff_max))
+        while time.monotonic() < deadline and endpoint.name in self.spending.waiting:
+            if self.fatal is not None or self.refusal is not None:
+                raise self.fatal or self.refusal or exc
+            await asyncio.sleep(0.05)
+
+    def _retryable(self, endpoint: Endpoint, exc: BaseException) -> bool:
+        if isinstance(exc, EndpointUnreachable) and endpoint.name in self._answered:
+            return False  # an outage: the call waits for the endpoint instead
+        return isinstance(exc, TransientBackendError)
+
+    async def _call_until_answered(self, endpoint: Endpoint, request: ChatRequest) -> ChatResponse:
+        """Retried attempts; while an endpoint that answered before is away, wait for it."""
+        while True:
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(self.retry.max_attempts),
+                wait=self._wait,
+                retry=retry_if_exception(lambda e: self._retryable(endpoint, e)),
+                before_sleep=self._before_sleep,
+                reraise=True,
+            )
+            try:
+                response: ChatResponse = await retrying(self._attempt, endpoint, request)
+                return response
+            except EndpointUnreachable as exc:
+                if endpoint.name not in self._answered:
+                    raise
+                await self._wait_for(endpoint, exc)
 
     async def call(self, endpoint: Endpoint, request: ChatRequest, cache_key: str) -> CachedCall:
         """One teacher call, from the cache when this exact call completed before."""
@@ -275,17 +399,10 @@ class Scheduler:
             raise self.fatal
         if self.refusal is not None:
             raise self.refusal
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, TransientBackendError)),
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
         self.budget.check()
         self.spending.reserved += 1
         try:
-            response: ChatResponse = await retrying(self._attempt, endpoint, request)
+            response = await self._call_until_answered(endpoint, request)
             self.spending.requests += 1
         except FatalBackendError as exc:
             self.fatal = exc
@@ -314,6 +431,7 @@ class Scheduler:
             prompt_tokens=response.usage.prompt_tokens,
             completion_tokens=response.usage.completion_tokens,
             cost=cost,
+            model=response.model,
         )
         await self._cache_put(cache_key, call, request.model, endpoint.name)
         return call

@@ -202,6 +202,8 @@ class CachedCall:
     prompt_tokens: int
     completion_tokens: int
     cost: float
+    #: The model the endpoint says answered ("" when it did not say).
+    model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -617,8 +619,8 @@ class Store:
     def cache_get(self, key: str) -> CachedCall | None:
         """A completed call by its key, or None."""
         row = self._db.execute(
-            "SELECT text, finish_reason, prompt_tokens, completion_tokens, cost"
-            " FROM request_cache WHERE key = ?",
+            "SELECT text, finish_reason, prompt_tokens, completion_tokens, cost,"
+            " COALESCE(model, '') FROM request_cache WHERE key = ?",
             (key,),
         ).fetchone()
         return None if row is None else CachedCall(*row)
@@ -626,7 +628,8 @@ class Store:
     def cache_put(
         self, key: str, call: CachedCall, *, model: str, endpoint: str, run_id: str
     ) -> None:
-        """Keep a completed call (committed at once: it has been paid for)."""
+        """Keep a completed call (committed at once: it has been paid for); ``model`` is the
+        requested one, kept when the endpoint did not say which model answered."""
         with self._write() as db:
             db.execute(
                 "INSERT OR IGNORE INTO request_cache(key, model, endpoint, text, finish_reason,"
@@ -634,7 +637,7 @@ class Store:
                 " VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     key,
-                    model,
+                    call.model or model,
                     endpoint,
                     call.text,
                     call.finish_reason,

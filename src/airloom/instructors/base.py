@@ -159,12 +159,15 @@ def load_template(
     """Load a prompt template: the configured file if given, else the packaged one.
 
     ``override`` is resolved relative to ``base_dir`` (the config file's folder) and the
-    current directory; a configured path that does not exist is an error, never
-    silently replaced by the default.
+    current directory; a bare file name found in neither is the packaged prompt of that
+    name (as in the original: ``prompt_path: riddle.txt``). A configured path that does
+    not exist is an error, never silently replaced by the default.
 
     Example:
         >>> load_template("general.txt", None).name
         'general.txt'
+        >>> load_template("general.txt", "riddle.txt").name
+        'riddle.txt'
     """
     if override:
         candidates = [Path(override)]
@@ -173,6 +176,9 @@ def load_template(
         for candidate in candidates:
             if candidate.is_file():
                 return PromptTemplate(str(candidate), candidate.read_text(encoding="utf-8"))
+        packaged = resources.files("airloom.instructors").joinpath("prompts", override)
+        if Path(override).name == override and packaged.is_file():
+            return PromptTemplate(override, packaged.read_text(encoding="utf-8"))
         raise ConfigError(
             f"prompt template {override} does not exist",
             hint="fix prompt_path / response_prompt_path or remove it to use the built-in one",

@@ -32,9 +32,15 @@ from pathlib import Path
 from pydantic import Field
 
 from airloom.checks import sessions as _card_checks  # noqa: F401  (registers)
-from airloom.config import InstructorConfig
+from airloom.config import InstructorConfig, configured_path
 from airloom.errors import ConfigError
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext, complete_items
+from airloom.instructors.base import (
+    Draft,
+    Instructor,
+    Rejected,
+    RoundContext,
+    complete_items,
+)
 from airloom.instructors.characters import Card, group_fields
 from airloom.instructors.engines import topic_lines
 
@@ -147,11 +153,9 @@ def builtin_examples() -> list[str]:
 
 def load_examples(seed_path: str | None, base_dir: Path | None) -> list[str]:
     """Examples from ``seed_path`` (sorted ``*.txt`` files), else the built-in ones."""
-    if not seed_path:
+    folder = configured_path(seed_path, base_dir, "character_seeds")
+    if folder is None:
         return builtin_examples()
-    folder = Path(seed_path)
-    if not folder.is_absolute() and base_dir is not None:
-        folder = base_dir / folder
     files = sorted(folder.glob("*.txt")) if folder.is_dir() else []
     examples = [f.read_text(encoding="utf-8").strip() for f in files]
     examples = [e for e in examples if e]

@@ -217,14 +217,25 @@ _PAIR_OR_HEADER = re.compile(
 )
 
 
+_PLACEHOLDER_PAIR = re.compile(r"^\s*(?:[-*]\s*)?key\s*:\s*value\b", re.IGNORECASE | re.MULTILINE)
+_NO_SOURCE = re.compile(
+    r"^\W*(?:(?:there (?:is|are) )?no (?:sources?|references?|citations?)(?: (?:is |are )?"
+    r"(?:available|provided|given))?|not available|n/?a)\W*$",
+    re.IGNORECASE,
+)
+
+
 def answer_problem(response: str) -> tuple[str, str] | None:
-    """Why an answer is unusable — a delimiter leaked into it, or nothing but metadata
-    lines and a references header — or None.
+    """Why an answer is unusable — a delimiter leaked into it, the layout's ``key: value``
+    placeholder, or nothing but metadata lines, a references header and "no source
+    available" — or None.
 
     Example:
         >>> answer_problem("ENDINPUT")
         ('leaked_delimiter', 'ENDINPUT')
         >>> answer_problem("key: value")
+        ('placeholder', 'key: value')
+        >>> answer_problem("Reference(s):\\nurl: https://x\\nNo source available.")
         ('no_answer', 'only key: value lines')
         >>> answer_problem("It opened in 1911.\\n\\nReference(s):\\nurl: https://x") is None
         True
@@ -232,8 +243,13 @@ def answer_problem(response: str) -> tuple[str, str] | None:
     leaked = _DELIMITER_WORD.search(response)
     if leaked:
         return "leaked_delimiter", leaked.group(0)
+    placeholder = _PLACEHOLDER_PAIR.search(response)
+    if placeholder:
+        return "placeholder", placeholder.group(0).strip()
     prose = [
-        line for line in response.splitlines() if line.strip() and not _PAIR_OR_HEADER.match(line)
+        line
+        for line in response.splitlines()
+        if line.strip() and not _PAIR_OR_HEADER.match(line) and not _NO_SOURCE.match(line)
     ]
     if not prose:
         return "no_answer", "only key: value lines"

@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import Field
 
 from airloom.checks.lengths import count_words, length_verdict, round_target, word_target_line
-from airloom.config import InstructorConfig
+from airloom.config import InstructorConfig, configured_path
 from airloom.errors import ConfigError
 from airloom.instructors.base import (
     Draft,
@@ -71,13 +71,11 @@ def load_seeds(seed_path: str | None, base_dir: Path | None = None) -> list[str]
         >>> len(load_seeds(None)) >= 3
         True
     """
-    if seed_path is None:
+    folder = configured_path(seed_path, base_dir, "detailed_writing_seeds")
+    if folder is None:
         text = load_template("detailed_writing_seeds.txt", None).text
         seeds = [part.strip() for part in text.split(f"\n{SEED_SEPARATOR}\n")]
     else:
-        folder = Path(seed_path)
-        if not folder.is_absolute() and base_dir is not None:
-            folder = base_dir / folder
         if not folder.is_dir():
             raise ConfigError(f"seed_path {seed_path} is not a folder", hint="fix seed_path")
         seeds = [file.read_text(encoding="utf-8").strip() for file in sorted(folder.glob("*.txt"))]

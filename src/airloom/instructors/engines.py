@@ -97,7 +97,63 @@ def copied_from_prompt(item: str, prompt: str) -> bool:
         return True
     # or it embeds a long sentence of the prompt ("[Example 2 text]. Also ...")
     sentences = (_normal(s) for s in re.split(r"[.!?\n]+", prompt))
-    return any(len(sentence) >= 40 and sentence in normal for sentence in sentences)
+    if any(len(sentence) >= 40 and sentence in normal for sentence in sentences):
+        return True
+    return rewords_prompt(item, prompt)
+
+
+_SHORT = frozenset(
+    re.findall(
+        r"\w+",
+        "a an the and or of to in on for with by as at is are be it its this that from into "
+        "your you their them which who what how should must can will each one",
+    )
+)
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"\w+", text.lower()) if w not in _SHORT and len(w) > 2]
+
+
+def rewords_prompt(item: str, prompt: str, threshold: float = 0.7) -> bool:
+    """True when ``item`` says what one paragraph or line of its prompt says, in other
+    words: most of its content words come from it, and most of its content words come
+    back in the item (word-level similarity, not only exact copies).
+
+    Example:
+        >>> example = ("Create a python application with an async web server that accepts "
+        ...            "file uploads and stores them, deduplicated by their hash.")
+        >>> rewords_prompt("Write an async Python web server application that accepts "
+        ...                "uploads of files and stores them deduplicated by hash.", example)
+        True
+        >>> rewords_prompt("Write a Rust CLI that counts words in a text file.", example)
+        False
+    """
+    words = _content_words(item)
+    if len(words) < 6:
+        return False
+    mine = set(words)
+    for paragraph in [*re.split(r"\n\s*\n", prompt), *prompt.splitlines()]:
+        theirs = set(_content_words(paragraph))
+        if len(theirs) < 6:
+            continue
+        shared = len(mine & theirs)
+        if shared / len(mine) >= threshold and shared / len(theirs) >= threshold:
+            return True
+    return False
+
+
+def echoes(instruction: str, response: str) -> bool:
+    """True when a response only repeats its instruction (a weak teacher's echo).
+
+    Example:
+        >>> echoes("Name three rivers.", "  name three rivers ")
+        True
+        >>> echoes("Name three rivers.", "The Nile, the Amazon and the Yangtze.")
+        False
+    """
+    said = _normal(response)
+    return bool(said) and said == _normal(instruction)
 
 
 def drop_copies(ctx: RoundContext, items: list[str], prompt: str) -> list[str]:
@@ -169,6 +225,8 @@ class SimpleTaskInstructor(Instructor):
             response = await ctx.complete(
                 self.response_prompt(task, ctx), key="response", filtered=self.filter_responses
             )
+            if echoes(task, response):
+                raise Rejected("echo", response[:120])
             index = tasks.index(task)
             return self.make_draft(task, response, topics[index] if index < len(topics) else None)
 
@@ -218,6 +276,8 @@ class InlineQAInstructor(Instructor):
         drafts = []
         for question, answer in pairs:
             try:
+                if echoes(question, answer):
+                    raise Rejected("echo", answer[:120])
                 drafts.append(self.check_pair(question, answer))
             except Rejected as exc:
                 ctx.reject(exc.reason, exc.detail)

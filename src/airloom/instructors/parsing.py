@@ -31,6 +31,33 @@ def _item_start(label: str) -> re.Pattern[str]:
     )
 
 
+_DEBRIS_LINE = re.compile(r"^[ \t]*(?:[*_#=`~-][ \t]*){1,}$", re.MULTILINE)
+
+
+def strip_markdown_debris(text: str) -> str:
+    """Drop markdown a teacher left around an item: lines of only ``**``/``---``/``#``,
+    emphasis markers at its ends, and ``**`` left unpaired inside.
+
+    Example:
+        >>> strip_markdown_debris("Write a limerick about tides.**")
+        'Write a limerick about tides.'
+        >>> strip_markdown_debris("**Task:** List three rivers.\\n\\n---\\n**")
+        'Task: List three rivers.'
+        >>> strip_markdown_debris("Name **two** planets.")
+        'Name **two** planets.'
+    """
+    text = _DEBRIS_LINE.sub("", text).strip()
+    text = re.sub(r"^(?:[#>]+[ \t]*)+", "", text)
+    while True:
+        stripped = re.sub(r"^(?:\*\*|__)\s*|\s*(?:\*\*|__)$", "", text).strip()
+        if stripped == text:
+            break
+        text = stripped
+    if text.count("**") % 2:  # one half of a pair was cut off: the other is debris
+        text = text.replace("**", "")
+    return text.strip()
+
+
 def parse_labelled_items(text: str, label: str) -> list[str]:
     """Split ``LABEL n.`` items (multi-line bodies allowed) into stripped strings.
 
@@ -46,8 +73,7 @@ def parse_labelled_items(text: str, label: str) -> list[str]:
     items = []
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        body = _FENCE.sub("", text[match.end() : end]).strip()
-        body = re.sub(r"^(?:\*\*|__)|(?:\*\*|__)$", "", body).strip()
+        body = strip_markdown_debris(_FENCE.sub("", text[match.end() : end]))
         if body:
             items.append(body)
     return items
@@ -112,7 +138,7 @@ def parse_qa_pairs(
         _, _, question_end = markers[index]
         _, answer_start, answer_end = markers[index + 1]
         stop = markers[following][1] if following < len(markers) else len(text)
-        question = text[question_end:answer_start].strip()
+        question = strip_markdown_debris(text[question_end:answer_start])
         answer = text[answer_end:stop].strip()
         if question and answer:
             pairs.append((question, answer))

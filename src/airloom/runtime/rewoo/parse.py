@@ -88,6 +88,27 @@ class ParseOptions:
 DEFAULT_OPTIONS = ParseOptions()
 
 
+def first_plan(text: str, options: ParseOptions = DEFAULT_OPTIONS) -> str:
+    """The text up to its first complete answer line: a model that goes on writing
+    further example plans after it has answered is held to its first plan.
+
+    Example:
+        >>> first_plan(":evidence0: = DuckDuckGo[x]\\nAnswer: :evidence0:\\n\\n"
+        ...            "Question: Who else?\\n:evidence0: = DuckDuckGo[y]\\nAnswer: :evidence0:")
+        ':evidence0: = DuckDuckGo[x]\\nAnswer: :evidence0:'
+        >>> first_plan("Plan: think.\\nAnswer:")
+        'Plan: think.\\nAnswer:'
+    """
+    answer_re = options.label_regex(options.answer_labels)
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        body = strip_decoration(line)
+        match = answer_re.match(body)
+        if match and _clean_text(body[match.end() :]):
+            return "\n".join(lines[: index + 1])
+    return text
+
+
 def normalise_plan_text(text: str) -> str:
     """NFKC-normalise, drop zero-width/bidi characters, unify newlines and tabs.
 

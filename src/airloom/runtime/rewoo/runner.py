@@ -15,12 +15,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from airloom.backends.base import Backend, ChatRequest, Message
 from airloom.runtime.budget import Budget
 from airloom.runtime.rewoo.execute import ExecOptions, execute_plan
-from airloom.runtime.rewoo.parse import DEFAULT_OPTIONS, ParseOptions, parse_plan
+from airloom.runtime.rewoo.parse import DEFAULT_OPTIONS, ParseOptions, first_plan, parse_plan
 from airloom.runtime.rewoo.prompt import build_planning_prompt
 from airloom.runtime.rewoo.trace import Trace
 from airloom.runtime.rewoo.validate import PlanLimits, ValidPlan, validate_plan
@@ -64,6 +65,10 @@ def planning_prompt(question: str, registry: ToolRegistry) -> str:
     return build_planning_prompt(question, tools)
 
 
+#: Where a model that has answered starts imitating the prompt again (a next question).
+PLAN_STOPS = ("\nQuestion:", "\nQUESTION:", "\nHere is an example", "\nNow write the plan")
+
+
 async def request_plan(
     backend: Backend,
     model: str,
@@ -72,8 +77,13 @@ async def request_plan(
     *,
     budget: Budget | None = None,
     max_tokens: int = 800,
+    params: Mapping[str, Any] | None = None,
 ) -> str:
-    """Ask the model for a plan (temperature 0); its tokens count against the budget.
+    """Ask the model for a plan; its tokens count against the budget.
+
+    ``params`` are the sampling parameters (default temperature 0); the stop sequences
+    :data:`PLAN_STOPS` end the reply where a next plan would begin, and only the text up
+    to the first complete ``Answer:`` line is returned.
 
     Example:
         >>> import asyncio
@@ -87,17 +97,16 @@ async def request_plan(
         >>> asyncio.run(request_plan(Canned(), "m", "q?", ToolRegistry()))
         ':evidence0: = DuckDuckGo[x]'
     """
+    sampling = {"temperature": 0.0, "max_tokens": max_tokens, **(params or {})}
+    stops = [*(sampling.get("stop") or []), *PLAN_STOPS]
+    sampling["stop"] = list(dict.fromkeys(stops))[:4]  # OpenAI takes at most four
     budget = budget or Budget()
     prompt = planning_prompt(question, registry)
-    budget.start_llm_call(estimate_tokens(prompt) + max_tokens)
-    request = ChatRequest(
-        model=model,
-        messages=(Message("user", prompt),),
-        params={"max_tokens": max_tokens, "temperature": 0.0},
-    )
+    budget.start_llm_call(estimate_tokens(prompt) + int(sampling["max_tokens"]))
+    request = ChatRequest(model=model, messages=(Message("user", prompt),), params=sampling)
     response = await backend.complete(request)
     budget.add_llm_tokens(response.usage.total_tokens or estimate_tokens(prompt + response.text))
-    return response.text
+    return first_plan(response.text)
 
 
 async def run_plan_text(

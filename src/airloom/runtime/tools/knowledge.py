@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from airloom.backends.base import Backend, ChatRequest, Message
 from airloom.formats.closed_context import (
@@ -132,7 +133,10 @@ class KnowledgeModel:
         temperature: float = 0.0,
         max_evidence_chars: int = 12_000,
         inline_limit: int = 200,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
+        #: Further sampling parameters sent with every call (top_p, stop, …).
+        self.params = dict(params or {})
         self.backend = backend
         self.model = model
         self.max_tokens = max_tokens
@@ -162,7 +166,7 @@ class KnowledgeModel:
         request = ChatRequest(
             model=self.model,
             messages=(Message("user", prompt),),
-            params={"max_tokens": self.max_tokens, "temperature": self.temperature},
+            params={**self.params, "max_tokens": self.max_tokens, "temperature": self.temperature},
         )
         response = await self.backend.complete(request)
         used = response.usage.total_tokens or estimate_tokens(prompt) + estimate_tokens(
