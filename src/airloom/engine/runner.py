@@ -40,7 +40,7 @@ from airloom.engine.context import EngineRoundContext
 from airloom.engine.dedup import BatchEmbedder, DedupState
 from airloom.engine.embed import Embedder, make_embedder
 from airloom.engine.events import EventSink, NullSink
-from airloom.engine.filters import ResponseFilter
+from airloom.engine.filters import ResponseFilter, avoidance_filter, avoided_subjects
 from airloom.engine.gate import Gate
 from airloom.engine.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
 from airloom.engine.stats import TOPICS_ROW, RunStats
@@ -58,6 +58,7 @@ from airloom.errors import (
 )
 from airloom.export import write_airoboros_jsonl
 from airloom.instructors.base import (
+    Draft,
     Instructor,
     InstructorSettings,
     PromptTemplate,
@@ -110,6 +111,7 @@ class Engine:
         self._exhausted: set[str] = set()
         self._main_task: asyncio.Task[Any] | None = None
         self.stop_reason = ""
+        self._avoidance = avoidance_filter(avoided_subjects(config.topic_avoidance))
 
     # ---- helpers used by contexts and the gate ------------------------------------------
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
@@ -551,7 +553,29 @@ class Engine:
             ctx.reject("error", f"{type(exc).__name__}: {exc}")
             self.events.emit("round_error", category=ctx.category, error=repr(exc))
             drafts = []
+        if instructor.uses_topics:
+            drafts = self._without_avoided_subjects(ctx, drafts)
         return await self.gate.submit(ctx, drafts)
+
+    def _without_avoided_subjects(
+        self, ctx: EngineRoundContext, drafts: list[Draft]
+    ) -> list[Draft]:
+        """Drop the tasks that name a subject of ``topic_avoidance`` (a unit goes whole)."""
+        avoided: dict[int, str] = {}
+        for position, draft in enumerate(drafts):
+            subject = self._avoidance.match(draft.text_for_dedup())
+            if subject is not None:
+                avoided[position] = subject
+        units = {drafts[i].unit for i in avoided if drafts[i].unit is not None}
+        kept = []
+        for position, draft in enumerate(drafts):
+            subject = avoided.get(position)
+            if subject is None and (draft.unit is None or draft.unit not in units):
+                kept.append(draft)
+            elif subject is not None:
+                self.stats.filter_hits[f"topic_avoidance: {subject}"] += 1
+                ctx.reject("avoided_topic", subject)
+        return kept
 
     async def _cache_put(self, key: str, call: CachedCall, model: str, endpoint: str) -> None:
         await self.db(

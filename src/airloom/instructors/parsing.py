@@ -44,7 +44,7 @@ def parse_labelled_items(text: str, label: str) -> list[str]:
     text = _normalise(text)
     pattern = _item_start(label)
     matches = list(pattern.finditer(text))
-    items = []
+    items: list[str] = []
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
         body = _FENCE.sub("", text[match.end() : end]).strip()
