@@ -134,6 +134,10 @@ class RunStopped(AirloomError):
     exit_code = 130
 
 
+class Interrupted(RunStopped):
+    """A command was stopped by Ctrl-C or SIGTERM before it finished."""
+
+
 class StoreError(AirloomError):
     """The store file cannot be used: wrong schema, another run's file, disk full."""
 

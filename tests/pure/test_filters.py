@@ -95,3 +95,56 @@ def test_custom_patterns_replace_the_defaults() -> None:
     f = ResponseFilter([r"\bbanana\b"])
     assert f.match("I am a language model.") is None
     assert f.match("A Banana split.") == r"\bbanana\b"
+
+
+def test_refusal_openers_hold_with_typographic_apostrophes() -> None:
+    response_filter = ResponseFilter([])
+    assert response_filter.refusal("  I’m sorry, I'm not sure what you are asking.") == (
+        "opener: I'm sorry,"
+    )
+    assert response_filter.refusal("Sorry state of affairs.") is None
+
+
+DEFAULT_AVOIDANCE_SUBJECTS = [
+    "climate change",
+    "green tech",
+    "renewable energy",
+    "DEI",
+    "diversity",
+    "equity",
+    "inclusion",
+    "sex",
+    "gender",
+    "religion",
+    "politics",
+    "social issues",
+    "race",
+    "ethnicity",
+    "artificial intelligence",
+    "baking",
+    "cooking",
+    "urban development",
+]
+
+
+def test_the_default_avoidance_sentence_names_its_subjects() -> None:
+    from airloom.config import DEFAULT_TOPIC_AVOIDANCE
+    from airloom.engine.filters import avoided_subjects
+
+    assert avoided_subjects(DEFAULT_TOPIC_AVOIDANCE) == DEFAULT_AVOIDANCE_SUBJECTS
+
+
+@pytest.mark.parametrize(
+    ("task", "subject"),
+    [
+        ("Explain how Climate Change affects coral reefs.", "climate change"),
+        ("Compare three world religions.", "religion"),
+        ("Write a recipe blog post about baking bread.", "baking"),
+        ("Name three rivers of Peru.", None),
+        ("Describe the racecourse at Ascot.", None),
+    ],
+)
+def test_avoidance_filter_matches_whole_words(task: str, subject: str | None) -> None:
+    from airloom.engine.filters import avoidance_filter
+
+    assert avoidance_filter(DEFAULT_AVOIDANCE_SUBJECTS).match(task) == subject

@@ -112,7 +112,8 @@ def test_plain_ratio_zero_never_plain(seed: int) -> None:
     assert all(d.meta["plain"] is False for d in drafts)
     assert all(d.response.startswith("```python") for d in drafts)  # full answer kept
     responses = [c for c in ctx.calls if c.key == "response"]
-    assert all(c.filtered is False for c in responses)  # code answers are not filtered
+    # code answers skip the pattern list (code matches it) but not the refusal openers
+    assert all(c.filtered == "refusals" for c in responses)
     assert not any("Generate only the code" in c.prompt for c in responses)
 
 

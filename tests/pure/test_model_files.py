@@ -255,7 +255,9 @@ def test_resolve_bad_sources(model):
 
 def test_resolve_embedded_uses_the_assembled_cache(monkeypatch, tmp_path):
     target = tmp_path / EMBEDDED_MODEL.filename
-    monkeypatch.setattr(model_files, "assemble_gguf", lambda cache_dir=None, spec=None: target)
+    monkeypatch.setattr(
+        model_files, "assemble_gguf", lambda cache_dir=None, spec=None, progress=None: target
+    )
     location = resolve_model_source("embedded", cache_dir=tmp_path)
     assert (location.kind, location.source, location.gguf_file) == (
         "gguf",

@@ -57,6 +57,15 @@ LABELLED = [
         "TSK 1. Compare TSK 2. with other lists",
         ["Compare TSK 2. with other lists"],
     ),
+    (
+        "list-wrapped with nested label",
+        'TSK 1: ["TSK 1.1. What would happen?"]\nTSK 2. Plain',
+        ["What would happen?", "Plain"],
+    ),
+    ("list of several", 'TSK 1. ["A?", "TSK 1.2: B?"]', ["A?", "B?"]),
+    ("nested numbering", "TSK 1.1. Alpha\nTSK 1.2. Beta", ["Alpha", "Beta"]),
+    ("bracket that is not a list", "TSK 1. [draft] Alpha [v2]", ["[draft] Alpha [v2]"]),
+    ("decimal in body", "TSK 1. Pour 1.5 litres", ["Pour 1.5 litres"]),
     ("no items", "I cannot produce a list today.", []),
     ("empty", "", []),
 ]

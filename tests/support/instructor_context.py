@@ -43,7 +43,7 @@ class Call:
     key: str
     system: str = ""
     history: tuple[Turn, ...] = ()
-    filtered: bool = True
+    filtered: object = True
     params: dict[str, Any] | None = None
 
 
@@ -93,7 +93,7 @@ class FakeContext:
         system: str | None = None,
         history: Sequence[Turn] = (),
         params: dict[str, Any] | None = None,
-        filtered: bool = True,
+        filtered: object = True,
         template: PromptTemplate | None = None,
     ) -> str:
         call = Call(

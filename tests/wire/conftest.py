@@ -179,3 +179,31 @@ def chat() -> Iterator[tuple[ThreadServer, ChatState]]:
     state = ChatState()
     with ThreadServer(make_chat(state)) as server:
         yield server, state
+
+
+@pytest.fixture
+def teacher_process():
+    """Factory: the scripted OpenAI-compatible server as a separate process, given its
+    latency per call; returns its URL. Stopped after the test."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(latency: float) -> str:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.openai_server", "--latency", str(latency)],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        processes.append(proc)
+        assert proc.stdout is not None
+        return proc.stdout.readline().strip()
+
+    yield start
+    for proc in processes:
+        proc.terminate()
+        proc.wait(timeout=10)

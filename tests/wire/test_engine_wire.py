@@ -295,3 +295,42 @@ def test_a_task_list_cut_at_max_tokens_keeps_its_whole_tasks(openai_server, tmp_
     general = stats.categories["general"]
     assert general.rounds == 1 and general.rejects == {"truncated": 1}
     assert server.state.completed == 1 + 4  # the cut list, then one answer per whole task
+
+
+def test_refusals_and_avoided_subjects_never_become_records(tmp_path):
+    """A refused code answer (filters off for code) and a task on an avoided subject are
+    rejected; the clean ones are kept."""
+    backend = ScriptedBackend.from_rules(
+        [
+            {
+                "match": "coding tasks",
+                "reply": "TSK 1. Write a Python function that reverses a string.\n"
+                "TSK 2. Write a Python function that sums a list of numbers.",
+            },
+            {"match": "reverses a string", "reply": "I’m sorry, I'm not sure what you are asking."},
+            {"match": "sums a list", "reply": "def total(xs):\n    return sum(xs)"},
+            {
+                "match": "diverse tasks",
+                "reply": "TSK 1. Explain how climate change affects coral reefs.\n"
+                "TSK 2. Name three rivers of Peru.",
+            },
+            {"match": "rivers", "reply": "The Amazon, the Ucayali and the Marañón."},
+            {"match": "coral", "reply": "Warmer seas bleach coral."},
+        ]
+    )
+    config = make_config(
+        tmp_path,
+        "http://127.0.0.1:9/v1",
+        "stall_rounds: 2\ninstructors:\n  coding: {count: 1, batch_size: 2, plain_ratio: 0}\n"
+        "  general: {count: 1, batch_size: 2}\n",
+    )
+    _, stats = run(config, tmp_path, backend=backend)
+    records, counts, _ = stored(tmp_path)
+    assert counts == {"coding": 1, "general": 1}
+    assert {r["instruction"] for r in records} == {
+        "Write a Python function that sums a list of numbers.",
+        "Name three rivers of Peru.",
+    }
+    assert stats.categories["coding"].rejects["filtered"] == 1
+    assert stats.categories["general"].rejects["avoided_topic"] == 1
+    assert stats.filter_hits["topic_avoidance: climate change"] == 1

@@ -27,17 +27,8 @@ CONCURRENCY = 6
 
 
 @pytest.fixture
-def server_process():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.openai_server", "--latency", "0.1"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    url = proc.stdout.readline().strip()
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+def server_process(teacher_process):
+    return teacher_process(0.1)
 
 
 def server_stats(url: str) -> dict:

@@ -63,7 +63,7 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -76,8 +76,10 @@ from airloom.backends.model_files import (
     ModelLocation,
     default_cache_dir,
     embedded_identity,
+    remove_stale_temporaries,
     resolve_model_source,
 )
+from airloom.engine.threads import in_daemon_thread
 from airloom.errors import (
     AirloomError,
     BackendError,
@@ -321,6 +323,40 @@ class StopScanner:
         return "" if self.stopped else held
 
 
+PrepareProgress = Callable[[str, int, int], None]
+"""Called from the loading thread as ``progress(stage, done, total)`` (``total`` 0 when
+unknown): ``assembling`` (bytes), ``converting`` (tensors), ``saving``, ``loading``."""
+
+
+@contextlib.contextmanager
+def _counting_gguf_tensors(progress: PrepareProgress | None) -> Iterator[None]:
+    """Report the GGUF reader's tensor loop as ``converting`` progress while it runs.
+
+    transformers walks the tensors through ``tqdm``; that name is swapped for a counter
+    for the duration (a no-op where transformers reads GGUF differently).
+    """
+    gguf_utils: Any = None
+    with contextlib.suppress(ImportError):
+        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    original = getattr(gguf_utils, "tqdm", None)
+    if progress is None or gguf_utils is None or original is None:
+        yield
+        return
+
+    def counting(iterable: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        items = list(iterable)
+        for index, item in enumerate(items):
+            progress("converting", index, len(items))
+            yield item
+        progress("converting", len(items), len(items))
+
+    gguf_utils.tqdm = counting
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original
+
+
 @dataclass(frozen=True, slots=True)
 class LoadReport:
     """How the model was loaded: from where, how long it took, on what device and dtype.
@@ -539,6 +575,8 @@ class LocalBackend:
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
         self._closed = False
+        #: Told how preparing and loading the model goes (see :data:`PrepareProgress`).
+        self.progress: PrepareProgress | None = None
 
     # -- public API -------------------------------------------------------------------
 
@@ -561,7 +599,20 @@ class LocalBackend:
             True
         """
         self._check_open()
-        return await asyncio.to_thread(self._ensure_loaded)
+        # A daemon thread: a stop does not wait for a conversion of minutes to end.
+        return await in_daemon_thread(self._ensure_loaded, name="airloom-model-load")
+
+    def needs_preparation(self) -> bool:
+        """True when the first load must assemble or convert the weights (minutes),
+        False when a converted copy waits in the cache (seconds).
+
+        Example:
+            >>> LocalBackend(LocalModelSettings(cache_dir=Path("/nonexistent"))).needs_preparation()
+            True
+        """
+        if self.settings.model != "embedded":
+            return False
+        return not _converted_is_complete(self._converted_dir(embedded_identity()))
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """Generate one chat completion (batched with concurrent compatible requests).
@@ -632,11 +683,15 @@ class LocalBackend:
         """
         self._closed = True
         worker = self._worker
+        loading = self._load_lock.locked()
         if worker is not None and worker.is_alive():
             self._queue.put(_STOP_WORKER)
-            await asyncio.to_thread(worker.join)
+            if not loading:  # a batch ends within a step: its callers have gone
+                await in_daemon_thread(worker.join, name="airloom-model-close")
         self._worker = None
         self._fail_queued(BackendError("the local backend was closed", hint="open a new one"))
+        if loading:
+            return  # a load cannot be interrupted; it ends on its daemon thread, unwaited
         with self._load_lock:
             self._model = None
             self._tokenizer = None
@@ -765,11 +820,25 @@ class LocalBackend:
         return report
 
     def _locate(self) -> ModelLocation:
+        progress = self.progress
         return resolve_model_source(
             self.settings.model,
             gguf_file=self.settings.gguf_file,
             cache_dir=self.settings.resolved_cache_dir(),
+            progress=(lambda done, total: progress("assembling", done, total))
+            if progress
+            else None,
         )
+
+    def _converted_dir(self, identity: str) -> Path:
+        import torch
+
+        dtype_name = str(self._resolve_device_dtype(torch)[1]).removeprefix("torch.")
+        return self.settings.resolved_cache_dir() / "converted" / f"{identity}-{dtype_name}"
+
+    def _report(self, stage: str, done: int = 0, total: int = 0) -> None:
+        if self.progress is not None:
+            self.progress(stage, done, total)
 
     def _load_weights(
         self, transformers: Any, dtype: Any, dtype_name: str
@@ -787,8 +856,9 @@ class LocalBackend:
                 tokenizer = auto_tokenizer.from_pretrained(location.source)
                 model = auto_model.from_pretrained(location.source, dtype=dtype)
                 return model, tokenizer, "hf", display_name
-        converted = self.settings.resolved_cache_dir() / "converted" / f"{identity}-{dtype_name}"
+        converted = self._converted_dir(identity)
         if _converted_is_complete(converted):
+            self._report("loading")
             try:
                 tokenizer = auto_tokenizer.from_pretrained(str(converted))
                 model = auto_model.from_pretrained(str(converted), dtype=dtype)
@@ -799,15 +869,18 @@ class LocalBackend:
         if location is None:
             location = self._locate()
         gguf = {"gguf_file": location.gguf_file}
-        tokenizer = auto_tokenizer.from_pretrained(location.source, **gguf)
-        # Dequantized in float32 (the GGUF reader's own precision), then cast once.
-        model = auto_model.from_pretrained(location.source, dtype=_torch_float32(), **gguf)
+        self._report("converting")
+        with _counting_gguf_tensors(self.progress):
+            tokenizer = auto_tokenizer.from_pretrained(location.source, **gguf)
+            # Dequantized in float32 (the GGUF reader's own precision), then cast once.
+            model = auto_model.from_pretrained(location.source, dtype=_torch_float32(), **gguf)
         quantizer = getattr(model, "hf_quantizer", None)
         if quantizer is not None and hasattr(quantizer, "remove_quantization_config"):
             # The weights are dense already; dropping the GGUF marker lets them be saved.
             quantizer.remove_quantization_config(model)
         model = model.to(dtype)
         if self.settings.save_converted:
+            self._report("saving")
             saving = time.perf_counter()
             _save_converted(model, tokenizer, converted)
             self._save_seconds = time.perf_counter() - saving
@@ -1106,6 +1179,7 @@ def _converted_is_complete(directory: Path) -> bool:
 
 def _save_converted(model: Any, tokenizer: Any, target: Path) -> None:
     """Save dense weights + tokenizer into ``target`` atomically; a failure only logs."""
+    remove_stale_temporaries(target.parent, target.name)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.{next(_counter)}.tmp")
     try:
         shutil.rmtree(temporary, ignore_errors=True)

@@ -27,7 +27,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -277,9 +277,55 @@ def verify_file(path: Path, *, size: int, sha256: str, use_stamp: bool = True) -
         _write_stamp(path, expected)
 
 
-def _concatenate_verified(chunks: Sequence[Path], target: Path, spec: ChunkedModelSpec) -> None:
+ByteProgress = Callable[[int, int], None]
+"""Called as ``progress(done_bytes, total_bytes)`` while a model file is written."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(directory: Path, name: str) -> None:
+    """Delete ``.NAME.PID.*`` leftovers of writers that died (Ctrl-C, kill -9).
+
+    A temporary file or folder of a process that still runs is left alone.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     stale = Path(d, ".m.gguf.999999999.x.part"); _ = stale.write_bytes(b"")
+        ...     remove_stale_temporaries(Path(d), "m.gguf")
+        ...     stale.exists()
+        False
+    """
+    pattern = re.compile(rf"^\.{re.escape(name)}\.(\d+)\.")
+    with contextlib.suppress(OSError):
+        for entry in directory.iterdir():
+            found = pattern.match(entry.name)
+            if found is None or _pid_alive(int(found.group(1))):
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+
+def _concatenate_verified(
+    chunks: Sequence[Path],
+    target: Path,
+    spec: ChunkedModelSpec,
+    progress: ByteProgress | None = None,
+) -> None:
     """Write the chunks into a temporary file next to ``target``, check it, rename it."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target.parent, target.name)
     free = shutil.disk_usage(target.parent).free
     if free < spec.size:
         raise ModelFileError(
@@ -291,7 +337,9 @@ def _concatenate_verified(chunks: Sequence[Path], target: Path, spec: ChunkedMod
     written = 0
     buffer = bytearray(_READ_BLOCK)
     view = memoryview(buffer)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.{os.getpid()}.", suffix=".part", dir=target.parent
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -304,6 +352,8 @@ def _concatenate_verified(chunks: Sequence[Path], target: Path, spec: ChunkedMod
                         digest.update(view[:count])
                         out.write(view[:count])
                         written += count
+                        if progress is not None:
+                            progress(written, spec.size)
             out.flush()
             os.fsync(out.fileno())
         actual = digest.hexdigest()
@@ -324,7 +374,9 @@ def _concatenate_verified(chunks: Sequence[Path], target: Path, spec: ChunkedMod
 
 
 def assemble_gguf(
-    cache_dir: Path | str | None = None, spec: ChunkedModelSpec = EMBEDDED_MODEL
+    cache_dir: Path | str | None = None,
+    spec: ChunkedModelSpec = EMBEDDED_MODEL,
+    progress: ByteProgress | None = None,
 ) -> Path:
     """The path of the assembled, verified model file, building it from the chunks if needed.
 
@@ -346,7 +398,7 @@ def assemble_gguf(
             pass  # rebuilt below from the installed chunks
     chunks = locate_chunks(spec)
     try:
-        _concatenate_verified(chunks, target, spec)
+        _concatenate_verified(chunks, target, spec, progress)
     except PermissionError as exc:
         raise ModelFileError(
             f"cannot write the model into {directory}: {exc}",
@@ -397,6 +449,7 @@ def resolve_model_source(
     *,
     gguf_file: str | None = None,
     cache_dir: Path | str | None = None,
+    progress: ByteProgress | None = None,
 ) -> ModelLocation:
     """Turn the configured model source into a :class:`ModelLocation`.
 
@@ -411,7 +464,7 @@ def resolve_model_source(
         ('hf', 'Qwen/Qwen2.5-0.5B-Instruct')
     """
     if model == "embedded":
-        path = assemble_gguf(cache_dir)
+        path = assemble_gguf(cache_dir, progress=progress)
         return ModelLocation(
             kind="gguf",
             source=str(path.parent),

@@ -6,12 +6,17 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 from rich.console import Console
 
 from airloom.cli.options import config_options, load
+
+if TYPE_CHECKING:
+    from airloom.backends.base import Backend
+    from airloom.config import Config
+    from airloom.engine.stats import RunStats
 
 
 def _events(log_json: str | None) -> tuple[object, IO[str] | None]:
@@ -25,6 +30,28 @@ def _events(log_json: str | None) -> tuple[object, IO[str] | None]:
     return JsonLinesSink(handle), handle
 
 
+async def _loaded_local_teacher(config: Config, base_dir: Path, console: Console) -> Backend | None:
+    """The local teacher, prepared and loaded with visible progress; None when the
+    default teacher is not a local model (or no instructor uses it)."""
+    from airloom.backends.factory import build_default_backend, describe_default
+    from airloom.backends.local import LocalBackend
+    from airloom.cli.model_cmd import load_with_progress
+
+    enabled = [n for n in config.instructors if config.instructor_count(n) > 0]
+    if describe_default(config)[0] != "local" or all(
+        config.instructors[n].endpoint for n in enabled
+    ):
+        return None
+    backend = build_default_backend(config, base_dir)
+    if isinstance(backend, LocalBackend):
+        try:
+            await load_with_progress(backend, console)
+        except BaseException:
+            await backend.aclose()
+            raise
+    return backend
+
+
 @click.command("generate")
 @config_options
 @click.option("--quiet", "-q", is_flag=True, help="No live display; only the summary.")
@@ -33,18 +60,42 @@ def generate(
     config_path: Path | None, overrides: tuple[str, ...], quiet: bool, log_json: str | None
 ) -> None:
     """Generate instruction data; run it again to resume exactly where it stopped."""
+    from airloom.cli.interrupt import run_interruptible
     from airloom.cli.progress import EndpointNotices, print_summary, run_with_display
     from airloom.engine.runner import Engine
     from airloom.engine.store_lock import writer_lock
+    from airloom.errors import Interrupted
 
     config, base_dir = load(config_path, overrides)
     sink, handle = _events(log_json)
     console = Console(stderr=True)
     events = EndpointNotices(console, sink)  # type: ignore[arg-type]
-    engine = Engine(config, base_dir=base_dir, events=events)
+    engines: list[Engine] = []
+
+    async def work() -> RunStats:
+        backend = await _loaded_local_teacher(config, base_dir, console)
+        engine = Engine(config, base_dir=base_dir, events=events, backend=backend)
+        engines.append(engine)
+        return await run_with_display(engine.run(), engine.stats, console, quiet=quiet)
+
+    def stop() -> bool:
+        for engine in engines:
+            engine.request_stop("interrupted")
+        return bool(engines)
+
     try:
         with writer_lock(config.resolved_store_path(base_dir)):
-            stats = asyncio.run(run_with_display(engine.run(), engine.stats, console, quiet=quiet))
+            stats = asyncio.run(
+                run_interruptible(
+                    work(),
+                    console=console,
+                    grace=config.concurrency.stop_grace,
+                    in_flight=lambda: sum(e.stats.spending.in_flight for e in engines),
+                    on_stop=stop,
+                )
+            )
+    except Interrupted as exc:
+        raise Interrupted(exc.message, hint="run the same command again to resume") from None
     finally:
         if handle is not None:
             handle.close()
@@ -60,8 +111,9 @@ def generate(
 @click.option("--force", is_flag=True, help="Replace an existing topics file (kept as .bak).")
 def topics(config_path: Path | None, overrides: tuple[str, ...], force: bool) -> None:
     """Have the teacher write the topics file (topic_request_count numbered lists)."""
+    from airloom.cli.interrupt import run_interruptible
     from airloom.engine.runner import Engine
-    from airloom.errors import ConfigError
+    from airloom.errors import ConfigError, Interrupted
 
     config, base_dir = load(config_path, overrides)
     path = Path(config.topics_path)
@@ -71,5 +123,28 @@ def topics(config_path: Path | None, overrides: tuple[str, ...], force: bool) ->
             raise ConfigError(f"{path} already exists", hint="use --force to write a new one")
         path.replace(path.with_name(path.name + ".bak"))
     engine = Engine(config, base_dir=base_dir)
-    written = asyncio.run(engine.write_topics())
+    console = Console(stderr=True)
+
+    def stop() -> bool:
+        engine.request_stop("interrupted")
+        return True
+
+    console.print(f"the teacher writes {config.topic_request_count} topic lists into {path}…")
+    try:
+        written = asyncio.run(
+            run_interruptible(
+                engine.write_topics(),
+                console=console,
+                grace=config.concurrency.stop_grace,
+                in_flight=lambda: engine.stats.spending.in_flight,
+                on_stop=stop,
+            )
+        )
+    except Interrupted as exc:
+        raise Interrupted(
+            "interrupted", hint=f"the topics written so far are in {path}; edit it or use --force"
+        ) from exc
+    if engine.stop_reason:
+        click.echo(f"interrupted: wrote {len(written)} topics to {path}")
+        sys.exit(130)
     click.echo(f"wrote {len(written)} topics to {path}")

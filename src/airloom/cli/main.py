@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import sqlite3
 import sys
@@ -17,13 +18,18 @@ import sys
 import click
 
 from airloom import __version__
-from airloom.errors import AirloomError
+from airloom.errors import AirloomError, Interrupted
 
 # command name -> (module, attribute, one-line help). Add a command by adding a line.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("airloom.cli.config_cmd", "config", "Print an example config or check one."),
     "topics": ("airloom.cli.generate_cmd", "topics", "Have the teacher write the topics file."),
     "generate": ("airloom.cli.generate_cmd", "generate", "Generate instruction data (resumable)."),
+    "model": (
+        "airloom.cli.model_cmd",
+        "model",
+        "Prepare the embedded model once (assemble, convert).",
+    ),
     "export": ("airloom.cli.export_cmd", "export", "Export: JSONL, ShareGPT, parquet, HF, text."),
     "format": ("airloom.cli.format_cmd", "format_command", "Print the exact prompt of a template."),
     "ask": ("airloom.cli.ask_cmd", "ask", "Send one prompt to an OpenAI-compatible endpoint."),
@@ -76,6 +82,11 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except Interrupted as exc:
+        click.echo(exc.message, err=True)
+        if exc.hint:
+            click.echo(f"  {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
     except AirloomError as exc:
         click.secho(f"error: {exc.message}", fg="red", err=True)
         if exc.hint:
@@ -87,6 +98,6 @@ def main() -> None:
             "  hint: copy what is readable with: airloom recover STORE NEW.airloom.db", err=True
         )
         sys.exit(1)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         click.echo("interrupted", err=True)
         sys.exit(130)

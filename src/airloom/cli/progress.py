@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -82,24 +83,34 @@ def stats_table(stats: RunStats, *, title: str | None = None, live: bool = True)
 
 
 def spending_line(stats: RunStats) -> Text:
-    """Requests/min, tokens, cost, cache hits, retries; endpoints the run waits for.
+    """This run's requests (per minute, in flight), tokens and cost; cache hits, retries;
+    endpoints the run waits for; and, before generation starts, what the run is doing.
 
     Example:
+        >>> from airloom.engine.scheduler import Spending
         >>> stats = RunStats()
+        >>> stats.resume_from(Spending(requests=40, prompt_tokens=9000))
+        >>> stats.spending.requests += 2; stats.spending.prompt_tokens += 300
+        >>> line = spending_line(stats).plain
+        >>> "this run: requests 2 (" in line and "tokens 300 " in line
+        True
         >>> stats.spending.waiting["http://h/v1"] = 0.0
         >>> "waiting for http://h/v1 (since " in spending_line(stats).plain
         True
     """
     s = stats.spending
+    requests, tokens, cost = stats.this_run()
     line = Text(
-        f"{stats.elapsed:6.0f}s  requests {s.requests - stats.requests_at_start} "
+        f"{stats.elapsed:6.0f}s  this run: requests {requests} "
         f"({stats.requests_per_minute():.0f}/min, {s.in_flight} in flight)  "
-        f"cache hits {s.cache_hits}  retries {s.retries}  429s {s.rate_limited}  "
-        f"tokens {s.tokens:,}  cost {s.cost:.4f}"
+        f"tokens {tokens:,}  cost {cost:.4f}  "
+        f"cache hits {s.cache_hits}  retries {s.retries}  429s {s.rate_limited}"
     )
     for endpoint, since in list(s.waiting.items()):
         away = time.strftime("%H:%M:%S", time.localtime(since))
         line.append(f"\nwaiting for {endpoint} (since {away}): unreachable", style="bold yellow")
+    if stats.phase:
+        line.append(f"\n{stats.phase}…", style="bold")
     return line
 
 
@@ -142,10 +153,18 @@ async def run_with_display(
     if quiet or not console.is_terminal:
         return await coro
     task = asyncio.ensure_future(coro)
-    with Live(console=console, refresh_per_second=4, transient=True) as live:
-        while not task.done():
-            live.update(Group(stats_table(stats), spending_line(stats)))
-            await asyncio.wait({task}, timeout=0.25)
+    try:
+        with Live(console=console, refresh_per_second=4, transient=True) as live:
+            while not task.done():
+                live.update(Group(stats_table(stats), spending_line(stats)))
+                await asyncio.wait({task}, timeout=0.25)
+    except asyncio.CancelledError:
+        # Stopped from outside: the work gets the cancellation and may still end with
+        # a result (a run that shut down cleanly), which is then the answer.
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            return await task
+        raise
     return task.result()
 
 

@@ -25,8 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from airloom.curate.records import exact_key
 from airloom.curate.sources import require
 from airloom.engine.store import Store, stored_from_row
 from airloom.errors import ConfigError, StoreError
+from airloom.export.atomic import write_lines_atomic as write_lines
 from airloom.formats.chat import TEMPLATES, get_template, render, split_system
 from airloom.formats.records import conversation_turns, to_airoboros, to_sharegpt
 
@@ -84,29 +84,6 @@ def training_text(record: dict[str, Any], template: str) -> str:
         return f"{str(record['instruction']).strip()}\n{str(record['response']).strip()}"
     system, turns = split_system(conversation_turns(record))
     return render(template, system, turns, add_generation_prompt=False)
-
-
-def write_lines(path: Path, lines: Iterable[str]) -> int:
-    """Write lines to ``path`` atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below on every path
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-    )
-    count = 0
-    try:
-        with handle:
-            for line in lines:
-                handle.write(line + "\n")
-                count += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException as exc:
-        Path(handle.name).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise StoreError(f"cannot write {path}: {exc}") from exc
-        raise
-    return count
 
 
 def _rows(records: Sequence[dict[str, Any]], schema: str) -> list[dict[str, Any]]:

@@ -109,10 +109,9 @@ class CurationSession:
         self.store = await self.db(lambda: Store.open(path, create=False))
         self.ledger = await self.db(Ledger.open, path)
         calls, prompt, completion, cost = await self.db(self.ledger.spending, self.kind)
-        self.stats.spending = Spending(
-            requests=calls, prompt_tokens=prompt, completion_tokens=completion, cost=cost
+        self.stats.resume_from(
+            Spending(requests=calls, prompt_tokens=prompt, completion_tokens=completion, cost=cost)
         )
-        self.stats.requests_at_start = calls
         backend, name, self.model, limit = self._backend()
         self.backend = backend
         self.endpoint = Endpoint(name, backend, asyncio.Semaphore(limit))

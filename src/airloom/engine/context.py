@@ -16,6 +16,7 @@ from airloom.engine.scheduler import Endpoint, describe_params
 from airloom.engine.store import dedup_key
 from airloom.errors import BackendError, ContextLengthError, FatalBackendError
 from airloom.instructors.base import (
+    Filtering,
     InstructorSettings,
     PromptTemplate,
     Rejected,
@@ -105,7 +106,7 @@ class EngineRoundContext:
         system: str | None = None,
         history: Sequence[Turn] = (),
         params: dict[str, Any] | None = None,
-        filtered: bool = True,
+        filtered: Filtering = True,
         template: PromptTemplate | None = None,
     ) -> str:
         """One teacher call through the scheduler; rejects raise :class:`Rejected`."""
@@ -133,11 +134,13 @@ class EngineRoundContext:
             self.provenance.model = call.model
         if not call.text.strip():
             raise Rejected("empty", "the teacher returned no text")
+        pattern = None
         if filtered:
-            pattern = self._filter.match(call.text)
-            if pattern is not None:
-                self.engine.stats.filter_hits[pattern] += 1
-                raise Rejected("filtered", pattern)
+            text = call.text
+            pattern = self._filter.match(text) if filtered is True else self._filter.refusal(text)
+        if pattern is not None:
+            self.engine.stats.filter_hits[pattern] += 1
+            raise Rejected("filtered", pattern)
         if call.finish_reason == "length":
             raise Truncated(call.text)
         return call.text

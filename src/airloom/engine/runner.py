@@ -21,7 +21,6 @@ import json
 import math
 import random
 import shutil
-import signal
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
@@ -42,12 +41,18 @@ from airloom.engine.context import EngineRoundContext
 from airloom.engine.dedup import BatchEmbedder, DedupState
 from airloom.engine.embed import Embedder, make_embedder
 from airloom.engine.events import EventSink, NullSink
-from airloom.engine.filters import ResponseFilter
+from airloom.engine.filters import ResponseFilter, avoidance_filter, avoided_subjects
 from airloom.engine.gate import Gate
 from airloom.engine.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
 from airloom.engine.stats import TOPICS_ROW, RunStats
 from airloom.engine.store import CachedCall, Store
-from airloom.engine.topics import TopicSampler, read_topics, topics_from_reply
+from airloom.engine.threads import in_daemon_thread
+from airloom.engine.topics import (
+    TopicSampler,
+    read_topics,
+    shipped_topics_text,
+    topics_from_reply,
+)
 from airloom.errors import (
     AirloomError,
     BackendError,
@@ -60,6 +65,7 @@ from airloom.errors import (
 )
 from airloom.export import write_airoboros_jsonl
 from airloom.instructors.base import (
+    Draft,
     Instructor,
     InstructorSettings,
     PromptTemplate,
@@ -112,6 +118,7 @@ class Engine:
         self._exhausted: set[str] = set()
         self._main_task: asyncio.Task[Any] | None = None
         self.stop_reason = ""
+        self._avoidance = avoidance_filter(avoided_subjects(config.topic_avoidance))
 
     # ---- helpers used by contexts and the gate ------------------------------------------
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
@@ -147,8 +154,8 @@ class Engine:
         for ``concurrency.stop_grace`` seconds; accepted work is kept. A second
         interrupt cancels at once."""
         if self._stop.is_set():
-            if reason == "interrupted" and self._main_task is not None:
-                self._main_task.cancel()
+            if reason == "interrupted":
+                self._cancel_main()
             return
         self.stop_reason = reason
         self._stop.set()
@@ -159,6 +166,20 @@ class Engine:
                 if reason.startswith("budget")
                 else RunStopped(f"run stopped: {reason}")
             )
+        if reason == "interrupted":
+            # Nothing to wait for (loading, embedding, between calls): stop now; else
+            # the calls in flight get the grace period, whatever phase the run is in.
+            if self.stats.spending.in_flight == 0:
+                self._cancel_main()
+            else:
+                with contextlib.suppress(RuntimeError):  # no running loop: nothing to cancel
+                    asyncio.get_running_loop().call_later(
+                        self.config.concurrency.stop_grace, self._cancel_main
+                    )
+
+    def _cancel_main(self) -> None:
+        if self._main_task is not None and not self._main_task.done():
+            self._main_task.cancel()
 
     async def _drain(self, tasks: set[asyncio.Task[Any]]) -> None:
         """Give tasks the grace period to finish, then cancel what is left.
@@ -271,7 +292,8 @@ class Engine:
     async def _load_dedup(self) -> None:
         embedder: Embedder | None = None
         if self.config.dedup.enabled:
-            embedder = self._embedder_override or await asyncio.to_thread(
+            self.stats.phase = f"loading the embedding model {self.config.embedding_model}"
+            embedder = self._embedder_override or await in_daemon_thread(
                 make_embedder,
                 self.config.embedding_model,
                 self.config.embedding_device,
@@ -294,8 +316,7 @@ class Engine:
         config_json = json.dumps(config.model_dump(mode="json"), sort_keys=True)
         await self.db(self.store.start_run, self.run_id, self.seed, config_json)
         totals = await self.db(self.store.totals)
-        self.stats.spending = Spending.from_totals(totals)
-        self.stats.requests_at_start = totals.requests
+        self.stats.resume_from(Spending.from_totals(totals))
         self.scheduler = Scheduler(
             limiter=AdaptiveLimiter(
                 config.concurrency.max_requests,
@@ -336,19 +357,34 @@ class Engine:
             status = await self._run_waves(registry, enabled)
         except asyncio.CancelledError:
             status = "interrupted"
-            raise
+            if not self._stop.is_set():
+                raise  # cancelled from outside: the caller wants the cancellation back
         finally:
             self.stats.status = status
+            if status == "interrupted":
+                self._mark_interrupted()
+            self.stats.phase = ""
             await self._shutdown(status)
         return self.stats
+
+    def _mark_interrupted(self) -> None:
+        """Every unfinished category (and the topic phase) says so, and how to go on."""
+        for stats in self.stats.categories.values():
+            if stats.state in ("waiting", "running", "stopped"):
+                stats.state = "interrupted"
+        self.stats.message = "interrupted: run the same command again to resume"
 
     async def write_topics(self) -> list[str]:
         """Have the teacher write the topics file (``airloom topics``); returns new topics."""
         status = "failed"
+        self._main_task = asyncio.current_task()
         await self._setup()
         try:
             topics = await self._generate_topics()
-            status = "completed"
+            status = "interrupted" if self._stop.is_set() else "completed"
+        except asyncio.CancelledError:
+            status = "interrupted"
+            raise
         finally:
             self.stats.status = status
             await self._shutdown(status, export=False)
@@ -377,8 +413,10 @@ class Engine:
                 call = await self.scheduler.call(
                     endpoint, request, request.fingerprint(f"topics/{index}")
                 )
-            except FatalBackendError:
+            except (FatalBackendError, BudgetExceeded):
                 raise
+            except RunStopped:
+                return  # stopping: calls in flight finish, no new one starts
             except BackendError as exc:
                 stats.reject("failed_call")
                 self.events.emit("topics_call_failed", error=exc.message)
@@ -395,7 +433,11 @@ class Engine:
             stats.accepted += 1
             stats.accepted_this_run += 1
 
+        self.stats.phase = "the teacher writes topics (a topics file skips this)"
         await gather_or_cancel([one(i) for i in range(config.topic_request_count)])
+        if self._stop.is_set():
+            stats.state = "interrupted"
+            return written
         stats.state = "done"
         if not written and not seen:
             raise ConfigError(
@@ -405,22 +447,26 @@ class Engine:
         self.events.emit("topics_written", path=str(path), count=len(written))
         return written
 
+    def _write_shipped_topics(self, path: Path) -> None:
+        """The local teacher is slow and weak at topic lists: start from the shipped list
+        (written to ``path``, where it can be edited or replaced by `airloom topics`)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(shipped_topics_text(), encoding="utf-8")
+        self.events.emit("topics_shipped", path=str(path), count=len(read_topics(path)))
+
     async def _run_waves(self, registry: dict[str, type[Instructor]], enabled: list[str]) -> str:
-        loop = asyncio.get_running_loop()
-        installed = []
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(signum, self.request_stop, "interrupted")
-                installed.append(signum)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
         try:
             needs_topics = any(
                 registry[n].uses_topics and not self.config.instructors[n].topics_path
                 for n in enabled
             )
-            if needs_topics and not self._path(self.config.topics_path).exists():
-                await self._generate_topics()
+            topics_path = self._path(self.config.topics_path)
+            if needs_topics and not topics_path.exists():
+                if describe_default(self.config)[0] == "local":
+                    self._write_shipped_topics(topics_path)
+                else:
+                    await self._generate_topics()
+            self.stats.phase = ""
             for wave in run_order(enabled, registry, self.config.instructors):
                 if self._stop.is_set():
                     break
@@ -450,9 +496,6 @@ class Engine:
         except (FatalBackendError, StoreError) as exc:
             self.stats.message = str(exc)
             raise
-        finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
         if self._stop.is_set():
             self.stats.message = self.stop_reason
             return "budget" if self.stop_reason.startswith("budget") else "interrupted"
@@ -562,7 +605,29 @@ class Engine:
             ctx.reject("error", f"{type(exc).__name__}: {exc}")
             self.events.emit("round_error", category=ctx.category, error=repr(exc))
             drafts = []
+        if instructor.uses_topics:
+            drafts = self._without_avoided_subjects(ctx, drafts)
         return await self.gate.submit(ctx, drafts)
+
+    def _without_avoided_subjects(
+        self, ctx: EngineRoundContext, drafts: list[Draft]
+    ) -> list[Draft]:
+        """Drop the tasks that name a subject of ``topic_avoidance`` (a unit goes whole)."""
+        avoided: dict[int, str] = {}
+        for position, draft in enumerate(drafts):
+            subject = self._avoidance.match(draft.text_for_dedup())
+            if subject is not None:
+                avoided[position] = subject
+        units = {drafts[i].unit for i in avoided if drafts[i].unit is not None}
+        kept = []
+        for position, draft in enumerate(drafts):
+            subject = avoided.get(position)
+            if subject is None and (draft.unit is None or draft.unit not in units):
+                kept.append(draft)
+            elif subject is not None:
+                self.stats.filter_hits[f"topic_avoidance: {subject}"] += 1
+                ctx.reject("avoided_topic", subject)
+        return kept
 
     async def _cache_put(self, key: str, call: CachedCall, model: str, endpoint: str) -> None:
         await self.db(

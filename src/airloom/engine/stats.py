@@ -51,9 +51,13 @@ class RunStats:
     spending: Spending = field(default_factory=Spending)
     started: float = field(default_factory=time.monotonic)
     requests_at_start: int = 0
+    tokens_at_start: int = 0
+    cost_at_start: float = 0.0
     filter_hits: Counter[str] = field(default_factory=Counter)
     status: str = "running"
     message: str = ""
+    #: What the run is doing when it is not yet generating (loading, writing topics).
+    phase: str = ""
 
     def category(self, name: str, target: int | None = None) -> CategoryStats:
         """The stats of one category (created on first use)."""
@@ -63,6 +67,31 @@ class RunStats:
         if target is not None:
             stats.target = target
         return stats
+
+    def resume_from(self, spending: Spending) -> None:
+        """Take the store's totals as the spending so far (budgets span every run) and
+        remember them, so that what this run spent can be told apart.
+
+        Example:
+            >>> stats = RunStats()
+            >>> stats.resume_from(Spending(requests=5, prompt_tokens=70, completion_tokens=30))
+            >>> stats.spending.requests += 1; stats.spending.completion_tokens += 9
+            >>> stats.this_run()
+            (1, 9, 0.0)
+        """
+        self.spending = spending
+        self.requests_at_start = spending.requests
+        self.tokens_at_start = spending.tokens
+        self.cost_at_start = spending.cost
+
+    def this_run(self) -> tuple[int, int, float]:
+        """Requests, tokens and cost of this run alone."""
+        s = self.spending
+        return (
+            s.requests - self.requests_at_start,
+            s.tokens - self.tokens_at_start,
+            s.cost - self.cost_at_start,
+        )
 
     @property
     def elapsed(self) -> float:

@@ -13,10 +13,23 @@ from __future__ import annotations
 
 import random
 import re
+from importlib import resources
 from pathlib import Path
 
 from airloom.errors import ConfigError
 from airloom.instructors.parsing import parse_numbered_list
+
+
+def shipped_topics_text() -> str:
+    """The topics list shipped with airloom (a topic a line, none of the default
+    ``topic_avoidance`` subjects), used with the local teacher when no topics file exists.
+
+    Example:
+        >>> lines = shipped_topics_text().splitlines()
+        >>> len(lines) >= 200 and "volcanoes" in lines
+        True
+    """
+    return resources.files("airloom.engine").joinpath("data", "topics.txt").read_text("utf-8")
 
 
 def read_topics(path: str | Path) -> list[str]:

@@ -9,14 +9,13 @@ Example::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from airloom.engine.store import Store
 from airloom.errors import StoreError
+from airloom.export.atomic import write_lines_atomic
 from airloom.formats.records import to_airoboros, to_sharegpt
 
 Converter = Callable[[dict[str, Any]], dict[str, Any]]
@@ -26,33 +25,6 @@ FORMATS: dict[str, Converter] = {
     "airoboros": to_airoboros,
     "sharegpt": to_sharegpt,
 }
-
-
-def _write_atomic(path: Path, lines: Iterable[str]) -> int:
-    temporary: Path | None = None
-    count = 0
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-        ) as handle:
-            temporary = Path(handle.name)
-            for line in lines:
-                handle.write(line + "\n")
-                count += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException as exc:  # never leave a half-written temporary file behind
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise StoreError(
-                f"cannot write {path}: {exc}",
-                hint="check free space and permissions; the store is intact",
-            ) from exc
-        raise
-    return count
 
 
 def training_categories(store: Store) -> list[str]:
@@ -78,7 +50,7 @@ def export_store(
     if convert is None:
         raise StoreError(f"unknown export format '{fmt}'", hint=f"use one of {sorted(FORMATS)}")
     rows = (json.dumps(convert(row), ensure_ascii=False) for row in store.iter_records(categories))
-    return _write_atomic(Path(path), rows)
+    return write_lines_atomic(Path(path), rows)
 
 
 def write_airoboros_jsonl(store: Store, path: str | Path) -> int:

@@ -32,7 +32,7 @@ from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
 from airloom.errors import AirloomError, ParseError
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.verified import enforce, item_rngs
 from airloom.runtime.decode import Format, decode_structured
 from airloom.runtime.functions import (
@@ -182,7 +182,7 @@ class AgentInstructor(Instructor):
         rng.shuffle(order)
         fmt: Format = "yaml" if rng.random() < config.yaml_ratio else "json"
         instruction = toolbox.registry.prompt(toolbox.user_input, fmt=fmt, names=order)
-        answer = await ctx.complete(instruction, key=f"answer:{index}", filtered=False)
+        answer = await ctx.complete(instruction, key=f"answer:{index}", filtered=REFUSALS_ONLY)
         call = answer_call(toolbox, answer, fmt)
         draft = Draft(
             instruction=instruction,

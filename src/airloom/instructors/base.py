@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeAlias, TypeVar
 
 from airloom.config import InstructorConfig
 from airloom.errors import ConfigError
@@ -73,6 +73,13 @@ class Draft:
     def text_for_dedup(self) -> str:
         """The text the dedup gate embeds."""
         return self.dedup_text if self.dedup_text is not None else self.instruction
+
+
+Filtering: TypeAlias = bool | Literal["refusals"]
+"""How a teacher reply is filtered: ``True`` the refusal openers and the pattern list,
+``"refusals"`` the openers only (answers whose content may match a pattern, such as
+code), ``False`` nothing (in-character replies, which may well open with "I'm sorry,")."""
+REFUSALS_ONLY: Filtering = "refusals"
 
 
 class Rejected(Exception):
@@ -221,7 +228,7 @@ class RoundContext(Protocol):
         system: str | None = None,
         history: Sequence[Turn] = (),
         params: dict[str, Any] | None = None,
-        filtered: bool = True,
+        filtered: Filtering = True,
         template: PromptTemplate | None = None,
     ) -> str:
         """One teacher call; raises :class:`Rejected` (filtered, too long, failed, empty)
@@ -258,7 +265,7 @@ async def complete_items(
     *,
     key: str,
     template: PromptTemplate | None = None,
-    filtered: bool = True,
+    filtered: Filtering = True,
 ) -> list[T]:
     """One teacher call whose reply is a list of items, parsed by ``parse``.
 

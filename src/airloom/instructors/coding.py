@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 
 from airloom.config import InstructorConfig
 from airloom.formats.chat import PLAINFORMAT, plain_code
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.engines import complete_task_list, drop_copies
 
 DEFAULT_LANGUAGES = [
@@ -124,7 +124,9 @@ class CodingInstructor(Instructor):
         async def answer(task: str) -> Draft:
             if plain_flags[task]:
                 prompt = plain_template.render(instruction=task)
-                code = plain_code(await ctx.complete(prompt, key="response", filtered=False))
+                code = plain_code(
+                    await ctx.complete(prompt, key="response", filtered=REFUSALS_ONLY)
+                )
                 if not code.strip():
                     raise Rejected("unparseable", "empty code in a PLAINFORMAT answer")
                 return Draft(
@@ -133,7 +135,7 @@ class CodingInstructor(Instructor):
                     dedup_text=task,
                     meta={"plain": True},
                 )
-            response = await ctx.complete(task, key="response", filtered=False)
+            response = await ctx.complete(task, key="response", filtered=REFUSALS_ONLY)
             return Draft(instruction=task, response=response.strip(), meta={"plain": False})
 
         return await ctx.map(answer, fresh)

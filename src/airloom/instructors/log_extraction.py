@@ -37,7 +37,7 @@ from airloom.checks.logs import (
 )
 from airloom.config import InstructorConfig
 from airloom.formats.closed_context import InputBlock, build_closed_context
-from airloom.instructors.base import Draft, Instructor, RoundContext
+from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, RoundContext
 from airloom.instructors.verified import enforce, item_rngs, strip_preamble
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -241,7 +241,9 @@ class LogExtractionInstructor(Instructor):
         async def answer(item: tuple[int, str, str]) -> Draft:
             index, instruction, question = item
             text = await ctx.complete(
-                template.render(instruction=instruction), key=f"answer:{index}", filtered=False
+                template.render(instruction=instruction),
+                key=f"answer:{index}",
+                filtered=REFUSALS_ONLY,
             )
             draft = Draft(
                 instruction=instruction, response=strip_preamble(text), meta={"question": question}

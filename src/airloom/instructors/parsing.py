@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
 
 _FENCE = re.compile(r"^[ \t]*```[\w+-]*[ \t]*(?:\n|$)", re.MULTILINE)
@@ -25,7 +26,7 @@ def _item_start(label: str) -> re.Pattern[str]:
     # A label alone on its line ("TSK 3" cut off by max_tokens, or a body on the next
     # line) still starts an item, so it is never glued onto the previous one.
     return re.compile(
-        rf"^[ \t]*(?:[-*#>]+[ \t]*)?(?:\*\*|__)?{re.escape(label)}[ \t]*(\d{{1,4}})"
+        rf"^[ \t]*(?:[-*#>]+[ \t]*)?(?:\*\*|__)?{re.escape(label)}[ \t]*(\d{{1,4}}(?:\.\d{{1,4}})*)"
         r"(?:[ \t]*(?:[.:)\]-]|\*\*)+(?:\*\*|__)?|[ \t]*(?:\*\*|__)?[ \t]*$)[ \t]*",
         re.MULTILINE | re.IGNORECASE,
     )
@@ -70,13 +71,29 @@ def parse_labelled_items(text: str, label: str) -> list[str]:
     text = _normalise(text)
     pattern = _item_start(label)
     matches = list(pattern.finditer(text))
-    items = []
+    items: list[str] = []
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
         body = strip_markdown_debris(_FENCE.sub("", text[match.end() : end]))
-        if body:
-            items.append(body)
+        items.extend(piece for piece in _unwrap(body, pattern) if piece)
     return items
+
+
+def _unwrap(body: str, label: re.Pattern[str]) -> list[str]:
+    """The task(s) inside a body the teacher wrapped as a list of quoted strings.
+
+    ``["TSK 1.1. What …?"]`` becomes ``["What …?"]``: the brackets, the quotes and a
+    nested label go; a body that is not such a list is kept as it is.
+    """
+    if not (body.startswith("[") and body.endswith("]")):
+        return [body]
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return [body]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return [body]
+    return [label.sub("", item.strip(), count=1).strip() for item in value]
 
 
 _NUMBERED = re.compile(r"^[ \t]*(?:\*\*)?(\d{1,4})[.)](?:\*\*)?[ \t]+", re.MULTILINE)

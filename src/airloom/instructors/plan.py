@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.engines import complete_task_list
 from airloom.instructors.verified import enforce, strip_fences
 from airloom.runtime.rewoo.ir import normalise_tool_name
@@ -161,7 +161,7 @@ class PlanInstructor(Instructor):
                 task.question, task.tools, example=config.show_example
             )
             text = await ctx.complete(
-                teacher_prompt, key=f"plan:{tasks.index(task)}", filtered=False
+                teacher_prompt, key=f"plan:{tasks.index(task)}", filtered=REFUSALS_ONLY
             )
             draft = Draft(
                 instruction=build_planning_prompt(task.question, task.tools, example=False),
