@@ -193,12 +193,17 @@ def test_torchrun_two_processes(tiny, tmp_path):
 
 
 def test_cli_errors_are_one_line(tiny, tmp_path):
-    base, data = tiny
+    base = tiny[0]
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     cases = {
-        "no usable training records": _train_args(tiny, tmp_path / "a")[:1]
-        + ["--data", str(empty), "--set", f"base_model={base}"],
+        "no usable training records": [
+            "train",
+            "--data",
+            str(empty),
+            "--set",
+            f"base_model={base}",
+        ],
         "unknown prompt template": [*_train_args(tiny, tmp_path / "b"), "--set", "template=x"],
         "is not a model folder": [
             *_train_args(tiny, tmp_path / "c"),
@@ -213,8 +218,9 @@ def test_cli_errors_are_one_line(tiny, tmp_path):
 
 
 def test_adapter_on_a_mismatched_base_is_a_clear_error(tiny, tmp_path):
-    from airloom.errors import ModelFileError
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from airloom.errors import ModelFileError
 
     train(_config(tiny, tmp_path / "lora", max_steps=2, eval_fraction=0))
     other = tiny_model_dir(tmp_path / "wide", hidden=128)
