@@ -22,7 +22,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal, get_origin
+from typing import Any, Literal, TypeVar, get_origin
 
 import yaml
 from pydantic import (
@@ -852,14 +852,56 @@ def validate_config(
         )
     if config is not None:
         problems.extend(_cross_checks(config, instructors, source))
-    if problems:
-        head = problems[0] if len(problems) == 1 else f"{len(problems)} problems in the config"
-        detail = "" if len(problems) == 1 else "\n  " + "\n  ".join(problems)
-        raise ConfigError(head + detail, hint="see `airloom config example` for every key")
+    raise_problems(problems, hint="see `airloom config example` for every key")
     assert config is not None
     config.instructors = instructors
     config.notes.extend(notes)
     return config
+
+
+def raise_problems(problems: list[str], *, hint: str) -> None:
+    """Raise one :class:`ConfigError` listing every problem (nothing when there is none).
+
+    Example:
+        >>> raise_problems([], hint="h")
+    """
+    if problems:
+        head = problems[0] if len(problems) == 1 else f"{len(problems)} problems in the config"
+        detail = "" if len(problems) == 1 else "\n  " + "\n  ".join(problems)
+        raise ConfigError(head + detail, hint=hint)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_model(
+    data: dict[str, Any],
+    model: type[M],
+    *,
+    source: str,
+    lines: LineMap | None = None,
+    overridden: set[tuple[str, ...]] | None = None,
+    hint: str,
+) -> M:
+    """Validate raw data against any config model, with the same error style as the main config.
+
+    Example:
+        >>> validate_model({"max_attempts": 3}, RetryConfig, source="x", hint="h").max_attempts
+        3
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = _describe_errors(
+            exc,
+            model=model,
+            prefix=(),
+            source=source,
+            lines=lines or {},
+            overridden=overridden or set(),
+        )
+        raise_problems(problems, hint=hint)
+        raise  # pragma: no cover - raise_problems raised
 
 
 def _cross_checks(
@@ -909,14 +951,26 @@ def load_config(path: str | Path | None, overrides: Iterable[str] = ()) -> Confi
     """
     if path is None:
         return load_config_text("", source="defaults", overrides=overrides)
+    return load_config_text(read_config_file(path), source=str(path), overrides=overrides)
+
+
+def read_config_file(path: str | Path, example: str = "airloom config example") -> str:
+    """The text of a config file; a clear :class:`ConfigError` when it is missing or unreadable.
+
+    Example:
+        >>> read_config_file("/nonexistent.yaml")
+        Traceback (most recent call last):
+        ...
+        airloom.errors.ConfigError: config file /nonexistent.yaml does not exist \
+(create one with `airloom config example > config.yaml`)
+    """
     file = Path(path)
     if not file.exists():
         raise ConfigError(
             f"config file {file} does not exist",
-            hint="create one with `airloom config example > config.yaml`",
+            hint=f"create one with `{example} > config.yaml`",
         )
     try:
-        text = file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {file}: {exc}") from exc
-    return load_config_text(text, source=str(file), overrides=overrides)

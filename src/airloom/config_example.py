@@ -89,3 +89,29 @@ def render_example(instructors: dict[str, type[InstructorConfig]] | None = None)
         lines.append(f"  {name}:")
         lines.extend(_render_model(model, section, 4))
     return "\n".join(lines) + "\n"
+
+
+_TRAIN_HEADER = """\
+# airloom training config (`airloom train --config train.yaml`). Every key is shown with
+# its default; delete what you do not need; override any key with --set dotted.key=value.
+# 'preset: lmoe' fills in the original LMoE expert recipe for every key NOT set here:
+# with a preset, delete the keys you want it to decide.
+# Multi-GPU / multi-node: the same command under torchrun or accelerate launch
+# (examples/accelerate-*.yaml).
+"""
+
+
+def render_train_example() -> str:
+    """The training config example as YAML text with comments.
+
+    Example:
+        >>> text = render_train_example()
+        >>> "too_long: skip" in text and "lora:" in text
+        True
+    """
+    from airloom.train.config import TrainConfig
+
+    config = TrainConfig(data=["run.airloom.db"])
+    lines = [_TRAIN_HEADER]
+    lines.extend(_render_model(TrainConfig, config.model_dump(mode="json"), 0))
+    return "\n".join(lines) + "\n"

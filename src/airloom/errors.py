@@ -148,3 +148,9 @@ class ModelFileError(AirloomError):
     """A model file is missing, truncated or corrupted, or cannot be written to the cache."""
 
     exit_code = 6
+
+
+class TrainError(AirloomError):
+    """Fine-tuning cannot start or continue: no usable data, a mismatched base, a full disk."""
+
+    exit_code = 8

@@ -86,6 +86,7 @@ from airloom.errors import (
     ContextLengthError,
     FatalBackendError,
     MissingDependencyError,
+    ModelFileError,
 )
 
 if TYPE_CHECKING:
@@ -148,6 +149,9 @@ class LocalModelSettings(BaseModel):
         default=None, ge=16, description="Lower the model's context window."
     )
     save_converted: bool = Field(True, description="Keep dequantized weights for fast starts.")
+    adapter: Path | None = Field(
+        None, description="A trained LoRA adapter folder (airloom train) applied to the model."
+    )
 
     def resolved_cache_dir(self) -> Path:
         """The cache directory in use.
@@ -787,6 +791,10 @@ class LocalBackend:
         started = time.perf_counter()
         self._save_seconds = 0.0
         model, tokenizer, source, display_name = self._load_weights(transformers, dtype, dtype_name)
+        if self.settings.adapter is not None:
+            from airloom.train.adapter import apply_adapter
+
+            model, tokenizer, display_name = apply_adapter(model, tokenizer, self.settings.adapter)
         model.to(device)
         model.eval()
         seconds = time.perf_counter() - started
@@ -1156,6 +1164,37 @@ class LocalBackend:
         if job.sink is not None:
             job.sink.end()
         job.future.cancel()
+
+
+def converted_model_dir(settings: LocalModelSettings) -> Path:
+    """The transformers folder of a GGUF model's converted weights, converting it once.
+
+    A model that is already a transformers folder is returned as it is. The embedded
+    model's converted copy is found without touching its GGUF when it exists.
+    """
+    if settings.model == "embedded":
+        identity = embedded_identity()
+    else:
+        location = resolve_model_source(
+            settings.model, gguf_file=settings.gguf_file, cache_dir=settings.resolved_cache_dir()
+        )
+        if not location.is_gguf:
+            return Path(location.source)
+        identity = location.identity
+    root = settings.resolved_cache_dir() / "converted"
+    for dtype_name in ("float32", "bfloat16", "float16"):
+        if _converted_is_complete(root / f"{identity}-{dtype_name}"):
+            return root / f"{identity}-{dtype_name}"
+    backend = LocalBackend(settings.model_copy(update={"save_converted": True, "adapter": None}))
+    report = backend._ensure_loaded()
+    target = root / f"{identity}-{report.dtype}"
+    backend._model = None
+    if not _converted_is_complete(target):
+        raise ModelFileError(
+            f"could not keep the converted weights of {settings.model} in {root}",
+            hint="free some space or set AIRLOOM_CACHE to a writable directory",
+        )
+    return target
 
 
 def _torch_float32() -> Any:

@@ -142,7 +142,7 @@ def ask(
     if prompt == "-":
         prompt = sys.stdin.read()
     teacher, model, params = backend.build_with()
-    name = template_name or template_for_model(model)
+    name = template_name or backend.adapter_template() or template_for_model(model)
     template = resolve_template(name) if name else None
     request = chat_request(
         prompt,

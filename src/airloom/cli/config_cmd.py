@@ -15,8 +15,20 @@ def config() -> None:
 
 
 @config.command("example")
-def example() -> None:
+@click.option(
+    "--kind",
+    type=click.Choice(["generate", "train"]),
+    default="generate",
+    show_default=True,
+    help="generate: the data generation config; train: the training config.",
+)
+def example(kind: str) -> None:
     """Print a config with every key, its default and a one-line explanation."""
+    if kind == "train":
+        from airloom.config_example import render_train_example
+
+        click.echo(render_train_example(), nl=False)
+        return
     from airloom.config_example import render_example
 
     click.echo(render_example(), nl=False)

@@ -42,6 +42,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("airloom.cli.report_cmd", "report", "Write an HTML report with plots on a store."),
     "cull": ("airloom.cli.curate_cmd", "cull", "Keep the best-judged of each near-duplicate set."),
     "recover": ("airloom.cli.recover_cmd", "recover", "Copy what is readable of a damaged store."),
+    "train": ("airloom.cli.train_cmd", "train_command", "Fine-tune: full, LoRA, QLoRA; merge."),
+    "experts": ("airloom.cli.train_cmd", "experts", "Split data into LMoE expert sets."),
 }
 
 
