@@ -8,8 +8,10 @@ appears nowhere.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -20,6 +22,7 @@ import pytest
 
 from airloom.curate.sandbox import Limits
 from airloom.curate.verify import verify_record
+from tests.support.cli import COMMAND, ENV
 
 FAST = Limits(cpu_seconds=2, wall_seconds=6, memory_bytes=512 << 20)
 SECRET = "sk-airloom-test-" + uuid.uuid4().hex
@@ -256,3 +259,27 @@ def test_without_a_sandbox_nothing_runs_and_nothing_passes(
         assert canary.exists()  # the unsafe mode really is unprotected
     finally:
         jail.jail_problem.cache_clear()
+
+
+def test_the_verify_command_says_why_nothing_ran(tmp_path: Path) -> None:
+    canary = tmp_path / "ran"
+    source = tmp_path / "code.jsonl"
+    code = f"```python\nopen({str(canary)!r}, 'w').write('x')\n```"
+    source.write_text(json.dumps({"category": "coding", "instruction": "Py", "response": code}))
+    env = {**ENV, "PATH": str(tmp_path)}  # no bubblewrap on this PATH
+    done = subprocess.run(
+        [*COMMAND, "verify", str(source), "-q"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "code is not run" in done.stderr and "apt-get install bubblewrap" in done.stderr
+    counts = json.loads(done.stdout.splitlines()[-1])
+    assert (counts["unverified"], counts["pass"]) == (1, 0)
+    assert not canary.exists()
+    unsafe = subprocess.run(
+        [*COMMAND, "verify", str(source), "-q", "--unsafe-no-sandbox"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert "unsafe" in unsafe.stderr and json.loads(unsafe.stdout.splitlines()[-1])["pass"] == 1
+    assert canary.exists()
