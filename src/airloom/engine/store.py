@@ -527,7 +527,10 @@ class Store:
             db.executemany(
                 "INSERT INTO rejects(run_id, category, reason, detail, created_at)"
                 " VALUES (?,?,?,?,?)",
-                [(*reject, now) for reject in rejects],
+                [
+                    (run_id, category, reason, None if detail is None else redact_text(detail), now)
+                    for run_id, category, reason, detail in rejects
+                ],
             )
             db.executemany(
                 "INSERT INTO rounds(category, idx, done) VALUES (?, ?, 1)"
