@@ -298,3 +298,36 @@ def test_the_verify_command_says_why_nothing_ran(tmp_path: Path) -> None:
     )
     assert "unsafe" in unsafe.stderr and json.loads(unsafe.stdout.splitlines()[-1])["pass"] == 1
     assert canary.exists()
+
+
+def test_nothing_outlives_a_killed_verify_command(tmp_path: Path) -> None:
+    marker = f"{uuid.uuid4().int % 10**6 + 2 * 10**6}.5"
+    code = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        f"        os.execv('/bin/sleep', ['sleep', '{marker}'])\n"
+        "    os._exit(0)\n"
+        "time.sleep(120)\n"
+    )
+    source = tmp_path / "code.jsonl"
+    source.write_text(
+        json.dumps({"category": "coding", "instruction": "Py", "response": f"```python\n{code}```"})
+    )
+    verify = subprocess.Popen(
+        [*COMMAND, "verify", str(source), "-q", "--wall", "120", "--cpu", "60"],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_with(marker), "the sandboxed program never started"
+    verify.kill()
+    verify.wait()
+    deadline = time.monotonic() + 5
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_with(marker) == []
