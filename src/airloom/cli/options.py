@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from airloom.config import Config, load_config
+from airloom.redact import remember_headers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +38,10 @@ def config_options(func: F) -> F:
 def load(config_path: Path | None, overrides: tuple[str, ...]) -> tuple[Config, Path]:
     """Load the config; relative paths in it are relative to its folder (else the cwd)."""
     config = load_config(config_path, overrides)
+    # the secrets given in the file are masked in every message from now on
+    remember_headers({"openai_api_key": config.openai_api_key or "", **config.headers})
+    for endpoint in config.endpoints.values():
+        remember_headers(endpoint.headers)
     base_dir = config_path.resolve().parent if config_path else Path.cwd()
     return config, base_dir
 
