@@ -37,7 +37,6 @@ from pydantic import (
 
 from airloom.backends.local import LocalModelSettings
 from airloom.errors import ConfigError
-from airloom.redact import remember_headers
 
 #: The refusal / AI-mention patterns of the original's example config (case-insensitive).
 DEFAULT_RESPONSE_FILTERS: tuple[str, ...] = (
@@ -341,14 +340,6 @@ class Config(Strict):
     def _compile_filters(cls, value: list[str]) -> list[str]:
         _check_patterns(value)
         return value
-
-    @model_validator(mode="after")
-    def _remember_secrets(self) -> Config:
-        """Secrets given in the file are masked in every message from now on."""
-        remember_headers({"openai_api_key": self.openai_api_key or "", **self.headers})
-        for endpoint in self.endpoints.values():
-            remember_headers(endpoint.headers)
-        return self
 
     @model_validator(mode="after")
     def _original_sampling(self) -> Config:

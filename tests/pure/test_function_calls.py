@@ -793,3 +793,19 @@ def test_invalid_parameter_schema_is_refused_when_registered() -> None:
         FunctionRegistry.from_schemas(
             [{"name": "g", "parameters": {"properties": {"n": {"type": "int"}}}}]
         )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '{"function": "scan", "params": {}}\n{"function": "scan", "params": {}}',
+        'First {"function": "scan", "params": {}} and then {"name": "scan", "arguments": {}}.',
+        '[{"function": "scan", "params": {}}, {"function": "scan", "params": {}}]',
+    ],
+)
+def test_several_calls_in_one_answer_are_refused_not_cut_to_the_first(answer: str) -> None:
+    registry = FunctionRegistry.from_schemas([{"name": "scan", "parameters": {}}])
+    with pytest.raises(FunctionCallError, match="holds 2 calls"):
+        registry.parse(answer)
+    prose = 'Calling {"function": "scan", "params": {}} now (braces {like these} are prose).'
+    assert registry.parse(prose).name == "scan"

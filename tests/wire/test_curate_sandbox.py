@@ -5,6 +5,7 @@ The hostile records are in test_sandbox_hostile.py."""
 from __future__ import annotations
 
 import json
+import resource
 import shutil
 import time
 
@@ -13,7 +14,7 @@ import pytest
 from airloom.curate.code_check import check_code
 from airloom.curate.sandbox import Limits, classify, run_python
 
-FAST = Limits(cpu_seconds=1, wall_seconds=4, memory_bytes=512 << 20)
+FAST = Limits(cpu_seconds=1, wall_seconds=10, memory_bytes=512 << 20)
 
 
 def test_a_clean_program_runs_and_its_output_comes_back():
@@ -32,7 +33,7 @@ def test_an_endless_loop_is_stopped_by_the_cpu_limit():
 
 def test_a_sleeping_program_is_killed_at_the_wall_limit_with_its_children():
     result = run_python("import time\ntime.sleep(60)", Limits(cpu_seconds=5, wall_seconds=1.5))
-    assert result.status == "timeout" and 1.4 < result.seconds < 5
+    assert result.status == "timeout" and 1.4 < result.seconds < 10
 
 
 def test_unbounded_allocation_hits_the_memory_limit():
@@ -69,10 +70,13 @@ def test_missing_modules_and_input_cannot_be_verified_here():
 
 def test_cpu_time_counts_for_the_whole_process_tree():
     code = "import os\nfor _ in range(3):\n    os.fork()\nwhile True:\n    pass"
-    result = run_python(code, Limits(cpu_seconds=1, wall_seconds=10))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = run_python(code, Limits(cpu_seconds=1, wall_seconds=60))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert result.status == "cpu" and "all processes together" in result.reason
-    # eight spinning processes with a per-process limit alone would run for 8 CPU seconds
-    assert result.seconds < 4, result.seconds
+    used = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    # eight spinning processes with a per-process limit alone would use 8 CPU seconds
+    assert used < 3, used
 
 
 @pytest.mark.parametrize(

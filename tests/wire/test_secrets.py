@@ -26,7 +26,9 @@ def config(tmp_path: Path, base_url: str) -> None:
 
 
 def generate(tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return run_airloom(tmp_path, "generate", "-c", "config.yaml", "--quiet")
+    return run_airloom(
+        tmp_path, "generate", "-c", "config.yaml", "--quiet", "--log-json", "events.jsonl"
+    )
 
 
 def test_a_run_keeps_no_secret_in_its_files_or_output(tmp_path):
@@ -52,5 +54,7 @@ def test_a_failing_run_does_not_print_the_credentials(tmp_path):
     done = generate(tmp_path)
     assert done.returncode != 0
     assert "127.0.0.1:9" in done.stderr + done.stdout
+    events = (tmp_path / "events.jsonl").read_text()
+    assert "***@127.0.0.1:9" in events + done.stderr
     for secret in SECRETS:
-        assert secret not in done.stdout + done.stderr
+        assert secret not in done.stdout + done.stderr + events

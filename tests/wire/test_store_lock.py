@@ -22,7 +22,7 @@ from tests.support.openai_server import OpenAIServer
 
 @pytest.fixture
 def server():
-    with OpenAIServer(latency=0.3) as running:
+    with OpenAIServer(latency=1.0) as running:
         yield running
 
 
@@ -30,7 +30,7 @@ def test_a_second_generate_on_the_same_store_stops_at_once(server, tmp_path):
     (tmp_path / "topics.txt").write_text("\n".join(f"subject {i}" for i in range(20)))
     (tmp_path / "config.yaml").write_text(
         f"base_url: {server.url}\nmodel: t\nembedding_model: hashing\nseed: 3\n"
-        "concurrency: {max_requests: 1}\ninstructors:\n  general: {count: 40, batch_size: 4}\n"
+        "concurrency: {max_requests: 1}\ninstructors:\n  general: {count: 12, batch_size: 4}\n"
     )
     command = ["generate", "-c", "config.yaml", "--quiet"]
     first = subprocess.Popen(
@@ -56,7 +56,7 @@ def test_a_second_generate_on_the_same_store_stops_at_once(server, tmp_path):
     _out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err[-2000:]
     with sqlite3.connect(store) as db:
-        assert db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 40
+        assert db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 12
         paid = db.execute("SELECT COUNT(*) FROM request_cache").fetchone()[0]
     assert server.state.completed == paid  # the second run paid for nothing
     assert calls_before <= paid

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import sqlite3
 import sys
 
 import click
@@ -94,7 +93,11 @@ def main() -> None:
         if exc.hint:
             click.echo(f"  hint: {exc.hint}", err=True)
         sys.exit(exc.exit_code)
-    except sqlite3.DatabaseError as exc:  # a store damaged where no check could see it
+    except Exception as exc:
+        sqlite3 = sys.modules.get("sqlite3")  # not imported: no store was read
+        if sqlite3 is None or not isinstance(exc, sqlite3.DatabaseError):
+            raise
+        # a store damaged where no check could see it
         click.secho(f"error: a store could not be read ({exc})", fg="red", err=True)
         click.echo(
             "  hint: copy what is readable with: airloom recover STORE NEW.airloom.db", err=True

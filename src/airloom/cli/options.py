@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from airloom.config import Config, load_config
+from airloom.redact import remember_headers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,9 +36,13 @@ def config_options(func: F) -> F:
 
 
 def show_notes(config: Config) -> Config:
-    """Print the config's notes (accepted keys without effect here), one line each."""
+    """Print the config's notes (accepted keys without effect here), one line each, and
+    mask the secrets it holds in every message from now on."""
     for note in config.notes:
         click.echo(f"note: {note}", err=True)
+    remember_headers({"openai_api_key": config.openai_api_key or "", **config.headers})
+    for endpoint in config.endpoints.values():
+        remember_headers(endpoint.headers)
     return config
 
 

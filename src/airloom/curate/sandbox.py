@@ -83,6 +83,7 @@ class RunResult:
 
 @functools.lru_cache(maxsize=1)
 def _cgroup_controllers() -> tuple[str, ...]:
+    Cgroup.sweep()
     cgroup = Cgroup(8, 64 << 20)
     try:
         return tuple(cgroup.controllers)

@@ -28,6 +28,7 @@ from pathlib import Path
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _NAMES = itertools.count()
+_PREFIX = "airloom-sandbox-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,7 @@ class Cgroup:
         #: Which caps hold (``pids``, ``memory``).
         self.controllers: list[str] = []
         mounts, own = _mounts(), _own_paths()
-        name = f"airloom-sandbox-{os.getpid()}-{next(_NAMES)}"
+        name = f"{_PREFIX}{os.getpid()}-{next(_NAMES)}"
         wanted = {
             "pids": {"pids.max": processes},
             "memory": {"memory.limit_in_bytes": memory_bytes},
@@ -147,6 +148,26 @@ class Cgroup:
         self.controllers.append(controller)
         if controller == "memory":
             self.memory = directory
+
+    @staticmethod
+    def sweep() -> int:
+        """Remove the empty cgroups of runs whose airloom process was killed; how many.
+
+        Example:
+            >>> Cgroup.sweep() >= 0
+            True
+        """
+        removed = 0
+        mounts, own = _mounts(), _own_paths()
+        for controller, mount in mounts.items():
+            base = mount / own.get(controller, "/").lstrip("/")
+            for directory in base.glob(f"{_PREFIX}*-*"):
+                owner = directory.name.removeprefix(_PREFIX).split("-")[0]
+                if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                    with contextlib.suppress(OSError):
+                        directory.rmdir()
+                        removed += 1
+        return removed
 
     @property
     def prefix(self) -> list[str]:

@@ -15,6 +15,8 @@ import threading
 import time
 from typing import IO, Any, Protocol
 
+from airloom.redact import redact_text
+
 
 class EventSink(Protocol):
     """Receives engine events."""
@@ -39,8 +41,9 @@ class JsonLinesSink:
         self._lock = threading.Lock()
 
     def emit(self, event: str, **fields: Any) -> None:
-        """Write ``{"ts": ..., "event": ..., **fields}``."""
+        """Write ``{"ts": ..., "event": ..., **fields}`` (secrets masked: :mod:`airloom.redact`)."""
         line = json.dumps({"ts": round(time.time(), 3), "event": event, **fields}, default=str)
+        line = redact_text(line)
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()

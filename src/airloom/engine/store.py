@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -261,6 +262,9 @@ def check_integrity(path: Path) -> None:
         ...
         airloom.errors.StoreError: ...bad.db is corrupt (file is not a database) (...)
     """
+    stamp = _stamp(path)
+    if _CHECKED.get(str(path.resolve())) == stamp:
+        return  # checked already by this process, and unchanged since
     try:
         connection = read_only_connection(path)
         try:
@@ -274,6 +278,23 @@ def check_integrity(path: Path) -> None:
     problems = [str(row[0]) for row in rows if row[0] != "ok"]
     if problems:
         raise corrupt_error(path, "; ".join(problems)[:300])
+    _CHECKED[str(path.resolve())] = stamp
+
+
+_CHECKED: dict[str, tuple[int, ...]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    """Size and modification time of a store and its write-ahead log."""
+    stamp: list[int] = []
+    for name in (str(path), f"{path}-wal"):
+        try:
+            info = os.stat(name)
+        except OSError:
+            stamp += [-1, -1]
+        else:
+            stamp += [info.st_size, info.st_mtime_ns]
+    return tuple(stamp)
 
 
 def _disk_error(path: Path, exc: sqlite3.Error) -> StoreError:
@@ -529,7 +550,10 @@ class Store:
             db.executemany(
                 "INSERT INTO rejects(run_id, category, reason, detail, created_at)"
                 " VALUES (?,?,?,?,?)",
-                [(*reject, now) for reject in rejects],
+                [
+                    (run_id, category, reason, None if detail is None else redact_text(detail), now)
+                    for run_id, category, reason, detail in rejects
+                ],
             )
             db.executemany(
                 "INSERT INTO rounds(category, idx, done) VALUES (?, ?, 1)"

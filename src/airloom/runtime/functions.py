@@ -52,7 +52,13 @@ from types import ModuleType
 from typing import Any, Literal
 
 from airloom.errors import AirloomError, ParseError, ToolError
-from airloom.runtime.decode import Format, decode_structured, loads_json, loads_lenient
+from airloom.runtime.decode import (
+    Format,
+    balanced_span,
+    decode_structured,
+    loads_json,
+    loads_lenient,
+)
 from airloom.runtime.schema import (
     YamlScalar,
     check_schema,
@@ -64,6 +70,29 @@ from airloom.runtime.schema import (
 )
 
 NAME_KEYS = ("function", "name", "function_name", "tool", "tool_name")
+
+
+def count_call_objects(text: str) -> int:
+    """How many balanced ``{...}`` objects in ``text`` name a function.
+
+    Example:
+        >>> count_call_objects('{"function": "a", "params": {}} then {"function": "b"}')
+        2
+        >>> count_call_objects('{"function": "a", "params": {"x": {"y": 1}}}')
+        1
+    """
+    count, start = 0, 0
+    while (span := balanced_span(text, start)) is not None:
+        try:
+            value = loads_lenient(text[span[0] : span[1]])
+        except ParseError:
+            value = None
+        if isinstance(value, Mapping) and set(value) & set(NAME_KEYS):
+            count += 1
+        start = span[1]
+    return count
+
+
 ARG_KEYS = ("params", "parameters", "arguments", "args")
 NO_CALL_NAMES = frozenset({"none", "no_function", "no_call", "null", "nothing"})
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
@@ -656,6 +685,14 @@ class FunctionRegistry:
         decoded = decode_structured(answer, prefer=prefer)
         value = decoded.value
         notes = list(decoded.notes)
+        if multiple == "error" and decoded.rung.startswith("json-"):
+            found = count_call_objects(answer)
+            if found > 1:  # one object was picked out of prose that holds several calls
+                raise FunctionCallError(
+                    f"the answer holds {found} calls, expected exactly one",
+                    raw=answer,
+                    problems=["$: expected one call object, not several"],
+                )
         if isinstance(value, list):
             if not value or (multiple == "error" and len(value) > 1):
                 raise FunctionCallError(
