@@ -409,11 +409,12 @@ class Scheduler:
             raise
         except ContextLengthError:
             raise
-        except BackendError:
+        except BackendError as exc:
             self.consecutive_failures += 1
             if self.consecutive_failures >= self.retry.max_consecutive_failures:
                 self.fatal = FatalBackendError(
-                    f"{self.consecutive_failures} calls to {endpoint.name} failed in a row",
+                    f"{self.consecutive_failures} calls to {endpoint.name} failed in a row; "
+                    f"the last: {exc.message}",
                     hint="check that the endpoint is up and healthy, then run again to resume",
                 )
                 raise self.fatal from None
