@@ -508,7 +508,8 @@ def test_the_same_specific_error_on_every_attempt_stops_at_once() -> None:
     )
     assert (
         info.value.hint
-        == "fix api_params 'presence_penalty' (sent: 9) in the config, then run again to resume"
+        == "fix api_params 'presence_penalty' (sent: 9) in the config (null leaves it out), "
+        "then run again"
     )
     with pytest.raises(FatalBackendError):  # the run is over: no further call goes out
         asyncio.run(scheduler.call(endpoint, request, "k2"))
