@@ -34,7 +34,12 @@ def config_options(func: F) -> F:
 
 
 def show_notes(config: Config) -> Config:
-    """Print the config's notes (accepted keys without effect here), one line each."""
+    """Print the config's notes (accepted keys without effect here), one line each.
+
+    Example:
+        >>> show_notes(Config()).notes  # nothing to say: nothing printed
+        []
+    """
     for note in config.notes:
         click.echo(f"note: {note}", err=True)
     return config
