@@ -343,9 +343,14 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _original_sampling(self) -> Config:
-        """Like the original, every call carries temperature, top_p and both penalties."""
+        """Like the original, every call carries temperature, top_p and both penalties
+        (one set to null explicitly is left out, for endpoints that refuse it)."""
         params = self.api_params
-        missing = {k: v for k, v in ORIGINAL_SAMPLING.items() if getattr(params, k) is None}
+        missing = {
+            k: v
+            for k, v in ORIGINAL_SAMPLING.items()
+            if getattr(params, k) is None and k not in params.model_fields_set
+        }
         if missing:
             self.api_params = params.model_copy(update=missing)
             self._filled = set(missing)

@@ -495,6 +495,9 @@ def test_original_sampling_defaults_fill_unset_parameters() -> None:
     )
     merged = cfg.api_params.merged(cfg.instructors["general"].api_params)
     assert merged == {**ORIGINAL_SAMPLING, "temperature": 0.7, "top_p": 0.4}
+    # a parameter set to null is not sent (for endpoints that refuse it)
+    cfg = load("api_params: {top_p: null, presence_penalty: null}\n")
+    assert cfg.api_params.merged(None) == {"temperature": 1.0, "frequency_penalty": 0.0}
 
 
 @pytest.mark.parametrize(

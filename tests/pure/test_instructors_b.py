@@ -814,3 +814,33 @@ def test_duplicates_are_skipped_without_a_second_reject() -> None:
     )
     assert again == [] and ctx.rejects == []  # the engine's novelty check counts duplicates
     assert not any(c.key.startswith("answer:") for c in ctx.calls)
+
+
+def weak_plan_reply(call: Call) -> str:
+    """A weak teacher: the example's own question, a tool name in another case, and
+    further example plans written after the answer."""
+    if call.key == "tasks":
+        example = (
+            "Who won the Nobel Prize in Literature in 2020 and what is their most famous work?"
+        )
+        return (
+            f"TSK 1.\n{TOOLS4}\nQUESTION: {example}\n"
+            f"TSK 2.\n{TOOLS4.replace('Search[', 'SEARCH[')}\nQUESTION: Who built the Vara dam?\n"
+            f"TSK 3.\n{TOOLS4}\nQUESTION: Which fjord is deepest, and how deep is it?"
+        )
+    plan = (
+        "Plan: search.\n:evidence0: = Search[{q}]\nPlan: read.\n"
+        ":evidence1: = Reader[:evidence0:]\nPlan: ask.\n"
+        ":evidence2: = Ask[What is the answer, given :evidence1:?]\nAnswer: :evidence2:"
+    )
+    return plan.format(q="deepest fjord") + "\n\nQUESTION: Another?\n" + plan.format(q="x")
+
+
+def test_plan_round_rejects_what_a_weak_teacher_slips_through() -> None:
+    drafts, ctx = round_of(PlanInstructor, PlanConfig(), weak_plan_reply, batch_size=3)
+    counts = reasons(ctx)
+    assert counts["copied_prompt"] == 1
+    assert "the plan calls 'Search', the task offers 'SEARCH'" in dict(ctx.rejects)["check_plan"]
+    assert [d.dedup_text for d in drafts] == ["Which fjord is deepest, and how deep is it?"]
+    assert drafts[0].response.count("Answer:") == 1
+    assert drafts[0].response.endswith("Answer: :evidence2:")

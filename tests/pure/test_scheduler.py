@@ -12,6 +12,7 @@ from airloom.backends.base import ChatRequest, ChatResponse, Message, Usage
 from airloom.backends.openai import _parse_completion, classify_http_error, parse_retry_after
 from airloom.config import BudgetConfig, Price, RetryConfig
 from airloom.engine.scheduler import (
+    SAME_ERROR_LIMIT,
     AdaptiveLimiter,
     Budget,
     Endpoint,
@@ -26,6 +27,7 @@ from airloom.errors import (
     BackendError,
     BudgetExceeded,
     ContextLengthError,
+    EndpointUnreachable,
     FatalBackendError,
     RateLimitedError,
     TransientBackendError,
@@ -488,3 +490,73 @@ def test_timeout_is_transient() -> None:
     with pytest.raises(TransientBackendError, match="did not answer"):
         asyncio.run(scheduler.call(endpoint, REQUEST, "k"))
     assert slow.calls == 2 and scheduler.limiter.in_flight == 0
+
+
+VALIDATION_BODY = '{"error": {"message": "presence_penalty must be <= 2, got 9", "code": 500}}'
+
+
+def test_the_same_specific_error_on_every_attempt_stops_at_once() -> None:
+    failure = TransientBackendError("HTTP 500", status=500, body=VALIDATION_BODY)
+    scheduler, backend, _, endpoint = make_scheduler([failure] * 10, attempts=6)
+    request = ChatRequest("m", (Message("user", "hi"),), {"presence_penalty": 9})
+    with pytest.raises(FatalBackendError) as info:
+        asyncio.run(scheduler.call(endpoint, request, "k"))
+    assert backend.calls == SAME_ERROR_LIMIT == 3
+    assert (
+        info.value.message
+        == "fake answers every call with HTTP 500: presence_penalty must be <= 2, got 9"
+    )
+    assert (
+        info.value.hint
+        == "fix api_params 'presence_penalty' (sent: 9) in the config (null leaves it out), "
+        "then run again"
+    )
+    with pytest.raises(FatalBackendError):  # the run is over: no further call goes out
+        asyncio.run(scheduler.call(endpoint, request, "k2"))
+    assert backend.calls == 3
+
+
+def test_generic_server_errors_are_retried_and_a_success_resets_the_streak() -> None:
+    generic = TransientBackendError("HTTP 500", status=500, body='{"error": "server_error"}')
+    specific = TransientBackendError("HTTP 500", status=500, body=VALIDATION_BODY)
+    scheduler, backend, _, endpoint = make_scheduler(
+        [generic] * 5 + ["ok", specific, specific, "ok"], attempts=6
+    )
+
+    async def scenario() -> None:
+        assert (await scheduler.call(endpoint, REQUEST, "a")).text == "ok"
+        assert (await scheduler.call(endpoint, REQUEST, "b")).text == "ok"
+
+    asyncio.run(scenario())
+    assert backend.calls == 9
+
+
+def test_an_endpoint_that_goes_away_is_waited_for() -> None:
+    away = EndpointUnreachable("cannot reach fake")
+    scheduler, backend, _, endpoint = make_scheduler(["first", *[away] * 8, "back"], attempts=2)
+    scheduler.retry = RetryConfig(max_attempts=2, backoff_initial=0.0, backoff_max=0.01)
+    events: list[str] = []
+
+    class Sink:
+        def emit(self, event: str, **fields: object) -> None:
+            events.append(event)
+            if event == "endpoint_waiting":
+                assert scheduler.spending.waiting == {"fake": fields["since"]}
+
+    scheduler.events = Sink()
+
+    async def scenario() -> str:
+        await scheduler.call(endpoint, REQUEST, "a")
+        return (await scheduler.call(endpoint, REQUEST, "b")).text
+
+    assert asyncio.run(scenario()) == "back"
+    assert backend.calls == 10 and scheduler.consecutive_failures == 0
+    assert events == ["endpoint_waiting", "endpoint_back"] and scheduler.spending.waiting == {}
+
+
+def test_an_endpoint_never_reached_is_an_error_not_a_wait() -> None:
+    away = EndpointUnreachable("cannot reach fake")
+    scheduler, backend, _, endpoint = make_scheduler([away] * 3, attempts=3)
+    with pytest.raises(EndpointUnreachable):
+        asyncio.run(scheduler.call(endpoint, REQUEST, "k"))
+    assert backend.calls == 3 and scheduler.spending.waiting == {}

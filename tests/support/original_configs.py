@@ -131,7 +131,7 @@ def original_config(version: str, count: int = 2) -> dict[str, Any]:
     """
     data: dict[str, Any] = {
         "model": "gpt-4",
-        "organization_id": None,
+        "organization_id": "org-example",
         "openai_api_key": None,
         "topics_path": "topics.txt",
         "output_path": "instructions.jsonl",

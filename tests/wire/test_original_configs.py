@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +51,18 @@ def test_config_check_accepts_every_original_version(tmp_path, monkeypatch, vers
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_original_config_runs_against_an_endpoint(tmp_path, monkeypatch, version) -> None:
+def test_original_config_runs_against_an_endpoint(tmp_path, monkeypatch, caplog, version) -> None:
     path = write_config(tmp_path, version)
     server = OpenAIServer(combined_backend(), api_key="sk-test", reported_model="gpt-4-0613")
     with server:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
         monkeypatch.setenv("OPENAI_BASE_URL", server.url)
         config = load_config(path)
-        stats = asyncio.run(Engine(config, base_dir=tmp_path).run())
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            stats = asyncio.run(Engine(config, base_dir=tmp_path).run())
+            gc.collect()
     assert stats.status == "completed", stats.message
+    assert "never retrieved" not in caplog.text
     expected = {CURRENT.get(n, n) for n in INSTRUCTORS[version]}
     states = {name: stats.categories[name].state for name in expected}
     assert states == dict.fromkeys(expected, "done")
@@ -65,6 +70,8 @@ def test_original_config_runs_against_an_endpoint(tmp_path, monkeypatch, version
         records = list(store.iter_records())
     assert {r["category"] for r in records} == expected
     assert {r["model"] for r in records} == {"gpt-4-0613"}  # what the endpoint reported
+    assert server.state.models_seen == {"gpt-4"}
+    assert {h.get("openai-organization") for h in server.state.headers_seen} == {"org-example"}
     sent: list[dict[str, Any]] = server.state.params_seen
     assert sent and all(set(ORIGINAL_SAMPLING) <= set(params) for params in sent)
     riddle = [p for p in sent if p.get("top_p") == 0.4 and p.get("temperature") == 0.9]

@@ -40,7 +40,12 @@ def default_kind(config: Config) -> str:
 
 
 def default_base_url(config: Config) -> str:
-    """The endpoint of an ``openai`` teacher: ``base_url``, or the provider's API."""
+    """The endpoint of an ``openai`` teacher: ``base_url``, or the provider's API.
+
+    Example:
+        >>> default_base_url(Config(base_url="http://127.0.0.1:9/v1", model="gpt-4"))
+        'http://127.0.0.1:9/v1'
+    """
     return str(config.base_url or hosted_base_url(config.model) or "")
 
 

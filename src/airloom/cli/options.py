@@ -37,7 +37,12 @@ def config_options(func: F) -> F:
 
 def show_notes(config: Config) -> Config:
     """Print the config's notes (accepted keys without effect here), one line each, and
-    mask the secrets it holds in every message from now on."""
+    mask the secrets it holds in every message from now on.
+
+    Example:
+        >>> show_notes(Config()).notes  # nothing to say: nothing printed
+        []
+    """
     for note in config.notes:
         click.echo(f"note: {note}", err=True)
     remember_headers({"openai_api_key": config.openai_api_key or "", **config.headers})

@@ -93,12 +93,12 @@ def change_hint(message: str, params: Mapping[str, Any]) -> str:
 
     Example:
         >>> change_hint("top_p must be <= 1", {"top_p": 1.5, "temperature": 1.0})
-        "fix api_params 'top_p' (sent: 1.5) in the config, then run again to resume"
+        "fix api_params 'top_p' (sent: 1.5) in the config (null leaves it out), then run again"
     """
     named = [key for key in params if re.search(rf"\b{re.escape(key)}\b", message)]
     if named:
         sent = ", ".join(f"'{key}' (sent: {params[key]!r})" for key in named)
-        return f"fix api_params {sent} in the config, then run again to resume"
+        return f"fix api_params {sent} in the config (null leaves it out), then run again"
     return (
         "retrying will not change it: fix the request (api_params, model, prompt templates) "
         "or the endpoint, then run again to resume"
@@ -409,11 +409,12 @@ class Scheduler:
             raise
         except ContextLengthError:
             raise
-        except BackendError:
+        except BackendError as exc:
             self.consecutive_failures += 1
             if self.consecutive_failures >= self.retry.max_consecutive_failures:
                 self.fatal = FatalBackendError(
-                    f"{self.consecutive_failures} calls to {endpoint.name} failed in a row",
+                    f"{self.consecutive_failures} calls to {endpoint.name} failed in a row; "
+                    f"the last: {exc.message}",
                     hint="check that the endpoint is up and healthy, then run again to resume",
                 )
                 raise self.fatal from None

@@ -24,10 +24,11 @@ from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
-from airloom.instructors.engines import complete_task_list
+from airloom.instructors.engines import complete_task_list, copied_from_prompt
 from airloom.instructors.verified import enforce, strip_fences
 from airloom.runtime.rewoo.ir import normalise_tool_name
-from airloom.runtime.rewoo.prompt import build_planning_prompt
+from airloom.runtime.rewoo.parse import first_plan
+from airloom.runtime.rewoo.prompt import EXAMPLE, build_planning_prompt
 
 _TOOL_RE = re.compile(
     r"^\s*(?:[-*]\s*)?(?:\*\*)?([A-Za-z][\w .-]{0,63}?)\[input\](?:\*\*)?\s*:\s*(.+?)\s*$"
@@ -93,12 +94,16 @@ def parse_task(text: str) -> PlanTask:
 
 
 def trim_plan(text: str) -> str:
-    """The plan without fences, a preamble before the first step, or prose after Answer.
+    """The plan without fences, a preamble before the first step, or what follows its
+    first complete Answer line (prose, or further plans the teacher went on to write).
 
     Example:
         >>> trim_plan("Here is my plan:\\nPlan: a\\n:evidence0: = T[x]\\nAnswer: :evidence0:"
         ...           "\\nHope this helps!")
         'Plan: a\\n:evidence0: = T[x]\\nAnswer: :evidence0:'
+        >>> trim_plan(":evidence0: = T[x]\\nAnswer: :evidence0:\\n\\nQUESTION: More?\\n"
+        ...           ":evidence0: = T[y]\\nAnswer: :evidence0:")
+        ':evidence0: = T[x]\\nAnswer: :evidence0:'
     """
     lines = strip_fences(text).replace("\r\n", "\n").strip().split("\n")
     start = next((i for i, line in enumerate(lines) if _PLAN_START_RE.match(line)), 0)
@@ -106,7 +111,7 @@ def trim_plan(text: str) -> str:
         (i + 1 for i in range(len(lines) - 1, start - 1, -1) if _ANSWER_RE.match(lines[i])),
         len(lines),
     )
-    return "\n".join(line.rstrip() for line in lines[start:end]).strip()
+    return first_plan("\n".join(line.rstrip() for line in lines[start:end]).strip()).strip()
 
 
 class PlanInstructor(Instructor):
@@ -120,14 +125,18 @@ class PlanInstructor(Instructor):
         assert isinstance(config, PlanConfig)
         return config
 
-    def _tasks(self, items: list[str], ctx: RoundContext) -> list[PlanTask]:
+    def _tasks(self, items: list[str], ctx: RoundContext, prompt: str) -> list[PlanTask]:
         config = self._config()
+        examples = f"{prompt}\n\n{EXAMPLE}"  # the teacher sees both worked examples
         tasks = []
         for item in items[: self.settings.batch_size]:
             try:
                 task = parse_task(item)
             except Rejected as exc:
                 ctx.reject(exc.reason, exc.detail)
+                continue
+            if copied_from_prompt(task.question, examples):
+                ctx.reject("copied_prompt", task.question[:120])
                 continue
             if not config.min_tools <= len(task.tools) <= config.max_tools:
                 ctx.reject(
@@ -149,7 +158,7 @@ class PlanInstructor(Instructor):
             topic_avoidance=self.settings.topic_avoidance,
         )
         listing = await complete_task_list(ctx, prompt, template=template, filtered=False)
-        tasks = self._tasks(listing, ctx)
+        tasks = self._tasks(listing, ctx, prompt)
         if not tasks:
             ctx.reject("unparseable", "no usable 'TSK n.' task in the list")
             return []
