@@ -18,8 +18,8 @@ pytest.importorskip("peft")
 from airloom.train.adapter import apply_adapter  # noqa: E402
 from airloom.train.config import TrainConfig  # noqa: E402
 from airloom.train.trainer import train  # noqa: E402
-from tests.support.cli import airloom_env, run_airloom  # noqa: E402
-from tests.support.tiny_model import tiny_model_dir, write_records  # noqa: E402
+from tests.support.cli import airloom_env  # noqa: E402
+from tests.support.tiny_model import tiny_cli, tiny_model_dir, write_records  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_sigkill_mid_training_resumes_to_the_same_step_count(tiny, tmp_path):
     args = _train_args(tiny, out, "--set", "max_steps=120", "--set", "save_steps=10")
     process = subprocess.Popen(
         [sys.executable, "-m", "airloom", *args],
-        env=airloom_env(),
+        env=airloom_env(threads=1),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -146,7 +146,7 @@ def test_sigkill_mid_training_resumes_to_the_same_step_count(tiny, tmp_path):
         if process.poll() is None:
             process.kill()
     assert not (out / "training_summary.json").exists()
-    done = run_airloom(*_train_args(tiny, out, "--set", "max_steps=120", "--set", "save_steps=10"))
+    done = tiny_cli(*_train_args(tiny, out, "--set", "max_steps=120", "--set", "save_steps=10"))
     assert done.returncode == 0, done.stderr
     assert "resuming from checkpoint-" in done.stderr
     summary = json.loads((out / "training_summary.json").read_text())
@@ -165,7 +165,9 @@ def test_torchrun_two_processes(tiny, tmp_path):
         "airloom",
         *_train_args(tiny, out, "--set", "max_steps=6", "--set", "device=cpu"),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, env=airloom_env(), timeout=300)
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=airloom_env(threads=1), timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 6
@@ -192,7 +194,7 @@ def test_cli_errors_are_one_line(tiny, tmp_path):
         ],
     }
     for message, args in cases.items():
-        done = run_airloom(*args, cwd=tmp_path)
+        done = tiny_cli(*args, cwd=tmp_path)
         assert done.returncode != 0 and message in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
 
@@ -207,7 +209,7 @@ def test_adapter_on_a_mismatched_base_is_a_clear_error(tiny, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(str(other))
     with pytest.raises(ModelFileError, match="does not fit this base model"):
         apply_adapter(model, AutoTokenizer.from_pretrained(str(other)), tmp_path / "lora")
-    done = run_airloom(
+    done = tiny_cli(
         "ask", "Hi", "--adapter", str(tmp_path / "lora"), "--set", f"local.model={other}"
     )
     assert done.returncode != 0 and "does not fit this base model" in done.stderr
@@ -218,12 +220,12 @@ def test_merge_folds_the_adapter_into_full_weights(tiny, tmp_path):
     from transformers import AutoModelForCausalLM
 
     result = train(_config(tiny, tmp_path / "lora", max_steps=4, eval_fraction=0))
-    done = run_airloom("train", "merge", str(tmp_path / "lora"), "--out", str(tmp_path / "merged"))
+    done = tiny_cli("train", "merge", str(tmp_path / "lora"), "--out", str(tmp_path / "merged"))
     assert done.returncode == 0, done.stderr
     merged = AutoModelForCausalLM.from_pretrained(str(tmp_path / "merged"), dtype=torch.float32)
     ids = torch.tensor([[5, 17, 42, 99]])
     assert torch.allclose(_logits(merged, ids), _logits(result.model, ids), atol=1e-5)
-    again = run_airloom("train", "merge", str(tmp_path / "lora"), "--out", str(tmp_path / "merged"))
+    again = tiny_cli("train", "merge", str(tmp_path / "lora"), "--out", str(tmp_path / "merged"))
     assert again.returncode != 0 and "already exists" in again.stderr
 
 
