@@ -346,6 +346,7 @@ def train(config: TrainConfig, report: Report | None = None) -> TrainResult:
     emit: Report = report or (lambda _: None)
     output = _check_output(config)
     started = time.perf_counter()
+    emit("loading the training libraries")
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # before its import-time notes
     try:
         import torch
