@@ -229,6 +229,17 @@ def test_merge_folds_the_adapter_into_full_weights(tiny, tmp_path):
     assert again.returncode != 0 and "already exists" in again.stderr
 
 
+def test_a_finished_run_is_kept_unless_overwrite_is_asked(tiny, tmp_path):
+    from airloom.errors import TrainError
+
+    config = _config(tiny, tmp_path / "lora", max_steps=3, eval_fraction=0, save_steps=1)
+    train(config)
+    with pytest.raises(TrainError, match="already holds a finished training run"):
+        train(config)
+    again = train(config.model_copy(update={"overwrite": True}))
+    assert again.resumed_from is None and again.steps == 3
+
+
 def test_local_backend_answers_with_the_adapter(tiny, tmp_path):
     import asyncio
 
