@@ -184,7 +184,12 @@ def experts() -> None:
 
 @experts.command("split")
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the LMoE layout.",
+)
 @click.option(
     "--expert",
     "expert_specs",
@@ -192,10 +197,27 @@ def experts() -> None:
     metavar="NAME=CAT,CAT",
     help="An expert and its categories (repeatable; default: the original six experts).",
 )
-@click.option("--default-expert", default="general", show_default=True)
-@click.option("--cross-fraction", type=float, default=0.1, show_default=True)
-@click.option("--max-cross", type=int, default=500, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--default-expert",
+    default="general",
+    show_default=True,
+    help="Expert of categories no expert lists.",
+)
+@click.option(
+    "--cross-fraction",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Share of each other category sampled into an expert's training data.",
+)
+@click.option(
+    "--max-cross",
+    type=int,
+    default=500,
+    show_default=True,
+    help="At most this many records of each other category.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the samples.")
 def split_command(
     sources: tuple[str, ...],
     out: Path,
