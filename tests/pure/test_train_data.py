@@ -185,3 +185,37 @@ def test_example_config_round_trips(tmp_path):
     path.write_text(render_train_example())
     config = load_train_config(path)
     assert config.too_long == "skip" and json.dumps(config.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize("name", ["train.yaml", "train-lmoe-expert.yaml"])
+def test_shipped_training_configs_load(name):
+    examples = __import__("pathlib").Path(__file__).resolve().parents[2] / "examples"
+    config = load_train_config(examples / name)
+    assert config.data or name.startswith("train-lmoe")
+
+
+def test_shipped_launcher_configs_parse():
+    import pathlib
+
+    import yaml
+
+    examples = pathlib.Path(__file__).resolve().parents[2] / "examples"
+    kinds = {
+        path.name: yaml.safe_load(path.read_text())["distributed_type"]
+        for path in examples.glob("accelerate-*.yaml")
+    }
+    assert kinds == {
+        "accelerate-fsdp.yaml": "FSDP",
+        "accelerate-fsdp-qlora.yaml": "FSDP",
+        "accelerate-deepspeed-zero2.yaml": "DEEPSPEED",
+    }
+
+
+def test_a_full_disk_is_a_clear_error_that_says_how_to_resume():
+    import errno
+
+    from airloom.train.trainer import disk_errors
+
+    with pytest.raises(TrainError, match="disk is full") as caught, disk_errors("out"):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert "resumes from the last checkpoint" in (caught.value.hint or "")

@@ -1,4 +1,4 @@
-"""Run the real ``airloom`` command (``python -m airloom``) from this checkout."""
+"""Run the real ``airloom`` command in a subprocess, with this checkout's code imported."""
 
 from __future__ import annotations
 
@@ -7,14 +7,35 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-#: The environment of a command run from this checkout.
-ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+REPO = Path(__file__).resolve().parents[2]
+
+
+def airloom_env(threads: int | None = None) -> dict[str, str]:
+    """The environment: this checkout's ``src`` (and the tests package) first on the path.
+
+    ``threads`` caps torch's CPU threads (tiny models only lose to thread contention).
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
+#: The environment and the command line of a command run from this checkout.
+ENV = airloom_env()
 COMMAND = [sys.executable, "-m", "airloom"]
 
 
-def run_airloom(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run ``airloom ARGS`` in ``cwd`` to its end, capturing its text output."""
+def run_airloom(
+    *args: str, cwd: Path | None = None, timeout: float = 300, threads: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m airloom ARGS`` with captured text output."""
     return subprocess.run(
-        [*COMMAND, *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout
+        [*COMMAND, *args],
+        capture_output=True,
+        text=True,
+        env=airloom_env(threads),
+        cwd=cwd,
+        timeout=timeout,
     )

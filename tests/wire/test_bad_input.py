@@ -59,20 +59,26 @@ def test_binary_and_invalid_text_never_give_a_traceback(tmp_path, inputs):
         ["call", "--from-file", "binary.txt", "--registry", "funcs.py", "--validate-only"],
     ]
     for command in commands:
-        assert_clean_failure(airloom(tmp_path, *command))
+        assert_clean_failure(airloom(*command, cwd=tmp_path))
     after = {name: hashlib.sha256(p.read_bytes()).hexdigest() for name, p in inputs.items()}
     assert after == before
 
 
 def test_good_rows_of_a_damaged_file_are_kept(tmp_path, inputs):
     done = airloom(
-        tmp_path, "import", "mixed.jsonl", "--store", "s.airloom.db", "--embedding-model", "hashing"
+        "import",
+        "mixed.jsonl",
+        "--store",
+        "s.airloom.db",
+        "--embedding-model",
+        "hashing",
+        cwd=tmp_path,
     )
     assert_clean_failure(done, status=1)
     assert f"unreadable rows {len(BAD_LINES)}" in done.stderr
     with sqlite3.connect(tmp_path / "s.airloom.db") as db:
         assert db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == len(GOOD)
-    exported = airloom(tmp_path, "export", "--from", "mixed.jsonl", "--out", "e.jsonl")
+    exported = airloom("export", "--from", "mixed.jsonl", "--out", "e.jsonl", cwd=tmp_path)
     assert_clean_failure(exported, status=1)
     assert f"skipped {len(BAD_LINES)} unreadable rows" in exported.stderr
     assert len((tmp_path / "e.jsonl").read_text().splitlines()) == len(GOOD)
@@ -84,7 +90,7 @@ def test_an_alias_bomb_config_fails_at_once(tmp_path):
     (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
     for command in (["config", "check", "bomb.yaml"], ["generate", "-c", "bomb.yaml"]):
         started = time.monotonic()
-        done = airloom(tmp_path, *command)
+        done = airloom(*command, cwd=tmp_path)
         assert time.monotonic() - started < 20
         assert_clean_failure(done, status=2)
         assert "through its aliases" in done.stderr

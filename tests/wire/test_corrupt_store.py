@@ -80,7 +80,7 @@ def test_a_damaged_store_is_refused_untouched_and_recovered(sound_store, tmp_pat
         ["import", "more.jsonl", "--store", "broken.airloom.db", "--embedding-model", "hashing"],
     ]
     for command in commands:
-        done = airloom(tmp_path, *command)
+        done = airloom(*command, cwd=tmp_path)
         assert done.returncode != 0, (command, done.stdout[-500:])
         lines = done.stderr.strip().splitlines()
         assert lines and lines[0].startswith("error: ") and "Traceback" not in done.stderr, (
@@ -92,7 +92,7 @@ def test_a_damaged_store_is_refused_untouched_and_recovered(sound_store, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("broken")) == [
         "broken.airloom.db"
     ]
-    done = airloom(tmp_path, "recover", "broken.airloom.db", "rescued.airloom.db")
+    done = airloom("recover", "broken.airloom.db", "rescued.airloom.db", cwd=tmp_path)
     assert digest(broken) == before
     if how == "zeroed-first-page":
         assert done.returncode != 0 and "nothing of" in done.stderr
@@ -104,13 +104,13 @@ def test_a_damaged_store_is_refused_untouched_and_recovered(sound_store, tmp_pat
     with sqlite3.connect(tmp_path / "rescued.airloom.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == summary["records"]
-    exported = airloom(tmp_path, "export", "--store", "rescued.airloom.db", "--out", "r.jsonl")
+    exported = airloom("export", "--store", "rescued.airloom.db", "--out", "r.jsonl", cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr[-1500:]
     assert len((tmp_path / "r.jsonl").read_text().splitlines()) == summary["records"]
 
 
 def test_a_sound_store_recovers_whole(sound_store, tmp_path):
-    done = airloom(tmp_path, "recover", str(sound_store), "copy.airloom.db")
+    done = airloom("recover", str(sound_store), "copy.airloom.db", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-1500:]
     assert json.loads(done.stdout)["records"] == RECORDS
     assert json.loads(done.stdout)["unreadable"] == 0

@@ -27,7 +27,7 @@ def config(tmp_path: Path, base_url: str) -> None:
 
 def generate(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return run_airloom(
-        tmp_path, "generate", "-c", "config.yaml", "--quiet", "--log-json", "events.jsonl"
+        "generate", "-c", "config.yaml", "--quiet", "--log-json", "events.jsonl", cwd=tmp_path
     )
 
 

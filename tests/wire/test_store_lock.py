@@ -47,7 +47,7 @@ def test_a_second_generate_on_the_same_store_stops_at_once(server, tmp_path):
         time.sleep(0.05)
     calls_before = server.state.completed
     started = time.monotonic()
-    second = run_airloom(tmp_path, *command)
+    second = run_airloom(*command, cwd=tmp_path)
     assert time.monotonic() - started < 20
     assert second.returncode != 0
     message = second.stderr.strip()
