@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "cull": ("airloom.cli.curate_cmd", "cull", "Keep the best-judged of each near-duplicate set."),
     "train": ("airloom.cli.train_cmd", "train_command", "Fine-tune: full, LoRA, QLoRA; merge."),
     "experts": ("airloom.cli.train_cmd", "experts", "Split data into LMoE expert sets."),
+    "serve": ("airloom.cli.serve_cmd", "serve_command", "Serve a model and experts (OpenAI API)."),
 }
 
 
