@@ -259,3 +259,20 @@ def test_a_client_that_leaves_mid_stream_frees_its_slot(server):
     assert engine.stats.requests == requests_before + 1
     client = openai.OpenAI(base_url=server.url, api_key=KEY, max_retries=0)
     assert chat(client, "code").choices[0].message.content is not None
+
+
+def test_agent_router_falls_back_to_the_default_on_an_unusable_answer(lmoe):
+    base, experts = lmoe
+    config = load_serve_config(
+        None,
+        [f"base='{base}'", f"lmoe='{experts}'", "no_auth=true", "port=0",
+         "generation.dtype=float32", "generation.threads=1", "router.kind=agent",
+         "router.agent_expert=code", "router.default_expert=creative"],
+    )  # fmt: skip
+    with BackgroundServer(build_service(config)) as running:
+        client = openai.OpenAI(base_url=running.url, api_key="none", max_retries=0)
+        reply = chat(client, "lmoe")
+        # the random tiny expert never writes {"expert": ...}: the fallback decides
+        assert reply.model_extra["expert"] == "creative"
+        assert reply.model_extra["routing_duration"] > 0
+        assert running.service.engine.stats.requests == 2  # the agent's question + the answer
