@@ -78,6 +78,7 @@ class VllmConfig(Strict):
     max_loras: int | None = Field(None, ge=1)
     max_model_len: int | None = Field(None, ge=16)
     dtype: str = "auto"
+    memory_utilization: float | None = Field(None, gt=0.0, le=1.0)
     startup_timeout: float = Field(600.0, gt=0)
     extra_args: list[str] = Field(default_factory=list)
 

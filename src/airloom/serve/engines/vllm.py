@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -69,6 +70,7 @@ def vllm_command(
     max_loras: int | None = None,
     max_model_len: int | None = None,
     dtype: str = "auto",
+    memory_utilization: float | None = None,
     extra: list[str] | None = None,
 ) -> list[str]:
     """The vLLM server command line.
@@ -90,6 +92,8 @@ def vllm_command(
         command += ["--max-loras", str(loras), "--max-cpu-loras", str(max(loras, len(adapters)))]
     if max_model_len:
         command += ["--max-model-len", str(max_model_len)]
+    if memory_utilization:  # on CPU: the share of the RAM kept for weights and KV cache
+        command += ["--gpu-memory-utilization", str(memory_utilization)]
     return command + list(extra or [])
 
 
@@ -134,6 +138,7 @@ class VllmEngine:
             max_loras=settings.max_loras,
             max_model_len=settings.max_model_len,
             dtype=settings.dtype,
+            memory_utilization=settings.memory_utilization,
             extra=settings.extra_args,
         )
         handle, log_name = tempfile.mkstemp(prefix="airloom-vllm-", suffix=".log")
@@ -176,8 +181,10 @@ class VllmEngine:
             return ""
         with contextlib.suppress(OSError):
             lines = self._log_path.read_text(errors="replace").strip().splitlines()
-            errors = [line for line in lines if "Error" in line]
-            return (errors or lines or [""])[-1][:300]
+            causes = [
+                line for line in lines if re.search(r"\b\w*Error: ", line) and "WARNING" not in line
+            ]
+            return re.sub(r"^.*?(\w*Error: )", r"\1", (causes or lines or [""])[0])[:400]
         return ""
 
     async def aclose(self) -> None:
