@@ -132,7 +132,7 @@ def ask(
     if prompt == "-":
         prompt = sys.stdin.read()
     teacher, model = backend.build()
-    name = template_name or template_for_model(model)
+    name = template_name or backend.adapter_template() or template_for_model(model)
     template = resolve_template(name) if name else None
     request = chat_request(
         prompt,

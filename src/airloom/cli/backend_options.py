@@ -3,7 +3,8 @@
 The teacher is chosen exactly as ``generate`` chooses it: from a config file
 (``--config``, ``--set``) or the defaults — the embedded local model when no base URL
 is given — with ``--base-url``, ``--model``, ``--api-key-env`` and
-``--request-timeout`` as shortcuts for the matching config keys.
+``--request-timeout`` as shortcuts for the matching config keys, and ``--adapter`` for
+``local.adapter`` (a trained LoRA adapter on the local model).
 
 Example:
     >>> choice = BackendChoice(base_url="http://127.0.0.1:9/v1", model="m")
@@ -40,6 +41,7 @@ class BackendChoice:
     model: str | None = None
     api_key_env: str | None = None
     timeout: float | None = None
+    adapter: Path | None = None
 
     def config(self) -> Config:
         """The config with the shortcuts applied as ``--set`` overrides."""
@@ -53,12 +55,34 @@ class BackendChoice:
             )
             if value is not None
         ]
+        if self.adapter is not None:
+            from airloom.train.adapter import check_adapter_dir
+
+            if self.base_url:
+                raise ConfigError(
+                    "--adapter applies to the embedded/local model, not to --base-url",
+                    hint="serve the adapter with its endpoint, or drop --base-url",
+                )
+            check_adapter_dir(self.adapter)
+            shortcuts.append(f"local.adapter={self.adapter.resolve()}")
         if self.api_key_env and not os.environ.get(self.api_key_env):
             raise ConfigError(
                 f"the environment variable {self.api_key_env} is not set",
                 hint=f"export {self.api_key_env}=<your key>, or drop --api-key-env",
             )
         return load_config(self.config_path, (*self.overrides, *shortcuts))
+
+    def adapter_template(self) -> str | None:
+        """The prompt format the ``--adapter`` was trained in (None without an adapter).
+
+        Example:
+            >>> BackendChoice().adapter_template() is None
+            True
+        """
+        from airloom.train.adapter import read_train_info
+
+        info = read_train_info(self.adapter) if self.adapter is not None else None
+        return info.template if info else None
 
     def build(self) -> tuple[Backend, str]:
         """The backend and the model name to put in requests."""
@@ -92,6 +116,7 @@ def backend_options(func: F) -> F:
             model=kwargs.pop("model"),
             api_key_env=kwargs.pop("api_key_env"),
             timeout=kwargs.pop("timeout"),
+            adapter=kwargs.pop("adapter"),
         )
         return func(*args, **kwargs)
 
@@ -131,6 +156,13 @@ def backend_options(func: F) -> F:
             type=float,
             default=None,
             help="Seconds before a request is abandoned (default: retry.timeout).",
+        ),
+        click.option(
+            "--adapter",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="A LoRA adapter made by `airloom train`, applied to the local model "
+            "(its prompt format is used).",
         ),
     ]
     decorated: Any = wrapper

@@ -27,7 +27,7 @@ from airloom.runtime.functions import (
 
 def _ask_model(registry: FunctionRegistry, question: str, backend: BackendChoice, fmt: str) -> str:
     teacher, model = backend.build()
-    name = template_for_model(model)
+    name = backend.adapter_template() or template_for_model(model)
     template = resolve_template(name) if name else None
     prompt = registry.prompt(question, fmt="yaml" if fmt == "yaml" else "json")
     request = chat_request(

@@ -69,11 +69,17 @@ class TrainResult:
     tokens_seen: int
     trained_tokens: int
     data: DataSummary
+    world_size: int = 1
     log_history: list[dict[str, Any]] = field(default_factory=list)
+    model: Any = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (counters as plain dicts)."""
-        out = asdict(self)
+        """A JSON-ready dict (counters as plain dicts; the in-memory model left out)."""
+        model, self.model = self.model, None
+        try:
+            out = asdict(self)
+        finally:
+            self.model = model
         out["data"]["skipped"] = dict(self.data.skipped)
         out["data"]["categories"] = dict(self.data.categories)
         return out
@@ -310,7 +316,8 @@ def _check_output(config: TrainConfig) -> Path:
                 f"{output} already holds a finished training run",
                 hint="choose another output_dir, or --set overwrite=true to train it again",
             )
-        if is_main_process():
+        if is_main_process():  # a fresh run: no resuming from the old run's checkpoints
+            remove_checkpoints(output)
             for name in (SUMMARY_FILE, "README.md", "loss.png"):
                 (output / name).unlink(missing_ok=True)
     return output
@@ -340,6 +347,7 @@ def train(config: TrainConfig, report: Report | None = None) -> TrainResult:
     emit: Report = report or (lambda _: None)
     output = _check_output(config)
     started = time.perf_counter()
+    emit("loading the training libraries")
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # before its import-time notes
     try:
         import torch
@@ -370,12 +378,12 @@ def train(config: TrainConfig, report: Report | None = None) -> TrainResult:
     model = _load_model(config, base, dtype, device)
     arguments = sft_arguments(config, has_eval=bool(examples.eval))
     arguments["use_cpu"] = device == "cpu"
-    if device == "cpu" and world_size() > 1:
-        arguments["ddp_backend"] = "gloo"
-    if dtype == torch.bfloat16:
-        arguments["bf16"] = True
-    elif dtype == torch.float16:
-        arguments["fp16"] = True
+    if world_size() > 1:
+        arguments["ddp_find_unused_parameters"] = False
+        if device == "cpu":
+            arguments["ddp_backend"] = "gloo"
+    arguments["bf16"] = dtype == torch.bfloat16  # TRL would default to bf16 autocast
+    arguments["fp16"] = dtype == torch.float16
     trainer = SFTTrainer(
         model=model,
         args=SFTConfig(**arguments),
@@ -410,7 +418,9 @@ def train(config: TrainConfig, report: Report | None = None) -> TrainResult:
             tokens_seen=int(trainer.state.num_input_tokens_seen or 0),
             trained_tokens=examples.summary.trained_tokens,
             data=examples.summary,
+            world_size=world_size(),
             log_history=history,
+            model=trainer.model,
         )
         if trainer.is_world_process_zero():
             _finish(trainer, tokenizer, config, base, result, examples)
