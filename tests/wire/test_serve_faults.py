@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -18,10 +17,9 @@ from airloom.serve.app import create_app
 from airloom.serve.config import load_serve_config
 from airloom.serve.server import BackgroundServer
 from airloom.serve.service import build_service
+from tests.support.cli import airloom_env, run_airloom
 from tests.support.lmoe import make_adapter
 from tests.support.tiny_model import tiny_model_dir
-
-ENV = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "HF_HUB_OFFLINE": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +35,8 @@ def local_config(base, *extra):
     )  # fmt: skip
 
 
-def airloom(*args, env=None, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "airloom", *args],
-        capture_output=True, text=True, timeout=300, env=env or ENV, **kwargs,
-    )  # fmt: skip
+def airloom(*args):
+    return run_airloom(*args, threads=1)
 
 
 def assert_one_line_error(result, *fragments):
@@ -170,14 +165,15 @@ def test_corrupt_adapters_are_clear_startup_errors(base, tmp_path):
     assert_one_line_error(result, "cannot load the adapter 'code'")
 
 
-def test_cli_serves_and_airloom_ask_is_its_client(base, tmp_path):
+def test_cli_serves_and_airloom_ask_is_its_client(base, tmp_path, monkeypatch):
     adapter = make_adapter(base, tmp_path / "code", seed=3, template="airoboros-2.2")
-    env = {**ENV, "MY_SERVE_KEY": "k1,k2", "CLIENT_KEY": "k2"}
+    monkeypatch.setenv("MY_SERVE_KEY", "k1,k2")
+    monkeypatch.setenv("CLIENT_KEY", "k2")
     process = subprocess.Popen(
         [sys.executable, "-m", "airloom", "serve", "--base", str(base), "--port", "0",
          "--adapter", f"code={adapter}", "--api-key-env", "MY_SERVE_KEY",
          "--template", "airoboros-2.2", "--set", "generation.threads=1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=airloom_env(threads=1),
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 240
@@ -207,7 +203,6 @@ def test_cli_serves_and_airloom_ask_is_its_client(base, tmp_path):
             "--raw",
             "--temperature",
             "0",
-            env=env,
         )
         assert answer.returncode == 0, answer.stderr
         assert answer.stdout.strip()
