@@ -11,8 +11,8 @@ How it works:
   under ``<cache_dir>/converted/``; later starts load that copy in about a second.
 * **One worker thread** owns the model. Requests are queued to it; the event loop is never
   blocked. Requests that arrive while the model is busy (or within ``batch_window_ms`` of
-  each other) are generated together as one left-padded batch when their sampling
-  parameters are compatible, which raises throughput on a CPU several times.
+  each other), streamed or not, are generated together as one left-padded batch when
+  their sampling parameters are compatible, which raises throughput on a CPU several times.
 * **Per-request limits inside a batch.** ``max_tokens``, ``stop`` strings and presence /
   frequency penalties are tracked per row; a row that is finished stops counting.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,11 @@ def serve_command(config_path: Path | None, overrides: tuple[str, ...], **flags:
     from airloom.serve.service import build_service
 
     console = Console(stderr=True)
+    handler = logging.StreamHandler(sys.stderr)  # routing decisions, with their scores
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    serve_log = logging.getLogger("airloom.serve")
+    serve_log.addHandler(handler)
+    serve_log.setLevel(logging.INFO)
     extra = flag_overrides(flags)
     config = load_serve_config(config_path, (*overrides, *extra))
     console.print(f"[dim]· preparing the {config.engine} engine for {config.display_base()}[/dim]")
