@@ -69,3 +69,10 @@ def test_serve_config_errors_name_the_line_and_key():
         load_serve_config_text("engine: tgi\n")
     with pytest.raises(ConfigError, match="unknown prompt template"):
         load_serve_config_text("template: vicuna-9\n")
+
+
+def test_the_printed_example_config_loads_back_unchanged():
+    from airloom.config_example import render_serve_example
+    from airloom.serve.config import ServeConfig
+
+    assert load_serve_config_text(render_serve_example()) == ServeConfig()

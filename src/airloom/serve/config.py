@@ -12,7 +12,7 @@ Example:
     Traceback (most recent call last):
     ...
     airloom.errors.ConfigError: <serve config> line 1: unknown key 'router.marign' \
-(did you mean 'margin'?) (see the "Serving" section of the README for every key)
+(did you mean 'margin'?) (see `airloom config example --kind serve` for every key)
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from airloom.config import (
 from airloom.errors import AirloomError
 from airloom.formats.chat import get_template
 
-HINT = 'see the "Serving" section of the README for every key'
+HINT = "see `airloom config example --kind serve` for every key"
 ENGINES = ("peft", "local", "vllm")
 
 
@@ -49,60 +49,88 @@ class RouterConfig(Strict):
       is farther than ``threshold``, the request goes to ``default_expert``.
     """
 
-    kind: Literal["embedding", "agent"] = "embedding"
-    embedding_model: str = DEFAULT_EMBEDDING_MODEL
-    k: int = Field(20, ge=1, le=1000)
-    max_samples: int = Field(1000, ge=1)
-    margin: float = Field(0.0, ge=0.0)
-    threshold: float | None = Field(None, gt=0.0)
-    default_expert: str | None = None
-    agent_expert: str = "function"
-    seed: int = 0
+    kind: Literal["embedding", "agent"] = Field(
+        "embedding", description="embedding (routing examples) or agent (an expert picks)."
+    )
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL, description="sentence-transformers name or local path."
+    )
+    k: int = Field(20, ge=1, le=1000, description="Nearest routing examples averaged.")
+    max_samples: int = Field(1000, ge=1, description="Routing examples kept per expert.")
+    margin: float = Field(
+        0.0, ge=0.0, description="Best two experts closer than this: the default expert."
+    )
+    threshold: float | None = Field(
+        None, gt=0.0, description="Best expert farther than this: the default expert."
+    )
+    default_expert: str | None = Field(
+        None, description="Fallback expert (default: the split's default, else 'general')."
+    )
+    agent_expert: str = Field("function", description="The expert the agent router asks.")
+    seed: int = Field(0, description="Seed of the routing-example sample.")
 
 
 class GenerationConfig(Strict):
     """In-process engines (``peft``, ``local``): batching and the torch settings."""
 
-    max_batch_size: int = Field(16, ge=1, le=256)
-    batch_window_ms: float = Field(10.0, ge=0.0, le=10_000)
-    threads: int | None = Field(None, ge=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    max_batch_size: int = Field(16, ge=1, le=256, description="Requests generated together.")
+    batch_window_ms: float = Field(
+        10.0, ge=0.0, le=10_000, description="Wait for companions of a first request."
+    )
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all).")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto, cpu or cuda.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="auto: bfloat16 where it is fast, else float32."
+    )
 
 
 class VllmConfig(Strict):
     """The ``vllm`` engine: the Python that has vLLM, and what it is started with."""
 
-    python: str = "python"
-    port: int = Field(0, ge=0, le=65535)
-    max_loras: int | None = Field(None, ge=1)
-    max_model_len: int | None = Field(None, ge=16)
-    dtype: str = "auto"
-    memory_utilization: float | None = Field(None, gt=0.0, le=1.0)
-    startup_timeout: float = Field(600.0, gt=0)
-    extra_args: list[str] = Field(default_factory=list)
+    python: str = Field("python", description="Python of an environment with vLLM.")
+    port: int = Field(0, ge=0, le=65535, description="vLLM's own port (0: a free one).")
+    max_loras: int | None = Field(
+        None, ge=1, description="Adapters per batch (default: all experts)."
+    )
+    max_model_len: int | None = Field(None, ge=16, description="Lower the context window.")
+    dtype: str = Field("auto", description="Weights dtype passed to vLLM.")
+    memory_utilization: float | None = Field(
+        None, gt=0.0, le=1.0, description="Share of memory vLLM reserves (of RAM on a CPU)."
+    )
+    startup_timeout: float = Field(600.0, gt=0, description="Seconds to wait for vLLM.")
+    extra_args: list[str] = Field(default_factory=list, description="More vLLM server arguments.")
 
 
 class ServeConfig(Strict):
     """Everything ``airloom serve`` needs (see the README's "Serving" section)."""
 
-    engine: Literal["peft", "local", "vllm"] = "peft"
-    base: str = "embedded"
-    base_name: str | None = None
-    template: str | None = None
-    lmoe: str | None = None
-    adapters: dict[str, str] = Field(default_factory=dict)
-    routed_model: str = "lmoe"
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    api_key_env: str = "AIRLOOM_SERVE_KEY"
-    no_auth: bool = False
-    cors_origins: list[str] = Field(default_factory=list)
-    max_body_bytes: int = Field(1_000_000, ge=1024)
-    max_tokens_cap: int = Field(2048, ge=1)
-    default_max_tokens: int = Field(256, ge=1)
-    max_concurrency: int = Field(64, ge=1)
-    max_queue: int = Field(256, ge=0)
+    engine: Literal["peft", "local", "vllm"] = Field(
+        "peft", description="peft (base + adapters), local (the base alone) or vllm."
+    )
+    base: str = Field("embedded", description="'embedded', a model folder or a .gguf.")
+    base_name: str | None = Field(None, description="Its id in /v1/models (default: name).")
+    template: str | None = Field(
+        None, description="The base's prompt format (default: its tokenizer's template)."
+    )
+    lmoe: str | None = Field(None, description="An `airloom experts split` folder.")
+    adapters: dict[str, str] = Field(
+        default_factory=dict, description="More experts: name -> adapter folder."
+    )
+    routed_model: str = Field("lmoe", description="The model id that routes to an expert.")
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port (0: a free one).")
+    api_key_env: str = Field(
+        "AIRLOOM_SERVE_KEY", description="Variable with the API key(s), comma-separated."
+    )
+    no_auth: bool = Field(False, description="Accept requests without a key (loopback only).")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (none: CORS off)."
+    )
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger bodies get 413.")
+    max_tokens_cap: int = Field(2048, ge=1, description="Larger max_tokens get 400.")
+    default_max_tokens: int = Field(256, ge=1, description="max_tokens when none is given.")
+    max_concurrency: int = Field(64, ge=1, description="Requests generating at once.")
+    max_queue: int = Field(256, ge=0, description="Requests waiting; beyond it 429.")
     router: RouterConfig = Field(default_factory=RouterConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     vllm: VllmConfig = Field(default_factory=VllmConfig)
