@@ -115,3 +115,25 @@ def render_train_example() -> str:
     lines = [_TRAIN_HEADER]
     lines.extend(_render_model(TrainConfig, config.model_dump(mode="json"), 0))
     return "\n".join(lines) + "\n"
+
+
+_SERVE_HEADER = """\
+# airloom server config (`airloom serve --config serve.yaml`). Every key is shown with its
+# default; delete what you do not need; override any key with --set dotted.key=value.
+# Clients send the key from api_key_env as 'Authorization: Bearer <key>'.
+"""
+
+
+def render_serve_example() -> str:
+    """The server config example as YAML text with comments.
+
+    Example:
+        >>> text = render_serve_example()
+        >>> "routed_model: lmoe" in text and "router:" in text
+        True
+    """
+    from airloom.serve.config import ServeConfig
+
+    lines = [_SERVE_HEADER]
+    lines.extend(_render_model(ServeConfig, ServeConfig().model_dump(mode="json"), 0))
+    return "\n".join(lines) + "\n"

@@ -38,6 +38,7 @@ from starlette.routing import Route
 
 from airloom.backends.base import ChatRequest, Message
 from airloom.backends.scripted import ScriptedBackend
+from airloom.serve import wire
 
 
 @dataclass
@@ -120,9 +121,8 @@ class OpenAIServer:
 
     # ---- handlers ---------------------------------------------------------------------
     async def _models(self, request: Request) -> Response:
-        return JSONResponse(
-            {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models or []]}
-        )
+        listing = wire.ModelList(data=[wire.ModelCard(id=m) for m in self.models or []])
+        return JSONResponse(listing.model_dump(exclude_none=True))
 
     async def _stats(self, request: Request) -> Response:
         s = self.state
@@ -186,24 +186,23 @@ class OpenAIServer:
                 self.state.in_flight -= 1
         self.state.completed += 1
         finish = "length" if fault is not None and fault.kind == "length" else reply.finish_reason
-        payload = {
-            "id": f"cmpl-{self.state.requests}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": self.reported_model or model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": reply.text},
-                    "finish_reason": finish,
-                }
+        payload = wire.ChatCompletion(
+            id=f"cmpl-{self.state.requests}",
+            created=wire.now(),
+            model=self.reported_model or model,
+            choices=[
+                wire.ChatChoice(
+                    index=0,
+                    message=wire.AssistantMessage(content=reply.text),
+                    finish_reason=finish,
+                )
             ],
-            "usage": {
-                "prompt_tokens": reply.usage.prompt_tokens,
-                "completion_tokens": reply.usage.completion_tokens,
-                "total_tokens": reply.usage.total_tokens,
-            },
-        }
+            usage=wire.Usage(
+                prompt_tokens=reply.usage.prompt_tokens,
+                completion_tokens=reply.usage.completion_tokens,
+                total_tokens=reply.usage.total_tokens,
+            ),
+        ).model_dump(exclude={"expert", "routing_duration"})
         if body.get("stream"):
             return StreamingResponse(self._sse(reply.text, model), media_type="text/event-stream")
         if fault is not None and fault.kind == "truncated":
@@ -215,8 +214,14 @@ class OpenAIServer:
 
     async def _sse(self, text: str, model: str) -> Any:
         for piece in re.findall(r"\S+\s*|\s+", text):
-            chunk = {"choices": [{"index": 0, "delta": {"content": piece}}], "model": model}
-            yield f"data: {json.dumps(chunk)}\n\n"
+            chunk = wire.ChatCompletionChunk(
+                id="chunk",
+                created=wire.now(),
+                model=model,
+                choices=[wire.ChunkChoice(index=0, delta=wire.Delta(content=piece))],
+            )
+            data = chunk.model_dump_json(exclude_none=True, exclude={"routing_duration"})
+            yield f"data: {data}\n\n"
         yield "data: [DONE]\n\n"
 
     async def _fault_response(self, fault: Fault) -> Response | None:

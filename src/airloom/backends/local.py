@@ -11,8 +11,8 @@ How it works:
   under ``<cache_dir>/converted/``; later starts load that copy in about a second.
 * **One worker thread** owns the model. Requests are queued to it; the event loop is never
   blocked. Requests that arrive while the model is busy (or within ``batch_window_ms`` of
-  each other) are generated together as one left-padded batch when their sampling
-  parameters are compatible, which raises throughput on a CPU several times.
+  each other), streamed or not, are generated together as one left-padded batch when
+  their sampling parameters are compatible, which raises throughput on a CPU several times.
 * **Per-request limits inside a batch.** ``max_tokens``, ``stop`` strings and presence /
   frequency penalties are tracked per row; a row that is finished stops counting.
 
@@ -424,37 +424,13 @@ class _StreamSink:
                 self.loop.call_soon_threadsafe(self.queue.put_nowait, _STREAM_END)
 
 
-_STREAMER_CLASS: type | None = None
-
-
-def _streamer_class() -> type:
-    """A transformers ``TextIteratorStreamer`` that hands text to a :class:`_StreamSink`.
-
-    Built on first use so that importing this module does not import transformers.
-    """
-    global _STREAMER_CLASS
-    if _STREAMER_CLASS is None:
-        from transformers import TextIteratorStreamer
-
-        class _SinkStreamer(TextIteratorStreamer):
-            def __init__(self, tokenizer: Any, sink: _StreamSink) -> None:
-                super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
-                self.sink = sink
-
-            def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
-                self.sink.push(text)
-                if stream_end:
-                    self.sink.end()
-
-        _STREAMER_CLASS = _SinkStreamer
-    return _STREAMER_CLASS
-
-
 class _BatchTracker:
     """Stopping criterion with per-row state: end-of-turn tokens, max tokens, stop strings.
 
     transformers calls it after every step with the whole sequences; it answers, per row,
-    whether that row is finished, and remembers how many tokens each row produced.
+    whether that row is finished, and remembers how many tokens each row produced. Rows
+    of streamed requests get their new text pushed to their sink at every step, so that
+    streamed requests batch like the others.
     """
 
     def __init__(
@@ -471,6 +447,7 @@ class _BatchTracker:
         self.lengths: list[int | None] = [None] * len(jobs)
         self.reasons: list[str] = ["length"] * len(jobs)
         self._tail = [max((len(s) for s in job.params.stop), default=0) + 8 for job in self.jobs]
+        self._emitted = [0] * len(jobs)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **_: Any) -> torch.Tensor:
         import torch
@@ -487,8 +464,22 @@ class _BatchTracker:
                 self.lengths[row], self.reasons[row] = generated, "length"
             elif job.cancelled():
                 self.lengths[row], self.reasons[row] = generated, "cancelled"
+                continue
+            if job.sink is not None:
+                self._push(input_ids, row, generated, final=self.lengths[row] is not None)
         done = [length is not None for length in self.lengths]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    def _push(self, input_ids: torch.Tensor, row: int, generated: int, *, final: bool) -> None:
+        """Send a streamed row's new text (held back while it ends in half a character)."""
+        sink = self.jobs[row].sink
+        assert sink is not None
+        tokens = input_ids[row, self.prompt_width : self.prompt_width + generated].tolist()
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        if text.endswith("\ufffd") and not final:
+            return
+        sink.push(text[self._emitted[row] :])
+        self._emitted[row] = len(text)
 
     def _hit_stop(self, input_ids: torch.Tensor, row: int, generated: int) -> bool:
         count = min(generated, self._tail[row])
@@ -641,6 +632,19 @@ class LocalBackend:
             ...         print(delta, end="")
             >>> asyncio.run(show())  # doctest: +SKIP
         """
+        async for event in self.events(request):
+            if isinstance(event, str):
+                yield event
+
+    async def events(self, request: ChatRequest) -> AsyncIterator[str | ChatResponse]:
+        """:meth:`stream`'s text deltas, then the whole :class:`ChatResponse` (usage, finish).
+
+        Example:
+            >>> async def show():
+            ...     async for event in LocalBackend().events(req):
+            ...         print(event if isinstance(event, str) else event.finish_reason)
+            >>> asyncio.run(show())  # doctest: +SKIP
+        """
         sink = _StreamSink(asyncio.get_running_loop())
         job = self._submit(request, sink=sink)
         scanner = StopScanner(job.params.stop)
@@ -668,10 +672,11 @@ class LocalBackend:
                     piece = scanner.feed(item)
                     if piece:
                         yield piece
-            await wrapped  # raises the job's error, if any
+            response = await wrapped  # raises the job's error, if any
             tail = scanner.flush()
             if tail:
                 yield tail
+            yield response
         finally:
             sink.closed = True
             if getter is not None and not getter.done():
@@ -716,12 +721,15 @@ class LocalBackend:
         self._check_open()
         if not request.messages:
             raise FatalBackendError("a chat request needs at least one message")
-        params = parse_generation_params(request.params)
-        key = None if sink is not None else params.batch_key()
-        job = _Job(request, params, concurrent.futures.Future(), key, sink)
+        params = self._job_params(request)
+        job = _Job(request, params, concurrent.futures.Future(), params.batch_key(), sink)
         self._ensure_worker()
         self._queue.put(job)
         return job
+
+    def _job_params(self, request: ChatRequest) -> GenerationParams:
+        """The generation parameters of a request (a subclass may add stop strings)."""
+        return parse_generation_params(request.params)
 
     def _ensure_worker(self) -> None:
         with self._worker_lock:
@@ -1025,17 +1033,7 @@ class LocalBackend:
         if job.prompt_ids:
             return
         tokenizer = self._tokenizer
-        messages = [m.to_dict() for m in job.request.messages]
-        try:
-            text = tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=False
-            )
-        except Exception as exc:
-            raise FatalBackendError(
-                f"the model's chat template cannot render these messages: {exc}",
-                hint="use an instruct/chat model, or check the message roles",
-            ) from exc
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = tokenizer(self._prompt_text(job.request), add_special_tokens=False)["input_ids"]
         prompt_tokens = len(ids)
         room = self._context_length - prompt_tokens
         asked = job.params.max_tokens
@@ -1053,6 +1051,32 @@ class LocalBackend:
             )
         job.prompt_ids = list(ids)
         job.max_new_tokens = asked if asked is not None else min(self.settings.max_new_tokens, room)
+
+    def _prompt_text(self, request: ChatRequest) -> str:
+        """The prompt of a request: ``params["prompt"]`` as it is, else the chat template."""
+        raw = request.params.get("prompt")
+        if isinstance(raw, str):
+            return raw
+        messages = [m.to_dict() for m in request.messages]
+        try:
+            return str(
+                self._template_tokenizer(request).apply_chat_template(
+                    messages, add_generation_prompt=True, tokenize=False
+                )
+            )
+        except Exception as exc:
+            raise FatalBackendError(
+                f"the model's chat template cannot render these messages: {exc}",
+                hint="use an instruct/chat model, or check the message roles",
+            ) from exc
+
+    def _template_tokenizer(self, request: ChatRequest) -> Any:
+        """The tokenizer whose chat template renders a request (a subclass may pick one)."""
+        return self._tokenizer
+
+    def _generate_kwargs(self, jobs: Sequence[_Job]) -> dict[str, Any]:
+        """Extra keyword arguments of ``generate`` for a batch (a subclass adds adapters)."""
+        return {}
 
     def _generation_config(self, transformers: Any, jobs: Sequence[_Job]) -> Any:
         params = jobs[0].params
@@ -1087,10 +1111,6 @@ class LocalBackend:
         processors = transformers.LogitsProcessorList()
         if any(j.params.presence_penalty or j.params.frequency_penalty for j in jobs):
             processors.append(_PenaltyProcessor(jobs, width))
-        streamer = None
-        sink = jobs[0].sink
-        if sink is not None:
-            streamer = _streamer_class()(self._tokenizer, sink)
         # A seeded request runs alone and replays its stream; any other sampled batch
         # draws a fresh one (torch starts every process from the same fixed seed, and a
         # seeded request would otherwise fix the stream of every batch after it).
@@ -1107,7 +1127,7 @@ class LocalBackend:
                     generation_config=self._generation_config(transformers, jobs),
                     stopping_criteria=transformers.StoppingCriteriaList([tracker]),
                     logits_processor=processors,
-                    streamer=streamer,
+                    **self._generate_kwargs(jobs),
                 )
         except BaseException as exc:
             error: BaseException = exc
@@ -1118,8 +1138,9 @@ class LocalBackend:
                 self._finish_error(job, error)
             return
         finally:
-            if sink is not None:
-                sink.end()
+            for job in jobs:
+                if job.sink is not None:
+                    job.sink.end()
         elapsed = time.perf_counter() - started
         rows = output[:, width:].tolist()
         responses: list[ChatResponse] = []

@@ -194,6 +194,22 @@ def _parse_completion(data: Any, base_url: str) -> ChatResponse:
     )
 
 
+async def sse_chunks(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    """The JSON objects of a server-sent-events reply, up to ``[DONE]``; garbled ones skipped."""
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            chunk = json.loads(data)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(chunk, dict):
+            yield chunk
+
+
 class OpenAIBackend:
     """Client for ``POST {base_url}/chat/completions`` with one shared connection pool."""
 
@@ -286,16 +302,10 @@ class OpenAIBackend:
                 if response.status_code >= 300:
                     body = (await response.aread()).decode("utf-8", "replace")
                     raise self._error(response, body, request.model)
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        return
+                async for chunk in sse_chunks(response):
                     try:
-                        chunk = json.loads(data)
                         delta = chunk["choices"][0].get("delta") or {}
-                    except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+                    except (KeyError, IndexError, TypeError, AttributeError):
                         continue
                     text = delta.get("content")
                     if text:

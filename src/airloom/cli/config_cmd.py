@@ -17,10 +17,10 @@ def config() -> None:
 @config.command("example")
 @click.option(
     "--kind",
-    type=click.Choice(["generate", "train"]),
+    type=click.Choice(["generate", "train", "serve"]),
     default="generate",
     show_default=True,
-    help="generate: the data generation config; train: the training config.",
+    help="generate: data generation; train: training; serve: the server config.",
 )
 def example(kind: str) -> None:
     """Print a config with every key, its default and a one-line explanation."""
@@ -28,6 +28,11 @@ def example(kind: str) -> None:
         from airloom.config_example import render_train_example
 
         click.echo(render_train_example(), nl=False)
+        return
+    if kind == "serve":
+        from airloom.config_example import render_serve_example
+
+        click.echo(render_serve_example(), nl=False)
         return
     from airloom.config_example import render_example
 

@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "recover": ("airloom.cli.recover_cmd", "recover", "Copy what is readable of a damaged store."),
     "train": ("airloom.cli.train_cmd", "train_command", "Fine-tune: full, LoRA, QLoRA; merge."),
     "experts": ("airloom.cli.train_cmd", "experts", "Split data into LMoE expert sets."),
+    "serve": ("airloom.cli.serve_cmd", "serve_command", "Serve a model and experts (OpenAI API)."),
 }
 
 
