@@ -99,3 +99,25 @@ def test_a_second_ctrl_c_stops_at_once_and_the_rerun_resumes(slow_server, tmp_pa
     summary = json.loads(rerun.stdout.strip().splitlines()[-1])
     assert summary["status"] == "completed"
     assert summary["categories"]["general"]["accepted"] == 12
+
+
+@pytest.mark.parametrize("command", ["ask", "plan"])
+def test_ctrl_c_stops_a_waiting_one_shot_command_at_once(slow_server, tmp_path, command):
+    (tmp_path / "docs").mkdir()
+    corpus = ["--corpus", "docs"] if command == "plan" else []
+    model = ["--base-url", slow_server, "--model", "m"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airloom", command, "Hello?", *model, *corpus],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_calls(slow_server, proc)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 1.5
+    assert proc.returncode == 130, err
+    assert "stopping…" in err and "interrupted" in err and "Traceback" not in err

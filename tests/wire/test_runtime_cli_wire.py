@@ -269,3 +269,16 @@ def test_call_show_prompt_and_verbose(registry_file: Path) -> None:
     result = _run("call", "--registry", str(registry_file), "Hi", "--show-prompt", "-v")
     assert result.stderr == "skipped untyped: untyped: parameter 'x' has no type hint\n"
     assert result.stdout.splitlines()[2] == "Input: Hi"
+
+
+def test_ask_max_tokens_says_the_answer_was_cut(openai_server) -> None:
+    from tests.support.openai_server import Fault
+
+    server = openai_server(faults=[Fault("length", times=1)])
+    result = _run(
+        "ask", "Tell me a long story", "--base-url", server.url, "--model", "m", "--max-tokens", "5"
+    )
+    assert result.exit_code == 0, result.output
+    assert "[the answer was cut at --max-tokens 5; raise it for the whole answer]" in result.output
+    result = _run("ask", "Tell me a long story", "--base-url", server.url, "--model", "m")
+    assert result.exit_code == 0 and "cut" not in result.output  # a whole answer

@@ -586,6 +586,12 @@ class LocalBackend:
         return self._model is not None
 
     @property
+    def batch_capacity(self) -> int:
+        """Requests generated together at most; the engine keeps about that many of
+        a category's calls queued, so that answers are not stuck behind task lists."""
+        return self.settings.max_batch_size
+
+    @property
     def context_length(self) -> int:
         """The context window in tokens (0 before the model is loaded)."""
         return self._context_length

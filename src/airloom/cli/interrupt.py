@@ -40,10 +40,10 @@ def stopping_message(grace: float, in_flight: int) -> str:
         >>> stopping_message(30, 3)
         'stopping: waiting up to 30 s for 3 calls in flight; Ctrl-C again to stop now'
         >>> stopping_message(30, 0)
-        'stopping; Ctrl-C again to stop now'
+        'stopping…'
     """
-    if in_flight <= 0:
-        return "stopping; Ctrl-C again to stop now"
+    if in_flight <= 0 or grace <= 0:
+        return "stopping…"
     calls = "call" if in_flight == 1 else "calls"
     return (
         f"stopping: waiting up to {grace:.0f} s for {in_flight} {calls} in flight; "
@@ -137,3 +137,16 @@ async def run_interruptible(
                 await stopper.watcher
         for signum in installed:
             loop.remove_signal_handler(signum)
+
+
+def run_command(work: Awaitable[T], *, grace: float = 0.0) -> T:
+    """Run a one-shot command's async work (``ask``, ``call``, ``plan``): the first
+    Ctrl-C or SIGTERM stops it at once, with a message, as :class:`Interrupted`.
+
+    Example:
+        >>> async def work():
+        ...     return "answer"
+        >>> run_command(work())
+        'answer'
+    """
+    return asyncio.run(run_interruptible(work, console=Console(stderr=True), grace=grace))

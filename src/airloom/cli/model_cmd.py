@@ -28,6 +28,7 @@ from rich.progress import (
 from airloom.cli.options import config_options, load
 
 if TYPE_CHECKING:
+    from airloom.backends.base import Backend
     from airloom.backends.local import LoadReport, LocalBackend
 
 STAGES = {
@@ -124,6 +125,20 @@ async def load_with_progress(backend: LocalBackend, console: Console) -> LoadRep
         backend.progress = None
         if progress is not None:
             progress.stop()
+
+
+async def ready(backend: Backend, console: Console | None = None) -> None:
+    """Load a local backend with visible progress before its first request (other
+    backends need nothing).
+
+    Example:
+        >>> from airloom.backends.scripted import ScriptedBackend
+        >>> asyncio.run(ready(ScriptedBackend.from_file("demo")))
+    """
+    from airloom.backends.local import LocalBackend
+
+    if isinstance(backend, LocalBackend) and not backend.loaded:
+        await load_with_progress(backend, console or Console(stderr=True))
 
 
 @click.group("model")

@@ -512,6 +512,7 @@ class Engine:
         replay = list(unfinished)
         per_round = instructor.expected_yield()
         concurrency = self.config.concurrency.max_requests
+        batch_capacity: int | None = getattr(endpoint.backend, "batch_capacity", None)
         in_flight: set[asyncio.Task[int]] = set()
         barren = 0
         stats.state = "running"
@@ -537,6 +538,10 @@ class Engine:
                 remaining = stats.target - stats.accepted
                 needed = math.ceil(remaining / per_round)
                 cap = max(1, min(needed, math.ceil(2 * concurrency / per_round) + 4))
+                if batch_capacity is not None:
+                    # A local model works through its queue in order: many rounds at
+                    # once would put every task list before the first answer.
+                    cap = max(1, min(needed, math.ceil(batch_capacity / per_round)))
                 while not exhausted and len(in_flight) < cap:
                     if replay:
                         index = replay.pop(0)
