@@ -121,3 +121,41 @@ def test_ctrl_c_stops_a_waiting_one_shot_command_at_once(slow_server, tmp_path, 
     assert time.monotonic() - sent < 1.5
     assert proc.returncode == 130, err
     assert "stopping…" in err and "interrupted" in err and "Traceback" not in err
+
+
+def test_ctrl_c_stops_the_judge_and_keeps_its_verdicts(slow_server, tmp_path):
+    (tmp_path / "topics.txt").write_text("\n".join(f"subject {i}" for i in range(30)))
+    (tmp_path / "config.yaml").write_text(
+        "backend: scripted\nscript_path: demo\nembedding_model: hashing\nseed: 3\n"
+        "instructors:\n  general: {count: 12, batch_size: 3}\n"
+    )
+    filled = subprocess.run(
+        [sys.executable, "-m", "airloom", "generate", "-c", "config.yaml", "-q"],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert filled.returncode == 0, filled.stderr[-2000:]
+    (tmp_path / "judge.yaml").write_text(
+        f"base_url: {slow_server}\nmodel: judge\nembedding_model: hashing\n"
+        "output_path: instructions.jsonl\nconcurrency: {max_requests: 3, stop_grace: 5}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airloom", "judge", "-c", "judge.yaml"],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_calls(slow_server, proc)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 5.0 + 2.0
+    assert proc.returncode == 130, err
+    assert "stopping: waiting up to 5 s for 3 calls in flight" in err
+    assert "interrupted" in err and "run the same command again" in err
+    assert "Traceback" not in err

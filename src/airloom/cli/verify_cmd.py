@@ -35,7 +35,9 @@ _FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text", "store"]
 @click.option("--memory-mb", type=int, default=1024, show_default=True, help="Memory per run.")
 @click.option("--workers", type=int, default=4, show_default=True, help="Records at once.")
 @click.option("--recheck", is_flag=True, help="Ignore verdicts cached in a store.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress bar or table: the totals as one JSON line."
+)
 def verify(
     source: Path,
     out: Path | None,
@@ -84,22 +86,33 @@ def verify(
             options,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    totals = summary.totals()
+    if quiet:  # for scripts: one JSON line, no table
+        click.echo(
+            json.dumps(
+                {
+                    **{s: totals.get(s, 0) for s in ("pass", "fail", "skip", "error")},
+                    "cached": summary.cached,
+                    "written": summary.written if out else None,
+                    "unreadable_rows": len(summary.problems),
+                }
+            )
+        )
+        return
     table = Table(title="verification")
     for column in ("category", "pass", "fail", "skip", "error"):
         table.add_column(column, justify="left" if column == "category" else "right")
     for category, counts in sorted(summary.counts.items()):
         table.add_row(category, *(str(counts.get(s, 0)) for s in ("pass", "fail", "skip", "error")))
+    if len(summary.counts) > 1:
+        table.add_section()
+        table.add_row("total", *(str(totals.get(s, 0)) for s in ("pass", "fail", "skip", "error")))
     console.print(table)
     for problem in summary.problems[:10]:
         console.print(f"[yellow]skipped row[/yellow] {problem}")
-    totals = summary.totals()
-    click.echo(
-        json.dumps(
-            {
-                **{s: totals.get(s, 0) for s in ("pass", "fail", "skip", "error")},
-                "cached": summary.cached,
-                "written": summary.written if out else None,
-                "unreadable_rows": len(summary.problems),
-            }
-        )
-    )
+    notes = [f"{summary.cached} verdicts from the cache"]
+    if out:
+        notes.append(f"{summary.written} records written to {out}")
+    if summary.problems:
+        notes.append(f"{len(summary.problems)} unreadable rows")
+    console.print("; ".join(notes))

@@ -357,17 +357,10 @@ class Engine:
         finally:
             self.stats.status = status
             if status == "interrupted":
-                self._mark_interrupted()
+                self.stats.mark_interrupted()
             self.stats.phase = ""
             await self._shutdown(status)
         return self.stats
-
-    def _mark_interrupted(self) -> None:
-        """Every unfinished category (and the topic phase) says so, and how to go on."""
-        for stats in self.stats.categories.values():
-            if stats.state in ("waiting", "running", "stopped"):
-                stats.state = "interrupted"
-        self.stats.message = "interrupted: run the same command again to resume"
 
     async def write_topics(self) -> list[str]:
         """Have the teacher write the topics file (``airloom topics``); returns new topics."""
