@@ -32,6 +32,9 @@ from airloom.errors import Interrupted
 
 T = TypeVar("T")
 
+#: Seconds past the grace period that self-draining work gets to shut down.
+SHUTDOWN_SLACK_S = 15.0
+
 
 def stopping_message(grace: float, in_flight: int) -> str:
     """What the first Ctrl-C prints.
@@ -90,7 +93,9 @@ class _Stopper:
         """Cancel the work when nothing is in flight any more (unless it drains by
         itself) or when the grace period is over (always)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.grace + (1.0 if self.drains_itself else 0.0)
+        # Work that drains by itself also shuts down by itself (store, model, export):
+        # the hard stop leaves it time for that, a second Ctrl-C does not wait.
+        deadline = loop.time() + self.grace + (SHUTDOWN_SLACK_S if self.drains_itself else 0.0)
         while not self.task.done() and loop.time() < deadline:
             if not self.drains_itself and self.in_flight() <= 0:
                 break
