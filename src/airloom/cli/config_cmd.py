@@ -43,7 +43,9 @@ def check(file: Path, overrides: tuple[str, ...]) -> None:
             f"dedup cosine>={cosine:.4g}"
         )
     if not enabled:
-        click.echo("  no instructor has a count above 0: generate would do nothing")
+        click.echo(
+            "  no instructor has a count above 0 (fine for judge and cull; generate does nothing)"
+        )
     off = len(counts) - len(enabled)
     if off:
         click.echo(f"  {off} other instructors are off (count 0)")
