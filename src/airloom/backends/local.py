@@ -608,18 +608,6 @@ class LocalBackend:
         # A daemon thread: a stop does not wait for a conversion of minutes to end.
         return await in_daemon_thread(self._ensure_loaded, name="airloom-model-load")
 
-    def needs_preparation(self) -> bool:
-        """True when the first load must assemble or convert the weights (minutes),
-        False when a converted copy waits in the cache (seconds).
-
-        Example:
-            >>> LocalBackend(LocalModelSettings(cache_dir=Path("/nonexistent"))).needs_preparation()
-            True
-        """
-        if self.settings.model != "embedded":
-            return False
-        return not _converted_is_complete(self._converted_dir(embedded_identity()))
-
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """Generate one chat completion (batched with concurrent compatible requests).
 
