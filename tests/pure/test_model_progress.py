@@ -34,12 +34,13 @@ def test_every_stage_is_shown_in_order_off_a_terminal() -> None:
     lines = out.getvalue().splitlines()
     starts = [line for line in lines if line.endswith("…")]
     assert starts == [
+        "model: starting the model runtime (torch, transformers)…",
         "model: assembling the model file from its packages (once)…",
         "model: converting the model to dense weights (once)…",
         "model: saving the converted model for fast starts (once)…",
         "model: loading the model…",
     ]
-    assert len([line for line in lines if line.endswith(" s")]) == 4
+    assert len([line for line in lines if line.endswith(" s")]) == 5
     assert backend.progress is None
 
 

