@@ -157,6 +157,7 @@ def prepare(config_path: Path | None, overrides: tuple[str, ...]) -> None:
     """
     from airloom.backends.local import LocalBackend
     from airloom.cli.interrupt import run_interruptible
+    from airloom.errors import Interrupted
 
     settings = load(config_path, overrides)[0].local if config_path or overrides else None
     backend = LocalBackend(settings)
@@ -169,7 +170,12 @@ def prepare(config_path: Path | None, overrides: tuple[str, ...]) -> None:
             await backend.aclose()
 
     started = time.monotonic()
-    report = asyncio.run(run_interruptible(work(), console=console, grace=0.0))
+    try:
+        report = asyncio.run(run_interruptible(work(), console=console, grace=0.0))
+    except Interrupted as exc:
+        raise Interrupted(
+            exc.message, hint="what is finished is kept: run `airloom model prepare` again"
+        ) from None
     click.echo(
         f"model {report.model} ready ({report.source}, {report.dtype}, "
         f"{time.monotonic() - started:.0f} s) in {backend.settings.resolved_cache_dir()}"
