@@ -65,6 +65,7 @@ async def run_request(
     afterwards.
 
     Example:
+        >>> import asyncio
         >>> class Echo:
         ...     name = "echo"
         ...     async def complete(self, request):
