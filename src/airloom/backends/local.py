@@ -96,6 +96,8 @@ log = logging.getLogger(__name__)
 _INSTALL_HINT = "pip install 'airloom[local]'"
 _CONVERTED_MARKER = "airloom-converted.json"
 _END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<end_of_turn>")
+_CLOSE_WAIT_S = 2.0
+"""How long closing waits for a busy worker before it leaves it to finish alone."""
 _STREAM_END = object()
 _STOP_WORKER = object()
 
@@ -680,12 +682,14 @@ class LocalBackend:
         loading = self._load_lock.locked()
         if worker is not None and worker.is_alive():
             self._queue.put(_STOP_WORKER)
-            if not loading:  # a batch ends within a step: its callers have gone
-                await in_daemon_thread(worker.join, name="airloom-model-close")
+            if not loading:  # a cancelled batch ends at its next token...
+                await in_daemon_thread(worker.join, _CLOSE_WAIT_S, name="airloom-model-close")
         self._worker = None
         self._fail_queued(BackendError("the local backend was closed", hint="open a new one"))
-        if loading:
-            return  # a load cannot be interrupted; it ends on its daemon thread, unwaited
+        if loading or (worker is not None and worker.is_alive()):
+            # ...but neither a load nor a prompt's forward pass can be interrupted: they
+            # end on their daemon thread, unwaited, and the model is freed with it.
+            return
         with self._load_lock:
             self._model = None
             self._tokenizer = None

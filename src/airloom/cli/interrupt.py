@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from rich.console import Console
 
@@ -155,3 +157,15 @@ def run_command(work: Awaitable[T], *, grace: float = 0.0) -> T:
         'answer'
     """
     return asyncio.run(run_interruptible(work, console=Console(stderr=True), grace=grace))
+
+
+def exit_now(code: int) -> NoReturn:
+    """Leave at once with ``code`` after a stop, output flushed.
+
+    The stopped work has kept what it keeps on disk; a thread it had to abandon (a
+    model load, a prompt's forward pass inside torch) must neither hold the exit up
+    nor abort the interpreter's teardown, so the teardown is skipped.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
 import sys
 
 import click
@@ -85,11 +84,9 @@ def main() -> None:
         click.echo(exc.message, err=True)
         if exc.hint:
             click.echo(f"  {exc.hint}", err=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # The work is cancelled and what it keeps is on disk; an abandoned load or
-        # sandbox thread must not hold the exit up while the interpreter tears down.
-        os._exit(exc.exit_code)
+        from airloom.cli.interrupt import exit_now
+
+        exit_now(exc.exit_code)
     except AirloomError as exc:
         click.secho(f"error: {exc.message}", fg="red", err=True)
         if exc.hint:
