@@ -195,3 +195,11 @@ def test_click_usage_error_exit_code(
         main()
     assert info.value.code == 2
     assert "Missing argument" in capsys.readouterr().err
+
+
+def test_ask_help_agrees_with_the_command_list() -> None:
+    overview = CliRunner().invoke(cli, ["--help"]).output
+    ask_line = next(line for line in overview.splitlines() if line.strip().startswith("ask "))
+    assert "embedded" in ask_line and "OpenAI-compatible endpoint." not in ask_line
+    detail = CliRunner().invoke(cli, ["ask", "--help"]).output
+    assert "embedded local model" in detail and "--max-tokens" in detail
