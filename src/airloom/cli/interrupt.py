@@ -116,8 +116,8 @@ async def run_interruptible(
     """Await ``work`` with SIGINT/SIGTERM handled as the module docstring says.
 
     ``on_stop`` is called on the first signal (and again on a second); it returns True
-    when the work now stops by itself (it is still cancelled after ``grace``), False to
-    have it cancelled as soon as nothing is in flight.
+    when the work now stops by itself (it is still cancelled ``SHUTDOWN_SLACK_S`` after
+    ``grace``), False to have it cancelled as soon as nothing is in flight.
 
     Raises :class:`~airloom.errors.Interrupted` when the work was cancelled by a signal.
     """
