@@ -69,3 +69,38 @@ def test_generate_on_the_embedded_model(tmp_path: Path) -> None:
             parse_closed_context(instruction, strict=True)
     exported = (tmp_path / "instructions.jsonl").read_text().splitlines()
     assert len(exported) == len(rows)
+
+
+def test_ctrl_c_while_the_embedded_model_generates(tmp_path: Path) -> None:
+    """The calls in flight get the grace period; a forward pass that cannot be cut short
+    does not hold the stop up; the summary says interrupted and how to resume."""
+    import signal
+    import time
+
+    (tmp_path / "config.yaml").write_text(
+        "seed: 1\nembedding_model: hashing\nconcurrency: {stop_grace: 2}\n"
+        "instructors:\n  general: {count: 4, batch_size: 2}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airloom", "generate", "-c", "config.yaml"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("model: loading the model:"):  # loaded: generation starts
+            break
+    time.sleep(3.0)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert time.monotonic() - sent < 2.0 + 6.0, err
+    assert proc.returncode == 130, err
+    assert "stopping: waiting up to 2 s for" in err and "Traceback" not in err
+    assert "interrupted" in err.split("airloom run:")[1]
+    assert "run the same command again to resume" in err
+    assert (tmp_path / "topics.txt").read_text().splitlines()[0] == "volcanoes"  # shipped list

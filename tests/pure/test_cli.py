@@ -101,10 +101,28 @@ def test_config_check_good_file(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == f"{path}: OK"
-    assert "teacher: openai http://127.0.0.1:9/v1 model=teacher-1" in lines[1]
+    assert lines[1] == "  teacher: teacher-1 at http://127.0.0.1:9/v1"
     assert str(tmp_path / "instructions.airloom.db") in lines[2]
     assert any("general: count=4 batch_size=2 dedup cosine>=0.95" in x for x in lines)
     assert any("coding: count=100 batch_size=5 dedup cosine>=0.97" in x for x in lines)
+
+
+def test_config_check_of_the_example_lists_only_enabled_instructors(tmp_path: Path) -> None:
+    from airloom.config_example import render_example
+
+    path = tmp_path / "config.yaml"
+    path.write_text(render_example())
+    result = CliRunner().invoke(cli, ["config", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1] == "  teacher: the embedded local model qwen2.5-coder-0.5b-instruct"
+    assert [line.split(":")[0].strip() for line in lines[3:6]] == [
+        "coding",
+        "contextual",
+        "general",
+    ]
+    assert "count=0" not in result.output
+    assert lines[-1].endswith("other instructors are off (count 0)") and len(lines) == 7
 
 
 def test_config_check_with_set(tmp_path: Path) -> None:
@@ -177,3 +195,11 @@ def test_click_usage_error_exit_code(
         main()
     assert info.value.code == 2
     assert "Missing argument" in capsys.readouterr().err
+
+
+def test_ask_help_agrees_with_the_command_list() -> None:
+    overview = CliRunner().invoke(cli, ["--help"]).output
+    ask_line = next(line for line in overview.splitlines() if line.strip().startswith("ask "))
+    assert "embedded" in ask_line and "OpenAI-compatible endpoint." not in ask_line
+    detail = CliRunner().invoke(cli, ["ask", "--help"]).output
+    assert "embedded local model" in detail and "--max-tokens" in detail

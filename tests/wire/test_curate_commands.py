@@ -305,3 +305,12 @@ def test_export_formats_from_the_command(store, tmp_path):
                            env={"HF_TOKEN": "", "HF_HOME": str(tmp_path)})  # fmt: skip
     assert isinstance(pushed.exception, ConfigError)
     assert "no Hugging Face credentials" in pushed.exception.message
+
+
+def test_verify_shows_a_table_and_no_raw_json(tmp_path):
+    source = write_jsonl(tmp_path / "data.jsonl", CODE_ROWS)
+    result = CliRunner().invoke(cli, ["verify", str(source), "--cpu", "1", "--wall", "5"])
+    assert result.exit_code == 0, result.output
+    assert "verification" in result.output and "total" in result.output
+    assert "{" not in result.stdout and '"pass"' not in result.output
+    assert "0 verdicts from the cache" in result.output

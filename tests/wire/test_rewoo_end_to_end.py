@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -150,7 +151,7 @@ def test_cli_plans_with_the_model_and_runs_offline_on_a_corpus(chat, corpus):
         "--json",
     )
     assert result.exit_code == 0, result.output
-    trace = json.loads(result.output)
+    trace = json.loads(result.stdout)
     assert trace["answer"] == "The Wild Iris"
     assert [s["status"] for s in trace["steps"]] == ["ok"] * 6
     gluck = (corpus / "gluck-works.html").resolve().as_uri()
@@ -184,7 +185,7 @@ def test_cli_runs_a_plan_from_a_file_and_prints_the_trace(chat, corpus, tmp_path
 def test_cli_validate_only_prints_the_plan_as_json():
     result = invoke("plan", "--validate-only", "--from-file", str(FIXTURES / "card_plan.txt"))
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert [s["tool"] for s in data["steps"]][:2] == ["DuckDuckGo", "KnowledgeModel"]
     assert data["steps"][5]["depends_on"] == [1, 4]
     assert data["answer"] == {"kind": "ref", "text": ":evidence5:"}
@@ -244,3 +245,19 @@ def test_cli_plan_stops_at_the_first_answer_and_honours_api_params(chat, corpus,
     assert planning["stop"] == ["</s>", "\nQuestion:", "\nQUESTION:", "\nHere is an example"]
     assert (planning["top_p"], planning["max_tokens"], planning["temperature"]) == (0.8, 600, 0.0)
     assert all(r["top_p"] == 0.8 for r in chat_state.requests)
+
+
+def test_cli_deadline_covers_writing_the_plan(openai_server, corpus):
+    server = openai_server(latency=3.0)
+    started = time.monotonic()
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("plan", "Who wrote The Wild Iris?", "--base-url", server.url, "--model", "m"),
+            *("--corpus", str(corpus), "--deadline", "0.5"),
+        ],
+    )
+    assert time.monotonic() - started < 2.5
+    assert result.exit_code == 1, result.output
+    assert "deadline of 0.5s reached while the plan was being written" in result.output
+    assert "writing the plan with m (deadline 0.5 s)" in result.output

@@ -287,3 +287,16 @@ def test_ask_and_call_honour_the_configs_api_params(registry_file: Path, tmp_pat
     assert (second["temperature"], second["top_p"]) == (0.9, 0.6)  # the option wins
     # the config's own temperature wins over call's temperature 0
     assert (third["temperature"], third["top_p"]) == (0.3, 0.6)
+
+
+def test_ask_max_tokens_says_the_answer_was_cut(openai_server) -> None:
+    from tests.support.openai_server import Fault
+
+    server = openai_server(faults=[Fault("length", times=1)])
+    result = _run(
+        "ask", "Tell me a long story", "--base-url", server.url, "--model", "m", "--max-tokens", "5"
+    )
+    assert result.exit_code == 0, result.output
+    assert "[the answer was cut at --max-tokens 5; raise it for the whole answer]" in result.output
+    result = _run("ask", "Tell me a long story", "--base-url", server.url, "--model", "m")
+    assert result.exit_code == 0 and "cut" not in result.output  # a whole answer

@@ -97,6 +97,8 @@ log = logging.getLogger(__name__)
 _INSTALL_HINT = "pip install 'airloom[local]'"
 _CONVERTED_MARKER = "airloom-converted.json"
 _END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<end_of_turn>")
+_CLOSE_WAIT_S = 2.0
+"""How long closing waits for a busy worker before it leaves it to finish alone."""
 _STREAM_END = object()
 _STOP_WORKER = object()
 
@@ -581,6 +583,12 @@ class LocalBackend:
         return self._model is not None
 
     @property
+    def batch_capacity(self) -> int:
+        """Requests generated together at most; the engine keeps about that many of
+        a category's calls queued, so that answers are not stuck behind task lists."""
+        return self.settings.max_batch_size
+
+    @property
     def context_length(self) -> int:
         """The context window in tokens (0 before the model is loaded)."""
         return self._context_length
@@ -596,18 +604,6 @@ class LocalBackend:
         self._check_open()
         # A daemon thread: a stop does not wait for a conversion of minutes to end.
         return await in_daemon_thread(self._ensure_loaded, name="airloom-model-load")
-
-    def needs_preparation(self) -> bool:
-        """True when the first load must assemble or convert the weights (minutes),
-        False when a converted copy waits in the cache (seconds).
-
-        Example:
-            >>> LocalBackend(LocalModelSettings(cache_dir=Path("/nonexistent"))).needs_preparation()
-            True
-        """
-        if self.settings.model != "embedded":
-            return False
-        return not _converted_is_complete(self._converted_dir(embedded_identity()))
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """Generate one chat completion (batched with concurrent compatible requests).
@@ -695,12 +691,14 @@ class LocalBackend:
         loading = self._load_lock.locked()
         if worker is not None and worker.is_alive():
             self._queue.put(_STOP_WORKER)
-            if not loading:  # a batch ends within a step: its callers have gone
-                await in_daemon_thread(worker.join, name="airloom-model-close")
+            if not loading:  # a cancelled batch ends at its next token...
+                await in_daemon_thread(worker.join, _CLOSE_WAIT_S, name="airloom-model-close")
         self._worker = None
         self._fail_queued(BackendError("the local backend was closed", hint="open a new one"))
-        if loading:
-            return  # a load cannot be interrupted; it ends on its daemon thread, unwaited
+        if loading or (worker is not None and worker.is_alive()):
+            # ...but neither a load nor a prompt's forward pass can be interrupted: they
+            # end on their daemon thread, unwaited, and the model is freed with it.
+            return
         with self._load_lock:
             self._model = None
             self._tokenizer = None

@@ -1,17 +1,18 @@
-"""``airloom ask``: one prompt to an OpenAI-compatible endpoint, answer printed as it arrives."""
+"""``airloom ask``: one prompt to the teacher (the embedded model, or an OpenAI-compatible
+endpoint), answer printed as it arrives."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from airloom.backends.base import Backend, ChatRequest, Message, StreamingBackend
+from airloom.backends.base import Backend, ChatRequest, ChatResponse, Message, StreamingBackend
 from airloom.cli.backend_options import BackendChoice, backend_options
 from airloom.cli.format_cmd import resolve_template
+from airloom.cli.interrupt import run_command
 from airloom.formats.chat import (
     ChatTemplate,
     is_plainformat,
@@ -66,13 +67,15 @@ def chat_request(
 
 async def run_request(
     backend: Backend, request: ChatRequest, *, stream: bool, sink: Callable[[str], None]
-) -> str:
-    """Send one request, hand each piece of text to ``sink``, return the whole answer.
+) -> ChatResponse:
+    """Send one request, hand each piece of text to ``sink``, return the whole answer
+    (a streamed answer comes back with finish reason ``stop``).
 
-    The backend is closed afterwards.
+    A local model is loaded first, with visible progress. The backend is closed
+    afterwards.
 
     Example:
-        >>> from airloom.backends.base import ChatResponse
+        >>> import asyncio
         >>> class Echo:
         ...     name = "echo"
         ...     async def complete(self, request):
@@ -81,19 +84,22 @@ async def run_request(
         ...         pass
         >>> pieces = []
         >>> req = ChatRequest(model="m", messages=(Message("user", "hi"),))
-        >>> asyncio.run(run_request(Echo(), req, stream=True, sink=pieces.append)), pieces
+        >>> asyncio.run(run_request(Echo(), req, stream=True, sink=pieces.append)).text, pieces
         ('HI', ['HI'])
     """
+    from airloom.cli.model_cmd import ready
+
     try:
+        await ready(backend)
         if stream and isinstance(backend, StreamingBackend):
             parts: list[str] = []
             async for delta in backend.stream(request):
                 sink(delta)
                 parts.append(delta)
-            return "".join(parts)
+            return ChatResponse(text="".join(parts))
         response = await backend.complete(request)
         sink(response.text)
-        return response.text
+        return response
     finally:
         await backend.aclose()
 
@@ -119,8 +125,13 @@ def _echo_now(text: str) -> None:
     help="Print the answer exactly as received (no PLAINFORMAT code extraction).",
 )
 @click.option("--no-stream", is_flag=True, help="Wait for the whole answer instead of streaming.")
-@click.option("--temperature", type=float, default=None)
-@click.option("--max-tokens", type=int, default=None)
+@click.option("--temperature", type=float, default=None, help="Sampling temperature (0: greedy).")
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Most tokens of the answer; the answer then comes whole, and a cut one says so.",
+)
 @click.option(
     "--show-prompt",
     is_flag=True,
@@ -138,7 +149,11 @@ def ask(
     show_prompt: bool,
     backend: BackendChoice,
 ) -> None:
-    """Send PROMPT ("-" reads stdin) and print the answer as it arrives."""
+    """Send PROMPT ("-" reads stdin) to the teacher and print the answer as it arrives.
+
+    The teacher is the embedded local model unless --base-url (or a config with
+    base_url) names an OpenAI-compatible endpoint.
+    """
     if prompt == "-":
         prompt = sys.stdin.read()
     teacher, model, params = backend.build_with()
@@ -157,8 +172,16 @@ def ask(
         click.echo("-" * 40, err=True)
     extract_code = is_plainformat(prompt) and not raw
     sink = (lambda _text: None) if extract_code else _echo_now
-    answer = asyncio.run(run_request(teacher, request, stream=not no_stream, sink=sink))
+    # A cut can only be told from a whole answer's finish reason, not from a stream.
+    stream = not no_stream and max_tokens is None
+    response = run_command(run_request(teacher, request, stream=stream, sink=sink))
+    answer = response.text
     if extract_code:
         click.echo(plain_code(answer))
     elif not raw and not answer.endswith("\n"):
         click.echo()
+    if response.truncated:
+        click.echo(
+            f"[the answer was cut at --max-tokens {max_tokens}; raise it for the whole answer]",
+            err=True,
+        )

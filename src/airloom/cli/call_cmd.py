@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import click
 from airloom.cli.ask_cmd import chat_request, run_request
 from airloom.cli.backend_options import BackendChoice, backend_options
 from airloom.cli.format_cmd import resolve_template
+from airloom.cli.interrupt import run_command
 from airloom.cli.options import echo_problems, read_text_file
 from airloom.errors import ParseError
 from airloom.formats.chat import template_for_model
@@ -38,7 +38,7 @@ def _ask_model(registry: FunctionRegistry, question: str, backend: BackendChoice
         system=None,
         params=params,
     )
-    return asyncio.run(run_request(teacher, request, stream=False, sink=lambda _: None))
+    return run_command(run_request(teacher, request, stream=False, sink=lambda _: None)).text
 
 
 def _fail(message: str, problems: list[str]) -> NoReturn:
@@ -133,5 +133,5 @@ def call(
     click.echo(
         f"calling {parsed.name}({json.dumps(parsed.arguments, ensure_ascii=False)})", err=True
     )
-    result = asyncio.run(registry.dispatch(parsed, timeout=call_timeout))
+    result = run_command(registry.dispatch(parsed, timeout=call_timeout))
     click.echo(serialise_result(result))

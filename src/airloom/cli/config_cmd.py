@@ -48,15 +48,41 @@ def check(file: Path, overrides: tuple[str, ...]) -> None:
 
     cfg, _ = load(file, overrides)
     kind, endpoint, model = describe_default(cfg)
-    enabled = {name: cfg.instructor_count(name) for name in cfg.instructors}
+    counts = {name: cfg.instructor_count(name) for name in cfg.instructors}
+    enabled = [name for name, count in counts.items() if count > 0]
     click.echo(f"{file}: OK")
-    click.echo(f"  teacher: {kind} {endpoint} model={model}")
+    click.echo(f"  teacher: {teacher_line(kind, endpoint, model, cfg.local.model)}")
     if kind == "openai" and not cfg.base_url and not cfg.api_key():
         click.echo(f"  note: {endpoint} needs a key: export {cfg.api_key_env} before running")
     click.echo(f"  store: {cfg.resolved_store_path(file.resolve().parent)}")
-    for name, count in enabled.items():
+    for name in enabled:
         cosine = cfg.dedup_cosine(name)
         click.echo(
-            f"  {name}: count={count} batch_size={cfg.instructor_batch_size(name)} "
+            f"  {name}: count={counts[name]} batch_size={cfg.instructor_batch_size(name)} "
             f"dedup cosine>={cosine:.4g}"
         )
+    if not enabled:
+        click.echo(
+            "  no instructor has a count above 0 (fine for judge and cull; generate does nothing)"
+        )
+    off = len(counts) - len(enabled)
+    if off:
+        click.echo(f"  {off} other instructors are off (count 0)")
+
+
+def teacher_line(kind: str, endpoint: str, model: str, local_model: str) -> str:
+    """How ``config check`` names the default teacher.
+
+    Example:
+        >>> teacher_line("local", "local", "qwen2.5-coder-0.5b-instruct", "embedded")
+        'the embedded local model qwen2.5-coder-0.5b-instruct'
+        >>> teacher_line("openai", "http://127.0.0.1:8000/v1", "m", "embedded")
+        'm at http://127.0.0.1:8000/v1'
+    """
+    if kind == "local":
+        if local_model == "embedded":
+            return f"the embedded local model {model}"
+        return f"the local model {local_model}"
+    if kind == "scripted":
+        return f"scripted replies ({endpoint.removeprefix('scripted:')})"
+    return f"{model} at {endpoint}"

@@ -49,11 +49,31 @@ def _session(
 
 
 def _run(coro: Any, session: Any, quiet: bool) -> Any:
+    from airloom.cli.interrupt import run_interruptible
     from airloom.cli.progress import print_summary, run_with_display
+    from airloom.errors import Interrupted
 
     console = Console(stderr=True)
+
+    def stop() -> bool:
+        scheduler = getattr(session, "scheduler", None)
+        if scheduler is not None:
+            scheduler.limiter.pause()  # the calls in flight finish (and are kept)
+        return False
+
     try:
-        return asyncio.run(run_with_display(coro, session.stats, console, quiet=quiet))
+        return asyncio.run(
+            run_interruptible(
+                run_with_display(coro, session.stats, console, quiet=quiet),
+                console=console,
+                grace=session.config.concurrency.stop_grace,
+                in_flight=lambda: session.stats.spending.in_flight,
+                on_stop=stop,
+            )
+        )
+    except Interrupted:
+        session.stats.mark_interrupted()
+        raise
     finally:
         print_summary(session.stats, console, kind=session.kind)
 

@@ -60,7 +60,7 @@ def generate(
     config_path: Path | None, overrides: tuple[str, ...], quiet: bool, log_json: str | None
 ) -> None:
     """Generate instruction data; run it again to resume exactly where it stopped."""
-    from airloom.cli.interrupt import run_interruptible
+    from airloom.cli.interrupt import exit_now, run_interruptible
     from airloom.cli.progress import EndpointNotices, print_summary, run_with_display
     from airloom.engine.runner import Engine
     from airloom.engine.store_lock import writer_lock
@@ -103,7 +103,7 @@ def generate(
     if quiet and log_json is None:
         click.echo(json.dumps(stats.as_dict()))
     if stats.status == "interrupted":
-        sys.exit(130)
+        exit_now(130)
 
 
 @click.command("topics")

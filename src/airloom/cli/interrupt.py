@@ -22,15 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from rich.console import Console
 
 from airloom.errors import Interrupted
 
 T = TypeVar("T")
+
+#: Seconds past the grace period that self-draining work gets to shut down.
+SHUTDOWN_SLACK_S = 15.0
 
 
 def stopping_message(grace: float, in_flight: int) -> str:
@@ -40,10 +45,10 @@ def stopping_message(grace: float, in_flight: int) -> str:
         >>> stopping_message(30, 3)
         'stopping: waiting up to 30 s for 3 calls in flight; Ctrl-C again to stop now'
         >>> stopping_message(30, 0)
-        'stopping; Ctrl-C again to stop now'
+        'stopping…'
     """
-    if in_flight <= 0:
-        return "stopping; Ctrl-C again to stop now"
+    if in_flight <= 0 or grace <= 0:
+        return "stopping…"
     calls = "call" if in_flight == 1 else "calls"
     return (
         f"stopping: waiting up to {grace:.0f} s for {in_flight} {calls} in flight; "
@@ -90,7 +95,9 @@ class _Stopper:
         """Cancel the work when nothing is in flight any more (unless it drains by
         itself) or when the grace period is over (always)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.grace + (1.0 if self.drains_itself else 0.0)
+        # Work that drains by itself also shuts down by itself (store, model, export):
+        # the hard stop leaves it time for that, a second Ctrl-C does not wait.
+        deadline = loop.time() + self.grace + (SHUTDOWN_SLACK_S if self.drains_itself else 0.0)
         while not self.task.done() and loop.time() < deadline:
             if not self.drains_itself and self.in_flight() <= 0:
                 break
@@ -109,8 +116,8 @@ async def run_interruptible(
     """Await ``work`` with SIGINT/SIGTERM handled as the module docstring says.
 
     ``on_stop`` is called on the first signal (and again on a second); it returns True
-    when the work now stops by itself (it is still cancelled after ``grace``), False to
-    have it cancelled as soon as nothing is in flight.
+    when the work now stops by itself (it is still cancelled ``SHUTDOWN_SLACK_S`` after
+    ``grace``), False to have it cancelled as soon as nothing is in flight.
 
     Raises :class:`~airloom.errors.Interrupted` when the work was cancelled by a signal.
     """
@@ -137,3 +144,28 @@ async def run_interruptible(
                 await stopper.watcher
         for signum in installed:
             loop.remove_signal_handler(signum)
+
+
+def run_command(work: Awaitable[T], *, grace: float = 0.0) -> T:
+    """Run a one-shot command's async work (``ask``, ``call``, ``plan``): the first
+    Ctrl-C or SIGTERM stops it at once, with a message, as :class:`Interrupted`.
+
+    Example:
+        >>> async def work():
+        ...     return "answer"
+        >>> run_command(work())
+        'answer'
+    """
+    return asyncio.run(run_interruptible(work, console=Console(stderr=True), grace=grace))
+
+
+def exit_now(code: int) -> NoReturn:
+    """Leave at once with ``code`` after a stop, output flushed.
+
+    The stopped work has kept what it keeps on disk; a thread it had to abandon (a
+    model load, a prompt's forward pass inside torch) must neither hold the exit up
+    nor abort the interpreter's teardown, so the teardown is skipped.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "export": ("airloom.cli.export_cmd", "export", "Export: JSONL, ShareGPT, parquet, HF, text."),
     "format": ("airloom.cli.format_cmd", "format_command", "Print the exact prompt of a template."),
-    "ask": ("airloom.cli.ask_cmd", "ask", "Send one prompt to an OpenAI-compatible endpoint."),
+    "ask": ("airloom.cli.ask_cmd", "ask", "Send one prompt to the teacher (embedded or endpoint)."),
     "call": ("airloom.cli.call_cmd", "call", "Let a model call one of your Python functions."),
     "plan": ("airloom.cli.plan_cmd", "plan", "Answer with a reWOO plan run on real tools."),
     "judge": ("airloom.cli.curate_cmd", "judge", "Judge a store's records with an LLM (cached)."),
@@ -88,7 +88,9 @@ def main() -> None:
         click.echo(exc.message, err=True)
         if exc.hint:
             click.echo(f"  {exc.hint}", err=True)
-        sys.exit(exc.exit_code)
+        from airloom.cli.interrupt import exit_now
+
+        exit_now(exc.exit_code)
     except AirloomError as exc:
         click.secho(f"error: {exc.message}", fg="red", err=True)
         if exc.hint:

@@ -28,9 +28,11 @@ from rich.progress import (
 from airloom.cli.options import config_options, load
 
 if TYPE_CHECKING:
+    from airloom.backends.base import Backend
     from airloom.backends.local import LoadReport, LocalBackend
 
 STAGES = {
+    "starting": "starting the model runtime (torch, transformers)",
     "assembling": "assembling the model file from its packages (once)",
     "converting": "converting the model to dense weights (once)",
     "saving": "saving the converted model for fast starts (once)",
@@ -115,6 +117,7 @@ async def load_with_progress(backend: LocalBackend, console: Console) -> LoadRep
         )
         progress.start()
     display = _StageDisplay(console, progress)
+    display("starting", 0, 0)  # on screen at once: importing torch alone takes seconds
     backend.progress = display
     try:
         report = await backend.load()
@@ -124,6 +127,20 @@ async def load_with_progress(backend: LocalBackend, console: Console) -> LoadRep
         backend.progress = None
         if progress is not None:
             progress.stop()
+
+
+async def ready(backend: Backend, console: Console | None = None) -> None:
+    """Load a local backend with visible progress before its first request (other
+    backends need nothing).
+
+    Example:
+        >>> from airloom.backends.scripted import ScriptedBackend
+        >>> asyncio.run(ready(ScriptedBackend.from_file("demo")))
+    """
+    from airloom.backends.local import LocalBackend
+
+    if isinstance(backend, LocalBackend) and not backend.loaded:
+        await load_with_progress(backend, console or Console(stderr=True))
 
 
 @click.group("model")
@@ -140,6 +157,7 @@ def prepare(config_path: Path | None, overrides: tuple[str, ...]) -> None:
     """
     from airloom.backends.local import LocalBackend
     from airloom.cli.interrupt import run_interruptible
+    from airloom.errors import Interrupted
 
     settings = load(config_path, overrides)[0].local if config_path or overrides else None
     backend = LocalBackend(settings)
@@ -152,7 +170,12 @@ def prepare(config_path: Path | None, overrides: tuple[str, ...]) -> None:
             await backend.aclose()
 
     started = time.monotonic()
-    report = asyncio.run(run_interruptible(work(), console=console, grace=0.0))
+    try:
+        report = asyncio.run(run_interruptible(work(), console=console, grace=0.0))
+    except Interrupted as exc:
+        raise Interrupted(
+            exc.message, hint="what is finished is kept: run `airloom model prepare` again"
+        ) from None
     click.echo(
         f"model {report.model} ready ({report.source}, {report.dtype}, "
         f"{time.monotonic() - started:.0f} s) in {backend.settings.resolved_cache_dir()}"

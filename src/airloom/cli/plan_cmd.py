@@ -13,16 +13,19 @@ import asyncio
 import json
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from airloom.backends.base import Backend
 from airloom.cli.backend_options import BackendChoice, backend_options
+from airloom.cli.interrupt import run_command
+from airloom.cli.model_cmd import ready
 from airloom.cli.options import echo_problems, read_text_file
-from airloom.errors import ConfigError, PlanError
+from airloom.cli.progress import progress_line
+from airloom.errors import BudgetExceeded, ConfigError, PlanError
 from airloom.runtime.budget import Budget
 from airloom.runtime.rewoo.execute import ExecOptions, execute_plan
 from airloom.runtime.rewoo.runner import check_plan, request_plan
@@ -39,6 +42,9 @@ from airloom.runtime.tools.search import (
     SearchTool,
     SearxngEngine,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass(frozen=True)
@@ -185,18 +191,52 @@ async def _run(
     quiet: bool,
     params: Mapping[str, Any] | None = None,
 ) -> tuple[str, ValidPlan, Trace | None]:
+    from rich.console import Console
+
+    console = Console(stderr=True)
     if plan_file is not None:
         text = read_text_file(plan_file)
         offered = None
     else:
         assert backend is not None
-        text = await request_plan(backend, model, question, registry, budget=budget, params=params)
+        await ready(backend, console)
+        budget.restart_clock()  # the deadline covers writing the plan and running it
+        text = await _write_plan(console, backend, model, question, registry, budget, params)
         offered = [name for name, _ in registry.offered()]
     if not quiet:
         _show_plan(text)
     plan = check_plan(text, registry, offered=offered, limits=limits)
-    trace = await execute_plan(plan, registry, budget=budget, options=options, question=question)
+    options = replace(options, restart_deadline=plan_file is not None)
+    with progress_line(console, f"running the plan ({len(plan.steps)} steps)…"):
+        trace = await execute_plan(
+            plan, registry, budget=budget, options=options, question=question
+        )
     return text, plan, trace
+
+
+async def _write_plan(
+    console: Console,
+    backend: Backend,
+    model: str,
+    question: str,
+    registry: ToolRegistry,
+    budget: Budget,
+    params: Mapping[str, Any] | None = None,
+) -> str:
+    """Ask for the plan with a progress line; the run's deadline bounds the wait."""
+    remaining = budget.remaining_time()
+    limit = f" (deadline {budget.deadline_s:g} s)" if budget.deadline_s is not None else ""
+    with progress_line(console, f"writing the plan with {model}{limit}…"):
+        try:
+            return await asyncio.wait_for(
+                request_plan(backend, model, question, registry, budget=budget, params=params),
+                timeout=None if remaining is None else max(remaining, 0.0),
+            )
+        except asyncio.TimeoutError:
+            raise BudgetExceeded(
+                f"deadline of {budget.deadline_s:g}s reached while the plan was being written",
+                hint="raise --deadline, or use a faster model",
+            ) from None
 
 
 async def _run_and_close(backend: Backend, registry: ToolRegistry, *args: object) -> Trace | None:
@@ -234,7 +274,11 @@ async def _run_and_close(backend: Backend, registry: ToolRegistry, *args: object
     "--max-bytes", type=int, default=20_000_000, show_default=True, help="Most bytes fetched."
 )
 @click.option(
-    "--deadline", type=float, default=120.0, show_default=True, help="Run deadline in seconds."
+    "--deadline",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="Seconds for the whole run: writing the plan and running it (a model load is apart).",
 )
 @click.option(
     "--tool-timeout", type=float, default=60.0, show_default=True, help="Per-call timeout."
@@ -275,7 +319,7 @@ def plan(
     )
     options = ExecOptions(tool_timeout_s=tool_timeout)
     try:
-        trace = asyncio.run(
+        trace = run_command(
             _run_and_close(
                 teacher,
                 registry,
@@ -293,6 +337,11 @@ def plan(
         )
     except PlanError as error:
         _print_problems(error)
+        sys.exit(1)
+    except BudgetExceeded as error:  # the deadline ran out while the plan was written
+        click.secho(f"error: {error.message}", fg="red", err=True)
+        if error.hint:
+            click.echo(f"  hint: {error.hint}", err=True)
         sys.exit(1)
     assert trace is not None
     if as_json:

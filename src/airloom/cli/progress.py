@@ -168,6 +168,23 @@ async def run_with_display(
     return task.result()
 
 
+def progress_line(console: Console, text: str) -> contextlib.AbstractContextManager[object]:
+    """A spinner with ``text`` while a block runs on a terminal; elsewhere the line once.
+
+    Example:
+        >>> import io
+        >>> console = Console(file=io.StringIO())
+        >>> with progress_line(console, "writing the plan…"):
+        ...     pass
+        >>> console.file.getvalue()
+        'writing the plan…\\n'
+    """
+    if console.is_terminal:
+        return console.status(text)
+    console.print(text)
+    return contextlib.nullcontext()
+
+
 def print_summary(stats: RunStats, console: Console, *, kind: str = "airloom run") -> None:
     """The final table (titled ``kind: status``), spending, and filter hits per pattern.
 

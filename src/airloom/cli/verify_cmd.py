@@ -43,7 +43,9 @@ _FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text", "store"]
 )
 @click.option("--workers", type=int, default=4, show_default=True, help="Records at once.")
 @click.option("--recheck", is_flag=True, help="Ignore verdicts cached in a store.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress bar or table: the totals as one JSON line."
+)
 def verify(
     source: Path,
     out: Path | None,
@@ -105,23 +107,34 @@ def verify(
             options,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    table = Table(title="verification")
+    totals = summary.totals()
     statuses = ("pass", "fail", "skip", "error", "unverified")
+    if quiet:  # for scripts: one JSON line, no table
+        echo_unreadable(str(source), summary.problems, summary.unreadable)
+        click.echo(
+            json.dumps(
+                {
+                    **{s: totals.get(s, 0) for s in statuses},
+                    "cached": summary.cached,
+                    "written": summary.written if out else None,
+                    "unreadable_rows": summary.unreadable,
+                }
+            )
+        )
+        exit_if_unreadable(summary.unreadable)
+        return
+    table = Table(title="verification")
     for column in ("category", *statuses):
         table.add_column(column, justify="left" if column == "category" else "right")
     for category, counts in sorted(summary.counts.items()):
         table.add_row(category, *(str(counts.get(s, 0)) for s in statuses))
+    if len(summary.counts) > 1:
+        table.add_section()
+        table.add_row("total", *(str(totals.get(s, 0)) for s in statuses))
     console.print(table)
     echo_unreadable(str(source), summary.problems, summary.unreadable)
-    totals = summary.totals()
-    click.echo(
-        json.dumps(
-            {
-                **{s: totals.get(s, 0) for s in statuses},
-                "cached": summary.cached,
-                "written": summary.written if out else None,
-                "unreadable_rows": summary.unreadable,
-            }
-        )
-    )
+    notes = [f"{summary.cached} verdicts from the cache"]
+    if out:
+        notes.append(f"{summary.written} records written to {out}")
+    console.print("; ".join(notes))
     exit_if_unreadable(summary.unreadable)

@@ -90,7 +90,12 @@ def _bars(
     return draw
 
 
+_NO_RECORDS = "<p class='note'>No records in the store yet.</p>"
+
+
 def _section_categories(data: ReportData) -> str:
+    if not data.categories:
+        return "<h2>Records per category</h2>" + _NO_RECORDS
     names = list(data.categories)
     counts = [data.categories[n].records for n in names]
     png = _png(_bars(names, counts, "records"))
@@ -103,6 +108,8 @@ def _section_categories(data: ReportData) -> str:
 
 
 def _section_lengths(data: ReportData) -> str:
+    if not data.categories:
+        return "<h2>Instruction and response lengths</h2>" + _NO_RECORDS
     instruction = [w for c in data.categories.values() for w in c.instruction_words]
     response = [w for c in data.categories.values() for w in c.response_words]
 
@@ -199,6 +206,8 @@ def _section_topics(data: ReportData) -> str:
 
 
 def _section_diversity(data: ReportData) -> str:
+    if not data.categories:
+        return "<h2>Diversity</h2>" + _NO_RECORDS
     names = list(data.categories)
 
     def draw(figure: Any, axes: Any) -> None:
@@ -223,9 +232,21 @@ def _section_diversity(data: ReportData) -> str:
     )
 
 
-def _rate(counts: Counter[str], good: str) -> float | str:
-    total = sum(counts.values())
-    return round(counts[good] / total, 3) if total else "-"
+NOT_CHECKED = "–"
+"""A pass rate with nothing checked: no verdict, or every record skipped."""
+
+
+def _rate(counts: Counter[str], good: str, uncounted: Sequence[str] = ()) -> float | str:
+    """The share of ``good`` among the verdicts that checked something.
+
+    Example:
+        >>> _rate(Counter(), "pass"), _rate(Counter(skip=4), "pass", ["skip"])
+        ('–', '–')
+        >>> _rate(Counter({"pass": 3, "fail": 1, "skip": 6}), "pass", ["skip"])
+        0.75
+    """
+    total = sum(n for status, n in counts.items() if status not in uncounted)
+    return round(counts[good] / total, 3) if total else NOT_CHECKED
 
 
 def _section_verdicts(data: ReportData) -> str:
@@ -236,7 +257,7 @@ def _section_verdicts(data: ReportData) -> str:
             _rate(c.judge, "good"),
             c.judge["error"],
             sum(c.verify.values()),
-            _rate(c.verify, "pass"),
+            _rate(c.verify, "pass", ["skip"]),
             c.verify["fail"],
             c.verify["skip"],
         )
@@ -245,35 +266,27 @@ def _section_verdicts(data: ReportData) -> str:
     head = "<h2>Judge and verifier pass rates</h2>"
     if not any(r[1] or r[4] for r in rows):
         return head + "<p class='note'>Nothing judged or verified yet.</p>"
-    names = [r[0] for r in rows]
+    columns = ["category", "judged", "GOOD rate", "judge errors", "verified", "pass rate"]
+    table = _table([*columns, "failed", "skipped"], rows)
+    rated = [r for r in rows if isinstance(r[2], float) or isinstance(r[5], float)]
+    if not rated:
+        return head + "<p class='note'>Every verified record was skipped: no rate.</p>" + table
+    names = [r[0] for r in rated]
 
     def draw(figure: Any, axes: Any) -> None:
         x = np.arange(len(names))
-        judge = [r[2] if isinstance(r[2], float) else 0.0 for r in rows]
-        verify = [r[5] if isinstance(r[5], float) else 0.0 for r in rows]
-        axes.bar(x - 0.2, judge, 0.4, label="judge GOOD rate")
-        axes.bar(x + 0.2, verify, 0.4, label="verifier pass rate")
-        axes.set_ylim(0, 1)
+        for offset, column, label in ((-0.2, 2, "judge GOOD rate"), (0.2, 5, "verifier pass rate")):
+            values = [r[column] if isinstance(r[column], float) else 0.0 for r in rated]
+            bars = axes.bar(x + offset, values, 0.4, label=label)
+            texts = [f"{v:.2f}" if isinstance(r[column], float) else NOT_CHECKED
+                     for v, r in zip(values, rated, strict=True)]  # fmt: skip
+            axes.bar_label(bars, texts, fontsize=7)
+        axes.set_ylim(0, 1.1)
+        axes.set_ylabel("rate")
         axes.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
-        axes.legend()
+        axes.legend(fontsize=8)
 
-    return (
-        head
-        + _img("judge and verifier pass rates", _png(draw))
-        + _table(
-            [
-                "category",
-                "judged",
-                "GOOD rate",
-                "judge errors",
-                "verified",
-                "pass rate",
-                "failed",
-                "skipped",
-            ],
-            rows,
-        )
-    )
+    return head + _img("judge and verifier pass rates", _png(draw)) + table
 
 
 def _section_spending(data: ReportData) -> str:

@@ -152,6 +152,8 @@ class CurationSession:
         tb: TracebackType | None,
     ) -> None:
         status = self.stats.status if exc is None else "failed"
+        if isinstance(exc, asyncio.CancelledError):
+            status = "interrupted"
         try:
             await self.backend.aclose()
             await self.db(self.store.finish_run, self.run_id, status)

@@ -362,17 +362,10 @@ class Engine:
         finally:
             self.stats.status = status
             if status == "interrupted":
-                self._mark_interrupted()
+                self.stats.mark_interrupted()
             self.stats.phase = ""
             await self._shutdown(status)
         return self.stats
-
-    def _mark_interrupted(self) -> None:
-        """Every unfinished category (and the topic phase) says so, and how to go on."""
-        for stats in self.stats.categories.values():
-            if stats.state in ("waiting", "running", "stopped"):
-                stats.state = "interrupted"
-        self.stats.message = "interrupted: run the same command again to resume"
 
     async def write_topics(self) -> list[str]:
         """Have the teacher write the topics file (``airloom topics``); returns new topics."""
@@ -517,6 +510,7 @@ class Engine:
         replay = list(unfinished)
         per_round = instructor.expected_yield()
         concurrency = self.config.concurrency.max_requests
+        batch_capacity: int | None = getattr(endpoint.backend, "batch_capacity", None)
         in_flight: set[asyncio.Task[int]] = set()
         barren = 0
         stats.state = "running"
@@ -542,6 +536,10 @@ class Engine:
                 remaining = stats.target - stats.accepted
                 needed = math.ceil(remaining / per_round)
                 cap = max(1, min(needed, math.ceil(2 * concurrency / per_round) + 4))
+                if batch_capacity is not None:
+                    # A local model works through its queue in order: many rounds at
+                    # once would put every task list before the first answer.
+                    cap = max(1, min(needed, math.ceil(batch_capacity / per_round)))
                 while not exhausted and len(in_flight) < cap:
                     if replay:
                         index = replay.pop(0)

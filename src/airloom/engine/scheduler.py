@@ -117,6 +117,7 @@ class AdaptiveLimiter:
         self.cooldown = cooldown
         self.limit = float(maximum)
         self.in_flight = 0
+        self.paused = False
         self._successes = 0
         self._last_cut = -1e9
         self._condition: asyncio.Condition | None = None
@@ -130,8 +131,12 @@ class AdaptiveLimiter:
         """Wait for a slot under the current limit."""
         condition = self._cond()
         async with condition:
-            await condition.wait_for(lambda: self.in_flight < int(self.limit))
+            await condition.wait_for(lambda: not self.paused and self.in_flight < int(self.limit))
             self.in_flight += 1
+
+    def pause(self) -> None:
+        """Hand out no new slot (a stop: the calls in flight finish, no new one starts)."""
+        self.paused = True
 
     async def release(self) -> None:
         """Give a slot back."""

@@ -68,6 +68,24 @@ class RunStats:
             stats.target = target
         return stats
 
+    def mark_interrupted(self) -> None:
+        """A stopped run: every unfinished category (and the topic phase) says so, and
+        the message says how to go on.
+
+        Example:
+            >>> stats = RunStats()
+            >>> stats.category("general", target=3).state = "running"
+            >>> stats.category("joke", target=1).state = "stalled"
+            >>> stats.mark_interrupted()
+            >>> [c.state for c in stats.categories.values()], stats.status
+            (['interrupted', 'stalled'], 'interrupted')
+        """
+        for category in self.categories.values():
+            if category.state in ("waiting", "running", "stopped"):
+                category.state = "interrupted"
+        self.status = "interrupted"
+        self.message = "interrupted: run the same command again to resume"
+
     def resume_from(self, spending: Spending) -> None:
         """Take the store's totals as the spending so far (budgets span every run) and
         remember them, so that what this run spent can be told apart.

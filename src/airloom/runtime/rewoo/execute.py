@@ -58,6 +58,9 @@ class ExecOptions:
     max_evidence_chars: int = 20_000
     max_query_chars: int = 400
     max_insert_chars: int = 12_000
+    #: Start the budget's deadline when execution starts; False when the caller started
+    #: it earlier (so that it also covers writing the plan).
+    restart_deadline: bool = True
 
 
 def render_input(
@@ -145,7 +148,8 @@ class _Run:
         return round(time.perf_counter() - self.t0, 6)
 
     async def run(self) -> Trace:
-        self.budget.restart_clock()
+        if self.options.restart_deadline:
+            self.budget.restart_clock()
         tasks = [asyncio.create_task(self.step(step_id)) for step_id in self.plan.order]
         error: str | None = None
         if tasks:
