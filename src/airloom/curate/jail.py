@@ -171,10 +171,12 @@ def jail_command(
         "--new-session",
         "--hostname", "sandbox",
         "--clearenv",
+        # the working directory first, so that a Python installation below it (a virtual
+        # environment under /tmp) is mounted over it rather than hidden by it
+        "--size", str(disk_bytes), "--tmpfs", WORKDIR,
         *_root_arguments(),
         "--proc", "/proc",
         "--dev", "/dev",
-        "--size", str(disk_bytes), "--tmpfs", WORKDIR,
     ]  # fmt: skip
     for name, value in environment().items():
         command += ["--setenv", name, value]
