@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("airloom.cli.report_cmd", "report", "Write an HTML report with plots on a store."),
     "cull": ("airloom.cli.curate_cmd", "cull", "Keep the best-judged of each near-duplicate set."),
     "train": ("airloom.cli.train_cmd", "train_command", "Fine-tune: full, LoRA, QLoRA; merge."),
+    "eval": ("airloom.cli.eval_cmd", "eval_command", "Score a model on airoboros-format skills."),
     "experts": ("airloom.cli.train_cmd", "experts", "Split data into LMoE expert sets."),
 }
 
