@@ -102,9 +102,11 @@ def test_eval_scores_each_kind_and_compares(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "base" / "results.json").read_text(encoding="utf-8"))
     assert saved["scores"] == data["scores"]
 
-    second = _airloom(tmp_path, WRONG, "--compare", "base/results.json", "--out", "after")
+    second = _airloom(
+        tmp_path, WRONG, "--compare", "base/results.json", "--out", "after", "--label", "after"
+    )
     assert second.returncode == 0, second.stderr
-    assert "overall" in second.stdout and "-58.3" in second.stdout
+    assert "overall" in second.stdout and "-58.3" in second.stdout and "after" in second.stdout
     page = (tmp_path / "after" / "compare.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in page and "plan" in page
     assert (tmp_path / "after" / "compare.png").read_bytes()[:4] == b"\x89PNG"

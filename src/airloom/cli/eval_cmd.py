@@ -100,10 +100,10 @@ def _print_table(runs: list[EvalRun]) -> None:
         click.echo(f"{run.label}: {len(run.results)} cases in {run.wall_s:.1f}s")
 
 
-def _label(backend: BackendChoice, model: str | None) -> str:
+def _label(backend: BackendChoice) -> str:
     if backend.adapter is not None:
         return f"adapter:{backend.adapter.name}"
-    return backend.model or model or "embedded"
+    return backend.model or "base"
 
 
 @click.command("eval")
@@ -142,6 +142,7 @@ def _label(backend: BackendChoice, model: str | None) -> str:
     help="Folder for results.json (and compare.html/png with --compare).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--label", help="Name of this run in tables and plots (default: model or adapter).")
 @click.option("--template", help="Prompt template (default: the adapter's or the model's).")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Reply budget for every case.")
 @click.option(
@@ -160,6 +161,7 @@ def eval_command(
     compare: Path | None,
     out: Path | None,
     as_json: bool,
+    label: str | None,
     template: str | None,
     max_tokens: int | None,
     concurrency: int,
@@ -184,11 +186,11 @@ def eval_command(
                 err=True,
             )
         runs.append(before)
-    run = asyncio.run(_evaluate(chosen, backend, _label(backend, None), template, settings))
+    run = asyncio.run(_evaluate(chosen, backend, label or _label(backend), template, settings))
     runs.append(run)
     if compare is not None and compare.is_dir():
         other = dataclasses.replace(backend, adapter=compare)
-        runs.append(asyncio.run(_evaluate(chosen, other, _label(other, None), template, settings)))
+        runs.append(asyncio.run(_evaluate(chosen, other, _label(other), template, settings)))
     meta = {"split": split, "kinds": list(kinds), "limit": limit}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
