@@ -101,6 +101,8 @@ def test_eval_scores_each_kind_and_compares(tmp_path: Path) -> None:
     assert "plan-01" in first.stderr and "pass" in first.stderr  # progress lines
     saved = json.loads((tmp_path / "base" / "results.json").read_text(encoding="utf-8"))
     assert saved["scores"] == data["scores"]
+    logged = (tmp_path / "base" / "cases.jsonl").read_text(encoding="utf-8").splitlines()
+    assert sorted(json.loads(line)["id"] for line in logged) == sorted(reasons)
 
     second = _airloom(
         tmp_path, WRONG, "--compare", "base/results.json", "--out", "after", "--label", "after"

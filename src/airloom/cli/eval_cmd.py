@@ -31,11 +31,17 @@ def _template(backend: BackendChoice, model: str, name: str | None) -> Any:
     return resolve_template(chosen) if chosen else None
 
 
-def _progress(total: int, label: str) -> Any:
+def _progress(total: int, label: str, log: Path | None) -> Any:
+    """Print one line per scored case; with ``log``, also append it there as JSON (so an
+    interrupted run keeps what it scored)."""
     done = [0]
 
     def show(result: CaseResult) -> None:
         done[0] += 1
+        if log is not None:
+            with log.open("a", encoding="utf-8") as sink:
+                sink.write(json.dumps({"run": label, **result.to_dict()}, ensure_ascii=False))
+                sink.write("\n")
         verdict = (
             click.style("pass", fg="green") if result.passed else click.style("fail", fg="red")
         )
@@ -49,7 +55,12 @@ def _progress(total: int, label: str) -> Any:
 
 
 async def _evaluate(
-    suite: Suite, backend: BackendChoice, label: str, template: str | None, settings: RunSettings
+    suite: Suite,
+    backend: BackendChoice,
+    label: str,
+    template: str | None,
+    settings: RunSettings,
+    log: Path | None,
 ) -> EvalRun:
     from airloom.evaluate.runner import run_suite
     from airloom.runtime.tools.search import LocalCorpus
@@ -73,7 +84,7 @@ async def _evaluate(
             registry=registry,
             settings=settings,
             label=label,
-            on_result=_progress(len(suite.cases), label),
+            on_result=_progress(len(suite.cases), label, log),
         )
     finally:
         await teacher.aclose()
@@ -139,7 +150,8 @@ def _label(backend: BackendChoice) -> str:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for results.json (and compare.html/png with --compare).",
+    help="Folder for results.json, cases.jsonl (each case as it is scored) and, with "
+    "--compare, compare.html/png.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--label", help="Name of this run in tables and plots (default: model or adapter).")
@@ -176,6 +188,11 @@ def eval_command(
             hint="widen --split or --kind",
         )
     settings = RunSettings(max_tokens=max_tokens, concurrency=concurrency)
+    log = None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        log = out / "cases.jsonl"
+        log.write_text("", encoding="utf-8")
     runs: list[EvalRun] = []
     if compare is not None and compare.is_file():
         before = load_results(compare)
@@ -186,14 +203,13 @@ def eval_command(
                 err=True,
             )
         runs.append(before)
-    run = asyncio.run(_evaluate(chosen, backend, label or _label(backend), template, settings))
+    run = asyncio.run(_evaluate(chosen, backend, label or _label(backend), template, settings, log))
     runs.append(run)
     if compare is not None and compare.is_dir():
         other = dataclasses.replace(backend, adapter=compare)
-        runs.append(asyncio.run(_evaluate(chosen, other, _label(other), template, settings)))
+        runs.append(asyncio.run(_evaluate(chosen, other, _label(other), template, settings, log)))
     meta = {"split": split, "kinds": list(kinds), "limit": limit}
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         for number, item in enumerate(runs):
             name = "results.json" if item is run else f"results-{number}.json"
             data = to_json(item, meta)
