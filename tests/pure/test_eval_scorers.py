@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +73,15 @@ def test_suite_errors_name_the_line() -> None:
         parse_suite(good.replace('"dev"', '"test"'), "t", None)
     with pytest.raises(ConfigError, match="not JSON"):
         parse_suite("{oops", "t", None)
+
+
+def test_plan_cases_need_a_corpus(tmp_path: Path) -> None:
+    plan = {"id": "p", "kind": "plan", "split": "dev", "question": "q", "facts": ["x"]}
+    (tmp_path / "mine.jsonl").write_text(json.dumps(plan), encoding="utf-8")
+    with pytest.raises(ConfigError, match="no corpus folder"):
+        load_suite(tmp_path / "mine.jsonl")
+    (tmp_path / "mine.corpus").mkdir()
+    assert load_suite(tmp_path / "mine.jsonl").corpus == tmp_path / "mine.corpus"
 
 
 FUNCTION_ANSWERS = [

@@ -255,4 +255,10 @@ def load_suite(name_or_path: str | Path) -> Suite:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read suite {path}: {exc}") from exc
-    return parse_suite(text, path.stem, corpus if corpus.is_dir() else None)
+    suite = parse_suite(text, path.stem, corpus if corpus.is_dir() else None)
+    if suite.corpus is None and any(case.kind == "plan" for case in suite.cases):
+        raise ConfigError(
+            f"suite {path} has plan cases but no corpus folder {corpus}",
+            hint="put the text files its plans should find in that folder",
+        )
+    return suite
