@@ -122,3 +122,7 @@ def test_eval_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     bad = _airloom(tmp_path, WRONG, "--compare", "bad.json")
     assert bad.returncode == 2 and "not an airloom eval result" in bad.stderr
     assert "Traceback" not in bad.stderr
+    (tmp_path / "notanadapter").mkdir()
+    early = _airloom(tmp_path, WRONG, "--compare", "notanadapter")
+    assert early.returncode != 0 and "holds no adapter" in early.stderr
+    assert "evaluating" not in early.stderr and "Traceback" not in early.stderr

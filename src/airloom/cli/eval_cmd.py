@@ -145,7 +145,7 @@ def _label(backend: BackendChoice) -> str:
     "compare",
     type=click.Path(exists=True, path_type=Path),
     help="Compare with a previous run's results.json, or with this adapter folder "
-    "(the suite is run a second time with it).",
+    "(the suite is run a second time with it; its results go to results-adapter.json).",
 )
 @click.option(
     "--out",
@@ -188,6 +188,10 @@ def eval_command(
             hint="widen --split or --kind",
         )
     settings = RunSettings(max_tokens=max_tokens, concurrency=concurrency)
+    other = None
+    if compare is not None and compare.is_dir():
+        other = dataclasses.replace(backend, adapter=compare)
+        other.config()  # a bad adapter folder fails now, not after the first run
     log = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -205,13 +209,12 @@ def eval_command(
         runs.append(before)
     run = asyncio.run(_evaluate(chosen, backend, label or _label(backend), template, settings, log))
     runs.append(run)
-    if compare is not None and compare.is_dir():
-        other = dataclasses.replace(backend, adapter=compare)
+    if other is not None:
         runs.append(asyncio.run(_evaluate(chosen, other, _label(other), template, settings, log)))
     meta = {"split": split, "kinds": list(kinds), "limit": limit}
     if out is not None:
-        for number, item in enumerate(runs):
-            name = "results.json" if item is run else f"results-{number}.json"
+        written = [("results.json", run)] + ([("results-adapter.json", runs[-1])] if other else [])
+        for name, item in written:
             data = to_json(item, meta)
             (out / name).write_text(json.dumps(data, indent=2, ensure_ascii=False), "utf-8")
         if len(runs) > 1:
