@@ -228,13 +228,12 @@ def test_plan_trace_scorer(trace: Trace, passed: bool, reason: str) -> None:
 
 def test_code_program_and_verdicts() -> None:
     case = _case("code-05", CodeCase)
-    program = code_program(
-        case, "```python\ndef celsius_to_fahrenheit(c):\n    return c * 9 / 5 + 32\n```"
-    )  # type: ignore[arg-type]
+    answer = "```python\ndef celsius_to_fahrenheit(c):\n    return c * 9 / 5 + 32\n```"
+    program = code_program(case, answer, "m-7")  # type: ignore[arg-type]
     assert program.startswith("def celsius_to_fahrenheit") and "assert" in program
-    assert score_code_run(RunResult("ok", "ran", 0, stdout="ALL ASSERTS PASSED\n")).passed
-    assert not score_code_run(RunResult("ok", "ran", 0, stdout="")).passed
-    failed = score_code_run(RunResult("error", "AssertionError at line 4", 1))
+    assert score_code_run(RunResult("ok", "ran", 0, stdout="m-7\n"), "m-7").passed
+    assert not score_code_run(RunResult("ok", "ran", 0, stdout=""), "m-7").passed
+    failed = score_code_run(RunResult("error", "AssertionError at line 4", 1), "m-7")
     assert not failed.passed and "AssertionError" in failed.reason
 
 

@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+from airloom.curate.sandbox import run_python
+from airloom.evaluate.cases import CodeCase, load_suite
+from airloom.evaluate.scorers import code_program, score_code_run
 
 # Right answers for the first dev case of each kind, wrong ones for the second; plans
 # are right for both and really run: search over the corpus, then the knowledge model
@@ -126,3 +131,20 @@ def test_eval_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     early = _airloom(tmp_path, WRONG, "--compare", "notanadapter")
     assert early.returncode != 0 and "holds no adapter" in early.stderr
     assert "evaluating" not in early.stderr and "Traceback" not in early.stderr
+
+
+@pytest.mark.parametrize(
+    ("answer", "passed"),
+    [
+        ("def celsius_to_fahrenheit(c):\n    return c * 9 / 5 + 32", True),
+        ("def celsius_to_fahrenheit(c):\n    return c * 2 + 30", False),
+        # an answer that fakes success and leaves before the asserts
+        ("import sys\nprint('ALL ASSERTS PASSED')\nsys.exit(0)", False),
+    ],
+)
+def test_code_answers_really_run_in_the_sandbox(answer: str, passed: bool) -> None:
+    case = next(c for c in load_suite("core").cases if c.id == "code-05")
+    assert isinstance(case, CodeCase)
+    marker = "asserts-passed-5f3c"
+    run = run_python(code_program(case, answer, marker))
+    assert score_code_run(run, marker).passed is passed, run.reason

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -175,9 +176,10 @@ async def score_case(
     if isinstance(case, PlanCase):
         return await _score_plan(case, answer, registry, settings)
     if isinstance(case, CodeCase):
-        program = code_program(case, answer)
+        marker = f"asserts-passed-{secrets.token_hex(8)}"
+        program = code_program(case, answer, marker)
         run = await asyncio.to_thread(run_python, program, settings.code_limits)
-        return score_code_run(run)
+        return score_code_run(run, marker)
     if isinstance(case, FunctionCase):
         return score_function(case, answer)
     if isinstance(case, ContextCase):

@@ -238,34 +238,37 @@ def score_plan_trace(case: PlanCase, trace: Trace) -> Score:
     return Score(True, "executed; the answer holds the fact")
 
 
-def code_program(case: CodeCase, answer: str) -> str:
-    """The program to run: the answer's plain code, then the case's asserts.
+def code_program(case: CodeCase, answer: str, marker: str) -> str:
+    """The program to run: the answer's plain code, the case's asserts, then ``marker``
+    printed (pick a fresh random marker per run, so the answer cannot print it itself).
 
     Example:
         >>> case = CodeCase(id="c", kind="code", split="dev", task="t", asserts="assert f(2) == 4")
-        >>> print(code_program(case, "```python\\ndef f(x):\\n    return x * 2\\n```"))
+        >>> print(code_program(case, "```python\\ndef f(x):\\n    return x * 2\\n```", "ok-1f"))
         def f(x):
             return x * 2
         <BLANKLINE>
         assert f(2) == 4
-        print("ALL ASSERTS PASSED")
+        print('ok-1f')
     """
-    return f'{plain_code(answer)}\n\n{case.asserts.strip()}\nprint("ALL ASSERTS PASSED")'
+    return f"{plain_code(answer)}\n\n{case.asserts.strip()}\nprint({marker!r})"
 
 
-def score_code_run(run: RunResult) -> Score:
-    """Passed when the program ran to its end in the sandbox.
+def score_code_run(run: RunResult, marker: str) -> Score:
+    """Passed when the program ran to its end (the marker line) in the sandbox.
 
     Example:
-        >>> score_code_run(RunResult("ok", "ran", 0, stdout="ALL ASSERTS PASSED\\n")).passed
+        >>> score_code_run(RunResult("ok", "ran", 0, stdout="ok-1f\\n"), "ok-1f").passed
         True
-        >>> score_code_run(RunResult("error", "AssertionError", 1)).reason
+        >>> score_code_run(RunResult("ok", "ran", 0, stdout="done\\n"), "ok-1f").reason
+        'the program stopped before the asserts ran to their end'
+        >>> score_code_run(RunResult("error", "AssertionError", 1), "ok-1f").reason
         'error: AssertionError'
     """
-    if run.ok and "ALL ASSERTS PASSED" in run.stdout:
+    if run.ok and marker in run.stdout.split():
         return Score(True, "ran and passed the asserts")
     if run.ok:
-        return Score(False, "the program stopped before the asserts")
+        return Score(False, "the program stopped before the asserts ran to their end")
     return Score(False, f"{run.status}: {run.reason}")
 
 
