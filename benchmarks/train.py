@@ -38,7 +38,22 @@ CONFIGS = {
 
 def write_data(path: Path, count: int = 64, seed: int = 0) -> None:
     rng = random.Random(seed)
-    words = "the a river volcano code list sort explain why how light keeper map data".split()
+    words = [
+        "the",
+        "a",
+        "river",
+        "volcano",
+        "code",
+        "list",
+        "sort",
+        "explain",
+        "why",
+        "how",
+        "light",
+        "keeper",
+        "map",
+        "data",
+    ]
     rows = []
     for index in range(count):
         question = " ".join(rng.choice(words) for _ in range(rng.randint(5, 40)))

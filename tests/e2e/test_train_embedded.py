@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_airloom
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
-ROOT = Path(__file__).resolve().parents[2]
 
 CONFIG = """\
 seed: 3
@@ -22,33 +20,21 @@ instructors:
 """
 
 
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.run(
-        [sys.executable, "-m", "airloom", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-
-
 def test_lora_on_the_embedded_model_then_ask_with_the_adapter(tmp_path: Path) -> None:
     pytest.importorskip("trl")
     (tmp_path / "config.yaml").write_text(CONFIG)
     (tmp_path / "topics.txt").write_text("volcanoes\nchess openings\nlighthouses\n")
-    generated = _run("generate", "-c", "config.yaml", "--quiet", cwd=tmp_path)
+    generated = run_airloom("generate", "-c", "config.yaml", "--quiet", cwd=tmp_path)
     assert generated.returncode == 0, generated.stderr[-3000:]
     store = tmp_path / "instructions.airloom.db"
     assert store.is_file()
 
-    trained = _run(
+    trained = run_airloom(
         "train", "--data", str(store),
         "--set", "output_dir=adapter", "--set", "max_steps=3", "--set", "batch_size=2",
         "--set", "max_length=256", "--set", "eval_fraction=0", "--set", "lora.r=4",
         "--set", "template=airoboros-2.2",
-        cwd=tmp_path,
+        cwd=tmp_path, timeout=1500,
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert "airloom train: adapter" in trained.stderr
@@ -58,10 +44,10 @@ def test_lora_on_the_embedded_model_then_ask_with_the_adapter(tmp_path: Path) ->
     card = (tmp_path / "adapter" / "README.md").read_text()
     assert "instructions.airloom.db" in card and summary["data"]["data_sha256"] in card
 
-    answered = _run(
+    answered = run_airloom(
         "ask", "Name one volcano.", "--adapter", "adapter", "--max-tokens", "12",
         "--temperature", "0", "--show-prompt",
-        cwd=tmp_path,
+        cwd=tmp_path, timeout=1500,
     )  # fmt: skip
     assert answered.returncode == 0, answered.stderr[-3000:]
     assert answered.stdout.strip()

@@ -216,7 +216,6 @@ def test_a_full_disk_is_a_clear_error_that_says_how_to_resume():
 
     from airloom.train.trainer import disk_errors
 
-    with pytest.raises(TrainError, match="disk is full") as caught:
-        with disk_errors("out"):
-            raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(TrainError, match="disk is full") as caught, disk_errors("out"):
+        raise OSError(errno.ENOSPC, "No space left on device")
     assert "resumes from the last checkpoint" in (caught.value.hint or "")

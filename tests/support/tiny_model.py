@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.support.cli import run_airloom
+
 SPECIAL_TOKENS = [
     "<pad>",
     "<s>",
@@ -110,3 +112,8 @@ def write_records(path: Path, count: int, *, categories: tuple[str, ...] = ("gen
             )
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
+
+
+def tiny_cli(*args: str, **kwargs: Any) -> Any:
+    """The airloom command on one CPU thread (tiny models only lose to thread contention)."""
+    return run_airloom(*args, threads=1, **kwargs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,9 +18,8 @@ pytest.importorskip("peft")
 from airloom.train.adapter import apply_adapter  # noqa: E402
 from airloom.train.config import TrainConfig  # noqa: E402
 from airloom.train.trainer import train  # noqa: E402
-from tests.support.tiny_model import tiny_model_dir, write_records  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.cli import airloom_env  # noqa: E402
+from tests.support.tiny_model import tiny_cli, tiny_model_dir, write_records  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +93,19 @@ def test_lora_save_reload_gives_identical_logits(tiny, tmp_path):
     assert prompt == "A chat.\nUSER: Hi\nASSISTANT: "
 
 
+def test_packing_with_gradient_checkpointing_trains(tiny, tmp_path):
+    config = _config(
+        tiny, tmp_path / "packed", packing=True, gradient_checkpointing=True, max_length=128,
+        max_steps=4, eval_fraction=0,
+    )  # fmt: skip
+    result = train(config)
+    losses = _losses(result)
+    assert result.steps == 4 and len(losses) == 4 and all(0 < loss < 20 for loss in losses)
+    # rows are packed up to max_length: 4 steps of 4 rows see far more than 4 x 4 records
+    # (about 1,800 tokens here against about 530 unpacked)
+    assert result.tokens_seen > 4 * 4 * 80
+
+
 def test_qlora_path_trains(tiny, tmp_path):
     pytest.importorskip("bitsandbytes")
     from safetensors.torch import load_file
@@ -106,24 +117,6 @@ def test_qlora_path_trains(tiny, tmp_path):
     weights = load_file(str(tmp_path / "q" / "adapter_model.safetensors"))
     lora_b = [t for name, t in weights.items() if "lora_B" in name]
     assert lora_b and all(t.abs().max() > 0 for t in lora_b)  # B starts at zero: it learned
-
-
-def _cli(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "airloom", *args],
-        capture_output=True,
-        text=True,
-        env=env or _env(),
-        timeout=240,
-        **kwargs,
-    )
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
-    env["OMP_NUM_THREADS"] = "1"
-    return env
 
 
 def _train_args(tiny, out: Path, *extra: str) -> list[str]:
@@ -146,10 +139,10 @@ def _train_args(tiny, out: Path, *extra: str) -> list[str]:
 
 def test_sigkill_mid_training_resumes_to_the_same_step_count(tiny, tmp_path):
     out = tmp_path / "killed"
-    args = _train_args(tiny, out, "--set", "max_steps=400", "--set", "save_steps=10")
+    args = _train_args(tiny, out, "--set", "max_steps=120", "--set", "save_steps=10")
     process = subprocess.Popen(
         [sys.executable, "-m", "airloom", *args],
-        env=_env(),
+        env=airloom_env(threads=1),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -166,11 +159,11 @@ def test_sigkill_mid_training_resumes_to_the_same_step_count(tiny, tmp_path):
         if process.poll() is None:
             process.kill()
     assert not (out / "training_summary.json").exists()
-    done = _cli(*_train_args(tiny, out, "--set", "max_steps=400", "--set", "save_steps=10"))
+    done = tiny_cli(*_train_args(tiny, out, "--set", "max_steps=120", "--set", "save_steps=10"))
     assert done.returncode == 0, done.stderr
     assert "resuming from checkpoint-" in done.stderr
     summary = json.loads((out / "training_summary.json").read_text())
-    assert summary["steps"] == 400 and summary["resumed_from"].startswith("checkpoint-")
+    assert summary["steps"] == 120 and summary["resumed_from"].startswith("checkpoint-")
 
 
 def test_torchrun_two_processes(tiny, tmp_path):
@@ -185,7 +178,9 @@ def test_torchrun_two_processes(tiny, tmp_path):
         "airloom",
         *_train_args(tiny, out, "--set", "max_steps=6", "--set", "device=cpu"),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=300)
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=airloom_env(threads=1), timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 6
@@ -212,7 +207,7 @@ def test_cli_errors_are_one_line(tiny, tmp_path):
         ],
     }
     for message, args in cases.items():
-        done = _cli(*args, cwd=tmp_path)
+        done = tiny_cli(*args, cwd=tmp_path)
         assert done.returncode != 0 and message in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
 
@@ -227,7 +222,9 @@ def test_adapter_on_a_mismatched_base_is_a_clear_error(tiny, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(str(other))
     with pytest.raises(ModelFileError, match="does not fit this base model"):
         apply_adapter(model, AutoTokenizer.from_pretrained(str(other)), tmp_path / "lora")
-    done = _cli("ask", "Hi", "--adapter", str(tmp_path / "lora"), "--set", f"local.model={other}")
+    done = tiny_cli(
+        "ask", "Hi", "--adapter", str(tmp_path / "lora"), "--set", f"local.model={other}"
+    )
     assert done.returncode != 0 and "does not fit this base model" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -236,13 +233,24 @@ def test_merge_folds_the_adapter_into_full_weights(tiny, tmp_path):
     from transformers import AutoModelForCausalLM
 
     result = train(_config(tiny, tmp_path / "lora", max_steps=4, eval_fraction=0))
-    done = _cli("train", "merge", str(tmp_path / "lora"), "--out", str(tmp_path / "merged"))
+    done = tiny_cli("train", "merge", str(tmp_path / "lora"), "--out", str(tmp_path / "merged"))
     assert done.returncode == 0, done.stderr
     merged = AutoModelForCausalLM.from_pretrained(str(tmp_path / "merged"), dtype=torch.float32)
     ids = torch.tensor([[5, 17, 42, 99]])
     assert torch.allclose(_logits(merged, ids), _logits(result.model, ids), atol=1e-5)
-    again = _cli("train", "merge", str(tmp_path / "lora"), "--out", str(tmp_path / "merged"))
+    again = tiny_cli("train", "merge", str(tmp_path / "lora"), "--out", str(tmp_path / "merged"))
     assert again.returncode != 0 and "already exists" in again.stderr
+
+
+def test_a_finished_run_is_kept_unless_overwrite_is_asked(tiny, tmp_path):
+    from airloom.errors import TrainError
+
+    config = _config(tiny, tmp_path / "lora", max_steps=3, eval_fraction=0, save_steps=1)
+    train(config)
+    with pytest.raises(TrainError, match="already holds a finished training run"):
+        train(config)
+    again = train(config.model_copy(update={"overwrite": True}))
+    assert again.resumed_from is None and again.steps == 3
 
 
 def test_local_backend_answers_with_the_adapter(tiny, tmp_path):

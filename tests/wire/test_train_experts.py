@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,22 +10,9 @@ import pytest
 from airloom.curate.export import write_dataset
 from airloom.curate.records import make_record
 from airloom.curate.sources import read_dataset
+from tests.support.tiny_model import tiny_cli
 
-REPO = Path(__file__).resolve().parents[2]
 PLANTED = {"coding": 40, "trivia": 25, "joke": 12, "cot": 30, "agent": 9, "mystery": 11}
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
-    return subprocess.run(
-        [sys.executable, "-m", "airloom", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 @pytest.fixture
@@ -51,7 +35,7 @@ def _lines(path: Path) -> list[dict]:
 
 def test_split_gives_exact_per_expert_counts(store, tmp_path):
     out = tmp_path / "lmoe"
-    done = _cli("experts", "split", str(store), "--out", str(out), "--seed", "7", cwd=tmp_path)
+    done = tiny_cli("experts", "split", str(store), "--out", str(out), "--seed", "7", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     # own categories whole; every other category min(500, floor(10% of n)); 'mystery' → general
     expected = {
@@ -79,7 +63,7 @@ def test_split_gives_exact_per_expert_counts(store, tmp_path):
     assert manifest["counts"]["code"] == expected["code"] and manifest["seed"] == 7
     # seeded: the same seed picks the same cross-samples, another seed others
     again = tmp_path / "again"
-    _cli("experts", "split", str(store), "--out", str(again), "--seed", "7", cwd=tmp_path)
+    tiny_cli("experts", "split", str(store), "--out", str(again), "--seed", "7", cwd=tmp_path)
     name = "training_data/expert_code.jsonl"
     assert (again / name).read_text() == (out / name).read_text()
 
@@ -90,12 +74,12 @@ def test_train_experts_writes_one_adapter_per_expert(store, tmp_path):
 
     base = tiny_model_dir(tmp_path / "base")
     out = tmp_path / "lmoe"
-    split = _cli(
+    split = tiny_cli(
         "experts", "split", str(store), "--out", str(out),
         "--expert", "code=coding", "--expert", "general=trivia,joke", cwd=tmp_path,
     )  # fmt: skip
     assert split.returncode == 0, split.stderr
-    done = _cli(
+    done = tiny_cli(
         "train", "--experts", str(out), "--set", f"base_model={base}", "--set", "max_steps=2",
         "--set", "eval_fraction=0", "--set", "lora.r=4", cwd=tmp_path,
     )  # fmt: skip

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,7 +142,8 @@ def train_command(
 
     console = Console(stderr=True)
     if data:
-        overrides = (*overrides, f"data=[{', '.join(repr(str(Path(d).resolve())) for d in data)}]")
+        paths = [str(Path(item).resolve()) for item in data]
+        overrides = (*overrides, f"data={json.dumps(paths)}")
     if experts_dir is None:
         config = load_train_config(config_path, overrides)
         run_training(config, console)
@@ -149,11 +151,12 @@ def train_command(
     from airloom.train.experts import expert_names
 
     names = expert_names(experts_dir)
+    folder = experts_dir.resolve()
     for name in names:
         expert_overrides = (
             *overrides,
-            f"data=['{(experts_dir / 'training_data' / f'expert_{name}.jsonl').resolve()}']",
-            f"output_dir='{(experts_dir / 'adapters' / name).resolve()}'",
+            f"data={json.dumps([str(folder / 'training_data' / f'expert_{name}.jsonl')])}",
+            f"output_dir={json.dumps(str(folder / 'adapters' / name))}",
         )
         config = load_train_config(config_path, expert_overrides)
         console.print(f"[bold]expert {name}[/bold]")
@@ -181,7 +184,12 @@ def experts() -> None:
 
 @experts.command("split")
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the LMoE layout.",
+)
 @click.option(
     "--expert",
     "expert_specs",
@@ -189,10 +197,27 @@ def experts() -> None:
     metavar="NAME=CAT,CAT",
     help="An expert and its categories (repeatable; default: the original six experts).",
 )
-@click.option("--default-expert", default="general", show_default=True)
-@click.option("--cross-fraction", type=float, default=0.1, show_default=True)
-@click.option("--max-cross", type=int, default=500, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--default-expert",
+    default="general",
+    show_default=True,
+    help="Expert of categories no expert lists.",
+)
+@click.option(
+    "--cross-fraction",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Share of each other category sampled into an expert's training data.",
+)
+@click.option(
+    "--max-cross",
+    type=int,
+    default=500,
+    show_default=True,
+    help="At most this many records of each other category.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the samples.")
 def split_command(
     sources: tuple[str, ...],
     out: Path,

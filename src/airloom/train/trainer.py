@@ -316,7 +316,8 @@ def _check_output(config: TrainConfig) -> Path:
                 f"{output} already holds a finished training run",
                 hint="choose another output_dir, or --set overwrite=true to train it again",
             )
-        if is_main_process():
+        if is_main_process():  # a fresh run: no resuming from the old run's checkpoints
+            remove_checkpoints(output)
             for name in (SUMMARY_FILE, "README.md", "loss.png"):
                 (output / name).unlink(missing_ok=True)
     return output
@@ -346,6 +347,7 @@ def train(config: TrainConfig, report: Report | None = None) -> TrainResult:
     emit: Report = report or (lambda _: None)
     output = _check_output(config)
     started = time.perf_counter()
+    emit("loading the training libraries")
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # before its import-time notes
     try:
         import torch
