@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "cull": ("airloom.cli.curate_cmd", "cull", "Keep the best-judged of each near-duplicate set."),
     "recover": ("airloom.cli.recover_cmd", "recover", "Copy what is readable of a damaged store."),
     "train": ("airloom.cli.train_cmd", "train_command", "Fine-tune: full, LoRA, QLoRA; merge."),
+    "eval": ("airloom.cli.eval_cmd", "eval_command", "Score a model on airoboros-format skills."),
     "experts": ("airloom.cli.train_cmd", "experts", "Split data into LMoE expert sets."),
     "serve": ("airloom.cli.serve_cmd", "serve_command", "Serve a model and experts (OpenAI API)."),
 }

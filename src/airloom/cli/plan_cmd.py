@@ -31,17 +31,14 @@ from airloom.runtime.rewoo.execute import ExecOptions, execute_plan
 from airloom.runtime.rewoo.runner import check_plan, request_plan
 from airloom.runtime.rewoo.trace import Trace
 from airloom.runtime.rewoo.validate import PlanLimits, ValidPlan
-from airloom.runtime.tools.fetch import GuardedFetcher, TextScraper
-from airloom.runtime.tools.knowledge import KnowledgeModel
-from airloom.runtime.tools.links import HyperlinkExtractor
 from airloom.runtime.tools.registry import DEFAULT_ALIASES, ToolRegistry
 from airloom.runtime.tools.search import (
     DdgsEngine,
     LocalCorpus,
     SearchEngine,
-    SearchTool,
     SearxngEngine,
 )
+from airloom.runtime.tools.standard import close_registry, make_registry
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -72,53 +69,6 @@ def make_search_engine(sources: _Sources) -> SearchEngine:
     if sources.searxng:
         return SearxngEngine(sources.searxng)
     return DdgsEngine()
-
-
-def knowledge_model(
-    backend: Backend, model: str, params: Mapping[str, Any] | None = None
-) -> KnowledgeModel:
-    """The QA tool, sampling as the config says (temperature 0 and 400 tokens unless set).
-
-    Example:
-        >>> teacher, _ = BackendChoice(base_url="http://127.0.0.1:9/v1", model="m").build()
-        >>> tool = knowledge_model(teacher, "m", {"temperature": 0.2, "top_p": 0.9})
-        >>> tool.temperature, tool.max_tokens, tool.params
-        (0.2, 400, {'top_p': 0.9})
-    """
-    sampling = dict(params or {})
-    return KnowledgeModel(
-        backend,
-        model,
-        temperature=float(sampling.pop("temperature", 0.0)),
-        max_tokens=int(sampling.pop("max_tokens", 400)),
-        params=sampling,
-    )
-
-
-def make_registry(
-    engine: SearchEngine,
-    backend: Backend,
-    model: str,
-    corpus: Path | None,
-    params: Mapping[str, Any] | None = None,
-) -> ToolRegistry:
-    """The four card roles wired to real tools.
-
-    Example:
-        >>> import tempfile
-        >>> teacher, _ = BackendChoice(base_url="http://127.0.0.1:9/v1", model="m").build()
-        >>> registry = make_registry(LocalCorpus(Path(tempfile.mkdtemp())), teacher, "m", None)
-        >>> [name for name, _ in registry.offered()]
-        ['DuckDuckGo', 'TextScraper', 'HyperlinkExtractor', 'KnowledgeModel']
-    """
-    return ToolRegistry(
-        {
-            "search": SearchTool(engine),
-            "links": HyperlinkExtractor(local_root=corpus),
-            "scrape": TextScraper(GuardedFetcher(), local_root=corpus),
-            "qa": knowledge_model(backend, model, params),
-        }
-    )
 
 
 def _print_problems(error: PlanError) -> None:
@@ -244,9 +194,7 @@ async def _run_and_close(backend: Backend, registry: ToolRegistry, *args: object
         return (await _run(*args))[2]  # type: ignore[arg-type]
     finally:
         await backend.aclose()
-        scraper = registry.tools.get("scrape")
-        if isinstance(scraper, TextScraper):
-            await scraper.fetcher.aclose()
+        await close_registry(registry)
 
 
 @click.command("plan")

@@ -1,0 +1,80 @@
+"""The four card roles (search, scrape, links, QA) wired to real tools.
+
+Example:
+    >>> import tempfile
+    >>> from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+    >>> from airloom.backends.scripted import ScriptedBackend
+    >>> from airloom.runtime.tools.search import LocalCorpus
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> registry = make_registry(LocalCorpus(folder), ScriptedBackend([]), "m", folder)
+    >>> [name for name, _ in registry.offered()]
+    ['DuckDuckGo', 'TextScraper', 'HyperlinkExtractor', 'KnowledgeModel']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from airloom.backends.base import Backend
+from airloom.runtime.tools.fetch import GuardedFetcher, TextScraper
+from airloom.runtime.tools.knowledge import KnowledgeModel
+from airloom.runtime.tools.links import HyperlinkExtractor
+from airloom.runtime.tools.registry import ToolRegistry
+from airloom.runtime.tools.search import SearchEngine, SearchTool
+
+
+def knowledge_model(
+    backend: Backend, model: str, params: Mapping[str, Any] | None = None
+) -> KnowledgeModel:
+    """The QA tool, sampling as ``params`` say (temperature 0 and 400 tokens unless set).
+
+    Example:
+        >>> from airloom.backends.scripted import ScriptedBackend
+        >>> tool = knowledge_model(ScriptedBackend([]), "m", {"temperature": 0.2, "top_p": 0.9})
+        >>> tool.temperature, tool.max_tokens, tool.params
+        (0.2, 400, {'top_p': 0.9})
+    """
+    sampling = dict(params or {})
+    return KnowledgeModel(
+        backend,
+        model,
+        temperature=float(sampling.pop("temperature", 0.0)),
+        max_tokens=int(sampling.pop("max_tokens", 400)),
+        params=sampling,
+    )
+
+
+def make_registry(
+    engine: SearchEngine,
+    backend: Backend,
+    model: str,
+    corpus: Path | None,
+    params: Mapping[str, Any] | None = None,
+) -> ToolRegistry:
+    """The registry a plan runs on: ``engine`` for search, ``backend`` for QA (sampling as
+    ``params`` say), and pages read from ``corpus`` when their URLs are ``file://`` ones
+    inside it (see the module docstring for an example)."""
+    return ToolRegistry(
+        {
+            "search": SearchTool(engine),
+            "links": HyperlinkExtractor(local_root=corpus),
+            "scrape": TextScraper(GuardedFetcher(), local_root=corpus),
+            "qa": knowledge_model(backend, model, params),
+        }
+    )
+
+
+async def close_registry(registry: ToolRegistry) -> None:
+    """Release what the registry's tools hold open (the scraper's HTTP client).
+
+    Example:
+        >>> import asyncio
+        >>> asyncio.run(close_registry(ToolRegistry()))
+    """
+    scraper = registry.tools.get("scrape")
+    if isinstance(scraper, TextScraper):
+        await scraper.fetcher.aclose()
