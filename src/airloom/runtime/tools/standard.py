@@ -2,9 +2,7 @@
 
 Example:
     >>> import tempfile
-    >>> from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+    >>> from pathlib import Path
     >>> from airloom.backends.scripted import ScriptedBackend
     >>> from airloom.runtime.tools.search import LocalCorpus
     >>> folder = Path(tempfile.mkdtemp())
