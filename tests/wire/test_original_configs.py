@@ -41,7 +41,7 @@ def test_config_check_accepts_every_original_version(tmp_path, monkeypatch, vers
     path = write_config(tmp_path, version)
     result = CliRunner().invoke(cli, ["config", "check", str(path)])
     assert result.exit_code == 0, result.output
-    assert "teacher: openai https://api.openai.com/v1 model=gpt-4" in result.output
+    assert "teacher: gpt-4 at https://api.openai.com/v1" in result.output
     if version == "2.0.24":
         assert "instructor 'chat_card' is called 'character' here" in result.output
     assert "needs a key" not in result.output
