@@ -513,6 +513,8 @@ class _PenaltyProcessor:
 
 
 def _import_stack() -> tuple[Any, Any]:
+    # bitsandbytes, when installed for QLoRA training, logs optional-kernel notes on import
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     try:
         import torch
         import transformers
