@@ -10,18 +10,15 @@ or a hang.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from airloom.formats.closed_context import parse_closed_context
+from tests.support.cli import run_airloom, start_airloom
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
-ROOT = Path(__file__).resolve().parents[2]
 
 CONFIG = """\
 seed: 1
@@ -37,15 +34,7 @@ instructors:
 def test_generate_on_the_embedded_model(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(CONFIG)
     (tmp_path / "topics.txt").write_text("volcanoes\nchess openings\nlighthouses\nriver deltas\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    result = subprocess.run(
-        [sys.executable, "-m", "airloom", "generate", "-c", "config.yaml", "--quiet"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=2400,
-    )
+    result = run_airloom("generate", "-c", "config.yaml", "--quiet", cwd=tmp_path, timeout=2400)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["status"] == "completed"
@@ -81,15 +70,7 @@ def test_ctrl_c_while_the_embedded_model_generates(tmp_path: Path) -> None:
         "seed: 1\nembedding_model: hashing\nconcurrency: {stop_grace: 2}\n"
         "instructors:\n  general: {count: 4, batch_size: 2}\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airloom", "generate", "-c", "config.yaml"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_airloom("generate", "-c", "config.yaml", cwd=tmp_path)
     assert proc.stderr is not None
     for line in proc.stderr:
         if line.startswith("model: loading the model:"):  # loaded: generation starts

@@ -39,3 +39,11 @@ def run_airloom(
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def start_airloom(*args: str, cwd: Path, stdout: int = subprocess.PIPE) -> subprocess.Popen[str]:
+    """``python -m airloom ARGS`` started in the background, its stderr (and by default its
+    stdout) piped as text, for tests that signal it while it runs."""
+    return subprocess.Popen(
+        [*COMMAND, *args], cwd=cwd, env=ENV, stdout=stdout, stderr=subprocess.PIPE, text=True
+    )

@@ -4,18 +4,15 @@ within the grace period, no traceback, `interrupted` in the summary, and a resum
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+from tests.support.cli import run_airloom, start_airloom
 
 
 @pytest.fixture
@@ -39,14 +36,7 @@ def start(tmp_path: Path, url: str, *, topics: bool, grace: float) -> subprocess
         f"concurrency: {{max_requests: 4, stop_grace: {grace}}}\n"
         "instructors:\n  general: {count: 6, batch_size: 3}\n"
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "airloom", "generate", "-c", "config.yaml"],
-        cwd=tmp_path,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_airloom("generate", "-c", "config.yaml", cwd=tmp_path)
 
 
 def wait_for_calls(url: str, proc: subprocess.Popen[str]) -> None:
@@ -87,14 +77,7 @@ def test_a_second_ctrl_c_stops_at_once_and_the_rerun_resumes(slow_server, tmp_pa
     assert time.monotonic() - sent < 5.0
     assert proc.returncode == 130 and "Traceback" not in err, err
     assert "stopping now" in err
-    rerun = subprocess.run(
-        [sys.executable, "-m", "airloom", "generate", "-c", "config.yaml", "--quiet"],
-        cwd=tmp_path,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    rerun = run_airloom("generate", "-c", "config.yaml", "--quiet", cwd=tmp_path, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     summary = json.loads(rerun.stdout.strip().splitlines()[-1])
     assert summary["status"] == "completed"
@@ -106,14 +89,7 @@ def test_ctrl_c_stops_a_waiting_one_shot_command_at_once(slow_server, tmp_path, 
     (tmp_path / "docs").mkdir()
     corpus = ["--corpus", "docs"] if command == "plan" else []
     model = ["--base-url", slow_server, "--model", "m"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airloom", command, "Hello?", *model, *corpus],
-        cwd=tmp_path,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_airloom(command, "Hello?", *model, *corpus, cwd=tmp_path)
     wait_for_calls(slow_server, proc)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
@@ -129,27 +105,13 @@ def test_ctrl_c_stops_the_judge_and_keeps_its_verdicts(slow_server, tmp_path):
         "backend: scripted\nscript_path: demo\nembedding_model: hashing\nseed: 3\n"
         "instructors:\n  general: {count: 12, batch_size: 3}\n"
     )
-    filled = subprocess.run(
-        [sys.executable, "-m", "airloom", "generate", "-c", "config.yaml", "-q"],
-        cwd=tmp_path,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    filled = run_airloom("generate", "-c", "config.yaml", "-q", cwd=tmp_path, timeout=120)
     assert filled.returncode == 0, filled.stderr[-2000:]
     (tmp_path / "judge.yaml").write_text(
         f"base_url: {slow_server}\nmodel: judge\nembedding_model: hashing\n"
         "output_path: instructions.jsonl\nconcurrency: {max_requests: 3, stop_grace: 5}\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airloom", "judge", "-c", "judge.yaml"],
-        cwd=tmp_path,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_airloom("judge", "-c", "judge.yaml", cwd=tmp_path)
     wait_for_calls(slow_server, proc)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
