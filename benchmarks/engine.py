@@ -37,7 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from airloom.config import load_config_text  # noqa: E402
 from airloom.engine.runner import Engine  # noqa: E402
-from airloom.engine.store import Store, StoredRecord, dedup_key  # noqa: E402
+from airloom.store.database import Store, StoredRecord, dedup_key  # noqa: E402
 
 
 def start_server(latency: float, concurrency: int) -> tuple[subprocess.Popen[str], str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from airloom.curate.sandbox import Limits, isolation_layers, run_python
-from airloom.engine.store import Store, StoredRecord, check_integrity, dedup_key, record_id
+from airloom.store.database import Store, StoredRecord, check_integrity, dedup_key, record_id
 
 
 def _median(function: object, repeat: int) -> float:

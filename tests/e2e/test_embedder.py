@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from airloom.engine.embed import DEFAULT_EMBEDDING_MODEL, make_embedder
+from airloom.vectors.embed import DEFAULT_EMBEDDING_MODEL, make_embedder
 
 pytestmark = pytest.mark.slow
 

@@ -13,13 +13,13 @@ from airloom.backends.base import ChatRequest
 from airloom.config import Config, InstructorConfig
 from airloom.engine.context import EngineRoundContext, round_seed
 from airloom.engine.dedup import BatchEmbedder, DedupState
-from airloom.engine.embed import HashingEmbedder
 from airloom.engine.filters import ResponseFilter
-from airloom.engine.scheduler import Endpoint
-from airloom.engine.stats import RunStats
-from airloom.engine.store import CachedCall, dedup_key
 from airloom.errors import BackendError, ContextLengthError, FatalBackendError
 from airloom.instructors.base import InstructorSettings, Rejected, Turn
+from airloom.scheduling.scheduler import Endpoint
+from airloom.scheduling.stats import RunStats
+from airloom.store.database import CachedCall, dedup_key
+from airloom.vectors.embed import HashingEmbedder
 
 
 class StubScheduler:

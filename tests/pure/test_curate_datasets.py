@@ -13,9 +13,9 @@ from airloom.curate.importer import embed_missing, import_datasets
 from airloom.curate.records import canonical, content_hash, make_record
 from airloom.curate.report_data import dispersion, distinct_n, nearest_similarities
 from airloom.curate.sources import RowError, read_dataset, record_from_row
-from airloom.engine.embed import HashingEmbedder
-from airloom.engine.store import Store
 from airloom.errors import ConfigError, MissingDependencyError
+from airloom.store.database import Store
+from airloom.vectors.embed import HashingEmbedder
 from tests.support.curation import read_jsonl, write_jsonl
 
 MULTI_TURN = [

@@ -13,8 +13,8 @@ from hypothesis.extra.numpy import arrays
 
 from airloom.config import Config
 from airloom.engine.dedup import BatchEmbedder, DedupState
-from airloom.engine.embed import HashingEmbedder, make_embedder
-from airloom.engine.index import VectorIndex
+from airloom.vectors.embed import HashingEmbedder, make_embedder
+from airloom.vectors.index import VectorIndex
 
 
 def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from airloom.engine.store import Store, StoredRecord, dedup_key, record_id
 from airloom.errors import StoreError
 from airloom.export import export_store, write_airoboros_jsonl
 from airloom.formats.records import conversation_turns, to_airoboros, to_sharegpt
+from airloom.store.database import Store, StoredRecord, dedup_key, record_id
 
 
 def row(**fields: Any) -> dict[str, Any]:

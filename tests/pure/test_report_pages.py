@@ -8,7 +8,7 @@ from pathlib import Path
 
 from airloom.curate.report import render_html
 from airloom.curate.report_data import CategoryFacts, ReportData, collect
-from airloom.engine.store import Store
+from airloom.store.database import Store
 
 
 def images(page: str) -> list[str]:

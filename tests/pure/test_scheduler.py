@@ -11,7 +11,16 @@ import pytest
 from airloom.backends.base import ChatRequest, ChatResponse, Message, Usage
 from airloom.backends.openai import _parse_completion, classify_http_error, parse_retry_after
 from airloom.config import BudgetConfig, Price, RetryConfig
-from airloom.engine.scheduler import (
+from airloom.errors import (
+    BackendError,
+    BudgetExceeded,
+    ContextLengthError,
+    EndpointUnreachable,
+    FatalBackendError,
+    RateLimitedError,
+    TransientBackendError,
+)
+from airloom.scheduling.scheduler import (
     SAME_ERROR_LIMIT,
     AdaptiveLimiter,
     Budget,
@@ -22,16 +31,7 @@ from airloom.engine.scheduler import (
     call_cost,
     describe_params,
 )
-from airloom.engine.store import CachedCall, Totals
-from airloom.errors import (
-    BackendError,
-    BudgetExceeded,
-    ContextLengthError,
-    EndpointUnreachable,
-    FatalBackendError,
-    RateLimitedError,
-    TransientBackendError,
-)
+from airloom.store.database import CachedCall, Totals
 
 # ---- AdaptiveLimiter ---------------------------------------------------------------------
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from airloom.engine.scheduler import Spending
-from airloom.engine.stats import CategoryStats, RunStats
+from airloom.scheduling.scheduler import Spending
+from airloom.scheduling.stats import CategoryStats, RunStats
 
 
 def test_category_created_once_and_target_updated() -> None:

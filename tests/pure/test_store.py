@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airloom.engine.store import (
+from airloom.errors import StoreError
+from airloom.store.database import (
     SCHEMA_VERSION,
     CachedCall,
     Store,
@@ -17,7 +18,6 @@ from airloom.engine.store import (
     dedup_key,
     record_id,
 )
-from airloom.errors import StoreError
 
 
 def open_store(path: Path, **kwargs: object) -> Store:

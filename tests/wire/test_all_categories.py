@@ -21,10 +21,10 @@ from airloom.backends.scripted import ScriptedBackend
 from airloom.checks import CHECKS
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
-from airloom.engine.store import Store
 from airloom.export import export_store
 from airloom.instructors.registry import available_instructors
 from airloom.instructors.verified import load_checks
+from airloom.store.database import Store
 from tests.support.openai_server import OpenAIServer
 from tests.wire import test_categories_a as group_a
 from tests.wire import test_categories_b as group_b

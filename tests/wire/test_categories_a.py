@@ -22,10 +22,10 @@ from airloom.backends.scripted import ScriptedBackend
 from airloom.checks import CHECKS
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
-from airloom.engine.store import Store
 from airloom.formats.closed_context import parse_closed_context
 from airloom.formats.records import to_airoboros, to_sharegpt
 from airloom.instructors.trivia import DEFAULT_PLAIN_SUFFIX, DEFAULT_SYSTEM
+from airloom.store.database import Store
 from tests.support.openai_server import OpenAIServer
 
 SCRIPT = Path(__file__).resolve().parents[1] / "support" / "scripts" / "a.yaml"

@@ -20,10 +20,10 @@ from airloom.checks import CHECKS
 from airloom.checks.logs import parse_question
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
-from airloom.engine.store import Store
 from airloom.formats.closed_context import parse_closed_context
 from airloom.formats.records import to_airoboros, to_sharegpt
 from airloom.instructors.verified import load_checks
+from airloom.store.database import Store
 
 SCRIPT = Path(__file__).resolve().parents[1] / "support" / "scripts" / "b.yaml"
 

@@ -23,8 +23,8 @@ from airloom.backends.scripted import ScriptedBackend
 from airloom.checks import CHECKS
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
-from airloom.engine.store import Store
 from airloom.export import export_store
+from airloom.store.database import Store
 
 SCRIPT = Path(__file__).resolve().parents[1] / "support" / "scripts" / "c.yaml"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airloom.engine.store import Store, StoredRecord, dedup_key, record_id
+from airloom.store.database import Store, StoredRecord, dedup_key, record_id
 from tests.support.cli import run_airloom as airloom
 
 RECORDS = 1500

@@ -16,8 +16,8 @@ from airloom.curate.importer import import_datasets
 from airloom.curate.jobs import CullOptions, IncompleteJudging, cull_store, judge_store
 from airloom.curate.records import content_hash
 from airloom.curate.sources import read_dataset, read_store
-from airloom.engine.store import Store
 from airloom.errors import ConfigError
+from airloom.store.database import Store
 from tests.support.curation import (
     SCRIPT,
     counting_judge,

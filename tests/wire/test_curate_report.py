@@ -17,7 +17,7 @@ from airloom.curate.jobs import judge_store
 from airloom.curate.report import render_report
 from airloom.curate.report_data import collect
 from airloom.curate.verify_job import VerifyOptions, verify_source
-from airloom.engine.store import Store
+from airloom.store.database import Store
 from tests.support.curation import engine_store, session
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -11,8 +11,8 @@ import yaml
 from airloom.backends.scripted import ScriptedBackend
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
-from airloom.engine.store import Store
 from airloom.errors import FatalBackendError
+from airloom.store.database import Store
 from tests.support.openai_server import Fault
 
 BASE = {

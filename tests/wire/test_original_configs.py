@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from airloom.cli.main import cli
 from airloom.config import ORIGINAL_SAMPLING, load_config
 from airloom.engine.runner import Engine
-from airloom.engine.store import Store
+from airloom.store.database import Store
 from tests.support.openai_server import OpenAIServer
 from tests.support.original_configs import INSTRUCTORS, VERSIONS, original_config
 from tests.wire.test_all_categories import combined_backend

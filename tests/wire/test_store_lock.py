@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from airloom.engine.store import Store
-from airloom.engine.store_lock import holder, lock_path, writer_lock
 from airloom.errors import StoreError
+from airloom.store.database import Store
+from airloom.store.lock import holder, lock_path, writer_lock
 from tests.support.cli import COMMAND, ENV, run_airloom
 from tests.support.openai_server import OpenAIServer
 
@@ -68,7 +68,7 @@ def test_a_lock_left_by_kill_minus_nine_is_taken_over(tmp_path):
     script = textwrap.dedent(
         f"""
         import os, signal
-        from airloom.engine.store import Store
+        from airloom.store.database import Store
         Store.open({str(store)!r}, embedding_model="hashing")
         print(os.getpid(), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
@@ -91,7 +91,7 @@ def test_a_writer_in_another_process_is_refused_readers_are_not(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys, time
-        from airloom.engine.store_lock import writer_lock
+        from airloom.store.lock import writer_lock
         with writer_lock({str(store)!r}, "judge"):
             print("held", flush=True)
             sys.stdin.read()

@@ -79,7 +79,6 @@ from airloom.backends.model_files import (
     remove_stale_temporaries,
     resolve_model_source,
 )
-from airloom.engine.threads import in_daemon_thread
 from airloom.errors import (
     AirloomError,
     BackendError,
@@ -88,6 +87,7 @@ from airloom.errors import (
     MissingDependencyError,
     ModelFileError,
 )
+from airloom.scheduling.threads import in_daemon_thread
 
 if TYPE_CHECKING:
     import torch

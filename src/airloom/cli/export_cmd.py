@@ -87,8 +87,8 @@ def _export_store(
     out: Path,
     categories: tuple[str, ...],
 ) -> None:
-    from airloom.engine.store import Store
     from airloom.export import export_store
+    from airloom.store.database import Store
 
     if store_path is None:
         config, base_dir = load(config_path, overrides)
@@ -107,8 +107,8 @@ def _records(
 ) -> tuple[list[dict[str, object]], int]:
     """The records to export and how many rows of ``source`` could not be read."""
     from airloom.curate.sources import read_dataset
-    from airloom.engine.store import Store
     from airloom.export import training_categories
+    from airloom.store.database import Store
 
     if source is not None:
         data = read_dataset(source)

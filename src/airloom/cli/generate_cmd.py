@@ -16,11 +16,11 @@ from airloom.cli.options import config_options, load
 if TYPE_CHECKING:
     from airloom.backends.base import Backend
     from airloom.config import Config
-    from airloom.engine.stats import RunStats
+    from airloom.scheduling.stats import RunStats
 
 
 def _events(log_json: str | None) -> tuple[object, IO[str] | None]:
-    from airloom.engine.events import JsonLinesSink, NullSink
+    from airloom.scheduling.events import JsonLinesSink, NullSink
 
     if log_json is None:
         return NullSink(), None
@@ -63,8 +63,8 @@ def generate(
     from airloom.cli.interrupt import exit_now, run_interruptible
     from airloom.cli.progress import EndpointNotices, print_summary, run_with_display
     from airloom.engine.runner import Engine
-    from airloom.engine.store_lock import writer_lock
     from airloom.errors import Interrupted
+    from airloom.store.lock import writer_lock
 
     config, base_dir = load(config_path, overrides)
     sink, handle = _events(log_json)

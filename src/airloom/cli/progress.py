@@ -14,8 +14,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from airloom.engine.events import EventSink
-from airloom.engine.stats import TOPICS_ROW, RunStats
+from airloom.scheduling.events import EventSink
+from airloom.scheduling.stats import TOPICS_ROW, RunStats
 
 T = TypeVar("T")
 
@@ -87,7 +87,7 @@ def spending_line(stats: RunStats) -> Text:
     endpoints the run waits for; and, before generation starts, what the run is doing.
 
     Example:
-        >>> from airloom.engine.scheduler import Spending
+        >>> from airloom.scheduling.scheduler import Spending
         >>> stats = RunStats()
         >>> stats.resume_from(Spending(requests=40, prompt_tokens=9000))
         >>> stats.spending.requests += 2; stats.spending.prompt_tokens += 300

@@ -18,7 +18,7 @@ def recover(source: Path, target: Path) -> None:
     SOURCE is opened read-only and never changed. Records (with their embeddings), the
     request cache and the rounds are copied; rows on damaged pages are counted.
     """
-    from airloom.engine.recover import recover_store
+    from airloom.store.recover import recover_store
 
     console = Console(stderr=True)
     with console.status(f"reading {source}") as status:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from airloom.engine.index import VectorIndex
+from airloom.vectors.index import VectorIndex
 
 
 class UnionFind:

@@ -33,11 +33,11 @@ import numpy as np
 
 from airloom.curate.records import exact_key
 from airloom.curate.sources import require
-from airloom.engine.store import Store, stored_from_row
 from airloom.errors import ConfigError, StoreError
 from airloom.export.atomic import write_lines_atomic as write_lines
 from airloom.formats.chat import TEMPLATES, get_template, render, split_system
 from airloom.formats.records import conversation_turns, to_airoboros, to_sharegpt
+from airloom.store.database import Store, stored_from_row
 
 FORMATS = ("jsonl", "sharegpt", "parquet", "hf", "text", "store")
 SCHEMAS = ("sharegpt", "airoboros")

@@ -25,8 +25,8 @@ import numpy as np
 
 from airloom.curate.records import dedup_text, exact_key
 from airloom.curate.sources import Dataset, read_dataset
-from airloom.engine.embed import Embedder, make_embedder
-from airloom.engine.store import Store, StoredRecord, stored_from_row
+from airloom.store.database import Store, StoredRecord, stored_from_row
+from airloom.vectors.embed import Embedder, make_embedder
 
 Progress = Callable[[str, int, int], None]
 
@@ -70,7 +70,7 @@ def embed_missing(
     Identical texts are embedded once. Returns (matrix, number of texts embedded).
 
     Example:
-        >>> from airloom.engine.embed import HashingEmbedder
+        >>> from airloom.vectors.embed import HashingEmbedder
         >>> matrix, n = embed_missing(["a b", "a b", "c"], None, HashingEmbedder(dim=8))
         >>> matrix.shape, n
         ((3, 8), 2)

@@ -27,8 +27,8 @@ from airloom.curate.ledger import Verdict
 from airloom.curate.records import content_hash, dedup_text, exact_key
 from airloom.curate.session import CurationSession, judge_params
 from airloom.curate.sources import Dataset, read_store
-from airloom.engine.embed import make_embedder
 from airloom.errors import AirloomError, StoreError
+from airloom.vectors.embed import make_embedder
 
 
 class IncompleteJudging(AirloomError):

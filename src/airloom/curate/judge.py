@@ -33,7 +33,6 @@ from typing import Any
 from airloom.backends.base import ChatRequest, Message
 from airloom.curate.ledger import Verdict
 from airloom.curate.records import content_hash
-from airloom.engine.stats import RunStats
 from airloom.errors import (
     BackendError,
     BudgetExceeded,
@@ -44,6 +43,7 @@ from airloom.errors import (
     RunStopped,
 )
 from airloom.formats.chat import PLAINFORMAT, is_plainformat
+from airloom.scheduling.stats import RunStats
 
 #: Which criteria file a category uses when it has no file of its own.
 RUBRIC_OF: dict[str, str] = {

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from airloom.engine import store_lock
-from airloom.engine.store import Store
 from airloom.errors import StoreError
+from airloom.store import lock as store_lock
+from airloom.store.database import Store
 
 CURATE_SCHEMA_VERSION = 1
 _VERSION_KEY = "curate_schema_version"

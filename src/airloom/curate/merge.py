@@ -41,8 +41,8 @@ from airloom.curate.export import write_dataset, write_lines
 from airloom.curate.importer import embed_missing
 from airloom.curate.records import dedup_text, exact_key
 from airloom.curate.sources import Dataset, read_dataset
-from airloom.engine.embed import make_embedder
-from airloom.engine.index import VectorIndex
+from airloom.vectors.embed import make_embedder
+from airloom.vectors.index import VectorIndex
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airloom.engine.store import dedup_key, record_id
+from airloom.store.database import dedup_key, record_id
 
 #: The fields that define a record's content (what round trips and hashes compare).
 CANONICAL_FIELDS = (

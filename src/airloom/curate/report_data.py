@@ -23,7 +23,7 @@ import numpy as np
 
 from airloom.curate.records import assistant_texts, user_turns
 from airloom.curate.sources import read_store
-from airloom.engine.index import VectorIndex
+from airloom.vectors.index import VectorIndex
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

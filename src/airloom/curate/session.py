@@ -34,10 +34,10 @@ from airloom.backends.factory import (
 )
 from airloom.config import Config
 from airloom.curate.ledger import Ledger
-from airloom.engine.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
-from airloom.engine.stats import RunStats
-from airloom.engine.store import CachedCall, Store
 from airloom.errors import ConfigError
+from airloom.scheduling.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
+from airloom.scheduling.stats import RunStats
+from airloom.store.database import CachedCall, Store
 
 T = TypeVar("T")
 

@@ -39,8 +39,8 @@ from typing import IO, Any
 import numpy as np
 
 from airloom.curate.records import make_record
-from airloom.engine.store import Store, corrupt_error
 from airloom.errors import AirloomError, MissingDependencyError, StoreError
+from airloom.store.database import Store, corrupt_error
 
 _ROLES = {
     "system": "system",

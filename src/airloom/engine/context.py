@@ -12,8 +12,6 @@ import numpy as np
 
 from airloom.backends.base import ChatRequest, Message
 from airloom.engine.filters import ResponseFilter
-from airloom.engine.scheduler import Endpoint, describe_params
-from airloom.engine.store import dedup_key
 from airloom.errors import BackendError, ContextLengthError, FatalBackendError
 from airloom.instructors.base import (
     Filtering,
@@ -24,6 +22,8 @@ from airloom.instructors.base import (
     Turn,
     map_rejecting,
 )
+from airloom.scheduling.scheduler import Endpoint, describe_params
+from airloom.store.database import dedup_key
 
 if TYPE_CHECKING:
     from airloom.engine.runner import Engine

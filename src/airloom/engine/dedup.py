@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from airloom.engine.embed import Embedder
-from airloom.engine.index import VectorIndex
+from airloom.vectors.embed import Embedder
+from airloom.vectors.index import VectorIndex
 
 
 class DedupState:

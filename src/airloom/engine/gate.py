@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from airloom.engine.dedup import BatchEmbedder
-from airloom.engine.store import StoredRecord, dedup_key, record_id
 from airloom.instructors.base import Draft
+from airloom.store.database import StoredRecord, dedup_key, record_id
 
 if TYPE_CHECKING:
     from airloom.engine.context import EngineRoundContext

@@ -39,14 +39,8 @@ from airloom.backends.factory import (
 from airloom.config import Config
 from airloom.engine.context import EngineRoundContext
 from airloom.engine.dedup import BatchEmbedder, DedupState
-from airloom.engine.embed import Embedder, make_embedder
-from airloom.engine.events import EventSink, NullSink
 from airloom.engine.filters import ResponseFilter, avoidance_filter, avoided_subjects
 from airloom.engine.gate import Gate
-from airloom.engine.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
-from airloom.engine.stats import TOPICS_ROW, RunStats
-from airloom.engine.store import CachedCall, Store
-from airloom.engine.threads import in_daemon_thread
 from airloom.engine.topics import (
     TopicSampler,
     read_topics,
@@ -73,6 +67,12 @@ from airloom.instructors.base import (
     SourceExhausted,
 )
 from airloom.instructors.registry import available_instructors, run_order
+from airloom.scheduling.events import EventSink, NullSink
+from airloom.scheduling.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
+from airloom.scheduling.stats import TOPICS_ROW, RunStats
+from airloom.scheduling.threads import in_daemon_thread
+from airloom.store.database import CachedCall, Store
+from airloom.vectors.embed import Embedder, make_embedder
 
 T = TypeVar("T")
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from airloom.engine.store import Store
 from airloom.errors import StoreError
 from airloom.export.atomic import write_lines_atomic
 from airloom.formats.records import to_airoboros, to_sharegpt
+from airloom.store.database import Store
 
 Converter = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from airloom.engine.embed import Embedder
-from airloom.engine.index import _faiss
 from airloom.errors import ConfigError
+from airloom.vectors.embed import Embedder
+from airloom.vectors.index import _faiss
 
 log = logging.getLogger("airloom.serve.router")
 

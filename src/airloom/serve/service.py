@@ -404,7 +404,7 @@ def build_router(
     )
     if not texts:
         return None
-    from airloom.engine.embed import make_embedder
+    from airloom.vectors.embed import make_embedder
 
     return EmbeddingRouter(
         texts,

@@ -43,8 +43,6 @@ from tenacity import (
 
 from airloom.backends.base import Backend, ChatRequest, ChatResponse, Usage
 from airloom.config import BudgetConfig, Price, RetryConfig
-from airloom.engine.events import EventSink, NullSink
-from airloom.engine.store import CachedCall, Totals
 from airloom.errors import (
     AirloomError,
     BackendError,
@@ -55,6 +53,8 @@ from airloom.errors import (
     RateLimitedError,
     TransientBackendError,
 )
+from airloom.scheduling.events import EventSink, NullSink
+from airloom.store.database import CachedCall, Totals
 
 #: Attempts in a row that fail with the very same specific error before the run stops.
 SAME_ERROR_LIMIT = 3

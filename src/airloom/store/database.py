@@ -34,9 +34,9 @@ from urllib.parse import quote
 
 import numpy as np
 
-from airloom.engine import store_lock
 from airloom.errors import StoreError
 from airloom.redact import redact_config, redact_text
+from airloom.store import lock as store_lock
 
 SCHEMA_VERSION = 1
 APP_ID = "airloom"
@@ -339,7 +339,7 @@ class Store:
 
         ``embedding_model`` must match the one the stored embeddings were made with;
         ``output_path`` the run the store belongs to (both recorded at creation). A store
-        opened to write holds its writer lock (:mod:`airloom.engine.store_lock`) until
+        opened to write holds its writer lock (:mod:`airloom.store.lock`) until
         closed; ``read_only`` opens it for reading beside a writer.
         """
         path = Path(path)

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from airloom.engine.scheduler import Spending
+from airloom.scheduling.scheduler import Spending
 
 TOPICS_ROW = "topics"
 """The row of the topic-writing phase: shown with the categories, never a category."""

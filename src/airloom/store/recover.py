@@ -4,7 +4,7 @@ The damaged file is opened read-only and never changed. Rows are read by ``rowid
 chunks; a chunk that hits a damaged page is read again row by row, and the rows that
 still cannot be read are counted. Records (with their embeddings and provenance), the
 request cache (calls already paid for) and the round bookkeeping go into the new store
-through the ordinary :class:`~airloom.engine.store.Store` API, so the result is a sound
+through the ordinary :class:`~airloom.store.database.Store` API, so the result is a sound
 store that ``generate`` can resume.
 
 Example::
@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from airloom.engine.store import (
+from airloom.errors import StoreError
+from airloom.store.database import (
     CachedCall,
     Store,
     corrupt_error,
@@ -34,7 +35,6 @@ from airloom.engine.store import (
     read_only_connection,
     stored_from_row,
 )
-from airloom.errors import StoreError
 
 _RECORD_COLUMNS = (
     "id, category, unit, instruction, response, system, conversation, skip_prompt_formatting,"
