@@ -1,8 +1,9 @@
 """Measure the embedded local model: load times and generation throughput.
 
 Prints the first load (GGUF dequantized, in a fresh temporary cache), the cached load
-(the converted safetensors copy), and tokens per second for one request at a time and
-for batches of concurrent requests (median of a few runs, greedy decoding).
+(the converted safetensors copy), the first-token latency of a streamed request, and
+tokens per second for one request at a time and for batches of concurrent requests
+(median of a few runs, greedy decoding).
 
 Run:
     PYTHONPATH=src python benchmarks/local_model.py                  # everything
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import tempfile
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from airloom.backends.base import ChatRequest, Message
 from airloom.backends.local import LocalBackend, LocalModelSettings
-from airloom.backends.model_files import default_cache_dir
+from airloom.weights import default_cache_dir
 
 PROMPTS = [
     "Write a Python function that checks whether a string is a palindrome, with a docstring.",
@@ -86,6 +88,19 @@ async def throughput(
     return rates, (other_cpu / total_wall if busy_known and total_wall else None)
 
 
+async def first_token(backend: LocalBackend, runs: int) -> list[float]:
+    """Seconds from sending a streamed request to its first text delta, per run."""
+    latencies = []
+    for run in range(runs):
+        started = time.perf_counter()
+        stream = backend.stream(request(PROMPTS[run % len(PROMPTS)], 16))
+        async with contextlib.aclosing(stream):
+            async for _ in stream:
+                latencies.append(time.perf_counter() - started)
+                break
+    return latencies
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -122,6 +137,12 @@ async def main() -> None:
         print(f"cached load ({source}): {wall:6.1f} s  [{report.device}, {report.dtype}]")
         await throughput(backend, 1, 8, 1)  # warm-up
         print(f"torch threads: {args.threads or 'all available cores'}")
+        latencies = await first_token(backend, args.runs)
+        shown = ", ".join(f"{1000 * t:.0f}" for t in latencies)
+        print(
+            f"first token: {1000 * statistics.median(latencies):6.0f} ms"
+            f" (median of {args.runs}: {shown})"
+        )
         for batch in batch_sizes:
             rates, others = await throughput(backend, batch, args.max_tokens, args.runs)
             shown = ", ".join(f"{r:.1f}" for r in rates)

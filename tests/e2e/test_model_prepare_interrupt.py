@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from airloom.backends.model_files import EMBEDDED_MODEL
+from airloom.weights.files import EMBEDDED_MODEL
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
-import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from airloom.backends import local
 from airloom.backends.base import ChatRequest, Message
 from airloom.backends.local import (
+    Job,
     LocalBackend,
     LocalModelSettings,
     StopScanner,
     cut_at_stop,
     parse_generation_params,
 )
-from airloom.errors import BackendError, FatalBackendError, MissingDependencyError
+from airloom.backends.local.penalties import PenaltyProcessor
+from airloom.errors import BackendError, FatalBackendError
 
 
 def test_defaults_follow_the_openai_api():
@@ -155,21 +154,6 @@ def test_constructing_the_backend_loads_nothing():
     assert backend.context_length == 0
 
 
-def test_missing_torch_names_the_extra(monkeypatch):
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("No module named 'torch'", name="torch")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(MissingDependencyError) as info:
-        local._import_stack()
-    assert "pip install 'airloom[local]'" in str(info.value)
-    assert "torch" in str(info.value)
-
-
 async def test_load_errors_reach_every_request_and_are_remembered(tmp_path):
     backend = LocalBackend(LocalModelSettings(model=str(tmp_path / "missing.gguf")))
     request = ChatRequest("m", (Message("user", "hi"),), {"temperature": 0})
@@ -195,22 +179,10 @@ async def test_bad_request_fails_fast_without_loading():
     await backend.aclose()
 
 
-def test_converted_marker_checks_file_sizes(tmp_path):
-    (tmp_path / "model.safetensors").write_bytes(b"x" * 10)
-    marker = tmp_path / local._CONVERTED_MARKER
-    assert not local._converted_is_complete(tmp_path)
-    marker.write_text(json.dumps({"files": {"model.safetensors": 10}}))
-    assert local._converted_is_complete(tmp_path)
-    (tmp_path / "model.safetensors").write_bytes(b"x" * 4)
-    assert not local._converted_is_complete(tmp_path)
-    marker.write_text("not json")
-    assert not local._converted_is_complete(tmp_path)
-
-
 def test_penalties_follow_the_openai_formula_per_row():
     torch = pytest.importorskip("torch")
     jobs = [
-        local._Job(
+        Job(
             ChatRequest("m", (Message("user", "x"),)),
             parse_generation_params({"presence_penalty": p, "frequency_penalty": f}),
             None,  # type: ignore[arg-type]
@@ -218,7 +190,7 @@ def test_penalties_follow_the_openai_formula_per_row():
         )
         for p, f in [(0.5, 1.0), (0.0, 0.0)]
     ]
-    processor = local._PenaltyProcessor(jobs, prompt_width=2)
+    processor = PenaltyProcessor(jobs, prompt_width=2)
     # The first two columns are the prompt: token 4 there must not be penalised.
     input_ids = torch.tensor([[4, 4, 2, 2, 3], [4, 4, 2, 2, 3]])
     scores = processor(input_ids, torch.zeros(2, 5))

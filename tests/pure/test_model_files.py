@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from airloom.backends import model_files
-from airloom.backends.model_files import (
+from airloom.errors import MissingDependencyError, ModelFileError
+from airloom.weights import files as model_files
+from airloom.weights.files import (
     EMBEDDED_MODEL,
     ChunkedModelSpec,
     ChunkPart,
@@ -20,7 +21,6 @@ from airloom.backends.model_files import (
     resolve_model_source,
     verify_file,
 )
-from airloom.errors import MissingDependencyError, ModelFileError
 
 CHUNKS = [b"GGUF" + b"a" * 1000, b"b" * 2048, b"c" * 7]
 WHOLE = b"".join(CHUNKS)

@@ -99,8 +99,8 @@ def apply_adapter(model: Any, tokenizer: Any, folder: Path) -> tuple[Any, Any, s
             hint="load the base model the adapter was trained on",
         ) from exc
     if (folder / "tokenizer_config.json").is_file():
-        from transformers import AutoTokenizer
+        from airloom.weights.load import load_tokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        tokenizer = load_tokenizer(folder, pad=False)
     merged.eval()
     return merged, tokenizer, folder.name

@@ -44,10 +44,10 @@ def merge_adapter(adapter_dir: Path, out_dir: Path, *, base: str | None = None) 
     if out_dir.exists():
         raise TrainError(f"{out_dir} already exists", hint="choose a new folder for the merge")
     base_dir = merge_base(adapter_dir, base)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from airloom.weights.load import load_model, load_tokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype="auto")
-    tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+    model = load_model(base_dir, dtype="auto")
+    tokenizer = load_tokenizer(base_dir, pad=False)
     merged, tokenizer, _ = apply_adapter(model, tokenizer, adapter_dir)
     temporary = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(temporary, ignore_errors=True)

