@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import ast
 import builtins
+import doctest
+import importlib
 import json
+import pkgutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+import airloom.backends.local
 import airloom.weights
 from airloom.backends.local.penalties import token_penalties
 from airloom.backends.local.runtime import end_of_turn_ids
@@ -187,3 +191,17 @@ def test_weights_import_nothing_above_the_backends():
     assert ours, "the scan found no imports at all"
     allowed = ("airloom.errors", "airloom.weights")
     assert {name for name in ours if not name.startswith(allowed)} == set()
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        info.name
+        for package in (airloom.weights, airloom.backends.local)
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+    ),
+)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0, f"{result.failed} example(s) failed in {name}"
+    assert result.attempted > 0, f"{name} has no runnable example"

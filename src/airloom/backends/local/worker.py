@@ -6,9 +6,12 @@ sampling parameters are compatible (:meth:`GenerationParams.batch_key`). ``max_t
 stop strings and penalties are tracked per row; a finished row stops counting.
 
 Example:
-    >>> worker = BatchWorker(LocalModelSettings(), LocalBackendStats(), load=None,
-    ...                      prompt_text=None, generate_kwargs=None)  # doctest: +SKIP
+    >>> stats = LocalBackendStats()
+    >>> worker = BatchWorker(LocalModelSettings(), stats, load=load_model,
+    ...                      prompt_text=render, generate_kwargs=extras)  # doctest: +SKIP
     >>> worker.submit(job)  # doctest: +SKIP
+    >>> stats.batches, stats.largest_batch
+    (0, 0)
 """
 
 from __future__ import annotations
