@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from airloom.train.adapter import TrainInfo, write_train_info
+from airloom.weights.adapters import TrainInfo, write_train_info
 from tests.support.tiny_model import tiny_model_dir
 
 ROUTING = {

@@ -15,9 +15,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
-from airloom.train.adapter import apply_adapter  # noqa: E402
 from airloom.train.config import TrainConfig  # noqa: E402
 from airloom.train.trainer import train  # noqa: E402
+from airloom.weights.adapters import apply_adapter  # noqa: E402
 from tests.support.cli import airloom_env  # noqa: E402
 from tests.support.tiny_model import tiny_cli, tiny_model_dir, write_records  # noqa: E402
 

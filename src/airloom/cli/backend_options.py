@@ -56,7 +56,7 @@ class BackendChoice:
             if value is not None
         ]
         if self.adapter is not None:
-            from airloom.train.adapter import check_adapter_dir
+            from airloom.weights.adapters import check_adapter_dir
 
             if self.base_url:
                 raise ConfigError(
@@ -81,7 +81,7 @@ class BackendChoice:
             >>> BackendChoice().adapter_template() is None
             True
         """
-        from airloom.train.adapter import read_train_info
+        from airloom.weights.adapters import read_train_info
 
         info = read_train_info(self.adapter) if self.adapter is not None else None
         return info.template if info else None

@@ -16,9 +16,9 @@ import shutil
 from pathlib import Path
 
 from airloom.errors import TrainError
-from airloom.train.adapter import check_adapter_dir, read_train_info
 from airloom.train.config import TrainConfig
 from airloom.train.trainer import disk_errors, resolve_base
+from airloom.weights.adapters import check_adapter_dir, read_train_info
 
 
 def merge_base(adapter_dir: Path, base: str | None) -> Path:
@@ -38,7 +38,7 @@ def merge_base(adapter_dir: Path, base: str | None) -> Path:
 
 def merge_adapter(adapter_dir: Path, out_dir: Path, *, base: str | None = None) -> Path:
     """Write base + adapter as one model into ``out_dir``; returns ``out_dir``."""
-    from airloom.train.adapter import apply_adapter
+    from airloom.weights.adapters import apply_adapter
 
     check_adapter_dir(adapter_dir)
     if out_dir.exists():

@@ -34,9 +34,9 @@ from typing import Any
 
 from airloom.errors import AirloomError, TrainError
 from airloom.formats.chat import get_template
-from airloom.train.adapter import TrainInfo, write_train_info
 from airloom.train.config import TrainConfig
 from airloom.train.data import DataSummary, Example, Examples, load_records, prepare
+from airloom.weights.adapters import TrainInfo, write_train_info
 from airloom.weights.device import resolve_device_dtype
 from airloom.weights.load import converted_model_dir, load_model, load_tokenizer
 from airloom.weights.source import ModelSource

@@ -292,7 +292,7 @@ class LocalBackend:
         weights = self._load_weights(dtype)
         model, tokenizer, display_name = weights.model, weights.tokenizer, weights.display_name
         if self.settings.adapter is not None:
-            from airloom.train.adapter import apply_adapter
+            from airloom.weights.adapters import apply_adapter
 
             model, tokenizer, display_name = apply_adapter(model, tokenizer, self.settings.adapter)
         model.to(device)

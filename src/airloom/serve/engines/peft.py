@@ -15,56 +15,19 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from airloom.backends.base import ChatRequest
 from airloom.backends.local import Job, LocalModelSettings
-from airloom.errors import ModelFileError
 from airloom.formats.chat import ChatTemplate, get_template
 from airloom.serve.engines.local import LocalEngine
 from airloom.serve.engines.protocol import EngineInfo
-from airloom.train.adapter import ADAPTER_CONFIG, check_adapter_dir, read_train_info
-from airloom.weights.load import LoadedWeights, load_tokenizer
+from airloom.weights.adapters import check_adapter, load_adapters, read_train_info
+from airloom.weights.load import LoadedWeights
 
 BASE_ADAPTER = "__base__"
-_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
-
-
-def check_adapter(folder: Path) -> dict[str, Any]:
-    """The adapter config of a folder; :class:`ModelFileError` when the folder is unusable.
-
-    Example:
-        >>> check_adapter(Path("/nonexistent"))
-        Traceback (most recent call last):
-        ...
-        airloom.errors.ModelFileError: adapter folder /nonexistent does not exist \
-(give the output folder of `airloom train`)
-    """
-    check_adapter_dir(folder)
-    try:
-        config = json.loads((folder / ADAPTER_CONFIG).read_text(encoding="utf-8"))
-        if not isinstance(config, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:
-        raise ModelFileError(
-            f"the adapter config {folder / ADAPTER_CONFIG} is corrupt: {exc}",
-            hint="train the adapter again or restore the folder",
-        ) from exc
-    if not any((folder / name).is_file() for name in _WEIGHTS):
-        raise ModelFileError(
-            f"the adapter folder {folder} has no weights ({' or '.join(_WEIGHTS)})",
-            hint="train the adapter again or restore the folder",
-        )
-    return config
-
-
-def lora_rank(folders: Mapping[str, Path]) -> int:
-    """The largest LoRA rank among adapter folders (0 when there are none)."""
-    ranks = [int(check_adapter(folder).get("r") or 0) for folder in folders.values()]
-    return max(ranks, default=0)
 
 
 class PeftEngine(LocalEngine):
@@ -107,25 +70,7 @@ class PeftEngine(LocalEngine):
         weights = super()._load_weights(dtype)
         if not self.info.experts:
             return weights
-        from peft import PeftModel
-
-        model = weights.model
-        for index, (name, folder) in enumerate(self.info.experts.items()):
-            try:
-                if index == 0:
-                    model = PeftModel.from_pretrained(model, str(folder), adapter_name=name)
-                else:
-                    model.load_adapter(str(folder), adapter_name=name)
-            except Exception as exc:
-                first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-                info = read_train_info(folder)
-                trained_on = f" (it was trained on {info.base_model})" if info else ""
-                raise ModelFileError(
-                    f"cannot load the adapter '{name}' from {folder}{trained_on}: {first_line}",
-                    hint="check that the adapter was trained on this base model",
-                ) from exc
-            if (folder / "tokenizer_config.json").is_file():
-                self._expert_tokenizers[name] = load_tokenizer(folder, pad=False)
+        model, self._expert_tokenizers = load_adapters(weights.model, self.info.experts)
         return dataclasses.replace(weights, model=model)
 
     def _generate_kwargs(self, jobs: Sequence[Job]) -> dict[str, Any]:

@@ -36,9 +36,8 @@ from airloom.backends.openai import classify_http_error, sse_chunks
 from airloom.errors import AirloomError, FatalBackendError, ModelFileError, TransientBackendError
 from airloom.formats.chat import ChatTemplate, get_template, render, split_system
 from airloom.serve.config import ServeConfig
-from airloom.serve.engines.peft import check_adapter, lora_rank
 from airloom.serve.engines.protocol import EngineInfo
-from airloom.train.adapter import read_train_info
+from airloom.weights.adapters import check_adapter, lora_rank, read_train_info
 from airloom.weights.source import ModelSource
 
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
