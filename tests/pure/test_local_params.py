@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future
 
 import pytest
 from hypothesis import given
@@ -196,3 +197,59 @@ def test_penalties_follow_the_openai_formula_per_row():
     scores = processor(input_ids, torch.zeros(2, 5))
     assert scores[0].tolist() == [0.0, 0.0, -2.5, -1.5, 0.0]
     assert scores[1].tolist() == [0.0] * 5
+
+
+class _CharTokenizer:
+    """Token id n is the character chr(n); 0 is a special token that decodes to nothing."""
+
+    def decode(self, ids, skip_special_tokens=True):
+        return "".join(chr(i) for i in ids if i)
+
+
+def _job(max_new_tokens: int, sink=None, **params) -> Job:
+    parsed = parse_generation_params(params)
+    job = Job(ChatRequest("m", (Message("user", "x"),)), parsed, Future(), None, sink)
+    job.max_new_tokens = max_new_tokens
+    return job
+
+
+def test_batch_tracker_ends_each_row_for_its_own_reason():
+    torch = pytest.importorskip("torch")
+    from airloom.backends.local.tracker import BatchTracker
+
+    jobs = [_job(10), _job(2), _job(10, stop=["bc"]), _job(10)]
+    tracker = BatchTracker(jobs, prompt_width=1, eos_ids=frozenset({0}), tokenizer=_CharTokenizer())
+    rows = [[ord("p")] for _ in jobs]
+    new_tokens = ["aaa", "bbb", "xbc", "d0d"]  # each row's new tokens ("0": end of turn)
+    done = []
+    for step in zip(*new_tokens, strict=True):
+        for row, char in zip(rows, step, strict=True):
+            row.append(0 if char == "0" else ord(char))
+        done.append(tracker(torch.tensor(rows), torch.zeros(len(jobs), 1)).tolist())
+    assert done[-1] == [False, True, True, True]
+    assert tracker.lengths == [None, 2, 3, 2]
+    assert tracker.reasons[1:] == ["length", "stop", "stop"]
+    jobs[0].future.cancel()
+    rows[0].append(ord("e"))
+    for row in rows[1:]:
+        row.append(ord("z"))
+    assert tracker(torch.tensor(rows), torch.zeros(len(jobs), 1)).tolist() == [True] * 4
+    assert (tracker.lengths[0], tracker.reasons[0]) == (4, "cancelled")
+
+
+async def test_batch_tracker_streams_each_rows_new_text():
+    torch = pytest.importorskip("torch")
+    from airloom.backends.local.jobs import STREAM_END, StreamSink
+    from airloom.backends.local.tracker import BatchTracker
+
+    sink = StreamSink(asyncio.get_running_loop())
+    jobs = [_job(3, sink=sink)]
+    tracker = BatchTracker(jobs, prompt_width=1, eos_ids=frozenset(), tokenizer=_CharTokenizer())
+    rows = [[ord("p")]]
+    for char in "xyz":
+        rows[0].append(ord(char))
+        tracker(torch.tensor(rows), torch.zeros(1, 1))
+    sink.end()
+    await asyncio.sleep(0)
+    items = [sink.queue.get_nowait() for _ in range(sink.queue.qsize())]
+    assert items == ["x", "y", "z", STREAM_END]

@@ -5,7 +5,9 @@
 * :mod:`~airloom.weights.source`: :class:`ModelSource`, the settings of a model to load;
 * :mod:`~airloom.weights.device`: the device, dtype and thread count to load it with;
 * :mod:`~airloom.weights.converted`: the cache of GGUFs dequantized once;
-* :mod:`~airloom.weights.load`: model + tokenizer from a source or a folder.
+* :mod:`~airloom.weights.load`: model + tokenizer from a source or a folder;
+* :mod:`~airloom.weights.adapters`: trained adapter folders (train info, checks, merging
+  one adapter, loading several side by side).
 
 Importing this package is cheap: torch and transformers load on first use.
 

@@ -34,6 +34,22 @@ from typing import Literal
 
 from airloom.errors import MissingDependencyError, ModelFileError
 
+__all__ = [
+    "EMBEDDED_MODEL",
+    "ByteProgress",
+    "ChunkPart",
+    "ChunkedModelSpec",
+    "ModelLocation",
+    "assemble_gguf",
+    "default_cache_dir",
+    "embedded_identity",
+    "locate_chunks",
+    "remove_stale_temporaries",
+    "resolve_model_source",
+    "sha256_file",
+    "verify_file",
+]
+
 _READ_BLOCK = 8 * 1024 * 1024
 _STAMP_SUFFIX = ".verified.json"
 _GGUF_MAGIC = b"GGUF"
