@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from airloom.config import Config, load_config
+from airloom.configfile import config_folder
 from airloom.redact import remember_headers
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,9 +54,7 @@ def show_notes(config: Config) -> Config:
 
 def load(config_path: Path | None, overrides: tuple[str, ...]) -> tuple[Config, Path]:
     """Load the config; relative paths in it are relative to its folder (else the cwd)."""
-    config = show_notes(load_config(config_path, overrides))
-    base_dir = config_path.resolve().parent if config_path else Path.cwd()
-    return config, base_dir
+    return show_notes(load_config(config_path, overrides)), config_folder(config_path)
 
 
 #: Largest file read whole by ``--from-file`` options.
