@@ -36,13 +36,13 @@ from pydantic import (
 )
 
 from airloom import configfile
-from airloom.backends.local import LocalModelSettings
 from airloom.configfile import (
     LineMap,
     Strict,
     describe_errors,
     raise_problems,
 )
+from airloom.local_settings import LocalModelSettings
 
 #: The refusal / AI-mention patterns of the original's example config (case-insensitive).
 DEFAULT_RESPONSE_FILTERS: tuple[str, ...] = (

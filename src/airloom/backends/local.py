@@ -68,13 +68,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from airloom.backends.base import ChatRequest, ChatResponse, Usage
 from airloom.backends.model_files import (
     EMBEDDED_MODEL,
     ModelLocation,
-    default_cache_dir,
     embedded_identity,
     remove_stale_temporaries,
     resolve_model_source,
@@ -87,6 +84,7 @@ from airloom.errors import (
     MissingDependencyError,
     ModelFileError,
 )
+from airloom.local_settings import LocalModelSettings
 from airloom.scheduling.threads import in_daemon_thread
 
 if TYPE_CHECKING:
@@ -101,68 +99,6 @@ _CLOSE_WAIT_S = 2.0
 """How long closing waits for a busy worker before it leaves it to finish alone."""
 _STREAM_END = object()
 _STOP_WORKER = object()
-
-
-class LocalModelSettings(BaseModel):
-    """Settings of the embedded local model backend (the ``local`` section of the config).
-
-    * ``model``: ``"embedded"`` (default), the path of a ``.gguf`` file, a transformers
-      model directory, or a hub id (where a hub is reachable); ``gguf_file`` names the
-      GGUF inside a directory or hub repo.
-    * ``cache_dir``: where the assembled GGUF and the converted weights live
-      (default ``$AIRLOOM_CACHE/models`` or ``~/.cache/airloom/models``).
-    * ``device``: ``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda``.
-    * ``dtype``: ``auto`` picks bfloat16 on CUDA and on CPUs with native bfloat16
-      (AVX512-BF16/AMX, about 3x faster than float32 there), float32 on other CPUs.
-    * ``max_new_tokens``: the default when a request gives no ``max_tokens``.
-    * ``max_batch_size``: most requests generated together; ``batch_window_ms``: how long
-      the idle worker waits for companions after a first request arrives.
-    * ``threads``: torch CPU threads (default: the cores this process may use).
-    * ``context_length``: override (lower) the model's context window.
-    * ``save_converted``: keep the dequantized weights of a GGUF for fast later starts.
-
-    Example:
-        >>> LocalModelSettings().model
-        'embedded'
-        >>> LocalModelSettings(model="/models/q.gguf", threads=2, max_batch_size=4).threads
-        2
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model: str = Field(
-        "embedded", description="'embedded', a .gguf path, a model directory or a hub id."
-    )
-    gguf_file: str | None = Field(None, description="The GGUF inside a directory or hub repo.")
-    cache_dir: Path | None = Field(
-        None, description="Assembled and converted weights (default ~/.cache/airloom/models)."
-    )
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto, cpu or cuda.")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="auto: bfloat16 on CUDA and bf16-capable CPUs, else float32."
-    )
-    max_new_tokens: int = Field(default=512, ge=1, description="Default completion limit.")
-    max_batch_size: int = Field(default=8, ge=1, le=256, description="Requests generated together.")
-    batch_window_ms: float = Field(
-        default=5.0, ge=0, le=10_000, description="Wait for companions of a first request."
-    )
-    threads: int | None = Field(default=None, ge=1, description="torch threads (default: all).")
-    context_length: int | None = Field(
-        default=None, ge=16, description="Lower the model's context window."
-    )
-    save_converted: bool = Field(True, description="Keep dequantized weights for fast starts.")
-    adapter: Path | None = Field(
-        None, description="A trained LoRA adapter folder (airloom train) applied to the model."
-    )
-
-    def resolved_cache_dir(self) -> Path:
-        """The cache directory in use.
-
-        Example:
-            >>> LocalModelSettings(cache_dir=Path("/tmp/c")).resolved_cache_dir()
-            PosixPath('/tmp/c')
-        """
-        return self.cache_dir.expanduser() if self.cache_dir is not None else default_cache_dir()
 
 
 @dataclass(frozen=True, slots=True)

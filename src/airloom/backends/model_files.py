@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Literal
 
 from airloom.errors import MissingDependencyError, ModelFileError
+from airloom.local_settings import default_cache_dir
 
 _READ_BLOCK = 8 * 1024 * 1024
 _STAMP_SUFFIX = ".verified.json"
@@ -122,20 +123,6 @@ def embedded_identity() -> str:
         'qwen2.5-coder-0.5b-instruct-1d9614638d18'
     """
     return f"{Path(EMBEDDED_MODEL.filename).stem}-{EMBEDDED_MODEL.sha256[:12]}"
-
-
-def default_cache_dir() -> Path:
-    """The directory for assembled and converted model files.
-
-    ``$AIRLOOM_CACHE/models`` when the variable is set, else ``~/.cache/airloom/models``.
-
-    Example:
-        >>> default_cache_dir().name
-        'models'
-    """
-    root = os.environ.get("AIRLOOM_CACHE")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "airloom"
-    return base / "models"
 
 
 def locate_chunks(spec: ChunkedModelSpec = EMBEDDED_MODEL) -> list[Path]:
