@@ -85,7 +85,7 @@ from airloom.errors import (
     ModelFileError,
 )
 from airloom.local_settings import LocalModelSettings
-from airloom.scheduling.threads import in_daemon_thread
+from airloom.threads import in_daemon_thread
 
 if TYPE_CHECKING:
     import torch

@@ -71,8 +71,8 @@ from airloom.instructors.registry import available_instructors, run_order
 from airloom.scheduling.events import EventSink, NullSink
 from airloom.scheduling.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
 from airloom.scheduling.stats import TOPICS_ROW, RunStats
-from airloom.scheduling.threads import in_daemon_thread
 from airloom.store.database import CachedCall, Store, StoredRecord
+from airloom.threads import in_daemon_thread
 from airloom.vectors.embed import Embedder, make_embedder
 
 T = TypeVar("T")
