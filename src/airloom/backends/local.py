@@ -84,7 +84,7 @@ from airloom.errors import (
     MissingDependencyError,
     ModelFileError,
 )
-from airloom.local_settings import LocalModelSettings
+from airloom.local_settings import LocalModelSettings as LocalModelSettings
 from airloom.threads import in_daemon_thread
 
 if TYPE_CHECKING:

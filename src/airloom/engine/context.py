@@ -13,13 +13,13 @@ import numpy as np
 from airloom.backends.base import ChatRequest, Message
 from airloom.engine.filters import ResponseFilter
 from airloom.errors import BackendError, ContextLengthError, FatalBackendError
+from airloom.formats.transcripts import Turn
 from airloom.instructors.base import (
     Filtering,
     InstructorSettings,
     PromptTemplate,
     Rejected,
     Truncated,
-    Turn,
     map_rejecting,
 )
 from airloom.scheduling.scheduler import Endpoint, describe_params

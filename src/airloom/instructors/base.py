@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeAlias, TypeVar
 
 from airloom.config import InstructorConfig
 from airloom.errors import ConfigError
-from airloom.formats.transcripts import Turn
+from airloom.formats.transcripts import Turn as Turn
 
 T = TypeVar("T")
 R = TypeVar("R")

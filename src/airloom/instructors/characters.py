@@ -25,7 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airloom.formats.transcripts import formatted_transcript, merge_turns, session_text
+from airloom.formats.transcripts import formatted_transcript as formatted_transcript
+from airloom.formats.transcripts import merge_turns as merge_turns
+from airloom.formats.transcripts import session_text as session_text
 from airloom.instructors.base import Draft, Rejected, RoundContext, SourceExhausted, Turn
 
 CHARACTER_CATEGORY = "character"

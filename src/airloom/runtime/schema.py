@@ -220,7 +220,7 @@ def to_python(value: Any, annotation: Any) -> Any:
 
 
 def _matches(value: Any, schema: Mapping[str, Any]) -> bool:
-    return _validator_for(schema).is_valid(value)
+    return bool(_validator_for(schema).is_valid(value))
 
 
 # ------------------------------------------------------------------------ validation

@@ -37,7 +37,7 @@ from airloom.formats.chat import get_template
 from airloom.train.adapter import TrainInfo, write_train_info
 from airloom.train.config import TrainConfig
 from airloom.train.data import Example, Examples, load_records, prepare
-from airloom.train.result import TrainResult
+from airloom.train.result import TrainResult as TrainResult
 
 SUMMARY_FILE = "training_summary.json"
 

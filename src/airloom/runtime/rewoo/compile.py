@@ -49,7 +49,7 @@ def parse_id(digits: str) -> int:
         1000000000
     """
     if len(digits) > MAX_ID_DIGITS:
-        return 10**MAX_ID_DIGITS
+        return int(10**MAX_ID_DIGITS)
     return int(digits)
 
 
