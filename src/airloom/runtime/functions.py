@@ -69,6 +69,26 @@ from airloom.runtime.schema import (
     validate,
 )
 
+__all__ = [
+    "ARG_KEYS",
+    "NAME_KEYS",
+    "NO_CALL_NAMES",
+    "PROMPT_TEMPLATE",
+    "FunctionCall",
+    "FunctionCallError",
+    "FunctionRegistry",
+    "FunctionSpec",
+    "NoCall",
+    "count_call_objects",
+    "load_registry",
+    "parse_docstring",
+    "render_listing",
+    "serialise_result",
+    "spec_from_callable",
+    "spec_from_schema",
+    "split_call",
+]
+
 NAME_KEYS = ("function", "name", "function_name", "tool", "tool_name")
 
 

@@ -30,6 +30,18 @@ from airloom.configfile import Strict, config_folder, resolve_path
 from airloom.errors import AirloomError
 from airloom.formats.chat import get_template
 
+__all__ = [
+    "ENGINES",
+    "HINT",
+    "GenerationConfig",
+    "RouterConfig",
+    "ServeConfig",
+    "VllmConfig",
+    "load_serve_config",
+    "load_serve_config_text",
+    "resolve_paths",
+]
+
 HINT = "see `airloom config example --kind serve` for every key"
 ENGINES = ("peft", "local", "vllm")
 

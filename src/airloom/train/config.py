@@ -34,6 +34,18 @@ from airloom.configfile import Strict, config_folder, resolve_path
 from airloom.errors import AirloomError
 from airloom.formats.chat import get_template
 
+__all__ = [
+    "EXAMPLE_HINT",
+    "PRESETS",
+    "LoraSection",
+    "QuantSection",
+    "TrainConfig",
+    "load_train_config",
+    "load_train_config_text",
+    "resolve_paths",
+    "with_preset",
+]
+
 EXAMPLE_HINT = "see `airloom config example --kind train` for every key"
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -22,6 +22,8 @@ import numpy as np
 
 from airloom.errors import MissingDependencyError
 
+__all__ = ["VectorIndex", "squared_l2_to_cosine"]
+
 
 def squared_l2_to_cosine(threshold: float) -> float:
     """Convert the original's squared-L2 threshold to a cosine threshold.
