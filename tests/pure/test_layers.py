@@ -13,9 +13,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytest.importorskip("importlinter", reason="pip install 'airloom[dev]' (import-linter)")
-
-
 def lint_imports(project: Path) -> subprocess.CompletedProcess[str]:
     """``lint-imports`` on the package under ``project/src`` with ``project``'s contracts."""
     env = {**os.environ, "PYTHONPATH": str(project / "src")}
