@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from airloom.cli.options import load
+from airloom.cli.options import load, set_option
 
 
 @click.group("config")
@@ -44,7 +44,7 @@ def example(kind: str) -> None:
 
 @config.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value.")
+@set_option
 @kind_option
 def check(file: Path, overrides: tuple[str, ...], kind: str) -> None:
     """Validate FILE (keys, types, ranges, instructors) and summarise it."""

@@ -16,15 +16,20 @@ from airloom.redact import remember_headers
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def config_options(func: F) -> F:
-    """Add ``--config FILE`` and repeatable ``--set dotted.key=value``."""
-    func = click.option(
+def set_option(func: F) -> F:
+    """Add the repeatable ``--set dotted.key=value`` of every command that reads a config."""
+    return click.option(
         "--set",
         "overrides",
         multiple=True,
         metavar="KEY=VALUE",
-        help="Override a config value, e.g. --set instructors.general.count=10 (repeatable).",
+        help="Override a config value, e.g. --set retry.max_attempts=3 (repeatable).",
     )(func)
+
+
+def config_options(func: F) -> F:
+    """Add ``--config FILE`` and repeatable ``--set dotted.key=value``."""
+    func = set_option(func)
     func = click.option(
         "--config",
         "-c",
