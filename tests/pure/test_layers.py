@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
 def lint_imports(project: Path) -> subprocess.CompletedProcess[str]:
     """``lint-imports`` on the package under ``project/src`` with ``project``'s contracts."""
     env = {**os.environ, "PYTHONPATH": str(project / "src")}

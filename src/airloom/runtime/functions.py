@@ -306,10 +306,14 @@ def spec_from_callable(
         hints = typing.get_type_hints(func, include_extras=True)
     except Exception as exc:  # unresolvable forward references and the like
         raise AirloomError(f"{label}: cannot read its type hints ({exc})") from exc
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError) as exc:  # a type alias or a builtin without a signature
+        raise AirloomError(f"{label}: not a function with a readable signature ({exc})") from exc
     properties: dict[str, Any] = {}
     required: list[str] = []
     annotations: dict[str, Any] = {}
-    for parameter in inspect.signature(func).parameters.values():
+    for parameter in signature.parameters.values():
         if parameter.kind in (
             parameter.VAR_POSITIONAL,
             parameter.VAR_KEYWORD,
