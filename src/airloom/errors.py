@@ -15,6 +15,27 @@ from __future__ import annotations
 
 from airloom.redact import redact_text
 
+__all__ = [
+    "AirloomError",
+    "BackendError",
+    "BudgetExceeded",
+    "ConfigError",
+    "ContextLengthError",
+    "EndpointUnreachable",
+    "FatalBackendError",
+    "Interrupted",
+    "MissingDependencyError",
+    "ModelFileError",
+    "ParseError",
+    "PlanError",
+    "RateLimitedError",
+    "RunStopped",
+    "StoreError",
+    "ToolError",
+    "TrainError",
+    "TransientBackendError",
+]
+
 
 class AirloomError(Exception):
     """Root of every error airloom raises on purpose.

@@ -25,6 +25,16 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+__all__ = [
+    "MASK",
+    "is_secret_name",
+    "mask_url",
+    "redact_config",
+    "redact_text",
+    "remember",
+    "remember_headers",
+]
+
 MASK = "***"
 _SECRET_NAME = re.compile(
     r"(?:^|[_\-\s])(?:api[_-]?key|key|token|secret|passw(?:or)?d|authorization|auth|cookie"

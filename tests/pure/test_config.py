@@ -17,10 +17,9 @@ from airloom.config import (
     Config,
     load_config,
     load_config_text,
-    parse_override,
-    parse_yaml,
 )
 from airloom.config_example import render_example
+from airloom.configfile import parse_override, parse_yaml
 from airloom.errors import ConfigError
 from airloom.instructors.coding import CodingConfig
 from airloom.instructors.contextual import ContextualConfig

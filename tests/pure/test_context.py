@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,6 +13,8 @@ from airloom.config import Config, InstructorConfig
 from airloom.engine.context import EngineRoundContext, round_seed
 from airloom.engine.dedup import BatchEmbedder, DedupState
 from airloom.engine.filters import ResponseFilter
+from airloom.engine.services import RunServices
+from airloom.engine.topics import TopicSampler
 from airloom.errors import BackendError, ContextLengthError, FatalBackendError
 from airloom.instructors.base import InstructorSettings, Rejected, Turn
 from airloom.scheduling.scheduler import Endpoint
@@ -35,18 +36,30 @@ class StubScheduler:
         return self.outcome
 
 
+def scheduler_of(services: RunServices) -> StubScheduler:
+    assert isinstance(services.scheduler, StubScheduler)
+    return services.scheduler
+
+
 def make_context(
     outcome: object = None, *, embedder: bool = True
-) -> tuple[EngineRoundContext, Any]:
+) -> tuple[EngineRoundContext, RunServices]:
     config = Config(min_docsearch_score=0.2, instructors={"general": InstructorConfig()})
     dim = 64
-    engine = SimpleNamespace(
+    scheduler = StubScheduler(outcome or CachedCall("fine text", "stop", 1, 1, 0.0))
+
+    async def no_sources(categories: object) -> list[dict[str, Any]]:
+        return []
+
+    services = RunServices(
         seed=7,
-        config=config,
         stats=RunStats(),
-        scheduler=StubScheduler(outcome or CachedCall("fine text", "stop", 1, 1, 0.0)),
+        scheduler=scheduler,  # type: ignore[arg-type]
         dedup=DedupState(dim),
-        gate=SimpleNamespace(embedder=BatchEmbedder(HashingEmbedder(dim)) if embedder else None),
+        embedder=BatchEmbedder(HashingEmbedder(dim)) if embedder else None,
+        threshold=config.dedup_cosine,
+        source_records=no_sources,
+        topic_sampler=lambda category: TopicSampler(["rivers", "tides"]),
     )
     settings = InstructorSettings(
         name="general",
@@ -58,7 +71,7 @@ def make_context(
         topic_avoidance="",
     )
     ctx = EngineRoundContext(
-        engine,  # type: ignore[arg-type]
+        services,
         settings,
         4,
         endpoint=Endpoint("e", object(), asyncio.Semaphore(1)),  # type: ignore[arg-type]
@@ -66,7 +79,7 @@ def make_context(
         params={"temperature": 0.5},
         response_filter=ResponseFilter(["language model"]),
     )
-    return ctx, engine
+    return ctx, services
 
 
 def test_round_seed_is_stable_and_distinct() -> None:
@@ -81,7 +94,7 @@ def test_context_rng_is_seeded_per_round() -> None:
 
 
 def test_complete_builds_the_request() -> None:
-    ctx, engine = make_context()
+    ctx, services = make_context()
     text = asyncio.run(
         ctx.complete(
             "Question?",
@@ -92,7 +105,7 @@ def test_complete_builds_the_request() -> None:
         )
     )
     assert text == "fine text"
-    ((request, key),) = engine.scheduler.requests
+    ((request, key),) = scheduler_of(services).requests
     assert [(m.role, m.content) for m in request.messages] == [
         ("system", "Sys."),
         ("user", "a"),
@@ -115,12 +128,12 @@ def test_complete_builds_the_request() -> None:
     ],
 )
 def test_complete_outcomes_become_rejects(outcome: object, reason: str) -> None:
-    ctx, engine = make_context(outcome)
+    ctx, services = make_context(outcome)
     with pytest.raises(Rejected) as info:
         asyncio.run(ctx.complete("x", key="k"))
     assert info.value.reason == reason
     if reason == "filtered":
-        assert engine.stats.filter_hits == {"language model": 1}
+        assert services.stats.filter_hits == {"language model": 1}
 
 
 def test_unfiltered_call_keeps_matching_text() -> None:
@@ -135,10 +148,10 @@ def test_fatal_errors_propagate() -> None:
 
 
 def test_novel_checks_store_keys_vectors_and_the_batch_itself() -> None:
-    ctx, engine = make_context()
+    ctx, services = make_context()
     stored = "Write a haiku about autumn leaves falling in the park."
-    engine.dedup.add("coding", dedup_key(stored), HashingEmbedder(64).encode([stored])[0])
-    engine.dedup.keys.add(dedup_key("Exact twin of a stored task"))
+    services.dedup.add("coding", dedup_key(stored), HashingEmbedder(64).encode([stored])[0])
+    services.dedup.keys.add(dedup_key("Exact twin of a stored task"))
     texts = [
         "Name three rivers in South America.",
         "write a haiku about autumn leaves falling in the park",  # near the stored one
@@ -149,24 +162,25 @@ def test_novel_checks_store_keys_vectors_and_the_batch_itself() -> None:
 
     async def scenario() -> list[bool]:
         result = await ctx.novel(texts)
-        await engine.gate.embedder.aclose()
+        assert services.embedder is not None
+        await services.embedder.aclose()
         return result
 
     assert asyncio.run(scenario()) == [True, False, False, False, True]
     assert [r[0] for r in ctx.rejects] == ["duplicate"] * 3
-    assert engine.stats.categories["general"].rejects["duplicate"] == 3
+    assert services.stats.categories["general"].rejects["duplicate"] == 3
 
 
 def test_novel_without_embedder_uses_exact_keys_only() -> None:
-    ctx, engine = make_context(embedder=False)
-    engine.dedup.keys.add(dedup_key("known"))
+    ctx, services = make_context(embedder=False)
+    services.dedup.keys.add(dedup_key("known"))
     result = asyncio.run(ctx.novel(["Known", "new", "NEW ", "other"]))
     assert result == [False, True, False, True]
     assert asyncio.run(ctx.novel([])) == []
 
 
 def test_map_drops_and_counts_rejected_items() -> None:
-    ctx, engine = make_context()
+    ctx, services = make_context()
 
     async def work(item: int) -> int:
         if item % 2:
@@ -175,10 +189,16 @@ def test_map_drops_and_counts_rejected_items() -> None:
 
     assert asyncio.run(ctx.map(work, [0, 1, 2, 3, 4])) == [0, 20, 40]
     assert ctx.rejects == [("odd", "1"), ("odd", "3")]
-    assert engine.stats.categories["general"].rejects == {"odd": 2}
+    assert services.stats.categories["general"].rejects == {"odd": 2}
 
 
 def test_reject_detail_is_bounded() -> None:
     ctx, _ = make_context()
     ctx.reject("unparseable", "x" * 1000)
     assert len(ctx.rejects[0][1]) == 300
+
+
+def test_topics_and_source_records_come_from_the_services_handed_over() -> None:
+    ctx, _ = make_context(embedder=False)
+    assert sorted(ctx.topics(2)) == ["rivers", "tides"]
+    assert ctx.topics(1) != [] and asyncio.run(ctx.source_records(["general"])) == []

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airloom.config import MAX_EXPANDED_VALUES, parse_yaml
+from airloom.configfile import MAX_EXPANDED_VALUES, parse_yaml
 from airloom.curate import sources
 from airloom.curate.sources import MAX_PROBLEMS, read_dataset
 from airloom.errors import ConfigError, StoreError

@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+__all__ = ["Backend", "ChatRequest", "ChatResponse", "Message", "Role", "StreamingBackend", "Usage"]
+
 Role = Literal["system", "user", "assistant", "function", "tool"]
 
 

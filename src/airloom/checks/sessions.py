@@ -22,8 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airloom.checks import Verdict, register
-from airloom.instructors.base import Turn
-from airloom.instructors.characters import formatted_transcript
+from airloom.formats.transcripts import Turn, formatted_transcript
 
 SESSION_CATEGORIES = ("rp", "gtkm", "inline_actions", "introspection")
 

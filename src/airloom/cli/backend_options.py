@@ -20,11 +20,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 from airloom.backends.base import Backend
+from airloom.cli.options import set_option
 from airloom.config import Config, load_config
 from airloom.errors import ConfigError
 
@@ -147,13 +148,7 @@ def backend_options(func: F) -> F:
             type=click.Path(dir_okay=False, path_type=Path),
             help="Config file whose teacher to use (default: built-in defaults).",
         ),
-        click.option(
-            "--set",
-            "overrides",
-            multiple=True,
-            metavar="KEY=VALUE",
-            help="Override a config value (repeatable).",
-        ),
+        set_option,
         click.option(
             "--base-url",
             envvar="AIRLOOM_BASE_URL",
@@ -186,4 +181,4 @@ def backend_options(func: F) -> F:
     decorated: Any = wrapper
     for option in reversed(options):
         decorated = option(decorated)
-    return decorated
+    return cast(F, decorated)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from airloom.cli.options import load
+from airloom.cli.options import load, set_option
 
 
 @click.group("config")
@@ -14,14 +14,17 @@ def config() -> None:
     """Print a documented example config, or check one without running."""
 
 
-@config.command("example")
-@click.option(
+kind_option = click.option(
     "--kind",
     type=click.Choice(["generate", "train", "serve"]),
     default="generate",
     show_default=True,
-    help="generate: data generation; train: training; serve: the server config.",
+    help="generate: data generation (also eval's); train: training; serve: the server config.",
 )
+
+
+@config.command("example")
+@kind_option
 def example(kind: str) -> None:
     """Print a config with every key, its default and a one-line explanation."""
     if kind == "train":
@@ -41,10 +44,15 @@ def example(kind: str) -> None:
 
 @config.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value.")
-def check(file: Path, overrides: tuple[str, ...]) -> None:
+@set_option
+@kind_option
+def check(file: Path, overrides: tuple[str, ...], kind: str) -> None:
     """Validate FILE (keys, types, ranges, instructors) and summarise it."""
     from airloom.backends.factory import describe_default
+
+    if kind != "generate":
+        _check_other(file, overrides, kind)
+        return
 
     cfg, _ = load(file, overrides)
     kind, endpoint, model = describe_default(cfg)
@@ -68,6 +76,19 @@ def check(file: Path, overrides: tuple[str, ...]) -> None:
     off = len(counts) - len(enabled)
     if off:
         click.echo(f"  {off} other instructors are off (count 0)")
+
+
+def _check_other(file: Path, overrides: tuple[str, ...], kind: str) -> None:
+    """Validate a training or server config and print every value it comes to."""
+    import yaml
+
+    from airloom.serve.config import load_serve_config
+    from airloom.train.config import load_train_config
+
+    loader = load_train_config if kind == "train" else load_serve_config
+    values = loader(file, overrides).model_dump(mode="json")
+    click.echo(f"{file}: OK")
+    click.echo(yaml.safe_dump(values, sort_keys=False, allow_unicode=True), nl=False)
 
 
 def teacher_line(kind: str, endpoint: str, model: str, local_model: str) -> str:

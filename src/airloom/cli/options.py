@@ -10,20 +10,26 @@ from typing import Any, TypeVar
 import click
 
 from airloom.config import Config, load_config
+from airloom.configfile import config_folder
 from airloom.redact import remember_headers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def config_options(func: F) -> F:
-    """Add ``--config FILE`` and repeatable ``--set dotted.key=value``."""
-    func = click.option(
+def set_option(func: F) -> F:
+    """Add the repeatable ``--set dotted.key=value`` of every command that reads a config."""
+    return click.option(
         "--set",
         "overrides",
         multiple=True,
         metavar="KEY=VALUE",
-        help="Override a config value, e.g. --set instructors.general.count=10 (repeatable).",
+        help="Override a config value, e.g. --set retry.max_attempts=3 (repeatable).",
     )(func)
+
+
+def config_options(func: F) -> F:
+    """Add ``--config FILE`` and repeatable ``--set dotted.key=value``."""
+    func = set_option(func)
     func = click.option(
         "--config",
         "-c",
@@ -53,9 +59,7 @@ def show_notes(config: Config) -> Config:
 
 def load(config_path: Path | None, overrides: tuple[str, ...]) -> tuple[Config, Path]:
     """Load the config; relative paths in it are relative to its folder (else the cwd)."""
-    config = show_notes(load_config(config_path, overrides))
-    base_dir = config_path.resolve().parent if config_path else Path.cwd()
-    return config, base_dir
+    return show_notes(load_config(config_path, overrides)), config_folder(config_path)
 
 
 #: Largest file read whole by ``--from-file`` options.

@@ -20,7 +20,7 @@ import numpy as np
 from airloom.config import configured_path
 from airloom.curate.cluster import near_duplicate_clusters
 from airloom.curate.cull import Decision, decide, summarise
-from airloom.curate.export import write_dataset, write_lines
+from airloom.curate.export import write_dataset
 from airloom.curate.importer import embed_missing
 from airloom.curate.judge import Judge, JudgeOutcome, JudgeSettings, Rubric
 from airloom.curate.ledger import Verdict
@@ -28,6 +28,7 @@ from airloom.curate.records import content_hash, dedup_text, exact_key
 from airloom.curate.session import CurationSession, judge_params
 from airloom.curate.sources import Dataset, read_store
 from airloom.errors import AirloomError, StoreError
+from airloom.export.atomic import write_lines_atomic as write_lines
 from airloom.vectors.embed import make_embedder
 
 

@@ -37,10 +37,11 @@ from typing import Any
 
 import numpy as np
 
-from airloom.curate.export import write_dataset, write_lines
+from airloom.curate.export import write_dataset
 from airloom.curate.importer import embed_missing
 from airloom.curate.records import dedup_text, exact_key
 from airloom.curate.sources import Dataset, read_dataset
+from airloom.export.atomic import write_lines_atomic as write_lines
 from airloom.vectors.embed import make_embedder
 from airloom.vectors.index import VectorIndex
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airloom.curate.export import write_dataset, write_lines
+from airloom.curate.export import write_dataset
 from airloom.curate.ledger import Ledger, Verdict
 from airloom.curate.records import content_hash
 from airloom.curate.sandbox import Limits
@@ -31,6 +31,7 @@ from airloom.curate.verify import (
     verify_method,
     verify_records,
 )
+from airloom.export.atomic import write_lines_atomic as write_lines
 
 
 @dataclass

@@ -13,20 +13,20 @@ import numpy as np
 from airloom.backends.base import ChatRequest, Message
 from airloom.engine.filters import ResponseFilter
 from airloom.errors import BackendError, ContextLengthError, FatalBackendError
+from airloom.formats.transcripts import Turn
 from airloom.instructors.base import (
     Filtering,
     InstructorSettings,
     PromptTemplate,
     Rejected,
     Truncated,
-    Turn,
     map_rejecting,
 )
 from airloom.scheduling.scheduler import Endpoint, describe_params
 from airloom.store.database import dedup_key
 
 if TYPE_CHECKING:
-    from airloom.engine.runner import Engine
+    from airloom.engine.services import RunServices
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,11 +54,11 @@ class Provenance:
 
 
 class EngineRoundContext:
-    """One round's view of the engine (see :class:`airloom.instructors.base.RoundContext`)."""
+    """One round's view of the run (see :class:`airloom.instructors.base.RoundContext`)."""
 
     def __init__(
         self,
-        engine: Engine,
+        services: RunServices,
         settings: InstructorSettings,
         index: int,
         *,
@@ -67,10 +67,10 @@ class EngineRoundContext:
         params: dict[str, Any],
         response_filter: ResponseFilter,
     ) -> None:
-        self.engine = engine
+        self.services = services
         self.settings = settings
         self.round_index = index
-        self.rng = random.Random(round_seed(engine.seed, settings.name, index))
+        self.rng = random.Random(round_seed(services.seed, settings.name, index))
         self._endpoint = endpoint
         self._model = model
         self._params = params
@@ -88,15 +88,15 @@ class EngineRoundContext:
     def reject(self, reason: str, detail: str = "") -> None:
         """Count one rejected item."""
         self.rejects.append((reason, detail[:300]))
-        self.engine.stats.category(self.category).reject(reason)
+        self.services.stats.category(self.category).reject(reason)
 
     async def source_records(self, categories: Sequence[str]) -> list[dict[str, Any]]:
         """Stored records of other categories (read once per run and category)."""
-        return await self.engine.source_records(categories)
+        return await self.services.source_records(categories)
 
     def topics(self, n: int) -> list[str]:
         """Topics for this round, from the instructor's or the global topics list."""
-        return self.engine.topic_sampler(self.category).sample(self.rng, n)
+        return self.services.topic_sampler(self.category).sample(self.rng, n)
 
     async def complete(
         self,
@@ -123,7 +123,7 @@ class EngineRoundContext:
         if template is not None:
             self.provenance.template_hash = template.digest
         try:
-            call = await self.engine.scheduler.call(self._endpoint, request, cache_key)
+            call = await self.services.scheduler.call(self._endpoint, request, cache_key)
         except FatalBackendError:
             raise
         except ContextLengthError as exc:
@@ -139,7 +139,7 @@ class EngineRoundContext:
             text = call.text
             pattern = self._filter.match(text) if filtered is True else self._filter.refusal(text)
         if pattern is not None:
-            self.engine.stats.filter_hits[pattern] += 1
+            self.services.stats.filter_hits[pattern] += 1
             raise Rejected("filtered", pattern)
         if call.finish_reason == "length":
             raise Truncated(call.text)
@@ -154,14 +154,14 @@ class EngineRoundContext:
         keys = [dedup_key(text) for text in texts]
         seen: set[str] = set()
         for i, key in enumerate(keys):
-            if key in self.engine.dedup.keys or key in seen:
+            if key in self.services.dedup.keys or key in seen:
                 result[i] = False
             seen.add(key)
-        gate = self.engine.gate
-        if gate.embedder is not None:
-            vectors = await gate.embedder.embed(texts)
-            threshold = self.engine.config.dedup_cosine(self.category)
-            best = self.engine.dedup.best(self.category, vectors)
+        embedder = self.services.embedder
+        if embedder is not None:
+            vectors = await embedder.embed(texts)
+            threshold = self.services.threshold(self.category)
+            best = self.services.dedup.best(self.category, vectors)
             sims = vectors @ vectors.T
             for i in range(len(texts)):
                 if best[i] >= threshold or (

@@ -13,18 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from airloom.engine.dedup import BatchEmbedder
 from airloom.instructors.base import Draft
 from airloom.store.database import StoredRecord, dedup_key, record_id
 
 if TYPE_CHECKING:
     from airloom.engine.context import EngineRoundContext
-    from airloom.engine.runner import Engine
+    from airloom.engine.services import RunServices
+
+#: A stored reject: run id, category, reason, detail.
+RejectRow = tuple[str, str, str, str | None]
+#: Commits accepted records, rejects and finished rounds (category, index) in one
+#: store transaction.
+Commit = Callable[[list[StoredRecord], list[RejectRow], list[tuple[str, int]]], Awaitable[None]]
 
 
 @dataclass
@@ -39,9 +45,11 @@ class _Job:
 class Gate:
     """Serialises acceptance (see the module docstring)."""
 
-    def __init__(self, engine: Engine, embedder: BatchEmbedder | None) -> None:
-        self.engine = engine
-        self.embedder = embedder
+    def __init__(self, services: RunServices, *, commit: Commit, run_id: str) -> None:
+        self.services = services
+        self.embedder = services.embedder
+        self._commit = commit
+        self.run_id = run_id
         self._jobs: list[_Job] = []
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
@@ -88,7 +96,7 @@ class Gate:
         """Best stored cosine of every draft, one index search per scope."""
         if vectors is None:
             return np.full(len(flat), -1.0, dtype=np.float32)
-        dedup = self.engine.dedup
+        dedup = self.services.dedup
         if dedup.scope == "global":
             return dedup.best("*", vectors)
         scores = np.full(len(flat), -1.0, dtype=np.float32)
@@ -125,26 +133,26 @@ class Gate:
         batch_vectors: dict[str, list[np.ndarray]],
     ) -> bool:
         """Exact or near duplicate of the store or of units accepted earlier in the batch."""
-        if key in self.engine.dedup.keys or key in batch_keys:
+        if key in self.services.dedup.keys or key in batch_keys:
             return True
         if vector is None:
             return False
-        threshold = self.engine.config.dedup_cosine(category)
+        threshold = self.services.threshold(category)
         earlier = batch_vectors.get(self._scope(category))
         return best >= threshold or bool(
             earlier and float(np.max(np.stack(earlier) @ vector)) >= threshold
         )
 
     def _scope(self, category: str) -> str:
-        return "*" if self.engine.dedup.scope == "global" else category
+        return "*" if self.services.dedup.scope == "global" else category
 
     async def _process(self, jobs: list[_Job]) -> list[int]:
-        engine = self.engine
+        services = self.services
         flat = [(job, draft) for job in jobs for draft in job.drafts]
         vectors = await self._vectors([draft for _, draft in flat])
         bests = self._best_scores(flat, vectors)
         records: list[StoredRecord] = []
-        rejects: list[tuple[str, str, str, str | None]] = []
+        rejects: list[RejectRow] = []
         accepted_per_job = dict.fromkeys(range(len(jobs)), 0)
         job_index = {id(job): i for i, job in enumerate(jobs)}
         batch_keys: set[str] = set()
@@ -156,7 +164,7 @@ class Gate:
             job, first = flat[group[0]]
             ctx = job.ctx
             category = ctx.category
-            stats = engine.stats.category(category)
+            stats = services.stats.category(category)
             rows = []
             reason = None
             for position in group:
@@ -177,7 +185,7 @@ class Gate:
                 for position in group:
                     stats.reject(reason)
                     instruction = flat[position][1].instruction
-                    rejects.append((engine.run_id, category, reason, instruction[:200]))
+                    rejects.append((self.run_id, category, reason, instruction[:200]))
                 continue
             if new_unit:
                 new_counts[category] = new_counts.get(category, 0) + 1
@@ -192,19 +200,19 @@ class Gate:
                 records.append(self._record(ctx, draft, key, vector))
         for job in jobs:
             rejects.extend(
-                (engine.run_id, job.ctx.category, reason, detail)
+                (self.run_id, job.ctx.category, reason, detail)
                 for reason, detail in job.ctx.rejects
             )
             job.ctx.rejects.clear()
         finished = [(job.ctx.category, job.ctx.round_index) for job in jobs]
-        await engine.db(engine.store.commit_batch, records, rejects, finished)
+        await self._commit(records, rejects, finished)
         # Only after the commit: memory follows disk.
         for record in records:
-            engine.dedup.add(record.category, record.dedup_key, record.embedding)
+            services.dedup.add(record.category, record.dedup_key, record.embedding)
         for category, unit in new_units:
             self.units.setdefault(category, set()).add(unit)
         for category, count in new_counts.items():
-            stats = engine.stats.category(category)
+            stats = services.stats.category(category)
             stats.accepted += count
             stats.accepted_this_run += count
         return [accepted_per_job[i] for i in range(len(jobs))]
@@ -212,7 +220,6 @@ class Gate:
     def _record(
         self, ctx: EngineRoundContext, draft: Draft, key: str, vector: np.ndarray | None
     ) -> StoredRecord:
-        engine = self.engine
         category = ctx.category
         rid = record_id(category, draft.instruction, draft.response, draft.unit)
         return StoredRecord(
@@ -234,8 +241,8 @@ class Gate:
             endpoint=ctx.provenance.endpoint,
             params=ctx.provenance.params,
             template_hash=ctx.provenance.template_hash,
-            seed=engine.seed,
-            run_id=engine.run_id,
+            seed=self.services.seed,
+            run_id=self.run_id,
             round_key=f"{category}:{ctx.round_index}",
             meta=draft.meta,
         )

@@ -40,7 +40,8 @@ from airloom.config import Config
 from airloom.engine.context import EngineRoundContext
 from airloom.engine.dedup import BatchEmbedder, DedupState
 from airloom.engine.filters import ResponseFilter, avoidance_filter, avoided_subjects
-from airloom.engine.gate import Gate
+from airloom.engine.gate import Gate, RejectRow
+from airloom.engine.services import RunServices
 from airloom.engine.topics import (
     TopicSampler,
     read_topics,
@@ -70,8 +71,8 @@ from airloom.instructors.registry import available_instructors, run_order
 from airloom.scheduling.events import EventSink, NullSink
 from airloom.scheduling.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
 from airloom.scheduling.stats import TOPICS_ROW, RunStats
-from airloom.scheduling.threads import in_daemon_thread
-from airloom.store.database import CachedCall, Store
+from airloom.store.database import CachedCall, Store, StoredRecord
+from airloom.threads import in_daemon_thread
 from airloom.vectors.embed import Embedder, make_embedder
 
 T = TypeVar("T")
@@ -306,7 +307,25 @@ class Engine:
         batcher = (
             BatchEmbedder(embedder, batch_size=self.config.dedup.batch_size) if embedder else None
         )
-        self.gate = Gate(self, batcher)
+        self.services = RunServices(
+            seed=self.seed,
+            stats=self.stats,
+            scheduler=self.scheduler,
+            dedup=self.dedup,
+            embedder=batcher,
+            threshold=self.config.dedup_cosine,
+            source_records=self.source_records,
+            topic_sampler=self.topic_sampler,
+        )
+        self.gate = Gate(self.services, commit=self._commit, run_id=self.run_id)
+
+    async def _commit(
+        self,
+        records: list[StoredRecord],
+        rejects: list[RejectRow],
+        finished: list[tuple[str, int]],
+    ) -> None:
+        await self.db(self.store.commit_batch, records, rejects, finished)
 
     # ---- the run ------------------------------------------------------------------------
     async def _setup(self) -> None:
@@ -517,7 +536,7 @@ class Engine:
 
         def launch(index: int) -> None:
             ctx = EngineRoundContext(
-                self,
+                self.services,
                 instructor.settings,
                 index,
                 endpoint=endpoint,

@@ -26,6 +26,27 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from airloom.errors import ConfigError
 
+__all__ = [
+    "KINDS",
+    "ActionCard",
+    "ActionCase",
+    "Case",
+    "CodeCase",
+    "ContextBlock",
+    "ContextCase",
+    "ExpectedAction",
+    "ExpectedCall",
+    "FunctionCase",
+    "PlanCase",
+    "SolutionsCase",
+    "Split",
+    "Suite",
+    "bundled_suites",
+    "load_suite",
+    "parse_case",
+    "parse_suite",
+]
+
 Split = Literal["dev", "heldout"]
 KINDS = ("plan", "function", "context", "code", "solutions", "action")
 

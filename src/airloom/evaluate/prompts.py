@@ -33,6 +33,15 @@ from airloom.runtime.actions import BEGIN_FUNC, END_FUNC, CharacterCard
 from airloom.runtime.functions import FunctionRegistry
 from airloom.runtime.rewoo.prompt import build_planning_prompt
 
+__all__ = [
+    "ACTION_HINT",
+    "CITE_REQUEST",
+    "action_card",
+    "action_system",
+    "case_prompt",
+    "context_prompt",
+]
+
 CITE_REQUEST = "Please provide references."
 _ASKS_FOR_SOURCE = re.compile(r"\b(cite|citation|source|reference)", re.IGNORECASE)
 ACTION_HINT = (

@@ -25,6 +25,16 @@ from airloom.errors import ConfigError
 from airloom.evaluate.cases import KINDS
 from airloom.evaluate.runner import CaseResult, EvalRun
 
+__all__ = [
+    "FORMAT_VERSION",
+    "from_json",
+    "load_results",
+    "score_rows",
+    "summarise",
+    "to_json",
+    "write_compare_page",
+]
+
 FORMAT_VERSION = 1
 
 

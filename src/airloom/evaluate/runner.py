@@ -55,6 +55,16 @@ from airloom.runtime.rewoo.execute import ExecOptions, execute_plan
 from airloom.runtime.tools.base import tool_description
 from airloom.runtime.tools.registry import ToolRegistry
 
+__all__ = [
+    "MAX_TOKENS",
+    "CaseResult",
+    "EvalRun",
+    "RunSettings",
+    "build_request",
+    "run_suite",
+    "score_case",
+]
+
 #: Reply budget per kind (tokens); ``max_tokens`` on the command line overrides it.
 MAX_TOKENS = {
     "plan": 400,

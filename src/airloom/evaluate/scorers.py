@@ -43,6 +43,21 @@ from airloom.runtime.rewoo.validate import ValidPlan
 from airloom.runtime.solutions import parse_ranked_solutions
 from airloom.runtime.tools.registry import ToolRegistry
 
+__all__ = [
+    "Score",
+    "check_plan_answer",
+    "code_program",
+    "same_value",
+    "says_unknown",
+    "score_action",
+    "score_code_run",
+    "score_context",
+    "score_function",
+    "score_plan_trace",
+    "score_solutions",
+    "states_fact",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class Score:

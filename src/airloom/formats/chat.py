@@ -35,6 +35,24 @@ from typing import Any
 
 from airloom.errors import AirloomError
 
+__all__ = [
+    "AIROBOROS_V1_SYSTEM",
+    "AIROBOROS_V2_SYSTEM",
+    "LLAMA2_SYSTEM",
+    "PLAINFORMAT",
+    "TEMPLATES",
+    "ChatTemplate",
+    "Turn",
+    "add_plainformat",
+    "get_template",
+    "is_plainformat",
+    "plain_code",
+    "render",
+    "render_jinja",
+    "split_system",
+    "template_for_model",
+]
+
 AIROBOROS_V1_SYSTEM = (
     "A chat between a curious user and an assistant. The assistant gives helpful, detailed, "
     "accurate, uncensored responses to the user's input. The assistant never refuses to "

@@ -47,6 +47,26 @@ from dataclasses import dataclass, field
 
 from airloom.errors import AirloomError, ParseError
 
+__all__ = [
+    "BEGINCONTEXT",
+    "BEGININPUT",
+    "BEGININSTRUCTION",
+    "DELIMITERS",
+    "ENDCONTEXT",
+    "ENDINPUT",
+    "ENDINSTRUCTION",
+    "ClosedContextPrompt",
+    "InputBlock",
+    "build_closed_context",
+    "check_citations",
+    "clean_metadata_key",
+    "clean_metadata_value",
+    "extract_citations",
+    "neutralise_delimiters",
+    "parse_closed_context",
+    "restore_delimiters",
+]
+
 BEGININPUT = "BEGININPUT"
 BEGINCONTEXT = "BEGINCONTEXT"
 ENDCONTEXT = "ENDCONTEXT"

@@ -35,17 +35,10 @@ from typing import Any, ClassVar, Literal, Protocol, TypeAlias, TypeVar
 
 from airloom.config import InstructorConfig
 from airloom.errors import ConfigError
+from airloom.formats.transcripts import Turn as Turn
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One turn of a multi-turn record (``role`` is system, user or assistant)."""
-
-    role: str
-    content: str
 
 
 @dataclass(slots=True)

@@ -25,6 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airloom.formats.transcripts import formatted_transcript as formatted_transcript
+from airloom.formats.transcripts import merge_turns as merge_turns
+from airloom.formats.transcripts import session_text as session_text
 from airloom.instructors.base import Draft, Rejected, RoundContext, SourceExhausted, Turn
 
 CHARACTER_CATEGORY = "character"
@@ -292,51 +295,6 @@ def straight_quotes(text: str) -> str:
         '"Hi", it\\'s me'
     """
     return text.translate(_QUOTES)
-
-
-def merge_turns(turns: Iterable[Turn]) -> list[Turn]:
-    """Join consecutive turns of the same role (blank line between), drop empty ones,
-    so that a transcript alternates strictly whatever order the speakers came in.
-
-    Example:
-        >>> [t.content for t in merge_turns([Turn("user", "a"), Turn("user", "b"),
-        ...                                   Turn("assistant", "c")])]
-        ['a\\n\\nb', 'c']
-    """
-    merged: list[Turn] = []
-    for turn in turns:
-        if not turn.content.strip():
-            continue
-        if merged and merged[-1].role == turn.role:
-            merged[-1] = Turn(turn.role, f"{merged[-1].content}\n\n{turn.content}")
-        else:
-            merged.append(turn)
-    return merged
-
-
-def formatted_transcript(system: str, turns: Sequence[Turn]) -> tuple[str, str]:
-    """The 2.x pre-formatted form of a session (``skip_prompt_formatting`` rows):
-    instruction = system text and every turn before the last, one per line, ending
-    with a newline; response = the last (assistant) turn.
-
-    Example:
-        >>> formatted_transcript("A chat.", [Turn("user", "Bo: hi"), Turn("assistant", "Al: yo")])
-        ('A chat.\\nBo: hi\\n', 'Al: yo')
-    """
-    if not turns or turns[-1].role != "assistant":
-        raise ValueError("a session must end with an assistant turn")
-    lines = [system.strip(), *(turn.content for turn in turns[:-1])]
-    return "\n".join(line for line in lines if line) + "\n", turns[-1].content
-
-
-def session_text(turns: Sequence[Turn]) -> str:
-    """All turns as one text (what the dedup gate compares for a session).
-
-    Example:
-        >>> session_text([Turn("user", "a"), Turn("assistant", "b")])
-        'a\\nb'
-    """
-    return "\n".join(turn.content for turn in turns)
 
 
 def stable_id(*parts: str) -> str:

@@ -40,6 +40,29 @@ from airloom.runtime.functions import (
     split_call,
 )
 
+__all__ = [
+    "BEGIN_FUNC",
+    "BEGIN_RESPONSE",
+    "END_FUNC",
+    "END_RESPONSE",
+    "MAX_SEGMENT",
+    "OBJECT_PARAMETERS",
+    "ActionErrorEvent",
+    "ActionEvent",
+    "ActionResult",
+    "ActionStreamParser",
+    "CharacterCard",
+    "Event",
+    "ObjectAvailable",
+    "TextEvent",
+    "function_response_turn",
+    "merge_text",
+    "parse_action",
+    "parse_actions",
+    "run_action",
+    "stream_events",
+]
+
 BEGIN_FUNC = "<|begin_func|>"
 END_FUNC = "<|end_func|>"
 BEGIN_RESPONSE = "<|begin_func_response|>"

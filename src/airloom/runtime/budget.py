@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 from airloom.errors import BudgetExceeded
 
+__all__ = ["Budget"]
+
 
 class Budget:
     """Counters and limits for one run; not thread-safe (one event loop)."""

@@ -36,6 +36,21 @@ import yaml
 from airloom.errors import ParseError
 from airloom.runtime.schema import YamlScalar
 
+__all__ = [
+    "MAX_CHARS",
+    "MAX_DEPTH",
+    "Decoded",
+    "Format",
+    "balanced_span",
+    "check_limits",
+    "decode_structured",
+    "first_fenced_block",
+    "loads_json",
+    "loads_lenient",
+    "loads_yaml",
+    "unwrap",
+]
+
 MAX_CHARS = 200_000
 MAX_DEPTH = 32
 Format = Literal["json", "yaml"]

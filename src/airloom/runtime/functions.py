@@ -69,6 +69,26 @@ from airloom.runtime.schema import (
     validate,
 )
 
+__all__ = [
+    "ARG_KEYS",
+    "NAME_KEYS",
+    "NO_CALL_NAMES",
+    "PROMPT_TEMPLATE",
+    "FunctionCall",
+    "FunctionCallError",
+    "FunctionRegistry",
+    "FunctionSpec",
+    "NoCall",
+    "count_call_objects",
+    "load_registry",
+    "parse_docstring",
+    "render_listing",
+    "serialise_result",
+    "spec_from_callable",
+    "spec_from_schema",
+    "split_call",
+]
+
 NAME_KEYS = ("function", "name", "function_name", "tool", "tool_name")
 
 
@@ -286,10 +306,14 @@ def spec_from_callable(
         hints = typing.get_type_hints(func, include_extras=True)
     except Exception as exc:  # unresolvable forward references and the like
         raise AirloomError(f"{label}: cannot read its type hints ({exc})") from exc
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError) as exc:  # a type alias or a builtin without a signature
+        raise AirloomError(f"{label}: not a function with a readable signature ({exc})") from exc
     properties: dict[str, Any] = {}
     required: list[str] = []
     annotations: dict[str, Any] = {}
-    for parameter in inspect.signature(func).parameters.values():
+    for parameter in signature.parameters.values():
         if parameter.kind in (
             parameter.VAR_POSITIONAL,
             parameter.VAR_KEYWORD,

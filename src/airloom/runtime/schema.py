@@ -34,6 +34,20 @@ from jsonschema.exceptions import SchemaError, ValidationError
 
 from airloom.errors import AirloomError
 
+__all__ = [
+    "JSON_TYPES",
+    "MAX_ITEMS",
+    "MAX_STRING",
+    "YamlScalar",
+    "check_schema",
+    "coerce",
+    "json_type_of",
+    "object_schema",
+    "schema_for_type",
+    "to_python",
+    "validate",
+]
+
 JSON_TYPES = ("string", "integer", "number", "boolean", "object", "array", "null")
 MAX_STRING = 100_000
 MAX_ITEMS = 10_000
@@ -220,7 +234,7 @@ def to_python(value: Any, annotation: Any) -> Any:
 
 
 def _matches(value: Any, schema: Mapping[str, Any]) -> bool:
-    return _validator_for(schema).is_valid(value)
+    return bool(_validator_for(schema).is_valid(value))
 
 
 # ------------------------------------------------------------------------ validation

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 
 from airloom.errors import ParseError
 
+__all__ = ["RankedEntry", "RankedSolutions", "Solution", "parse_ranked_solutions"]
+
 _MARK = r"(?:\*\*|__)?"
 _NOUNS = r"(?:solution|answer|option|approach|possibility|response)"
 _SOLUTION_RE = re.compile(

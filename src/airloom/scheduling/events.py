@@ -17,6 +17,8 @@ from typing import IO, Any, Protocol
 
 from airloom.redact import redact_text
 
+__all__ = ["EventSink", "JsonLinesSink", "NullSink"]
+
 
 class EventSink(Protocol):
     """Receives engine events."""

@@ -185,7 +185,8 @@ def backoff_delay(
         >>> backoff_delay(10, 1.0, 5.0)
         5.0
     """
-    delay = initial * 2.0 ** max(0, attempt - 1) + rng.uniform(0.0, jitter)
+    noise: float = rng.uniform(0.0, jitter)
+    delay = initial * 2.0 ** max(0, attempt - 1) + noise
     return max(0.0, min(delay, maximum))
 
 

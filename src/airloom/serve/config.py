@@ -24,16 +24,23 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from airloom.config import (
-    DEFAULT_EMBEDDING_MODEL,
-    Strict,
-    apply_overrides,
-    parse_yaml,
-    read_config_file,
-    validate_model,
-)
+from airloom import configfile
+from airloom.config import DEFAULT_EMBEDDING_MODEL
+from airloom.configfile import Strict, config_folder, resolve_path
 from airloom.errors import AirloomError
 from airloom.formats.chat import get_template
+
+__all__ = [
+    "ENGINES",
+    "HINT",
+    "GenerationConfig",
+    "RouterConfig",
+    "ServeConfig",
+    "VllmConfig",
+    "load_serve_config",
+    "load_serve_config_text",
+    "resolve_paths",
+]
 
 HINT = "see `airloom config example --kind serve` for every key"
 ENGINES = ("peft", "local", "vllm")
@@ -175,16 +182,7 @@ def load_serve_config_text(
     text: str, *, source: str = "<serve config>", overrides: Iterable[str] = ()
 ) -> ServeConfig:
     """Parse, apply ``--set`` overrides, and validate server config text."""
-    data, lines = parse_yaml(text, source)
-    overridden = apply_overrides(data, overrides)
-    return validate_model(
-        data, ServeConfig, source=source, lines=lines, overridden=overridden, hint=HINT
-    )
-
-
-def _resolve(value: str, base_dir: Path) -> str:
-    path = Path(value).expanduser()
-    return str(path if path.is_absolute() else base_dir / path)
+    return configfile.load_text(text, ServeConfig, source=source, overrides=overrides, hint=HINT)
 
 
 def resolve_paths(config: ServeConfig, base_dir: Path) -> ServeConfig:
@@ -196,14 +194,14 @@ def resolve_paths(config: ServeConfig, base_dir: Path) -> ServeConfig:
         ('/srv/experts', {'a': '/srv/x'}, 'embedded')
     """
     updates: dict[str, Any] = {
-        "adapters": {name: _resolve(p, base_dir) for name, p in config.adapters.items()}
+        "adapters": {name: resolve_path(p, base_dir) for name, p in config.adapters.items()}
     }
     if config.lmoe:
-        updates["lmoe"] = _resolve(config.lmoe, base_dir)
+        updates["lmoe"] = resolve_path(config.lmoe, base_dir)
     if config.base != "embedded" and (
         config.base.startswith((".", "~")) or (base_dir / config.base).exists()
     ):
-        updates["base"] = _resolve(config.base, base_dir)
+        updates["base"] = resolve_path(config.base, base_dir)
     return config.model_copy(update=updates)
 
 
@@ -214,9 +212,7 @@ def load_serve_config(path: str | Path | None, overrides: Iterable[str] = ()) ->
         >>> load_serve_config(None, ["engine=local", "port=0"]).port
         0
     """
-    if path is None:
-        config = load_serve_config_text("", source="--set", overrides=overrides)
-        return resolve_paths(config, Path.cwd())
-    text = read_config_file(path, "airloom serve --help")
-    config = load_serve_config_text(text, source=str(path), overrides=overrides)
-    return resolve_paths(config, Path(path).resolve().parent)
+    config = configfile.load(
+        path, ServeConfig, overrides, hint=HINT, example="airloom config example --kind serve"
+    )
+    return resolve_paths(config, config_folder(path))

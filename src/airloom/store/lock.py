@@ -31,6 +31,8 @@ from typing import Any
 
 from airloom.errors import StoreError
 
+__all__ = ["acquire", "holder", "lock_path", "release", "writer_lock"]
+
 _HELD: dict[str, tuple[int, int]] = {}  # lock path -> (descriptor, depth)
 _GUARD = threading.Lock()
 

@@ -36,6 +36,8 @@ from airloom.store.database import (
     stored_from_row,
 )
 
+__all__ = ["RecoverSummary", "readable_rows", "recover_store"]
+
 _RECORD_COLUMNS = (
     "id, category, unit, instruction, response, system, conversation, skip_prompt_formatting,"
     " topic, instructor, model, endpoint, params, template_hash, seed, run_id, round_key, meta,"

@@ -21,7 +21,7 @@ from airloom.formats.chat import get_template, render
 
 if TYPE_CHECKING:
     from airloom.train.config import TrainConfig
-    from airloom.train.trainer import TrainResult
+    from airloom.train.result import TrainResult
 
 
 def loss_points(

@@ -29,15 +29,22 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from airloom.config import (
-    Strict,
-    apply_overrides,
-    parse_yaml,
-    read_config_file,
-    validate_model,
-)
+from airloom import configfile
+from airloom.configfile import Strict, config_folder, resolve_path
 from airloom.errors import AirloomError
 from airloom.formats.chat import get_template
+
+__all__ = [
+    "EXAMPLE_HINT",
+    "PRESETS",
+    "LoraSection",
+    "QuantSection",
+    "TrainConfig",
+    "load_train_config",
+    "load_train_config_text",
+    "resolve_paths",
+    "with_preset",
+]
 
 EXAMPLE_HINT = "see `airloom config example --kind train` for every key"
 
@@ -173,15 +180,13 @@ def load_train_config_text(
     text: str, *, source: str = "<train config>", overrides: Iterable[str] = ()
 ) -> TrainConfig:
     """Parse, apply the preset and ``--set`` overrides, and validate training config text."""
-    data, lines = parse_yaml(text, source)
-    overridden = apply_overrides(data, overrides)
-    return validate_model(
-        with_preset(data),
+    return configfile.load_text(
+        text,
         TrainConfig,
         source=source,
-        lines=lines,
-        overridden=overridden,
+        overrides=overrides,
         hint=EXAMPLE_HINT,
+        prepare=with_preset,
     )
 
 
@@ -189,22 +194,21 @@ def load_train_config(path: str | Path | None, overrides: Iterable[str] = ()) ->
     """Load a training config file (or only ``--set`` values when ``path`` is None).
 
     Relative paths in ``data``, ``output_dir`` and ``base_model`` are relative to the
-    file's folder.
+    file's folder (the current folder without a file).
 
     Example:
         >>> load_train_config(None, ["data=[x.jsonl]", "epochs=2"]).epochs
         2.0
     """
-    if path is None:
-        return load_train_config_text("", source="--set", overrides=overrides)
-    text = read_config_file(path, "airloom config example --kind train")
-    config = load_train_config_text(text, source=str(path), overrides=overrides)
-    return resolve_paths(config, Path(path).resolve().parent)
-
-
-def _resolve(value: str, base_dir: Path) -> str:
-    path = Path(value).expanduser()
-    return str(path if path.is_absolute() else base_dir / path)
+    config = configfile.load(
+        path,
+        TrainConfig,
+        overrides,
+        hint=EXAMPLE_HINT,
+        example="airloom config example --kind train",
+        prepare=with_preset,
+    )
+    return resolve_paths(config, config_folder(path))
 
 
 def resolve_paths(config: TrainConfig, base_dir: Path) -> TrainConfig:
@@ -216,11 +220,11 @@ def resolve_paths(config: TrainConfig, base_dir: Path) -> TrainConfig:
         (['/srv/d.jsonl'], '/srv/train-out', 'embedded')
     """
     updates: dict[str, Any] = {
-        "data": [_resolve(item, base_dir) for item in config.data],
-        "output_dir": _resolve(config.output_dir, base_dir),
+        "data": [resolve_path(item, base_dir) for item in config.data],
+        "output_dir": resolve_path(config.output_dir, base_dir),
     }
     if config.base_model != "embedded" and (
         config.base_model.startswith((".", "~")) or (base_dir / config.base_model).exists()
     ):
-        updates["base_model"] = _resolve(config.base_model, base_dir)
+        updates["base_model"] = resolve_path(config.base_model, base_dir)
     return config.model_copy(update=updates)

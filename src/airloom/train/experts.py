@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airloom.curate.export import write_dataset, write_lines
+from airloom.curate.export import write_dataset
 from airloom.errors import TrainError
+from airloom.export.atomic import write_lines_atomic as write_lines
 from airloom.train.data import load_records
 
 DEFAULT_EXPERTS: dict[str, list[str]] = {

@@ -28,14 +28,15 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from airloom.errors import AirloomError, TrainError
 from airloom.formats.chat import get_template
 from airloom.train.config import TrainConfig
-from airloom.train.data import DataSummary, Example, Examples, load_records, prepare
+from airloom.train.data import Example, Examples, load_records, prepare
+from airloom.train.result import TrainResult as TrainResult
 from airloom.weights.adapters import TrainInfo, write_train_info
 from airloom.weights.device import resolve_device_dtype
 from airloom.weights.load import converted_model_dir, load_model, load_tokenizer
@@ -54,38 +55,6 @@ class TrainProgress:
     eval_loss: float | None = None
     tokens_per_second: float = 0.0
     epoch: float = 0.0
-
-
-@dataclass
-class TrainResult:
-    """What a finished run did (also written as ``training_summary.json``)."""
-
-    output_dir: str
-    method: str
-    template: str
-    base_model: str
-    steps: int
-    resumed_from: str | None
-    train_loss: float | None
-    eval_loss: float | None
-    seconds: float
-    tokens_seen: int
-    trained_tokens: int
-    data: DataSummary
-    world_size: int = 1
-    log_history: list[dict[str, Any]] = field(default_factory=list)
-    model: Any = field(default=None, repr=False, compare=False)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (counters as plain dicts; the in-memory model left out)."""
-        model, self.model = self.model, None
-        try:
-            out = asdict(self)
-        finally:
-            self.model = model
-        out["data"]["skipped"] = dict(self.data.skipped)
-        out["data"]["categories"] = dict(self.data.categories)
-        return out
 
 
 Report = Callable[[str | TrainProgress], None]

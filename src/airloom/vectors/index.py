@@ -22,6 +22,8 @@ import numpy as np
 
 from airloom.errors import MissingDependencyError
 
+__all__ = ["VectorIndex", "squared_l2_to_cosine"]
+
 
 def squared_l2_to_cosine(threshold: float) -> float:
     """Convert the original's squared-L2 threshold to a cosine threshold.
@@ -89,7 +91,8 @@ class VectorIndex:
         if len(self) == 0:
             return np.full(len(queries), -1.0, dtype=np.float32)
         scores, _ = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), 1)
-        return scores[:, 0]
+        best: np.ndarray = scores[:, 0]
+        return best
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best (cosines, row numbers) of each query; row -1 where there are fewer.

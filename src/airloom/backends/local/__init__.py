@@ -55,9 +55,9 @@ Example:
 from airloom.backends.local.backend import LoadReport, LocalBackend
 from airloom.backends.local.jobs import Job
 from airloom.backends.local.params import GenerationParams, parse_generation_params
-from airloom.backends.local.settings import LocalModelSettings
 from airloom.backends.local.stops import StopScanner, cut_at_stop
 from airloom.backends.local.worker import LocalBackendStats
+from airloom.local_settings import LocalModelSettings
 from airloom.weights.converted import PrepareProgress
 
 __all__ = [

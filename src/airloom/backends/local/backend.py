@@ -26,11 +26,11 @@ from airloom.backends.base import ChatRequest, ChatResponse
 from airloom.backends.local.jobs import STREAM_END, Job, StreamSink
 from airloom.backends.local.params import GenerationParams, parse_generation_params
 from airloom.backends.local.runtime import LoadedModel, end_of_turn_ids
-from airloom.backends.local.settings import LocalModelSettings
 from airloom.backends.local.stops import StopScanner
 from airloom.backends.local.worker import BatchWorker, LocalBackendStats, closed_error
 from airloom.errors import AirloomError, BackendError, FatalBackendError
-from airloom.scheduling.threads import in_daemon_thread
+from airloom.local_settings import LocalModelSettings
+from airloom.threads import in_daemon_thread
 from airloom.weights.converted import PrepareProgress
 from airloom.weights.device import available_cores, dtype_name, resolve_device_dtype
 from airloom.weights.load import (

@@ -29,10 +29,10 @@ from airloom.backends.base import ChatRequest, ChatResponse, Usage
 from airloom.backends.local.jobs import Job
 from airloom.backends.local.penalties import PenaltyProcessor
 from airloom.backends.local.runtime import LoadedModel
-from airloom.backends.local.settings import LocalModelSettings
 from airloom.backends.local.stops import cut_at_stop
 from airloom.backends.local.tracker import BatchTracker
 from airloom.errors import AirloomError, BackendError, ContextLengthError
+from airloom.local_settings import LocalModelSettings
 from airloom.weights.device import available_cores
 
 __all__ = ["BatchWorker", "LocalBackendStats"]

@@ -29,6 +29,8 @@ from airloom.runtime.rewoo.compile import compile_text
 from airloom.runtime.rewoo.ir import Part, Ref
 from airloom.runtime.rewoo.parse import parse_plan
 
+__all__ = ["canonical_plan"]
+
 
 def _render(parts: Iterable[Part], ids: Mapping[int, int]) -> str:
     return "".join(

@@ -23,6 +23,16 @@ from collections.abc import Callable, Iterable, Mapping
 
 from airloom.runtime.rewoo.ir import Part, Ref, RefSyntax
 
+__all__ = [
+    "MAX_ID_DIGITS",
+    "REF_PATTERN",
+    "compile_text",
+    "parse_id",
+    "placeholders_in",
+    "refs_of",
+    "render",
+]
+
 MAX_ID_DIGITS = 9
 """Longer ids are clamped to ``10**9`` so that the validator can reject them cleanly."""
 
@@ -49,7 +59,7 @@ def parse_id(digits: str) -> int:
         1000000000
     """
     if len(digits) > MAX_ID_DIGITS:
-        return 10**MAX_ID_DIGITS
+        return int(10**MAX_ID_DIGITS)
     return int(digits)
 
 

@@ -43,6 +43,8 @@ from airloom.runtime.rewoo.validate import CompiledStep, ValidPlan
 from airloom.runtime.tools.base import Evidence, Tool, ToolContext, cap_text, escape_evidence
 from airloom.runtime.tools.registry import ToolRegistry
 
+__all__ = ["ExecOptions", "execute_plan", "render_input"]
+
 
 @dataclass(frozen=True, slots=True)
 class ExecOptions:

@@ -15,6 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+__all__ = [
+    "AnswerKind",
+    "AnswerSpec",
+    "ParsedPlan",
+    "Part",
+    "Ref",
+    "RefSyntax",
+    "Step",
+    "normalise_tool_name",
+]
+
 RefSyntax = Literal["colon", "hash"]
 AnswerKind = Literal["ref", "template", "literal", "missing"]
 

@@ -40,6 +40,16 @@ from airloom.runtime.rewoo.compile import (
 )
 from airloom.runtime.rewoo.ir import AnswerSpec, ParsedPlan, RefSyntax, Step
 
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "MAX_INPUT_LINES",
+    "ParseOptions",
+    "first_plan",
+    "normalise_plan_text",
+    "parse_plan",
+    "strip_decoration",
+]
+
 MAX_INPUT_LINES = 200
 """A multi-line input stops after this many lines (a runaway bracket cannot eat a plan)."""
 

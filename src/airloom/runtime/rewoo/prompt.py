@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+__all__ = ["EXAMPLE", "INSTRUCTIONS", "OUTPUT_FORMAT", "build_planning_prompt"]
+
 INSTRUCTIONS = (
     "Please construct a systematic plan to generate an optimal response to the user "
     "instruction, utilizing a set of provided tools. Each plan will correspond to an evidence "

@@ -29,6 +29,8 @@ from airloom.runtime.tools.base import tool_description
 from airloom.runtime.tools.knowledge import estimate_tokens
 from airloom.runtime.tools.registry import ToolRegistry
 
+__all__ = ["PLAN_STOPS", "check_plan", "planning_prompt", "request_plan", "run_plan_text"]
+
 
 def check_plan(
     text: str,

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+__all__ = ["StepStatus", "StepTrace", "Trace"]
+
 StepStatus = Literal["ok", "error", "skipped", "pruned", "cancelled", "pending"]
 
 

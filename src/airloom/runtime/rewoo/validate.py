@@ -35,6 +35,8 @@ from airloom.errors import PlanError
 from airloom.runtime.rewoo.compile import compile_text, placeholders_in, refs_of
 from airloom.runtime.rewoo.ir import AnswerSpec, ParsedPlan, Part, Ref, Step, normalise_tool_name
 
+__all__ = ["CompiledStep", "PlanLimits", "ValidPlan", "validate_plan"]
+
 
 @dataclass(frozen=True, slots=True)
 class PlanLimits:

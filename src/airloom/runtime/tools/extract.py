@@ -81,7 +81,7 @@ def _strip_hidden(html: str) -> str:
         )
         if hidden:
             _drop(node)
-    return lxml_html.tostring(doc, encoding="unicode")
+    return str(lxml_html.tostring(doc, encoding="unicode"))
 
 
 def _drop(node: object) -> None:

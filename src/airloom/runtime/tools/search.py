@@ -227,7 +227,7 @@ class LocalCorpus:
         return path.resolve().as_uri()
 
     def _load(self) -> list[_Document]:
-        from airloom.runtime.tools.fetch import html_to_text
+        from airloom.runtime.tools.extract import html_to_text
 
         if not self.folder.is_dir():
             raise ToolError(f"corpus folder {self.folder} does not exist", hint="check --corpus")

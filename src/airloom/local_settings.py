@@ -1,4 +1,6 @@
-"""Settings of the local model backend (the ``local`` section of the config).
+"""Settings of the local model backend: the ``local`` section of the generation config, and
+what the server and the trainer start the same backend with. Plain configuration (no torch,
+no weights), so the config holds them without importing the backend that reads them.
 
 Example:
     >>> LocalModelSettings().model

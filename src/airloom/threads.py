@@ -20,6 +20,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+__all__ = ["in_daemon_thread"]
+
 T = TypeVar("T")
 
 
