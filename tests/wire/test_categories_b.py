@@ -16,13 +16,12 @@ import pytest
 import yaml
 
 from airloom.backends.scripted import ScriptedBackend
-from airloom.checks import CHECKS
+from airloom.checks import checks_for
 from airloom.checks.logs import parse_question
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
 from airloom.formats.closed_context import parse_closed_context
 from airloom.formats.records import to_airoboros, to_sharegpt
-from airloom.instructors.verified import load_checks
 from airloom.store.database import Store
 
 SCRIPT = Path(__file__).resolve().parents[1] / "support" / "scripts" / "b.yaml"
@@ -139,17 +138,16 @@ def test_rejects_are_counted_with_their_reasons(outcome) -> None:
 
 def test_every_stored_record_passes_its_checks(outcome) -> None:
     _, records, *_ = outcome
-    load_checks()
     checked = 0
     for record in records:
-        for check in CHECKS.get(record["category"], []):
+        for check in checks_for(record["category"]):
             verdict = check(record)
             assert verdict.ok, (record["category"], verdict.reason, record["response"][:200])
             checked += 1
         # ... and the same checks pass on the exported row (no meta, JSON round trip)
         exported = json.loads(json.dumps(to_airoboros(record)))
         if record["category"] not in ("rules",):
-            for check in CHECKS.get(record["category"], []):
+            for check in checks_for(record["category"]):
                 assert check(exported).ok, (record["category"], check.__name__)
     assert checked == sum(TARGETS.values()) - TARGETS["theory_of_mind"] - TARGETS["greeting"]
 

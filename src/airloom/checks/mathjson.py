@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 from airloom.errors import AirloomError
 
 #: The instruction prefix of every mathjson record (3.x cards).
@@ -415,7 +415,6 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-@register("mathjson")
 def check_mathjson(record: Mapping[str, Any]) -> Verdict:
     """The record's MathJSON evaluates, and matches ``meta["expected"]`` when stored.
 

@@ -43,6 +43,7 @@ from airloom.errors import (
     RunStopped,
 )
 from airloom.formats.chat import PLAINFORMAT, is_plainformat
+from airloom.reasons import Reason
 from airloom.scheduling.stats import RunStats
 
 #: Which criteria file a category uses when it has no file of its own.
@@ -326,7 +327,7 @@ class Judge:
         category.accepted += 1
         category.accepted_this_run += 1
         if verdict.status != "good":
-            category.reject("bad" if verdict.status == "bad" else "error")
+            category.reject(Reason.BAD_VERDICT if verdict.status == "bad" else Reason.ERROR)
 
     async def _judge_all(self, todo: list[_Item], outcome: JudgeOutcome) -> None:
         queue: asyncio.Queue[_Item] = asyncio.Queue()
@@ -390,7 +391,7 @@ class Judge:
             return verdict
         except BackendError:
             outcome.failed_calls += 1  # not kept: the next run tries again
-            category.reject("call failed")
+            category.reject(Reason.FAILED_CALL)
             return None
         outcome.judged += 1
         # a call that came from the request cache was paid for before: not counted twice

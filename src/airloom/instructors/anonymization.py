@@ -34,7 +34,9 @@ from airloom.checks.anonymization import (
 )
 from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
-from airloom.instructors.verified import enforce, item_rngs, strip_preamble
+from airloom.instructors.checked import enforce
+from airloom.instructors.verified import item_rngs, strip_preamble
+from airloom.reasons import Reason
 
 DEFAULT_STYLES = [
     "email between colleagues",
@@ -222,7 +224,7 @@ class AnonymizationInstructor(Instructor):
         )
         missing = [e for kind in _KINDS for e in entities.of(kind) if e not in text]
         if missing:
-            raise Rejected("entities_missing", ", ".join(missing[:3]))
+            raise Rejected(Reason.ENTITIES_MISSING, ", ".join(missing[:3]))
         return plan, text
 
     async def _rewrite(self, ctx: RoundContext, item: tuple[Plan, str]) -> Draft:

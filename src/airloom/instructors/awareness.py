@@ -51,6 +51,7 @@ from airloom.instructors.characters import (
     straight_quotes,
     strip_speaker,
 )
+from airloom.reasons import Reason
 
 CHARACTER_KINDS: dict[str, tuple[str, str]] = {
     "corporeal": (
@@ -228,7 +229,7 @@ class AwarenessInstructor(Instructor):
             question, context = block["QUESTION"], block["CONTEXT"]
             plain, contextual = block["ANSWER"], block["CONTEXTUAL_ANSWER"]
             if " ".join(plain.split()) == " ".join(contextual.split()):
-                ctx.reject("same_answers", question[:80])
+                ctx.reject(Reason.SAME_ANSWERS, question[:80])
                 continue
             unit = f"awareness:{stable_id(question)}"
             meta = {"kind": kind}
@@ -267,7 +268,7 @@ class AwarenessInstructor(Instructor):
             question = block["QUESTION"]
             answer = character_answer(block["CONTEXTUAL_ANSWER"], card.name)
             if not answer or _BROKEN_CHARACTER.search(answer):
-                ctx.reject("broke_character", answer[:80])
+                ctx.reject(Reason.BROKE_CHARACTER, answer[:80])
                 continue
             unit = f"awareness:{stable_id(card.name, question)}"
             meta = {"kind": f"character/{sub_kind}", "character": card.name, "card_id": card.id}
@@ -292,11 +293,11 @@ class AwarenessInstructor(Instructor):
         blocks: list[dict[str, str]] = []
         for item in parsed[: self.settings.batch_size]:
             if isinstance(item, str):
-                ctx.reject("unparseable", item)
+                ctx.reject(Reason.UNPARSEABLE, item)
             else:
                 blocks.append(item)
         if not parsed:
-            ctx.reject("unparseable", "no QUESTION blocks")
+            ctx.reject(Reason.UNPARSEABLE, "no QUESTION blocks")
         return blocks
 
     def expected_yield(self) -> int:

@@ -43,6 +43,7 @@ from airloom.instructors.base import (
 )
 from airloom.instructors.characters import Card, group_fields
 from airloom.instructors.engines import topic_lines
+from airloom.reasons import Reason
 
 CARD_KEYS = ("DESCRIPTION", "NAME", "GUIDE")
 
@@ -219,18 +220,18 @@ class CharacterInstructor(Instructor):
             for block in blocks
         ]
         if not parsed:
-            ctx.reject("unparseable", "no DESCRIPTION/NAME/GUIDE blocks")
+            ctx.reject(Reason.UNPARSEABLE, "no DESCRIPTION/NAME/GUIDE blocks")
             return []
         drafts: list[Draft] = []
         names: set[str] = set()
         for card in parsed[: settings.batch_size]:
             try:
                 if card.problem:
-                    raise Rejected("bad_card", card.problem)
+                    raise Rejected(Reason.BAD_CARD, card.problem)
                 if copies_example(card.description, example):
-                    raise Rejected("copied_example", card.name)
+                    raise Rejected(Reason.COPIED_EXAMPLE, card.name)
                 if card.name.casefold() in names:
-                    raise Rejected("duplicate_name", card.name)
+                    raise Rejected(Reason.DUPLICATE_NAME, card.name)
             except Rejected as exc:
                 ctx.reject(exc.reason, exc.detail)
                 continue

@@ -25,7 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airloom.instructors.base import Draft, Rejected, RoundContext, SourceExhausted, Turn
+from airloom.instructors.base import Draft, RoundContext, SourceExhausted, Turn
+from airloom.reasons import Reason
 
 CHARACTER_CATEGORY = "character"
 
@@ -168,7 +169,7 @@ async def load_cards(ctx: RoundContext, minimum: int = 1) -> list[Card]:
     cards = cards_from_records(await ctx.source_records([CHARACTER_CATEGORY]))
     if len(cards) < minimum:
         raise SourceExhausted(
-            "no_cards",
+            Reason.NO_CARDS,
             f"{len(cards)} character card(s) in the store, {minimum} needed: enable the "
             "character instructor (count > 0) or resume a store that holds cards",
         )
@@ -377,39 +378,3 @@ def session_draft(
         dedup_text=dedup_text if dedup_text is not None else session_text(merged),
         meta=meta,
     )
-
-
-def draft_as_record(category: str, draft: Draft) -> dict[str, Any]:
-    """A draft in the record form checks read (the fields of ``Store.iter_records``).
-
-    Example:
-        >>> draft_as_record("gtkm", Draft("q", "a"))["conversation"] is None
-        True
-    """
-    return {
-        "category": category,
-        "instruction": draft.instruction,
-        "response": draft.response,
-        "system": draft.system,
-        "conversation": [{"role": t.role, "content": t.content} for t in draft.conversation]
-        if draft.conversation
-        else None,
-        "skip_prompt_formatting": draft.skip_prompt_formatting,
-        "meta": draft.meta,
-    }
-
-
-def run_checks(category: str, draft: Draft) -> None:
-    """Run every check registered for ``category`` on a draft; the first failure is
-    raised as :class:`Rejected` with the check's reason (what curation reports too).
-
-    Example:
-        >>> run_checks("no_checks_here", Draft("q", "a"))
-    """
-    from airloom.checks import CHECKS
-
-    record = draft_as_record(category, draft)
-    for check in CHECKS.get(category, []):
-        verdict = check(record)
-        if not verdict.ok:
-            raise Rejected("check_failed", verdict.reason)

@@ -17,6 +17,7 @@ from airloom.config import InstructorConfig
 from airloom.formats.chat import PLAINFORMAT, plain_code
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.engines import complete_task_list, drop_copies
+from airloom.reasons import Reason
 
 DEFAULT_LANGUAGES = [
     "python",
@@ -115,7 +116,7 @@ class CodingInstructor(Instructor):
         listing = await complete_task_list(ctx, prompt, template=template)
         tasks = drop_copies(ctx, listing, prompt)[:batch_size]
         if not tasks:
-            ctx.reject("unparseable", "no 'TSK n.' items in the task list")
+            ctx.reject(Reason.UNPARSEABLE, "no 'TSK n.' items in the task list")
             return []
         fresh = [task for task, ok in zip(tasks, await ctx.novel(tasks), strict=True) if ok]
         plain_flags = {task: ctx.rng.random() < config.plain_ratio for task in fresh}
@@ -128,7 +129,7 @@ class CodingInstructor(Instructor):
                     await ctx.complete(prompt, key="response", filtered=REFUSALS_ONLY)
                 )
                 if not code.strip():
-                    raise Rejected("unparseable", "empty code in a PLAINFORMAT answer")
+                    raise Rejected(Reason.UNPARSEABLE, "empty code in a PLAINFORMAT answer")
                 return Draft(
                     instruction=f"{task} {PLAINFORMAT}",
                     response=code,

@@ -32,6 +32,7 @@ from airloom.config import InstructorConfig
 from airloom.formats.closed_context import InputBlock, build_closed_context
 from airloom.instructors.base import Draft, Instructor, RoundContext
 from airloom.instructors.checked import enforce
+from airloom.reasons import Reason
 
 CITE_PHRASES = (
     "Cite your source.",
@@ -168,7 +169,9 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.split("\n") if line.strip()), "")
 
 
-def parse_counterfactual(text: str) -> tuple[list[CounterfactualItem], list[tuple[str, str]]]:
+def parse_counterfactual(
+    text: str,
+) -> tuple[list[CounterfactualItem], list[tuple[Reason, str]]]:
     """Parse a FACTS/COUNTER/QUESTIONS reply into complete items and problems.
 
     Problems are ``(reason, detail)`` pairs: ``unparseable`` for a missing section or
@@ -178,23 +181,23 @@ def parse_counterfactual(text: str) -> tuple[list[CounterfactualItem], list[tupl
     text = _FENCE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     sections = _sections(text)
     if isinstance(sections, str):
-        return [], [("unparseable", f"no {sections}: section in the reply")]
+        return [], [(Reason.UNPARSEABLE, f"no {sections}: section in the reply")]
     facts = _items(sections["facts"])
     if not facts:
-        return [], [("unparseable", "no numbered items under FACTS:")]
+        return [], [(Reason.UNPARSEABLE, "no numbered items under FACTS:")]
     aligned = _align(facts, _items(sections["counter"]), _items(sections["questions"]))
     items: list[CounterfactualItem] = []
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[Reason, str]] = []
     for number, fact, counter, question in aligned:
         paragraph, source = split_source(fact)
         question_line = _first_line(question or "")
         if counter is None or not question_line:
             missing = "false version" if counter is None else "question"
-            problems.append(("unparseable", f"fact {number} has no {missing}"))
+            problems.append((Reason.UNPARSEABLE, f"fact {number} has no {missing}"))
         elif source is None:
-            problems.append(("no_source", f"fact {number} has no source URL"))
+            problems.append((Reason.NO_SOURCE, f"fact {number} has no source URL"))
         elif not paragraph:
-            problems.append(("unparseable", f"fact {number} is only a URL"))
+            problems.append((Reason.UNPARSEABLE, f"fact {number} is only a URL"))
         else:
             items.append(CounterfactualItem(number, paragraph, source, counter, question_line))
     return items, problems

@@ -32,7 +32,9 @@ from airloom.instructors.base import (
     Turn,
     load_template,
 )
-from airloom.instructors.verified import enforce, item_rngs, strip_preamble
+from airloom.instructors.checked import enforce
+from airloom.instructors.verified import item_rngs, strip_preamble
+from airloom.reasons import Reason
 
 SEED_SEPARATOR = "====="
 
@@ -114,7 +116,7 @@ class DetailedWritingInstructor(Instructor):
         text = await ctx.complete(prompt, key=f"task:{index}", template=template)
         task = strip_preamble(text)
         if not task:
-            raise Rejected("unparseable", "empty task")
+            raise Rejected(Reason.UNPARSEABLE, "empty task")
         return task
 
     async def _write(self, ctx: RoundContext, index: int, task: str, target: int) -> str:
@@ -184,7 +186,7 @@ class DetailedWritingInstructor(Instructor):
             text = await self._write(ctx, index, task, target)
             verdict = length_verdict(text, target, config.length_tolerance)
             if not verdict.ok:
-                raise Rejected("wrong_length", verdict.reason)
+                raise Rejected(Reason.WRONG_LENGTH, verdict.reason)
             draft = Draft(
                 instruction=f"{task}\n\n{word_target_line(stated_words(count_words(text)))}",
                 response=text,

@@ -9,7 +9,7 @@ flawed text, response: the original text}``; a "flawed" text identical to the
 original is rejected (``failed_check``, :mod:`airloom.checks.editor`). Each record
 keeps its source's id in ``meta.source_id``; sources already used by stored editor
 records are skipped, so a resumed or extended run never edits a text twice. When the
-sources run out the instructor stops producing (one ``sources_exhausted`` reject).
+sources run out the instructor ends ``exhausted`` (:class:`SourceExhausted`).
 
 Example:
     >>> import random
@@ -27,8 +27,9 @@ from pydantic import Field, model_validator
 from airloom.checks import editor as _checks  # noqa: F401  (registers the check)
 from airloom.checks.editor import TEXT_LABEL
 from airloom.config import InstructorConfig
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext, round_slice
 from airloom.instructors.checked import enforce
+from airloom.reasons import Reason
 
 DEFAULT_ISSUES = [
     "several misspelled words",
@@ -112,18 +113,11 @@ class EditorInstructor(Instructor):
     async def _sources(self, ctx: RoundContext) -> list[dict[str, object]]:
         """This round's slice of the writing records, minus those already edited."""
         records = await ctx.source_records([SOURCE_CATEGORY])
-        batch = self.settings.batch_size
-        start = ctx.round_index * batch
-        if start >= len(records):
-            if start - len(records) < batch:
-                ctx.reject("sources_exhausted", f"all {len(records)} writing records used")
-            return []
+        share = round_slice(records, ctx.round_index, self.settings.batch_size, "writing records")
         done = await ctx.source_records([self.name])
         used = {str((r.get("meta") or {}).get("source_id")) for r in done}
         return [
-            r
-            for r in records[start : start + batch]
-            if str(r["id"]) not in used and str(r.get("response") or "").strip()
+            r for r in share if str(r["id"]) not in used and str(r.get("response") or "").strip()
         ]
 
     async def run_round(self, ctx: RoundContext) -> list[Draft]:
@@ -145,7 +139,7 @@ class EditorInstructor(Instructor):
             reply = await ctx.complete(prompt, key=f"corrupt:{index}", template=template)
             flawed = clean_flawed(reply)
             if not flawed:
-                raise Rejected("empty", "the rewrite is empty")
+                raise Rejected(Reason.EMPTY, "the rewrite is empty")
             draft = Draft(
                 instruction=editor_instruction(config.request, flawed),
                 response=original,

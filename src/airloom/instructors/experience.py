@@ -24,6 +24,7 @@ from airloom.checks import experience as _checks  # noqa: F401  (registers the c
 from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.checked import enforce
+from airloom.reasons import Reason
 
 DEFAULT_THEMES = [
     "a city built inside a waterfall",
@@ -68,14 +69,16 @@ def parse_experience(text: str) -> tuple[str, str]:
     text = _FENCE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     setting = _SETTING.search(text)
     if setting is None:
-        raise Rejected("unparseable", "no SETTING: label")
+        raise Rejected(Reason.UNPARSEABLE, "no SETTING: label")
     experience = _EXPERIENCE.search(text, setting.end())
     if experience is None:
-        raise Rejected("unparseable", "no EXPERIENCE: label after SETTING:")
+        raise Rejected(Reason.UNPARSEABLE, "no EXPERIENCE: label after SETTING:")
     instruction = text[setting.end() : experience.start()].strip().strip('"“”').strip()
     response = text[experience.end() :].strip()
     if not instruction or not response:
-        raise Rejected("unparseable", "empty " + ("setting" if not instruction else "experience"))
+        raise Rejected(
+            Reason.UNPARSEABLE, "empty " + ("setting" if not instruction else "experience")
+        )
     return instruction, response
 
 

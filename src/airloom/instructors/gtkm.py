@@ -42,11 +42,12 @@ from airloom.instructors.characters import (
     cut_at_markers,
     group_fields,
     load_cards,
-    run_checks,
     session_draft,
     straight_quotes,
     strip_speaker,
 )
+from airloom.instructors.checked import enforce
+from airloom.reasons import Reason
 
 _WORD = re.compile(r"[\w'-]+")
 
@@ -171,7 +172,7 @@ class GtkmInstructor(Instructor):
         )
         questions = listing[: config.question_count]
         if len(questions) < config.min_questions:
-            raise Rejected("too_few_questions", f"{len(questions)} parsed")
+            raise Rejected(Reason.TOO_FEW_QUESTIONS, f"{len(questions)} parsed")
         system = chat_between_system(card, interviewer)
         answer_system = self._answer_system(system, card, interviewer)
 
@@ -182,13 +183,15 @@ class GtkmInstructor(Instructor):
             )
             cleaned = clean_answer(text, card.name)
             if not cleaned:
-                raise Rejected("empty_answer", question[:80])
+                raise Rejected(Reason.EMPTY_ANSWER, question[:80])
             return question, cleaned
 
         pairs = await ctx.map(answer, list(enumerate(questions)))
         turns = transcript_turns(pairs, card.name, interviewer, system, config.max_prompt_words)
         if len(turns) // 2 < config.min_questions:
-            raise Rejected("too_few_answers", f"{len(turns) // 2} answered within the word cap")
+            raise Rejected(
+                Reason.TOO_FEW_ANSWERS, f"{len(turns) // 2} answered within the word cap"
+            )
         draft = session_draft(
             system,
             turns,
@@ -199,7 +202,7 @@ class GtkmInstructor(Instructor):
                 "questions": len(turns) // 2,
             },
         )
-        run_checks(self.name, draft)
+        enforce(self.name, draft)
         return [draft]
 
     def _answer_system(self, system: str, card: Card, interviewer: str) -> str:

@@ -20,6 +20,7 @@ import re
 from airloom.instructors.base import Draft, Rejected
 from airloom.instructors.checked import enforce
 from airloom.instructors.engines import InlineQAInstructor
+from airloom.reasons import Reason
 
 _EDGE_FENCE = re.compile(r"\A(?:[ \t]*```[\w+-]*[ \t]*\n)+|(?:\n[ \t]*```[ \t]*)+\Z")
 
@@ -43,6 +44,8 @@ class CheckedInlineQAInstructor(InlineQAInstructor):
     def check_pair(self, question: str, answer: str) -> Draft:
         question, answer = trim_fences(question), trim_fences(answer)
         if not question or not answer:
-            raise Rejected("unparseable", "empty " + ("question" if not question else "answer"))
+            raise Rejected(
+                Reason.UNPARSEABLE, "empty " + ("question" if not question else "answer")
+            )
         draft = self.make_pair(question, answer)
         return enforce(self.name, draft) if self.checks_enabled() else draft

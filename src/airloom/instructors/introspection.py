@@ -49,11 +49,12 @@ from airloom.instructors.characters import (
     cut_at_markers,
     group_fields,
     load_cards,
-    run_checks,
     session_draft,
     straight_quotes,
     strip_speaker,
 )
+from airloom.instructors.checked import enforce
+from airloom.reasons import Reason
 
 KINDS = ("character", "setting", "earlier")
 
@@ -147,11 +148,11 @@ def parse_question(text: str) -> tuple[str, str, list[str]]:
     """
     groups = group_fields(text, ["QUESTION", "ANSWER", "EVIDENCE"])
     if not groups:
-        raise Rejected("unparseable", "no QUESTION/ANSWER/EVIDENCE")
+        raise Rejected(Reason.UNPARSEABLE, "no QUESTION/ANSWER/EVIDENCE")
     group = groups[0]
     missing = [key for key in ("QUESTION", "ANSWER", "EVIDENCE") if not group.get(key)]
     if missing:
-        raise Rejected("unparseable", f"missing {', '.join(missing)}")
+        raise Rejected(Reason.UNPARSEABLE, f"missing {', '.join(missing)}")
     phrases = re.split(r"\s*\|\s*|\n+", group["EVIDENCE"])
     evidence = [p.strip().strip("\"'-* ").strip() for p in phrases]
     return group["QUESTION"], group["ANSWER"], [p for p in evidence if p]
@@ -212,7 +213,7 @@ class IntrospectionInstructor(Instructor):
                 "topic": topic,
             },
         )
-        run_checks(self.name, draft)
+        enforce(self.name, draft)
         return [draft]
 
     async def _chat(
@@ -240,10 +241,10 @@ class IntrospectionInstructor(Instructor):
             setting = parse(exc.text)[0]
             lines = whole_items(exc.text, lambda text: parse(text)[1])
         if not setting:
-            raise Rejected("unparseable", "no SETTING before the chat")
+            raise Rejected(Reason.UNPARSEABLE, "no SETTING before the chat")
         turns = chat_turns(lines, user)[: 2 * config.exchanges]
         if len(turns) // 2 < config.min_exchanges:
-            raise Rejected("chat_too_short", f"{len(turns) // 2} exchanges")
+            raise Rejected(Reason.CHAT_TOO_SHORT, f"{len(turns) // 2} exchanges")
         return setting, turns
 
     async def _question(
@@ -272,5 +273,5 @@ class IntrospectionInstructor(Instructor):
         question = strip_speaker(question, user)
         answer = strip_speaker(cut_at_markers(answer, ("REMINDER:",)), card.name)
         if not question or not answer:
-            raise Rejected("unparseable", "empty question or answer")
+            raise Rejected(Reason.UNPARSEABLE, "empty question or answer")
         return question, answer, evidence

@@ -38,7 +38,9 @@ from airloom.checks.logs import (
 from airloom.config import InstructorConfig
 from airloom.formats.closed_context import InputBlock, build_closed_context
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, RoundContext
-from airloom.instructors.verified import enforce, item_rngs, strip_preamble
+from airloom.instructors.checked import enforce
+from airloom.instructors.verified import item_rngs, strip_preamble
+from airloom.reasons import Reason
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 PATHS = (
@@ -231,7 +233,7 @@ class LogExtractionInstructor(Instructor):
         for index, rng in enumerate(item_rngs(ctx.rng, self.settings.batch_size)):
             made = make_item(rng, config)
             if made is None:
-                ctx.reject("no_question", "no question has a non-empty answer for this log")
+                ctx.reject(Reason.NO_QUESTION, "no question has a non-empty answer for this log")
             else:
                 items.append((index, *made))
         novel = await ctx.novel([instruction for _, instruction, _ in items])

@@ -22,8 +22,10 @@ from pydantic import Field
 from airloom.checks.mathjson import MATHJSON_PREFIX, answer_number, solve
 from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, Instructor, RoundContext, complete_items
+from airloom.instructors.checked import enforce
 from airloom.instructors.parsing import parse_qa_pairs
-from airloom.instructors.verified import enforce, strip_preamble
+from airloom.instructors.verified import strip_preamble
+from airloom.reasons import Reason
 
 DEFAULT_KINDS = [
     "percentages and discounts",
@@ -115,11 +117,11 @@ class MathJSONInstructor(Instructor):
         )
         problems, bad = number_problems(pairs)
         for problem in bad:
-            ctx.reject("no_numeric_answer", problem[:120])
+            ctx.reject(Reason.NO_NUMERIC_ANSWER, problem[:120])
         problems = problems[:count]
         if not problems:
             if not bad:
-                ctx.reject("unparseable", "no PROBLEM/ANSWER pairs")
+                ctx.reject(Reason.UNPARSEABLE, "no PROBLEM/ANSWER pairs")
             return []
         novel = await ctx.novel([problem for problem, _ in problems])
         fresh = [item for item, ok in zip(problems, novel, strict=True) if ok]

@@ -24,8 +24,8 @@ from pydantic import Field
 
 from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, RoundContext
+from airloom.instructors.checked import enforce
 from airloom.instructors.engines import InlineQAInstructor
-from airloom.instructors.verified import enforce
 
 LETTERS = "ABCDE"
 

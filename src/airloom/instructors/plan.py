@@ -24,8 +24,10 @@ from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.checked import enforce
 from airloom.instructors.engines import complete_task_list, copied_from_prompt
-from airloom.instructors.verified import enforce, strip_fences
+from airloom.instructors.verified import strip_fences
+from airloom.reasons import Reason
 from airloom.runtime.rewoo.ir import normalise_tool_name
 from airloom.runtime.rewoo.parse import first_plan
 from airloom.runtime.rewoo.prompt import EXAMPLE, build_planning_prompt
@@ -76,7 +78,7 @@ def parse_task(text: str) -> PlanTask:
     """
     parts = _QUESTION_RE.split(text, maxsplit=1)
     if len(parts) != 2 or not parts[1].strip():
-        raise Rejected("unparseable", "no QUESTION: line")
+        raise Rejected(Reason.UNPARSEABLE, "no QUESTION: line")
     tools: list[tuple[str, str]] = []
     seen: set[str] = set()
     for line in parts[0].splitlines():
@@ -86,7 +88,7 @@ def parse_task(text: str) -> PlanTask:
         name, description = match.group(1).strip(), match.group(2).strip()
         key = normalise_tool_name(name)
         if key in seen:
-            raise Rejected("unparseable", f"tool {name} is listed twice")
+            raise Rejected(Reason.UNPARSEABLE, f"tool {name} is listed twice")
         seen.add(key)
         tools.append((name, description))
     question = " ".join(parts[1].replace("**", "").split())
@@ -136,11 +138,11 @@ class PlanInstructor(Instructor):
                 ctx.reject(exc.reason, exc.detail)
                 continue
             if copied_from_prompt(task.question, examples):
-                ctx.reject("copied_prompt", task.question[:120])
+                ctx.reject(Reason.COPIED_PROMPT, task.question[:120])
                 continue
             if not config.min_tools <= len(task.tools) <= config.max_tools:
                 ctx.reject(
-                    "bad_tools",
+                    Reason.BAD_TOOLS,
                     f"{len(task.tools)} tools, expected {config.min_tools} to {config.max_tools}",
                 )
                 continue
@@ -160,7 +162,7 @@ class PlanInstructor(Instructor):
         listing = await complete_task_list(ctx, prompt, template=template, filtered=False)
         tasks = self._tasks(listing, ctx, prompt)
         if not tasks:
-            ctx.reject("unparseable", "no usable 'TSK n.' task in the list")
+            ctx.reject(Reason.UNPARSEABLE, "no usable 'TSK n.' task in the list")
             return []
         novel = await ctx.novel([task.question for task in tasks])
         fresh = [task for task, ok in zip(tasks, novel, strict=True) if ok]

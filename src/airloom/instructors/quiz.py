@@ -20,8 +20,8 @@ from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, RoundContext
+from airloom.instructors.checked import enforce
 from airloom.instructors.engines import InlineQAInstructor
-from airloom.instructors.verified import enforce
 
 
 class QuizConfig(InstructorConfig):

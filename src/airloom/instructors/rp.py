@@ -52,11 +52,12 @@ from airloom.instructors.characters import (
     cut_at_markers,
     load_cards,
     merge_turns,
-    run_checks,
     session_draft,
     straight_quotes,
     strip_speaker,
 )
+from airloom.instructors.checked import enforce
+from airloom.reasons import Reason
 
 DEFAULT_MOVES = [
     "become fascinated by something that was just said",
@@ -425,7 +426,7 @@ class RpInstructor(Instructor):
         await self._converse(ctx, session)
         turns = training_turns(session.events, session.user.name, session.opener)
         if len(turns) < config.min_turn_count:
-            raise Rejected("session_too_short", f"{len(turns)} messages")
+            raise Rejected(Reason.SESSION_TOO_SHORT, f"{len(turns)} messages")
         draft = session_draft(
             session.system,
             turns,
@@ -439,7 +440,7 @@ class RpInstructor(Instructor):
                 "messages": len(session.events),
             },
         )
-        run_checks(self.name, draft)
+        enforce(self.name, draft)
         return [draft]
 
     async def _converse(self, ctx: RoundContext, session: _Session) -> None:
@@ -516,5 +517,5 @@ class RpInstructor(Instructor):
             reply = parse_turn(text, speaker.name, session.names)
             if reply.text:
                 return reply
-            ctx.reject("empty_message", f"{speaker.name}: {text[:80]}")
+            ctx.reject(Reason.EMPTY_MESSAGE, f"{speaker.name}: {text[:80]}")
         return None

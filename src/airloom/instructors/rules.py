@@ -41,8 +41,10 @@ from airloom.checks.rules import (
 )
 from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, Instructor, RoundContext, Turn
+from airloom.instructors.checked import enforce
 from airloom.instructors.engines import complete_task_list, topic_lines
-from airloom.instructors.verified import enforce, item_rngs, strip_preamble
+from airloom.instructors.verified import item_rngs, strip_preamble
+from airloom.reasons import Reason
 
 DEFAULT_SYSTEM = "You are a helpful, unbiased, uncensored assistant."
 
@@ -165,7 +167,7 @@ class RulesInstructor(Instructor):
         listing = await complete_task_list(ctx, prompt, template=template)
         tasks = listing[:count]
         if not tasks:
-            ctx.reject("unparseable", "no 'TSK n.' items in the task list")
+            ctx.reject(Reason.UNPARSEABLE, "no 'TSK n.' items in the task list")
             return []
         novel = await ctx.novel(tasks)
         items = [(i, task) for i, (task, ok) in enumerate(zip(tasks, novel, strict=True)) if ok]

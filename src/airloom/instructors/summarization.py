@@ -33,7 +33,9 @@ from airloom.checks.lengths import count_words, length_bounds, summary_request
 from airloom.config import InstructorConfig
 from airloom.formats.closed_context import InputBlock, build_closed_context
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
-from airloom.instructors.verified import enforce, item_rngs, strip_preamble
+from airloom.instructors.checked import enforce
+from airloom.instructors.verified import item_rngs, strip_preamble
+from airloom.reasons import Reason
 
 DEFAULT_STYLES = [
     "news article",
@@ -119,7 +121,7 @@ class SummarizationInstructor(Instructor):
         )
         text = strip_preamble(await ctx.complete(prompt, key=f"source:{index}", template=template))
         if count_words(text) < 2 * config.min_summary_words:
-            raise Rejected("source_too_short", f"{count_words(text)} words")
+            raise Rejected(Reason.SOURCE_TOO_SHORT, f"{count_words(text)} words")
         return Source(index, text, rng, topic)
 
     async def _summary(self, ctx: RoundContext, item: Source) -> Draft:
