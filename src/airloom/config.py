@@ -821,9 +821,9 @@ def validate_config(
     lines = lines or {}
     overridden = overridden or set()
     if section_models is None:
-        from airloom.instructors.registry import instructor_config_models
+        from airloom.instructors.catalog import section_models as category_settings
 
-        section_models = instructor_config_models()
+        section_models = category_settings()
     problems: list[str] = _sampling_typos(data, source, lines)
     notes: list[str] = []
     data = dict(data)

@@ -72,9 +72,9 @@ def _render_model(model: type[BaseModel], values: dict[str, Any], indent: int) -
 def render_example(instructors: dict[str, type[InstructorConfig]] | None = None) -> str:
     """The example config as YAML text with comments."""
     if instructors is None:
-        from airloom.instructors.registry import instructor_config_models
+        from airloom.instructors.catalog import section_models
 
-        instructors = instructor_config_models()
+        instructors = section_models()
     config = Config()
     lines = [_HEADER]
     lines.extend(_render_model(Config, config.model_dump(mode="json"), 0))

@@ -66,7 +66,7 @@ from airloom.instructors.base import (
     Rejected,
     SourceExhausted,
 )
-from airloom.instructors.registry import available_instructors, run_order
+from airloom.instructors.registry import load_enabled, run_order
 from airloom.reasons import Reason
 from airloom.scheduling.events import EventSink, NullSink
 from airloom.scheduling.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
@@ -335,8 +335,8 @@ class Engine:
     async def run(self) -> RunStats:
         """Run every enabled instructor to its target; return the final statistics."""
         config = self.config
-        registry = available_instructors()
         enabled = [n for n in config.instructors if config.instructor_count(n) > 0]
+        registry = load_enabled(enabled)
         status = "failed"
         self._main_task = asyncio.current_task()
         await self._setup()

@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from pydantic import Field, model_validator
 
-from airloom.config import InstructorConfig
 from airloom.errors import AirloomError, ParseError
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.checked import enforce
+from airloom.instructors.settings.agent import AgentConfig
 from airloom.instructors.verified import item_rngs
 from airloom.reasons import Reason
 from airloom.runtime.decode import Format, decode_structured
@@ -43,22 +42,6 @@ from airloom.runtime.functions import (
     FunctionRegistry,
     FunctionSpec,
 )
-
-
-class AgentConfig(InstructorConfig):
-    """Knobs of the agent instructor."""
-
-    min_functions: int = Field(3, ge=2, le=20, description="Fewest functions in a listing.")
-    max_functions: int = Field(9, ge=2, le=20, description="Most functions in a listing.")
-    yaml_ratio: float = Field(
-        0.5, ge=0.0, le=1.0, description="Share of prompts asking for a YAML (not JSON) answer."
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> AgentConfig:
-        if self.min_functions > self.max_functions:
-            raise ValueError("min_functions must not exceed max_functions")
-        return self
 
 
 @dataclass(frozen=True)

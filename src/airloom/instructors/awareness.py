@@ -29,9 +29,6 @@ import random
 import re
 from collections.abc import Callable
 
-from pydantic import Field, model_validator
-
-from airloom.config import InstructorConfig
 from airloom.instructors.base import (
     Draft,
     Instructor,
@@ -41,7 +38,6 @@ from airloom.instructors.base import (
     load_template,
 )
 from airloom.instructors.characters import (
-    INTERVIEWER_NAMES,
     Card,
     cards_from_records,
     chat_between_system,
@@ -51,6 +47,7 @@ from airloom.instructors.characters import (
     straight_quotes,
     strip_speaker,
 )
+from airloom.instructors.settings.awareness import AwarenessConfig
 from airloom.reasons import Reason
 
 CHARACTER_KINDS: dict[str, tuple[str, str]] = {
@@ -74,34 +71,6 @@ CHARACTER_KINDS: dict[str, tuple[str, str]] = {
 }
 
 _BROKEN_CHARACTER = re.compile(r"\bas an? (?:human|ai\b|artificial|language model)", re.I)
-
-
-class AwarenessConfig(InstructorConfig):
-    """Knobs of the awareness instructor."""
-
-    location_ratio: float = Field(
-        0.2, ge=0.0, le=1.0, description="Share of rounds about the user's location."
-    )
-    temporal_ratio: float = Field(
-        0.2, ge=0.0, le=1.0, description="Share of rounds about the current date/time."
-    )
-    interviewer_names: list[str] = Field(
-        default_factory=lambda: list(INTERVIEWER_NAMES),
-        min_length=1,
-        description="Names of the person asking a character.",
-    )
-    location_prompt_path: str | None = Field(
-        None, description="Location template (default: built-in); prompt_path is the character one."
-    )
-    temporal_prompt_path: str | None = Field(
-        None, description="Temporal template (default: built-in awareness_temporal.txt)."
-    )
-
-    @model_validator(mode="after")
-    def _ratios(self) -> AwarenessConfig:
-        if self.location_ratio + self.temporal_ratio > 1.0:
-            raise ValueError("location_ratio + temporal_ratio must not exceed 1")
-        return self
 
 
 def choose_kind(rng: random.Random, config: AwarenessConfig, *, has_humans: bool) -> str:

@@ -30,30 +30,6 @@ from airloom.reasons import Reason
 
 CHARACTER_CATEGORY = "character"
 
-#: First names for the person chatting with a character (gtkm, awareness, introspection).
-INTERVIEWER_NAMES = [
-    "James",
-    "Mary",
-    "Robert",
-    "Patricia",
-    "John",
-    "Jennifer",
-    "Michael",
-    "Linda",
-    "William",
-    "Elizabeth",
-    "David",
-    "Barbara",
-    "Richard",
-    "Susan",
-    "Joseph",
-    "Jessica",
-    "Thomas",
-    "Sarah",
-    "Charles",
-    "Karen",
-]
-
 #: Rules every in-character answer is written under (paraphrase of the original's).
 IN_CHARACTER_RULES = (
     "Rules for your reply: never break character and never mention that you are role-playing; "

@@ -20,48 +20,15 @@ import random
 import re
 from dataclasses import dataclass
 
-from pydantic import Field
-
-from airloom.config import InstructorConfig
 from airloom.errors import ParseError
 from airloom.formats.closed_context import check_citations, parse_closed_context
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.engines import copied_from_prompt, topic_lines
+from airloom.instructors.settings.contextual import (
+    ContextualConfig,
+)
 from airloom.reasons import Reason
 
-DEFAULT_STYLES = [
-    "news article",
-    "blog post",
-    "slack conversation",
-    "text messages",
-    "fictional short story",
-    "video transcript",
-    "song",
-    "poem",
-    "scientific study",
-    "medical report",
-    "reddit post with replies",
-    "email",
-    "tweet",
-    "jira ticket",
-    "github merge request",
-    "gitlab issue",
-    "how-to article",
-]
-DEFAULT_FORMATS = [
-    "JSON",
-    "YAML",
-    "CSV",
-    "markdown",
-    "markdown table",
-    "bullet list",
-    "numbered list",
-    "python dict",
-    "php associative array",
-    "JSONL",
-    "javascript object",
-    "XML",
-]
 _SOURCE_PHRASES = [
     "What is your source?",
     "Please provide references.",
@@ -72,24 +39,6 @@ _SOURCE_PHRASES = [
     "Where did you find this information?",
     "Include your references.",
 ]
-
-
-class ContextualConfig(InstructorConfig):
-    """Knobs of the contextual instructor."""
-
-    context_styles: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_STYLES), description="Writing style per input block."
-    )
-    formatting_options: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_FORMATS),
-        description="Output formats tasks may ask for.",
-    )
-    topic_avoidance: str | None = Field(
-        None, description="Avoidance sentence for this instructor (default: the global one)."
-    )
-    check_citations: bool = Field(
-        True, description="Reject answers citing metadata that was not given."
-    )
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import Field
-
 from airloom.checks import counterfactual as _checks  # noqa: F401  (registers the check)
-from airloom.config import InstructorConfig
 from airloom.formats.closed_context import InputBlock, build_closed_context
 from airloom.instructors.base import Draft, Instructor, RoundContext
 from airloom.instructors.checked import enforce
+from airloom.instructors.settings.counterfactual_contextual import CounterfactualConfig
 from airloom.reasons import Reason
 
 CITE_PHRASES = (
@@ -61,17 +59,6 @@ _TRAILING_URL = re.compile(
     r"(?:\b(?:source|url|link|reference)\s*:\s*)?<?(?P<url>https?://[^\s<>]+?)>?[.,;]?\s*$",
     re.IGNORECASE,
 )
-
-
-class CounterfactualConfig(InstructorConfig):
-    """Knobs of the counterfactual_contextual instructor."""
-
-    cite_ratio: float = Field(
-        0.5, ge=0.0, le=1.0, description="Share of questions that also ask for the source."
-    )
-    check_citations: bool = Field(
-        True, description="Reject answers citing metadata that was not given."
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from pydantic import Field
-
 from airloom.checks.lengths import count_words, length_verdict, round_target, word_target_line
-from airloom.config import InstructorConfig, configured_path
+from airloom.config import configured_path
 from airloom.errors import ConfigError
 from airloom.instructors.base import (
     Draft,
@@ -33,27 +31,11 @@ from airloom.instructors.base import (
     load_template,
 )
 from airloom.instructors.checked import enforce
+from airloom.instructors.settings.detailed_writing import DetailedWritingConfig
 from airloom.instructors.verified import item_rngs, strip_preamble
 from airloom.reasons import Reason
 
 SEED_SEPARATOR = "====="
-
-
-class DetailedWritingConfig(InstructorConfig):
-    """Knobs of the detailed_writing instructor."""
-
-    word_count: int = Field(4000, ge=50, le=20000, description="Target length in words.")
-    word_count_jitter: float = Field(
-        0.25, ge=0.0, le=0.9, description="Targets vary by up to this share around word_count."
-    )
-    parts: int = Field(3, ge=1, le=8, description="Calls the answer is written in.")
-    rewrite: bool = Field(False, description="Rewrite the joined parts as one piece.")
-    length_tolerance: float = Field(
-        0.25, gt=0.0, le=1.0, description="Accepted relative distance from the target length."
-    )
-    seed_path: str | None = Field(
-        None, description="Folder of example tasks (*.txt); default: the built-in examples."
-    )
 
 
 def stated_words(words: int) -> int:

@@ -18,46 +18,16 @@ from __future__ import annotations
 import math
 import re
 
-from pydantic import Field
-
 from airloom.checks import experience as _checks  # noqa: F401  (registers the check)
-from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.checked import enforce
+from airloom.instructors.settings.experience import ExperienceConfig
 from airloom.reasons import Reason
-
-DEFAULT_THEMES = [
-    "a city built inside a waterfall",
-    "a desert of singing sand",
-    "a library that grows like a forest",
-    "an island drifting above the clouds",
-    "a cave lit by crystals that hum",
-    "a garden at the bottom of the sea",
-    "a train that travels through the seasons",
-    "a market held on the back of a giant turtle",
-    "a frozen palace that melts at dusk",
-    "a lighthouse at the edge of the stars",
-    "a valley where it is always sunrise",
-    "a labyrinth of mirrors and soft light",
-]
 
 _LABEL = r"^[ \t#>*_]*{name}[ \t*_]*:[ \t*_]*"
 _SETTING = re.compile(_LABEL.format(name="SETTING"), re.MULTILINE | re.IGNORECASE)
 _EXPERIENCE = re.compile(_LABEL.format(name="EXPERIENCE"), re.MULTILINE | re.IGNORECASE)
 _FENCE = re.compile(r"^[ \t]*```[\w-]*[ \t]*$", re.MULTILINE)
-
-
-class ExperienceConfig(InstructorConfig):
-    """Knobs of the experience instructor."""
-
-    word_count: int = Field(800, ge=50, description="Words the experience is asked to have.")
-    min_word_ratio: float = Field(
-        0.5, ge=0.0, le=1.0, description="Reject experiences shorter than this share of word_count."
-    )
-    themes: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_THEMES),
-        description="Loose inspirations, one drawn per prompt (empty: none).",
-    )
 
 
 def parse_experience(text: str) -> tuple[str, str]:

@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, model_validator
-
 from airloom.checks import sessions as _session_checks  # noqa: F401  (registers)
-from airloom.config import InstructorConfig
 from airloom.instructors.base import (
     Draft,
     Instructor,
@@ -36,7 +33,6 @@ from airloom.instructors.base import (
 )
 from airloom.instructors.characters import (
     IN_CHARACTER_RULES,
-    INTERVIEWER_NAMES,
     Card,
     chat_between_system,
     cut_at_markers,
@@ -47,30 +43,10 @@ from airloom.instructors.characters import (
     strip_speaker,
 )
 from airloom.instructors.checked import enforce
+from airloom.instructors.settings.gtkm import GtkmConfig
 from airloom.reasons import Reason
 
 _WORD = re.compile(r"[\w'-]+")
-
-
-class GtkmConfig(InstructorConfig):
-    """Knobs of the gtkm instructor."""
-
-    question_count: int = Field(20, ge=1, description="Questions asked per session.")
-    max_prompt_words: int = Field(
-        2500, ge=50, description="Longest transcript kept, in words (later pairs dropped)."
-    )
-    min_questions: int = Field(3, ge=1, description="Fewest answered questions in a session.")
-    interviewer_names: list[str] = Field(
-        default_factory=lambda: list(INTERVIEWER_NAMES),
-        min_length=1,
-        description="Names of the person asking the questions.",
-    )
-
-    @model_validator(mode="after")
-    def _counts(self) -> GtkmConfig:
-        if self.min_questions > self.question_count:
-            raise ValueError("min_questions must not exceed question_count")
-        return self
 
 
 def parse_questions(text: str) -> list[str]:

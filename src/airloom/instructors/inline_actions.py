@@ -39,11 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field, model_validator
-
 from airloom.checks import inline_actions as _inline_checks  # noqa: F401  (registers)
 from airloom.checks import sessions as _session_checks  # noqa: F401  (registers)
-from airloom.config import InstructorConfig
 from airloom.errors import AirloomError, ParseError
 from airloom.instructors.base import (
     Draft,
@@ -63,6 +60,7 @@ from airloom.instructors.characters import (
     strip_speaker,
 )
 from airloom.instructors.checked import enforce
+from airloom.instructors.settings.inline_actions import InlineActionsConfig
 from airloom.reasons import Reason
 from airloom.runtime.actions import (
     BEGIN_FUNC,
@@ -76,26 +74,6 @@ from airloom.runtime.actions import (
     parse_actions,
 )
 from airloom.runtime.decode import decode_structured
-
-
-class InlineActionsConfig(InstructorConfig):
-    """Knobs of the inline_actions instructor."""
-
-    exchanges: int = Field(3, ge=1, description="User messages per session.")
-    min_functions: int = Field(3, ge=1, description="Fewest functions a scene must define.")
-    max_functions: int = Field(8, ge=1, description="Most functions a scene is asked for.")
-    min_objects: int = Field(2, ge=0, description="Fewest objects a scene must list.")
-    min_actions: int = Field(1, ge=1, description="Fewest valid calls in a kept session.")
-    function_responses: bool = Field(
-        True, description="Follow a reply that acted with the results turn and a reaction."
-    )
-    max_rerolls: int = Field(2, ge=0, description="Extra attempts for one reply.")
-
-    @model_validator(mode="after")
-    def _range(self) -> InlineActionsConfig:
-        if self.max_functions < self.min_functions:
-            raise ValueError("max_functions must be >= min_functions")
-        return self
 
 
 @dataclass(frozen=True)

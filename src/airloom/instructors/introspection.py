@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, model_validator
-
 from airloom.checks import introspection as _introspection_checks  # noqa: F401  (registers)
 from airloom.checks import sessions as _session_checks  # noqa: F401  (registers)
-from airloom.config import InstructorConfig
 from airloom.instructors.base import (
     Draft,
     Instructor,
@@ -42,7 +39,6 @@ from airloom.instructors.base import (
     whole_items,
 )
 from airloom.instructors.characters import (
-    INTERVIEWER_NAMES,
     Card,
     chat_between_system,
     clean_value,
@@ -54,38 +50,8 @@ from airloom.instructors.characters import (
     strip_speaker,
 )
 from airloom.instructors.checked import enforce
+from airloom.instructors.settings.introspection import IntrospectionConfig
 from airloom.reasons import Reason
-
-KINDS = ("character", "setting", "earlier")
-
-
-class IntrospectionConfig(InstructorConfig):
-    """Knobs of the introspection instructor."""
-
-    exchanges: int = Field(3, ge=1, description="Exchanges of chat before the question.")
-    min_exchanges: int = Field(2, ge=1, description="Fewest exchanges a usable chat has.")
-    kinds: list[str] = Field(
-        default_factory=lambda: list(KINDS),
-        min_length=1,
-        description="Question kinds drawn from: character, setting, earlier.",
-    )
-    interviewer_names: list[str] = Field(
-        default_factory=lambda: list(INTERVIEWER_NAMES),
-        min_length=1,
-        description="Names of the person chatting with the character.",
-    )
-    question_prompt_path: str | None = Field(
-        None, description="Question template (default: built-in introspection_question.txt)."
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> IntrospectionConfig:
-        unknown = sorted(set(self.kinds) - set(KINDS))
-        if unknown:
-            raise ValueError(f"unknown kinds {unknown}; use {list(KINDS)}")
-        if self.min_exchanges > self.exchanges:
-            raise ValueError("min_exchanges must not exceed exchanges")
-        return self
 
 
 def parse_chat(text: str, user: str, name: str) -> tuple[str, list[tuple[str, str]]]:

@@ -20,12 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import Field, model_validator
-
-from airloom.config import InstructorConfig
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.checked import enforce
 from airloom.instructors.engines import complete_task_list, copied_from_prompt
+from airloom.instructors.settings.plan import PlanConfig
 from airloom.instructors.verified import strip_fences
 from airloom.reasons import Reason
 from airloom.runtime.rewoo.ir import normalise_tool_name
@@ -40,22 +38,6 @@ _PLAN_START_RE = re.compile(
     r"^\s*(?:[-*]\s*|\d{1,3}[.)]\s*)?(?:\*\*)?(?:Plan\b|:evidence\s?\[?\d|#E\d)", re.I
 )
 _ANSWER_RE = re.compile(r"^\s*(?:[-*]\s*)?(?:\*\*)?(?:final\s+)?answer(?:\*\*)?\s*:", re.I)
-
-
-class PlanConfig(InstructorConfig):
-    """Knobs of the plan instructor."""
-
-    min_tools: int = Field(4, ge=2, le=12, description="Fewest tools a task must offer.")
-    max_tools: int = Field(7, ge=2, le=12, description="Most tools a task may offer.")
-    show_example: bool = Field(
-        True, description="Show the teacher a worked plan (not stored in the record)."
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> PlanConfig:
-        if self.min_tools > self.max_tools:
-            raise ValueError("min_tools must not exceed max_tools")
-        return self
 
 
 @dataclass(frozen=True)

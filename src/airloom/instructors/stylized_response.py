@@ -28,8 +28,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field
-
 from airloom.config import InstructorConfig
 from airloom.instructors.base import (
     Draft,
@@ -46,19 +44,8 @@ from airloom.instructors.characters import (
     straight_quotes,
     strip_speaker,
 )
+from airloom.instructors.settings.stylized_response import StylizedResponseConfig
 from airloom.reasons import Reason
-
-DEFAULT_SOURCES = ["experience", "general", "joke", "riddle", "trivia"]
-
-
-class StylizedResponseConfig(InstructorConfig):
-    """Knobs of the stylized_response instructor."""
-
-    categories: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_SOURCES),
-        min_length=1,
-        description="Categories whose records are re-answered in character.",
-    )
 
 
 def is_skip(reply: str) -> bool:
