@@ -39,7 +39,8 @@ class CategoryStats:
 
         Example:
             >>> stats = CategoryStats("editor")
-            >>> stats.reject(Reason.SOURCE_EXHAUSTED); stats.reject("sources_exhausted")
+            >>> older = "sources_exhausted"  # what stores of earlier versions hold
+            >>> stats.reject(Reason.SOURCE_EXHAUSTED); stats.reject(older)
             >>> dict(stats.rejects)
             {'source_exhausted': 2}
         """
