@@ -23,7 +23,6 @@ import asyncio
 import hashlib
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -43,6 +42,7 @@ from airloom.errors import (
     RunStopped,
 )
 from airloom.formats.chat import PLAINFORMAT, is_plainformat
+from airloom.formats.fences import unwrap_fence
 from airloom.reasons import Reason
 from airloom.scheduling.stats import RunStats
 
@@ -75,7 +75,6 @@ _PLAIN_NOTE = (
     "(The answer must be only the code: no explanation, no markdown code fences. "
     "In the dataset this request ends with the marker PLAINFORMAT.)"
 )
-_FENCED = re.compile(r"^```[\w-]*\s*\n?(.*?)\n?```$", re.DOTALL)
 
 
 def _builtin(name: str) -> str | None:
@@ -207,8 +206,7 @@ def parse_verdict(text: str, *, threshold: float) -> ParsedVerdict:
     stripped = text.strip()
     if stripped in ("GOOD", "BAD"):
         return ParsedVerdict(stripped.lower(), None, "")
-    fenced = _FENCED.match(stripped)
-    body = fenced.group(1).strip() if fenced else stripped
+    body = unwrap_fence(stripped)
     try:
         value = json.loads(body)
     except (json.JSONDecodeError, RecursionError):

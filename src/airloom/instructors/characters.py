@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airloom.formats.fences import strip_fence_lines
 from airloom.instructors.base import Draft, RoundContext, SourceExhausted, Turn
 from airloom.reasons import Reason
 
@@ -183,9 +184,6 @@ def _canonical(found: str, keys: Sequence[str]) -> str:
     return found.upper()
 
 
-_FENCE_LINE = re.compile(r"^[ \t]*```[\w-]*[ \t]*$", re.MULTILINE)
-
-
 def clean_value(text: str) -> str:
     """Strip a field value: whitespace, code fences, markdown emphasis and separators.
 
@@ -193,7 +191,7 @@ def clean_value(text: str) -> str:
         >>> clean_value("  **Ann Lee**  \\n---\\n")
         'Ann Lee'
     """
-    text = _FENCE_LINE.sub("", text)
+    text = strip_fence_lines(text)
     text = re.sub(r"(?m)^[ \t]*(?:-{3,}|\*{3,}|={3,})[ \t]*$", "", text).strip()
     return re.sub(r"^(?:\*\*|__)(.*?)(?:\*\*|__)$", r"\1", text, flags=re.DOTALL).strip()
 

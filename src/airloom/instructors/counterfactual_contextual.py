@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from airloom.checks import counterfactual as _checks  # noqa: F401  (registers the check)
 from airloom.formats.closed_context import InputBlock, build_closed_context
+from airloom.formats.fences import strip_fence_lines
 from airloom.instructors.base import Draft, Instructor, RoundContext
 from airloom.instructors.checked import enforce
 from airloom.instructors.settings.counterfactual_contextual import CounterfactualConfig
@@ -51,7 +52,6 @@ _SECTION = re.compile(
 )
 _ITEM = re.compile(r"^[ \t]*(?:[-*•][ \t]+)?(?:\*\*)?(\d{1,3})[.)](?:\*\*)?[ \t]+", re.MULTILINE)
 _BULLET = re.compile(r"^[ \t]*[-*•][ \t]+", re.MULTILINE)
-_FENCE = re.compile(r"^[ \t]*```[\w-]*[ \t]*$", re.MULTILINE)
 _BRACKETED_URL = re.compile(
     r"[\[(]\s*(?:[A-Za-z][\w ]{0,20}:\s*)?<?(?P<url>https?://[^\s\]()<>]+)>?\s*[\])]"
 )
@@ -165,7 +165,7 @@ def parse_counterfactual(
     a fact without its false version or question, ``no_source`` for a fact without a
     URL. A question is one line (prose after the last one is ignored).
     """
-    text = _FENCE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = strip_fence_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
     sections = _sections(text)
     if isinstance(sections, str):
         return [], [(Reason.UNPARSEABLE, f"no {sections}: section in the reply")]

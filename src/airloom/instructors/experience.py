@@ -19,6 +19,7 @@ import math
 import re
 
 from airloom.checks import experience as _checks  # noqa: F401  (registers the check)
+from airloom.formats.fences import strip_fence_lines
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.checked import enforce
 from airloom.instructors.settings.experience import ExperienceConfig
@@ -27,7 +28,6 @@ from airloom.reasons import Reason
 _LABEL = r"^[ \t#>*_]*{name}[ \t*_]*:[ \t*_]*"
 _SETTING = re.compile(_LABEL.format(name="SETTING"), re.MULTILINE | re.IGNORECASE)
 _EXPERIENCE = re.compile(_LABEL.format(name="EXPERIENCE"), re.MULTILINE | re.IGNORECASE)
-_FENCE = re.compile(r"^[ \t]*```[\w-]*[ \t]*$", re.MULTILINE)
 
 
 def parse_experience(text: str) -> tuple[str, str]:
@@ -36,7 +36,7 @@ def parse_experience(text: str) -> tuple[str, str]:
     Raises :class:`Rejected` (``unparseable``) when a label is missing or a part is
     empty; text before ``SETTING:`` is ignored, quotes around the setting removed.
     """
-    text = _FENCE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = strip_fence_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
     setting = _SETTING.search(text)
     if setting is None:
         raise Rejected(Reason.UNPARSEABLE, "no SETTING: label")

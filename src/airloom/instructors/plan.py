@@ -20,11 +20,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from airloom.formats.fences import strip_fence_lines
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.checked import enforce
 from airloom.instructors.engines import complete_task_list, copied_from_prompt
 from airloom.instructors.settings.plan import PlanConfig
-from airloom.instructors.verified import strip_fences
 from airloom.reasons import Reason
 from airloom.runtime.rewoo.ir import normalise_tool_name
 from airloom.runtime.rewoo.parse import first_plan
@@ -89,7 +89,7 @@ def trim_plan(text: str) -> str:
         ...           ":evidence0: = T[y]\\nAnswer: :evidence0:")
         ':evidence0: = T[x]\\nAnswer: :evidence0:'
     """
-    lines = strip_fences(text).replace("\r\n", "\n").strip().split("\n")
+    lines = strip_fence_lines(text).replace("\r\n", "\n").strip().split("\n")
     start = next((i for i, line in enumerate(lines) if _PLAN_START_RE.match(line)), 0)
     end = next(
         (i + 1 for i in range(len(lines) - 1, start - 1, -1) if _ANSWER_RE.match(lines[i])),

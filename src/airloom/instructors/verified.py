@@ -3,7 +3,7 @@
 * :func:`item_rngs` draws one generator per item *before* any teacher call, so a round
   stays deterministic however its concurrent calls finish (resume replays it exactly);
 * :func:`parse_field_blocks` reads ``KEY: value`` blocks with several keys;
-* :func:`strip_fences` and :func:`strip_preamble` clean teacher prose.
+* :func:`strip_preamble` cleans teacher prose.
 
 Example:
     >>> [r.random() for r in item_rngs(random.Random(7), 2)] == [
@@ -16,6 +16,8 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
+
+from airloom.formats.fences import strip_fence_lines
 
 
 def item_rngs(rng: random.Random, count: int) -> list[random.Random]:
@@ -60,26 +62,13 @@ def parse_field_blocks(text: str, keys: Sequence[str]) -> tuple[list[dict[str, s
     for index, match in enumerate(matches):
         key = canonical[match.group("key").lower()]
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        value = strip_fences(text[match.end() : end]).strip()
+        value = strip_fence_lines(text[match.end() : end]).strip()
         if key == keys[0] or current is None or key in current:
             current = {}
             blocks.append(current)
         current[key] = value
     complete = [b for b in blocks if all(b.get(key) for key in keys)]
     return complete, len(blocks) - len(complete)
-
-
-_FENCE_LINE_RE = re.compile(r"^[ \t]*(?:```|~~~)[\w+-]*[ \t]*$", re.MULTILINE)
-
-
-def strip_fences(text: str) -> str:
-    """The text without code-fence lines (their content is kept).
-
-    Example:
-        >>> strip_fences("```json\\n{}\\n```")
-        '\\n{}\\n'
-    """
-    return _FENCE_LINE_RE.sub("", text)
 
 
 _PREAMBLE_RE = re.compile(
