@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -69,7 +70,7 @@ def _render_model(model: type[BaseModel], values: dict[str, Any], indent: int) -
     return lines
 
 
-def render_example(instructors: dict[str, type[InstructorConfig]] | None = None) -> str:
+def render_example(instructors: Mapping[str, type[InstructorConfig]] | None = None) -> str:
     """The example config as YAML text with comments."""
     if instructors is None:
         from airloom.instructors.catalog import section_models

@@ -167,6 +167,10 @@ def test_a_broken_plugin_is_one_clear_error(
         name = entry.split(" =")[0]
         with pytest.raises(ConfigError, match=message):
             INSTRUCTORS.load(name)
+        with pytest.raises(ConfigError, match=message):
+            validate_config({"instructors": {name: {}}})
+        # a config that does not use it still validates
+        assert validate_config({"instructors": {"general": {}}}).instructors["general"]
     finally:
         monkeypatch.undo()
         sys.modules.pop(PACKAGE, None)

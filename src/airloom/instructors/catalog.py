@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,14 @@ from airloom.plugins import Registry, load_spec
 if TYPE_CHECKING:
     from airloom.instructors.base import Instructor
 
-__all__ = ["BUILTIN_CATEGORIES", "GROUP", "INSTRUCTORS", "Category", "section_models"]
+__all__ = [
+    "BUILTIN_CATEGORIES",
+    "GROUP",
+    "INSTRUCTORS",
+    "Category",
+    "SectionModels",
+    "section_models",
+]
 
 #: The entry-point group third-party categories register in.
 GROUP = "airloom.instructors"
@@ -134,12 +142,34 @@ INSTRUCTORS: Registry[type[Instructor]] = Registry(
 )
 
 
-def section_models() -> dict[str, type[InstructorConfig]]:
-    """Every category's settings model by name: the built-ins from the table above
-    (no instructor code imported) and the installed third-party categories (whose
-    classes are loaded to ask for theirs)."""
-    models = {name: category.settings_model() for name, category in BUILTIN_CATEGORIES.items()}
-    for name in INSTRUCTORS.names():
-        if name not in models:
-            models[name] = INSTRUCTORS.load(name).config_model
-    return models
+class SectionModels(Mapping[str, type[InstructorConfig]]):
+    """Every category's settings model by name, each found when first asked for: a
+    built-in's from its settings module (no instructor code imported), a third-party
+    category's from its class (so a broken plug-in only matters where it is used)."""
+
+    def __init__(self) -> None:
+        self._names = INSTRUCTORS.names()
+        self._models: dict[str, type[InstructorConfig]] = {}
+
+    def __getitem__(self, name: str) -> type[InstructorConfig]:
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._models:
+            builtin = BUILTIN_CATEGORIES.get(name)
+            self._models[name] = (
+                builtin.settings_model()
+                if builtin is not None
+                else INSTRUCTORS.load(name).config_model
+            )
+        return self._models[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def section_models() -> SectionModels:
+    """The settings model of every installed category (see :class:`SectionModels`)."""
+    return SectionModels()
