@@ -24,7 +24,7 @@ from airloom.config import load_config_text
 from airloom.engine.runner import Engine
 from airloom.formats.closed_context import parse_closed_context
 from airloom.formats.records import to_airoboros, to_sharegpt
-from airloom.instructors.trivia import DEFAULT_PLAIN_SUFFIX, DEFAULT_SYSTEM
+from airloom.instructors.settings.trivia import DEFAULT_PLAIN_SUFFIX, DEFAULT_SYSTEM
 from airloom.reasons import Reason
 from airloom.store.database import Store
 from tests.support.openai_server import OpenAIServer

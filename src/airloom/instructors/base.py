@@ -5,7 +5,9 @@ An instructor is a class with a category ``name``, a typed config section
 :meth:`Instructor.run_round`, that uses the :class:`RoundContext` the engine hands it to
 call the teacher, check novelty and return :class:`Draft` records. Everything else —
 concurrency, retries, caching, budgets, filters, dedup, counting, persistence — is the
-engine's job, written once.
+engine's job, written once. An item is dropped with :class:`Rejected` and a
+:class:`~airloom.reasons.Reason`; a round with no source material left raises
+:class:`SourceExhausted`, and the instructor ends ``exhausted``.
 
 A round must be deterministic given its context (``ctx.rng`` is seeded from the run
 seed, the category and the round index): that is what lets a resumed run replay an
