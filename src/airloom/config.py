@@ -269,8 +269,10 @@ class Config(Strict):
     openai_api_key: str | None = Field(None, description="Key in the file (prefer api_key_env).")
     organization_id: str | None = Field(None, description="Sent as OpenAI-Organization.")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers.")
-    backend: Literal["auto", "openai", "local", "scripted"] = Field(
-        "auto", description="auto: openai when base_url is set, else local."
+    backend: str = Field(
+        "auto",
+        description="auto: openai when base_url is set, else local; or openai, local, "
+        "scripted, or a backend plug-in's name.",
     )
     script_path: str | None = Field(None, description="Reply script for the scripted backend.")
     local: LocalModelSettings = Field(
@@ -339,6 +341,16 @@ class Config(Strict):
     @classmethod
     def _compile_filters(cls, value: list[str]) -> list[str]:
         _check_patterns(value)
+        return value
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from airloom.backends.registry import BACKENDS
+
+        if value != "auto" and value not in BACKENDS:
+            known = ", ".join(repr(name) for name in ["auto", *BACKENDS.names()])
+            raise ValueError(f"unknown backend; known: {known}")
         return value
 
     @model_validator(mode="after")
@@ -586,9 +598,9 @@ def validate_config(
     lines = lines or {}
     overridden = overridden or set()
     if section_models is None:
-        from airloom.instructors.registry import instructor_config_models
+        from airloom.instructors.catalog import section_models as category_settings
 
-        section_models = instructor_config_models()
+        section_models = category_settings()
     problems: list[str] = _sampling_typos(data, source, lines)
     notes: list[str] = []
     data = dict(data)

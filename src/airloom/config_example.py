@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -69,12 +70,12 @@ def _render_model(model: type[BaseModel], values: dict[str, Any], indent: int) -
     return lines
 
 
-def render_example(instructors: dict[str, type[InstructorConfig]] | None = None) -> str:
+def render_example(instructors: Mapping[str, type[InstructorConfig]] | None = None) -> str:
     """The example config as YAML text with comments."""
     if instructors is None:
-        from airloom.instructors.registry import instructor_config_models
+        from airloom.instructors.catalog import section_models
 
-        instructors = instructor_config_models()
+        instructors = section_models()
     config = Config()
     lines = [_HEADER]
     lines.extend(_render_model(Config, config.model_dump(mode="json"), 0))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airloom.checks import CHECKS
+from airloom.checks import checks_for
 from airloom.checks.card import check_card
 from airloom.checks.editor import check_editor
 from airloom.checks.experience import check_experience_length
@@ -18,9 +18,9 @@ from airloom.checks.trivia import AnswerConstraint, answer_constraints, check_tr
 from airloom.checks.wordgame import check_wordgame, listed_words, wordgame_rules
 from airloom.config import InstructorConfig, load_config_text
 from airloom.formats.closed_context import parse_closed_context
-from airloom.instructors.base import Draft, Instructor, Rejected
+from airloom.instructors.base import Draft, Instructor, Rejected, SourceExhausted
 from airloom.instructors.card import CardInstructor
-from airloom.instructors.checked import FAILED_CHECK, enforce
+from airloom.instructors.checked import enforce
 from airloom.instructors.counterfactual_contextual import (
     CITE_PHRASES,
     CounterfactualConfig,
@@ -50,6 +50,7 @@ from airloom.instructors.song import SongInstructor
 from airloom.instructors.trivia import TriviaConfig, TriviaInstructor, question_unit
 from airloom.instructors.wordgame import WordgameConfig, WordgameInstructor
 from airloom.instructors.writing import WritingConfig, WritingInstructor, style_requirements
+from airloom.reasons import Reason
 from tests.support.instructor_context import Call, FakeContext, Reply, run, settings_for
 
 GROUP_A = [
@@ -106,7 +107,7 @@ def test_knobs_validate() -> None:
 
 def test_checks_are_registered_for_their_categories() -> None:
     for name in ("trivia", "wordgame", "experience", "editor", "card", "counterfactual_contextual"):
-        assert CHECKS.get(name), name
+        assert checks_for(name), name
 
 
 # ---- counterfactual_contextual: parser table -------------------------------------------
@@ -267,7 +268,7 @@ def test_counterfactual_cite_phrase_shared_by_the_pair_and_checked() -> None:
         lambda call: GOOD_FACTS if call.key == "facts" else bad,
     )
     assert run(CounterfactualContextualInstructor(ctx.settings), ctx) == []
-    assert [r for r, _ in ctx.rejects] == [FAILED_CHECK, FAILED_CHECK]
+    assert [r for r, _ in ctx.rejects] == [Reason.FAILED_CHECK, Reason.FAILED_CHECK]
 
 
 def test_counterfactual_dedup_is_on_the_true_variant_only() -> None:
@@ -356,7 +357,7 @@ def test_trivia_round_rows_units_and_plain_variant(seed: int) -> None:
     terse = [d for d in drafts if d.meta["variant"] == "system"]
     plain = [d for d in drafts if d.meta["variant"] == "plain"]
     assert [d.instruction for d in terse] == [TRIVIA_PAIRS[i][0] for i in (0, 2, 3)]
-    assert ctx.rejects == [(FAILED_CHECK, "answer 'Sydney' does not end with 'a'")]
+    assert ctx.rejects == [(Reason.FAILED_CHECK, "answer 'Sydney' does not end with 'a'")]
     assert all(d.system and "trivia" in d.system for d in terse)
     assert all(d.unit == question_unit(d.instruction) for d in terse)
     units = {d.unit for d in terse}
@@ -463,7 +464,7 @@ def test_card_uses_prompt_answer_keys_and_checks_attributes() -> None:
     ctx = FakeContext(settings_for("card", InstructorConfig(), batch_size=2), lambda call: reply)
     drafts = run(CardInstructor(ctx.settings), ctx)
     assert [d.response.splitlines()[0] for d in drafts] == ["Name: Sirocco"]
-    assert ctx.rejects == [(FAILED_CHECK, "the card has 0 'key: value' lines, fewer than 2")]
+    assert ctx.rejects == [(Reason.FAILED_CHECK, "the card has 0 'key: value' lines, fewer than 2")]
     assert check_card({"response": "- **Name:** X\n- **Power:** Y"}).ok
 
 
@@ -607,7 +608,7 @@ def test_wordgame_round_rejects_broken_answers() -> None:
     ctx = FakeContext(settings_for("wordgame", WordgameConfig(), batch_size=3), reply)
     drafts = run(WordgameInstructor(ctx.settings), ctx)
     assert [d.instruction[:8] for d in drafts] == ["Give me ", "Write a "]
-    assert ctx.rejects == [(FAILED_CHECK, "word 'queen' does not contain 'ing'")]
+    assert ctx.rejects == [(Reason.FAILED_CHECK, "word 'queen' does not contain 'ing'")]
     assert "word-game prompts" in ctx.calls[0].prompt
     ctx = FakeContext(
         settings_for("wordgame", WordgameConfig(check_answers=False), batch_size=3), reply
@@ -717,7 +718,7 @@ def test_experience_round_themes_lengths_and_rejects() -> None:
     drafts = run(ExperienceInstructor(ctx.settings), ctx)
     assert [d.instruction for d in drafts] == ["Place 0. Guide me.", "Place 3. Guide me."]
     assert all(d.meta == {"min_words": 50} for d in drafts)
-    assert sorted(r for r, _ in ctx.rejects) == [FAILED_CHECK, "unparseable"]
+    assert sorted(r for r, _ in ctx.rejects) == [Reason.FAILED_CHECK, Reason.UNPARSEABLE]
     assert all(c.filtered is False for c in ctx.calls)
     prompts = [c.prompt for c in ctx.calls]
     assert all("at least 100 words" in p and "SETTING:" in p for p in prompts)
@@ -755,10 +756,7 @@ def editor_reply(call: Call) -> str:
     return "Sure, here is the rewritten text:\n\n" + original.replace("Original", "Orignal")
 
 
-@pytest.mark.parametrize(
-    ("round_index", "ids"),
-    [(0, ["w0", "w1", "w2"]), (1, ["w4", "w5"]), (2, []), (3, [])],
-)
+@pytest.mark.parametrize(("round_index", "ids"), [(0, ["w0", "w1", "w2"]), (1, ["w4", "w5"])])
 def test_editor_rounds_slice_sources_and_keep_the_partial_batch(
     round_index: int, ids: list[str]
 ) -> None:
@@ -778,11 +776,22 @@ def test_editor_rounds_slice_sources_and_keep_the_partial_batch(
         )
         assert 1 <= len(draft.meta["issues"]) <= 3
     if round_index == 1:  # w3 came back unchanged
-        assert ctx.rejects == [(FAILED_CHECK, "the text to correct has no errors")]
-    if round_index == 2:  # the first round past the end says why it is empty
-        assert ctx.rejects == [("sources_exhausted", "all 6 writing records used")]
-    if round_index == 3:
-        assert ctx.rejects == [] and ctx.calls == []
+        assert ctx.rejects == [(Reason.FAILED_CHECK, "the text to correct has no errors")]
+
+
+@pytest.mark.parametrize("round_index", [2, 3])
+def test_editor_past_its_sources_ends_exhausted(round_index: int) -> None:
+    ctx = FakeContext(
+        settings_for("editor", EditorConfig(), batch_size=3),
+        editor_reply,
+        records={"writing": writing_records(6)},
+        round_index=round_index,
+    )
+    with pytest.raises(SourceExhausted) as info:
+        run(EditorInstructor(ctx.settings), ctx)
+    assert info.value.reason is Reason.SOURCE_EXHAUSTED
+    assert info.value.detail == "all 6 writing records were used"
+    assert ctx.calls == []
 
 
 def test_editor_skips_sources_already_edited_and_empty_ones() -> None:

@@ -21,6 +21,7 @@ from airloom.formats.records import to_airoboros, to_sharegpt
 from airloom.instructors.agent import AgentConfig, AgentInstructor, parse_toolbox, serialise_call
 from airloom.instructors.anonymization import AnonymizationConfig, AnonymizationInstructor
 from airloom.instructors.base import Draft, Instructor, Rejected
+from airloom.instructors.checked import draft_record
 from airloom.instructors.cot import CotInstructor
 from airloom.instructors.detailed_writing import (
     DetailedWritingConfig,
@@ -41,7 +42,7 @@ from airloom.instructors.registry import available_instructors
 from airloom.instructors.rules import RulesConfig, RulesInstructor, plan_rules
 from airloom.instructors.summarization import SummarizationConfig, SummarizationInstructor
 from airloom.instructors.theory_of_mind import TheoryOfMindInstructor
-from airloom.instructors.verified import draft_record, parse_field_blocks, strip_preamble
+from airloom.instructors.verified import parse_field_blocks, strip_preamble
 from airloom.runtime.functions import FunctionCall
 from airloom.runtime.rewoo.prompt import build_planning_prompt
 from tests.support.instructor_context import Call, FakeContext, Reply, settings_for
@@ -160,7 +161,7 @@ def test_cot_round_keeps_only_the_exact_layout() -> None:
     assert len(drafts) == 1
     assert drafts[0].response.startswith("Solution 1:\n")
     assert "Final answer: Day 8." in drafts[0].response and "**" not in drafts[0].response
-    assert reasons(ctx) == Counter({"check_ranked_solutions": 2})
+    assert reasons(ctx) == Counter({"failed_check": 2})
     responses = [c for c in ctx.calls if c.key == "response"]
     assert all(c.filtered is False for c in responses)
     assert all(
@@ -391,8 +392,8 @@ def test_plan_round_validates_against_offered_tools() -> None:
     )
     assert draft.meta["tools"] == ["Search", "Links", "Reader", "Ask"]
     counts = reasons(ctx)
-    assert counts["bad_tools"] == 1 and counts["check_plan"] == 1
-    assert "unknown tool 'Google'" in dict(ctx.rejects)["check_plan"]
+    assert counts["bad_tools"] == 1 and counts["failed_check"] == 1
+    assert "unknown tool 'Google'" in dict(ctx.rejects)["failed_check"]
     teacher = [c.prompt for c in ctx.calls if c.key.startswith("plan:")]
     assert all("Here is an example of a complete plan" in p for p in teacher)
     _, ctx = round_of(PlanInstructor, PlanConfig(show_example=False), plan_reply, batch_size=4)
@@ -414,7 +415,7 @@ def test_multiple_choice_round_checks_answer_key() -> None:
 
     drafts, ctx = round_of(MultipleChoiceInstructor, MultipleChoiceConfig(), reply, batch_size=4)
     assert [d.response for d in drafts] == ["B) Carbon dioxide"]
-    assert reasons(ctx) == Counter({"check_answer_key": 2})
+    assert reasons(ctx) == Counter({"failed_check": 2})
     prompt = ctx.calls[0].prompt
     assert prompt.count("- QUESTION ") == 4 and "FLESCH-HINT" in prompt
     assert ' * QUESTION 1 must be related to topic: "volcanoes"' in prompt
@@ -510,7 +511,7 @@ def test_summarization_round_layout_and_length_check() -> None:
     prompt = parse_closed_context(drafts[0].instruction)
     assert prompt.blocks[0].text == " ".join(["harbour"] * 200)
     assert re.fullmatch(r"Summarize the input in around \d+ words\.", prompt.instruction)
-    assert reasons(ctx) == Counter({"source_too_short": 1, "check_summary_length": 1})
+    assert reasons(ctx) == Counter({"source_too_short": 1, "failed_check": 1})
 
 
 # ---- rules -----------------------------------------------------------------------------------
@@ -553,7 +554,7 @@ def rules_reply(break_on: str = "") -> Reply:
 
 def test_rules_round_conversation_and_checks() -> None:
     drafts, ctx = round_of(RulesInstructor, RulesConfig(), rules_reply("quiet forest"))
-    assert len(drafts) == 1 and list(reasons(ctx)) == ["check_rules"]
+    assert len(drafts) == 1 and list(reasons(ctx)) == ["failed_check"]
     draft = drafts[0]
     turns = draft.conversation
     assert turns is not None and [t.role for t in turns] == ["user", "assistant"] * (
@@ -589,7 +590,7 @@ def test_rules_config_validation() -> None:
 
 def test_rules_record_exports_as_conversation() -> None:
     drafts, _ = round_of(RulesInstructor, RulesConfig(), rules_reply(), batch_size=1)
-    row = {"id": "r1", **draft_record(drafts[0], "rules")}
+    row = {"id": "r1", **draft_record("rules", drafts[0])}
     sharegpt = to_sharegpt(row)["conversations"]
     assert [t["from"] for t in sharegpt[:3]] == ["system", "human", "gpt"]
     assert sharegpt[2]["value"] == "OK" and sharegpt[-1]["from"] == "gpt"
@@ -637,8 +638,8 @@ def test_mathjson_round_evaluates_and_compares() -> None:
         "What is its area?"
     )
     assert draft.meta["expected"] == 50.27 and abs(draft.meta["value"] - 50.265) < 0.01
-    assert reasons(ctx) == Counter({"no_numeric_answer": 1, "check_mathjson": 1})
-    assert "evaluates to 15, expected 36" in dict(ctx.rejects)["check_mathjson"]
+    assert reasons(ctx) == Counter({"no_numeric_answer": 1, "failed_check": 1})
+    assert "evaluates to 15, expected 36" in dict(ctx.rejects)["failed_check"]
     assert ctx.calls[0].prompt.count("- PROBLEM ") == 3
 
 
@@ -677,7 +678,7 @@ def test_log_extraction_round_checks_answers() -> None:
         return truthful_answer(instruction)
 
     drafts, ctx = round_of(LogExtractionInstructor, LogExtractionConfig(), reply)
-    assert len(drafts) == 2 and reasons(ctx) == Counter({"check_log_answer": 1})
+    assert len(drafts) == 2 and reasons(ctx) == Counter({"failed_check": 1})
     assert all(d.meta["question"] in QUESTIONS for d in drafts)
     assert all(c.prompt.startswith("BEGININPUT") for c in ctx.calls)
 
@@ -714,7 +715,7 @@ def test_anonymization_round_entities_and_checks() -> None:
         batch_size=4,
     )
     assert len(drafts) == 2
-    assert reasons(ctx) == Counter({"entities_missing": 1, "check_anonymization": 1})
+    assert reasons(ctx) == Counter({"entities_missing": 1, "failed_check": 1})
     for draft in drafts:
         _, text = draft.instruction.split("\n\n", 1)
         assert not text.startswith("Here is the text")
@@ -742,7 +743,7 @@ def test_quiz_round() -> None:
         return "\n\n".join(blocks)
 
     drafts, ctx = round_of(QuizInstructor, QuizConfig(), reply)
-    assert len(drafts) == 2 and reasons(ctx) == Counter({"check_quiz": 1})
+    assert len(drafts) == 2 and reasons(ctx) == Counter({"failed_check": 1})
     assert all("Question 1 about tea?" in d.response for d in drafts)
 
 
@@ -771,7 +772,7 @@ def test_greeting_round_and_export() -> None:
     assert len(drafts) == 1 and reasons(ctx) == Counter({"unparseable": 1})
     draft = drafts[0]
     assert draft.system == "You are Captain Mara, a cheerful ferry pilot."
-    row = {"id": "g", **draft_record(draft, "greeting")}
+    row = {"id": "g", **draft_record("greeting", draft)}
     assert to_airoboros(row)["system"] == draft.system
     assert [t["from"] for t in to_sharegpt(row)["conversations"]] == ["system", "human", "gpt"]
     _, bad = round_of(GreetingInstructor, InstructorConfig(), lambda call: "No greetings.")
@@ -840,7 +841,7 @@ def test_plan_round_rejects_what_a_weak_teacher_slips_through() -> None:
     drafts, ctx = round_of(PlanInstructor, PlanConfig(), weak_plan_reply, batch_size=3)
     counts = reasons(ctx)
     assert counts["copied_prompt"] == 1
-    assert "the plan calls 'Search', the task offers 'SEARCH'" in dict(ctx.rejects)["check_plan"]
+    assert "the plan calls 'Search', the task offers 'SEARCH'" in dict(ctx.rejects)["failed_check"]
     assert [d.dedup_text for d in drafts] == ["Which fjord is deepest, and how deep is it?"]
     assert drafts[0].response.count("Answer:") == 1
     assert drafts[0].response.endswith("Answer: :evidence2:")

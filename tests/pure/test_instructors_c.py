@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from airloom.checks import CHECKS
+from airloom.checks import checks_for
 from airloom.checks.inline_actions import check_inline_actions
 from airloom.checks.introspection import check_introspection
 from airloom.checks.sessions import check_card, check_session
@@ -41,11 +41,11 @@ from airloom.instructors.character import (
 from airloom.instructors.characters import (
     Card,
     cards_from_records,
-    draft_as_record,
     formatted_transcript,
     group_fields,
     merge_turns,
 )
+from airloom.instructors.checked import draft_record
 from airloom.instructors.gtkm import (
     GtkmConfig,
     GtkmInstructor,
@@ -82,6 +82,7 @@ from airloom.instructors.stylized_response import (
     is_skip,
     source_pool,
 )
+from airloom.reasons import Reason
 from airloom.runtime.actions import CharacterCard
 from tests.support.instructor_context import Call, FakeContext, Reply, run, settings_for
 
@@ -107,7 +108,7 @@ CARDS = [
 
 
 def as_record(category: str, draft: Draft, rid: str = "r1") -> dict[str, Any]:
-    return {**draft_as_record(category, draft), "id": rid}
+    return {**draft_record(category, draft), "id": rid}
 
 
 # ====================================================================== shared parsing
@@ -852,7 +853,7 @@ def test_inline_actions_without_function_responses_and_without_actions() -> None
     )
     with pytest.raises(Rejected) as info:
         run(InlineActionsInstructor(calm.settings), calm)
-    assert info.value.reason == "check_failed" and "no valid action" in info.value.detail
+    assert info.value.reason == Reason.FAILED_CHECK and "no valid action" in info.value.detail
 
 
 def test_check_inline_actions_table() -> None:
@@ -981,7 +982,7 @@ def test_introspection_round_checks_evidence(
     if not ok:
         with pytest.raises(Rejected) as info:
             run(IntrospectionInstructor(ctx.settings), ctx)
-        assert info.value.reason == "check_failed"
+        assert info.value.reason == Reason.FAILED_CHECK
         return
     (draft,) = run(IntrospectionInstructor(ctx.settings), ctx)
     assert draft.meta["kind"] == kind
@@ -1036,9 +1037,9 @@ def test_check_session_compares_the_transcript() -> None:
 
 def test_checks_are_registered_for_every_session_category() -> None:
     for category in ("rp", "gtkm", "inline_actions", "introspection", "character"):
-        assert CHECKS.get(category), category
-    assert check_inline_actions in CHECKS["inline_actions"]
-    assert check_introspection in CHECKS["introspection"]
+        assert checks_for(category), category
+    assert check_inline_actions in checks_for("inline_actions")
+    assert check_introspection in checks_for("introspection")
 
 
 def test_every_character_category_is_registered_and_depends_on_cards() -> None:

@@ -18,12 +18,11 @@ import pytest
 import yaml
 
 from airloom.backends.scripted import ScriptedBackend
-from airloom.checks import CHECKS
+from airloom.checks import checks_for
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
 from airloom.export import export_store
 from airloom.instructors.registry import available_instructors
-from airloom.instructors.verified import load_checks
 from airloom.store.database import Store
 from tests.support.openai_server import OpenAIServer
 from tests.wire import test_categories_a as group_a
@@ -114,10 +113,9 @@ def test_every_target_is_reached_exactly(outcome: dict[str, Any]) -> None:
 
 
 def test_every_record_passes_its_categorys_checks(outcome: dict[str, Any]) -> None:
-    load_checks()
     checked = 0
     for record in outcome["records"]:
-        for check in CHECKS.get(record["category"], []):
+        for check in checks_for(record["category"]):
             verdict = check(record)
             assert verdict.ok, (record["category"], verdict.reason, record["instruction"][:200])
             checked += 1

@@ -19,12 +19,13 @@ import pytest
 import yaml
 
 from airloom.backends.scripted import ScriptedBackend
-from airloom.checks import CHECKS
+from airloom.checks import checks_for
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
 from airloom.formats.closed_context import parse_closed_context
 from airloom.formats.records import to_airoboros, to_sharegpt
-from airloom.instructors.trivia import DEFAULT_PLAIN_SUFFIX, DEFAULT_SYSTEM
+from airloom.instructors.settings.trivia import DEFAULT_PLAIN_SUFFIX, DEFAULT_SYSTEM
+from airloom.reasons import Reason
 from airloom.store.database import Store
 from tests.support.openai_server import OpenAIServer
 
@@ -103,7 +104,7 @@ def test_every_target_is_reached_exactly(generated: dict[str, Any]) -> None:
 def test_records_pass_their_checks(generated: dict[str, Any]) -> None:
     for name, records in generated["records"].items():
         for record in records:
-            for check in CHECKS.get(name, []):
+            for check in checks_for(name):
                 verdict = check(record)
                 assert verdict.ok, (name, verdict.reason, record["instruction"][:80])
             assert record["instruction"].strip() and record["response"].strip()
@@ -268,5 +269,5 @@ def test_editor_stops_when_the_writing_runs_out(tmp_path: Path) -> None:
         stats = asyncio.run(Engine(config, base_dir=tmp_path).run())
     editor = stats.categories["editor"]
     assert stats.categories["writing"].accepted == 3
-    assert editor.state == "stalled" and 1 <= editor.accepted <= 3  # every text used once
-    assert editor.rejects["sources_exhausted"] == 1
+    assert editor.state == "exhausted" and 1 <= editor.accepted <= 3  # every text used once
+    assert editor.rejects[Reason.SOURCE_EXHAUSTED] >= 1

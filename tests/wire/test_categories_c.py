@@ -20,7 +20,7 @@ import yaml
 
 from airloom.backends.base import ChatRequest, ChatResponse
 from airloom.backends.scripted import ScriptedBackend
-from airloom.checks import CHECKS
+from airloom.checks import checks_for
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
 from airloom.export import export_store
@@ -137,7 +137,7 @@ def test_all_character_categories_in_one_run(openai_server, tmp_path):
     # every stored record passes the checks registered for its category (curation reruns them)
     for category, rows in cats.items():
         for row in rows:
-            for check in CHECKS.get(category, []):
+            for check in checks_for(category):
                 assert check(row).ok, (category, check(row).reason)
 
     cards = cats["character"]

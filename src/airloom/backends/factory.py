@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from airloom.backends.base import Backend
+from airloom.backends.registry import BACKENDS
 from airloom.config import EMBEDDED_MODEL, Config, EndpointConfig, hosted_base_url
 from airloom.errors import ConfigError
 from airloom.redact import mask_url
@@ -33,7 +34,13 @@ def check_local_model(config: Config, model: str) -> None:
 
 
 def default_kind(config: Config) -> str:
-    """``openai``, ``local`` or ``scripted`` for the default teacher."""
+    """The backend kind of the default teacher: ``backend``, or with ``auto``,
+    ``openai`` when an endpoint is known and ``local`` otherwise.
+
+    Example:
+        >>> default_kind(Config()), default_kind(Config(base_url="http://h/v1", model="m"))
+        ('local', 'openai')
+    """
     if config.backend != "auto":
         return config.backend
     return "openai" if config.base_url or hosted_base_url(config.model) else "local"
@@ -52,23 +59,31 @@ def default_base_url(config: Config) -> str:
 def describe_default(config: Config) -> tuple[str, str, str]:
     """(kind, endpoint name, model) of the default teacher."""
     kind = default_kind(config)
-    if kind == "openai":
-        if not config.model:
-            raise ConfigError("base_url is set but model is not", hint="set model: <model id>")
-        return kind, mask_url(default_base_url(config)), config.model
-    if kind == "scripted":
-        return kind, f"scripted:{config.script_path}", config.model or "scripted"
-    model = config.model or EMBEDDED_MODEL
-    check_local_model(config, model)
-    return kind, "local", model
+    return (kind, *BACKENDS.load(kind).describe(config))
 
 
 def build_default_backend(config: Config, base_dir: Path | None = None) -> Backend:
     """The default teacher backend (the local model is loaded lazily on first call)."""
-    kind, name, _ = describe_default(config)
-    if kind == "openai":
+    return BACKENDS.load(default_kind(config)).build(config, base_dir)
+
+
+class OpenAIKind:
+    """Any OpenAI-compatible endpoint: ``base_url``, or the provider that serves ``model``."""
+
+    def describe(self, config: Config) -> tuple[str, str]:
+        """Example:
+        >>> OpenAIKind().describe(Config(base_url="http://127.0.0.1:9/v1", model="m"))
+        ('http://127.0.0.1:9/v1', 'm')
+        """
+        if not config.model:
+            raise ConfigError("base_url is set but model is not", hint="set model: <model id>")
+        return mask_url(default_base_url(config)), config.model
+
+    def build(self, config: Config, base_dir: Path | None) -> Backend:
+        """The HTTP client (no request is made here)."""
         from airloom.backends.openai import OpenAIBackend
 
+        name, _ = self.describe(config)
         headers = dict(config.headers)
         if config.organization_id:
             headers["OpenAI-Organization"] = config.organization_id
@@ -86,7 +101,20 @@ def build_default_backend(config: Config, base_dir: Path | None = None) -> Backe
             timeout=config.retry.timeout,
             max_connections=config.concurrency.max_requests,
         )
-    if kind == "scripted":
+
+
+class ScriptedKind:
+    """Deterministic replies from a script file (tests and demos)."""
+
+    def describe(self, config: Config) -> tuple[str, str]:
+        """Example:
+        >>> ScriptedKind().describe(Config(backend="scripted", script_path="demo"))
+        ('scripted:demo', 'scripted')
+        """
+        return f"scripted:{config.script_path}", config.model or "scripted"
+
+    def build(self, config: Config, base_dir: Path | None) -> Backend:
+        """The script, found beside the config file when its path is relative."""
         from airloom.backends.scripted import ScriptedBackend
 
         script = str(config.script_path)
@@ -94,9 +122,26 @@ def build_default_backend(config: Config, base_dir: Path | None = None) -> Backe
             candidate = base_dir / script
             script = str(candidate) if candidate.exists() else script
         return ScriptedBackend.from_file(script)
-    from airloom.backends.local import LocalBackend
 
-    return LocalBackend(config.local, name=name)
+
+class LocalKind:
+    """The embedded model, run in-process (loaded on the first call)."""
+
+    def describe(self, config: Config) -> tuple[str, str]:
+        """Example:
+        >>> LocalKind().describe(Config())[0]
+        'local'
+        """
+        model = config.model or EMBEDDED_MODEL
+        check_local_model(config, model)
+        return "local", model
+
+    def build(self, config: Config, base_dir: Path | None) -> Backend:
+        """The local backend (nothing heavy is imported or loaded here)."""
+        from airloom.backends.local import LocalBackend
+
+        name, _ = self.describe(config)
+        return LocalBackend(config.local, name=name)
 
 
 def build_endpoint_backend(name: str, endpoint: EndpointConfig, timeout: float) -> Backend:

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 from airloom.checks.lengths import count_words
 
 EntityKind = Literal["names", "ips", "dates"]
@@ -210,7 +210,6 @@ def anonymization_verdict(
     return Verdict.passed()
 
 
-@register("anonymization")
 def check_anonymization(record: Mapping[str, Any]) -> Verdict:
     """Requested entities are gone, the others and the rest of the text stay.
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 
 #: Fewest attribute lines a card needs.
 MIN_ATTRIBUTES = 2
@@ -36,6 +36,3 @@ def check_card(record: Mapping[str, Any]) -> Verdict:
             f"the card has {found} 'key: value' lines, fewer than {MIN_ATTRIBUTES}"
         )
     return Verdict.passed()
-
-
-register("card")(check_card)

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 
 LETTERS = "ABCDEF"
 _LINE_OPTION_RE = re.compile(r"^\s*(?:[-*]\s*)?\(?([A-F])\s*[).:]\s+(\S.*?)\s*$", re.MULTILINE)
@@ -103,7 +103,6 @@ def answer_key_verdict(question: str, response: str) -> Verdict:
     return Verdict.passed()
 
 
-@register("multiple_choice")
 def check_answer_key(record: Mapping[str, Any]) -> Verdict:
     """The answer key of a multiple-choice record is consistent with its options.
 
@@ -176,7 +175,6 @@ def quiz_verdict(instruction: str, response: str) -> Verdict:
     return Verdict.passed()
 
 
-@register("quiz")
 def check_quiz(record: Mapping[str, Any]) -> Verdict:
     """Quiz records: question count as requested, one key entry per question.
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 from airloom.errors import ParseError
 from airloom.formats.closed_context import check_citations, parse_closed_context
 
@@ -40,6 +40,3 @@ def check_counterfactual(record: Mapping[str, Any]) -> Verdict:
     if problems:
         return Verdict.failed(problems[0])
     return Verdict.passed()
-
-
-register("counterfactual_contextual")(check_counterfactual)

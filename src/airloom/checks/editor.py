@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 
 TEXT_LABEL = "Text: "
 #: The flawed text must keep at least this share of the original's words.
@@ -54,6 +54,3 @@ def check_editor(record: Mapping[str, Any]) -> Verdict:
     if len(flawed.split()) < MIN_LENGTH_RATIO * len(clean.split()):
         return Verdict.failed("the text to correct is less than half as long as the original")
     return Verdict.passed()
-
-
-register("editor")(check_editor)

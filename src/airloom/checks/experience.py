@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 
 _WORD = re.compile(r"[\w'-]+")
 
@@ -40,6 +40,3 @@ def check_experience_length(record: Mapping[str, Any]) -> Verdict:
     if words < int(minimum):
         return Verdict.failed(f"the experience has {words} words, fewer than {minimum}")
     return Verdict.passed()
-
-
-register("experience")(check_experience_length)

@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 from airloom.errors import AirloomError, ParseError
 from airloom.runtime.functions import FunctionCall, FunctionCallError, FunctionRegistry
 
@@ -170,7 +170,6 @@ def call_verdict(
     return Verdict.passed(), call
 
 
-@register("agent")
 def check_function_call(record: Mapping[str, Any]) -> Verdict:
     """An agent record's answer is one valid call to a listed function, bare, as asked.
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 from airloom.errors import AirloomError
 from airloom.runtime.actions import (
     BEGIN_RESPONSE,
@@ -52,7 +52,6 @@ def _turns(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [{"role": "assistant", "content": str(record.get("response") or "")}]
 
 
-@register("inline_actions")
 def check_inline_actions(record: Mapping[str, Any]) -> Verdict:
     """Calls valid for the card (or well formed when the record has no card), response
     turns matching the calls, at least one call."""

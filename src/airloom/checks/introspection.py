@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 
 KINDS = ("character", "setting", "earlier")
 
@@ -127,7 +127,6 @@ def ungrounded(evidence: Sequence[str], source: str, answer: str, source_name: s
     return ""
 
 
-@register("introspection")
 def check_introspection(record: Mapping[str, Any]) -> Verdict:
     """Evidence found in its source and used by the answer (see the module docstring)."""
     meta = record.get("meta") or {}

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 
 #: Relative tolerance used when a record does not say otherwise.
 DEFAULT_TOLERANCE = 0.2
@@ -114,7 +114,6 @@ def _tolerance(record: Mapping[str, Any]) -> float:
     return float(value) if isinstance(value, (int, float)) and value > 0 else DEFAULT_TOLERANCE
 
 
-@register("detailed_writing")
 def check_word_target(record: Mapping[str, Any]) -> Verdict:
     """The response length matches "Your response should be approximately N words.".
 
@@ -128,7 +127,6 @@ def check_word_target(record: Mapping[str, Any]) -> Verdict:
     return length_verdict(str(record.get("response", "")), target, _tolerance(record))
 
 
-@register("summarization")
 def check_summary_length(record: Mapping[str, Any]) -> Verdict:
     """The summary length matches "Summarize the input in around N words.".
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 from airloom.errors import ParseError
 from airloom.formats.closed_context import parse_closed_context
 
@@ -393,7 +393,6 @@ def log_answer_verdict(log: str, question_text: str, answer: str) -> Verdict:
     return answer_verdict(question, truth, answer, entries, params)
 
 
-@register("log_extraction")
 def check_log_answer(record: Mapping[str, Any]) -> Verdict:
     """The answer of a log_extraction record matches what the log really says.
 

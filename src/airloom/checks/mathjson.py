@@ -29,8 +29,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 from airloom.errors import AirloomError
+from airloom.formats.fences import trim_edge_fences
 
 #: The instruction prefix of every mathjson record (3.x cards).
 MATHJSON_PREFIX = "Create a MathJSON solution to the following:"
@@ -40,7 +41,6 @@ DEFAULT_TOLERANCE = 0.01
 _BLOCK_RE = re.compile(r"<mathjson>(.*?)</mathjson>", re.DOTALL | re.IGNORECASE)
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,4})?")
 _FRACTION_RE = re.compile(r"([+-]?\d{1,15})/(\d{1,15})")
-_FENCE_RE = re.compile(r"^\s*```[\w-]*\s*\n?|\n?\s*```\s*$")
 
 
 class MathJSONError(AirloomError):
@@ -330,7 +330,7 @@ def parse_mathjson(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
     """
     if len(text) > limits.max_text:
         raise MathJSONError(f"the expression is longer than {limits.max_text} characters")
-    body = _FENCE_RE.sub("", text.strip()).strip()
+    body = trim_edge_fences(text)
     if not body:
         raise MathJSONError("the <mathjson> block is empty")
     try:
@@ -415,7 +415,6 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-@register("mathjson")
 def check_mathjson(record: Mapping[str, Any]) -> Verdict:
     """The record's MathJSON evaluates, and matches ``meta["expected"]`` when stored.
 

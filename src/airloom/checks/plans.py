@@ -28,7 +28,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 from airloom.errors import PlanError
 from airloom.runtime.rewoo.parse import parse_plan
 from airloom.runtime.rewoo.validate import ValidPlan, validate_plan
@@ -77,7 +77,6 @@ def plan_verdict(response: str, tools: Sequence[str]) -> tuple[Verdict, ValidPla
     return Verdict.passed(), valid
 
 
-@register("plan")
 def check_plan(record: Mapping[str, Any]) -> Verdict:
     """A plan record's response is a valid plan over the tools its task offers.
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 from airloom.checks.lengths import count_words
 
 INTRO_MESSAGES = (
@@ -407,7 +407,6 @@ def build_turns(
     return turns
 
 
-@register("rules")
 def check_rules(record: Mapping[str, Any]) -> Verdict:
     """Every rule is acknowledged with exactly OK and the final answer obeys them all.
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 from airloom.formats.transcripts import Turn, formatted_transcript
 
 SESSION_CATEGORIES = ("rp", "gtkm", "inline_actions", "introspection")
@@ -54,11 +54,6 @@ def check_session(record: Mapping[str, Any]) -> Verdict:
     return Verdict.passed()
 
 
-for _category in SESSION_CATEGORIES:
-    register(_category)(check_session)
-
-
-@register("character")
 def check_card(record: Mapping[str, Any]) -> Verdict:
     """A card with a one-line name, a description and a stay-in-character guide.
 

@@ -37,7 +37,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 from airloom.errors import ParseError
 from airloom.runtime.solutions import RankedSolutions, parse_ranked_solutions
 
@@ -114,7 +114,6 @@ def solutions_verdict(response: str, min_solutions: int = MIN_SOLUTIONS) -> Verd
     return Verdict.failed(problem) if problem else Verdict.passed()
 
 
-@register("cot")
 def check_ranked_solutions(record: Mapping[str, Any]) -> Verdict:
     """A cot record's response has the seed cards' ranked-solutions shape.
 

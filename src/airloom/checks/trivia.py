@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 
 # Letters, not quotations: a quoted fragment with a space ("begins with 'Call me'") is
 # a quote from the clue, not a constraint on the answer.
@@ -117,6 +117,3 @@ def check_trivia(record: Mapping[str, Any]) -> Verdict:
                 f"answer {_clean(answer)!r} does not {verb[constraint.kind]} {constraint.letters!r}"
             )
     return Verdict.passed()
-
-
-register("trivia")(check_trivia)

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airloom.checks import Verdict, register
+from airloom.checks import Verdict
 
 _Q = r"""['"‘’“”](?P<x>[^'"‘’“”\s]{1,12})['"‘’“”]"""
 _LETTER_WORDS = r"(?:the\s+)?(?:letters?\s+|characters?\s+|prefix\s+|suffix\s+)?"
@@ -263,6 +263,3 @@ def check_wordgame(record: Mapping[str, Any]) -> Verdict:
             if problem:
                 return Verdict.failed(problem)
     return Verdict.passed()
-
-
-register("wordgame")(check_wordgame)

@@ -30,9 +30,10 @@ def stats_table(stats: RunStats, *, title: str | None = None, live: bool = True)
     total row when there are several categories.
 
     Example:
+        >>> from airloom.reasons import Reason
         >>> stats = RunStats()
         >>> stats.category("general", target=2).accepted = 2
-        >>> stats.category("counterfactual_contextual", target=1).reject("truncated")
+        >>> stats.category("counterfactual_contextual", target=1).reject(Reason.TRUNCATED)
         >>> import io
         >>> console = Console(width=100, file=io.StringIO())
         >>> console.print(stats_table(stats, live=False))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airloom.formats.chat import is_plainformat, plain_code
+from airloom.formats.fences import fenced_blocks
 
 ALIASES = {
     "python": "python",
@@ -76,9 +77,6 @@ _NAMED = [
     (re.compile(r"\bPHP\b"), "php"),
     (re.compile(r"\bC\b(?![#+])"), "c"),
 ]
-_FENCE = re.compile(
-    r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +137,9 @@ def code_blocks(record: Mapping[str, Any]) -> list[CodeBlock]:
         code = plain_code(response)
         return [CodeBlock(named, code)] if code.strip() else []
     blocks = []
-    for match in _FENCE.finditer(response):
-        tag = match.group(2)
+    for tag, content in fenced_blocks(response):
         language = normalise_language(tag) if tag else named
-        code = match.group(3).rstrip("\n")
+        code = content.rstrip("\n")
         if code.strip():
             blocks.append(CodeBlock(language, code))
     return blocks

@@ -23,7 +23,6 @@ import asyncio
 import hashlib
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -43,6 +42,8 @@ from airloom.errors import (
     RunStopped,
 )
 from airloom.formats.chat import PLAINFORMAT, is_plainformat
+from airloom.formats.fences import unwrap_fence
+from airloom.reasons import Reason
 from airloom.scheduling.stats import RunStats
 
 #: Which criteria file a category uses when it has no file of its own.
@@ -74,7 +75,6 @@ _PLAIN_NOTE = (
     "(The answer must be only the code: no explanation, no markdown code fences. "
     "In the dataset this request ends with the marker PLAINFORMAT.)"
 )
-_FENCED = re.compile(r"^```[\w-]*\s*\n?(.*?)\n?```$", re.DOTALL)
 
 
 def _builtin(name: str) -> str | None:
@@ -206,8 +206,7 @@ def parse_verdict(text: str, *, threshold: float) -> ParsedVerdict:
     stripped = text.strip()
     if stripped in ("GOOD", "BAD"):
         return ParsedVerdict(stripped.lower(), None, "")
-    fenced = _FENCED.match(stripped)
-    body = fenced.group(1).strip() if fenced else stripped
+    body = unwrap_fence(stripped)
     try:
         value = json.loads(body)
     except (json.JSONDecodeError, RecursionError):
@@ -326,7 +325,7 @@ class Judge:
         category.accepted += 1
         category.accepted_this_run += 1
         if verdict.status != "good":
-            category.reject("bad" if verdict.status == "bad" else "error")
+            category.reject(Reason.BAD_VERDICT if verdict.status == "bad" else Reason.ERROR)
 
     async def _judge_all(self, todo: list[_Item], outcome: JudgeOutcome) -> None:
         queue: asyncio.Queue[_Item] = asyncio.Queue()
@@ -390,7 +389,7 @@ class Judge:
             return verdict
         except BackendError:
             outcome.failed_calls += 1  # not kept: the next run tries again
-            category.reject("call failed")
+            category.reject(Reason.FAILED_CALL)
             return None
         outcome.judged += 1
         # a call that came from the request cache was paid for before: not counted twice

@@ -23,6 +23,7 @@ import numpy as np
 
 from airloom.curate.records import assistant_texts, user_turns
 from airloom.curate.sources import read_store
+from airloom.reasons import Reason
 from airloom.vectors.index import VectorIndex
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -208,7 +209,7 @@ def collect(store_path: str | Path, topics_path: str | Path | None = None) -> Re
     if vectors.shape[1]:
         report.nearest = nearest_similarities(vectors)
     report.rejects = [
-        (float(at), str(category), str(reason))
+        (float(at), str(category), str(Reason.parse(str(reason))))
         for at, category, reason in _query(
             path, "SELECT created_at, category, reason FROM rejects ORDER BY created_at"
         )

@@ -29,23 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airloom import __version__
-from airloom.checks import Check
+from airloom.checks import Check, all_checks
 from airloom.curate.code_check import check_code
 from airloom.curate.sandbox import Limits, isolation_layers
 
 CODE_CATEGORIES = frozenset({"coding"})
-
-
-def load_checks() -> dict[str, list[Check]]:
-    """Every registered check (each check module of :mod:`airloom.checks` imported).
-
-    Example:
-        >>> "inline_actions" in load_checks()
-        True
-    """
-    from airloom.checks.catalog import load_all
-
-    return load_all()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +98,7 @@ def verify_record(
     limits: Limits | None = None,
 ) -> RecordResult:
     """Run every verifier that applies to one record (module docstring)."""
-    registry = load_checks() if checks is None else checks
+    registry = all_checks() if checks is None else checks
     category = str(record.get("category") or "general")
     outcomes = [_run_check(check, record) for check in registry.get(category, [])]
     if code and category in CODE_CATEGORIES:
@@ -145,7 +133,7 @@ def verify_records(
 ) -> list[RecordResult]:
     """Verify records in parallel threads (sandboxed runs are separate processes);
     results are in input order."""
-    registry = load_checks()
+    registry = all_checks()
     results: list[RecordResult | None] = [None] * len(records)
 
     def one(index: int) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airloom.checks import all_checks
 from airloom.curate.export import write_dataset
 from airloom.curate.ledger import Ledger, Verdict
 from airloom.curate.records import content_hash
@@ -27,7 +28,6 @@ from airloom.curate.sources import is_store_file, read_dataset
 from airloom.curate.verify import (
     CheckOutcome,
     RecordResult,
-    load_checks,
     verify_method,
     verify_records,
 )
@@ -110,7 +110,7 @@ def verify_source(
     records = [data.records[i] for i in indices]
     vectors = None if data.vectors is None else data.vectors[indices]
     summary = VerifySummary(problems=list(data.problems), unreadable=data.problem_count)
-    method = verify_method(load_checks(), options.code, options.limits)
+    method = verify_method(all_checks(), options.code, options.limits)
     keys = [content_hash(r) for r in records]
     known: dict[str, Verdict] = {}
     ledger = Ledger.open(source) if is_store_file(source) else None

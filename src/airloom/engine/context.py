@@ -22,6 +22,7 @@ from airloom.instructors.base import (
     Truncated,
     map_rejecting,
 )
+from airloom.reasons import Reason
 from airloom.scheduling.scheduler import Endpoint, describe_params
 from airloom.store.database import dedup_key
 
@@ -78,14 +79,14 @@ class EngineRoundContext:
         self.provenance = Provenance(
             model=model, endpoint=endpoint.name, params=describe_params(params)
         )
-        self.rejects: list[tuple[str, str]] = []
+        self.rejects: list[tuple[Reason, str]] = []
 
     @property
     def category(self) -> str:
         """The instructor's category."""
         return self.settings.name
 
-    def reject(self, reason: str, detail: str = "") -> None:
+    def reject(self, reason: Reason, detail: str = "") -> None:
         """Count one rejected item."""
         self.rejects.append((reason, detail[:300]))
         self.services.stats.category(self.category).reject(reason)
@@ -127,20 +128,20 @@ class EngineRoundContext:
         except FatalBackendError:
             raise
         except ContextLengthError as exc:
-            raise Rejected("too_long", exc.message) from exc
+            raise Rejected(Reason.TOO_LONG, exc.message) from exc
         except BackendError as exc:
-            raise Rejected("failed_call", exc.message) from exc
+            raise Rejected(Reason.FAILED_CALL, exc.message) from exc
         if call.model:  # the model the endpoint reports, not the name it was asked for
             self.provenance.model = call.model
         if not call.text.strip():
-            raise Rejected("empty", "the teacher returned no text")
+            raise Rejected(Reason.EMPTY, "the teacher returned no text")
         pattern = None
         if filtered:
             text = call.text
             pattern = self._filter.match(text) if filtered is True else self._filter.refusal(text)
         if pattern is not None:
             self.services.stats.filter_hits[pattern] += 1
-            raise Rejected("filtered", pattern)
+            raise Rejected(Reason.FILTERED, pattern)
         if call.finish_reason == "length":
             raise Truncated(call.text)
         return call.text
@@ -170,7 +171,7 @@ class EngineRoundContext:
                     result[i] = False
         for ok, text in zip(result, texts, strict=True):
             if not ok:
-                self.reject("duplicate", text[:120])
+                self.reject(Reason.DUPLICATE, text[:120])
         return result
 
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:

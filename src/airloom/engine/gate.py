@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from airloom.instructors.base import Draft
+from airloom.reasons import Reason
 from airloom.store.database import StoredRecord, dedup_key, record_id
 
 if TYPE_CHECKING:
@@ -174,13 +175,13 @@ class Gate:
                 if self._duplicate(
                     category, key, vector, float(bests[position]), batch_keys, batch_vectors
                 ):
-                    reason = "duplicate"
+                    reason = Reason.DUPLICATE
                     break
                 rows.append((draft, key, vector))
             new_unit = self._unit_is_new(category, first.unit, batch_units)
             already = stats.accepted + new_counts.get(category, 0)
             if reason is None and new_unit and already >= stats.target:
-                reason = "surplus"
+                reason = Reason.SURPLUS
             if reason is not None:
                 for position in group:
                     stats.reject(reason)

@@ -67,7 +67,8 @@ from airloom.instructors.base import (
     Rejected,
     SourceExhausted,
 )
-from airloom.instructors.registry import available_instructors, run_order
+from airloom.instructors.registry import load_enabled, run_order
+from airloom.reasons import Reason
 from airloom.scheduling.events import EventSink, NullSink
 from airloom.scheduling.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
 from airloom.scheduling.stats import TOPICS_ROW, RunStats
@@ -353,8 +354,8 @@ class Engine:
     async def run(self) -> RunStats:
         """Run every enabled instructor to its target; return the final statistics."""
         config = self.config
-        registry = available_instructors()
         enabled = [n for n in config.instructors if config.instructor_count(n) > 0]
+        registry = load_enabled(enabled)
         status = "failed"
         self._main_task = asyncio.current_task()
         await self._setup()
@@ -430,15 +431,15 @@ class Engine:
             except RunStopped:
                 return  # stopping: calls in flight finish, no new one starts
             except BackendError as exc:
-                stats.reject("failed_call")
+                stats.reject(Reason.FAILED_CALL)
                 self.events.emit("topics_call_failed", error=exc.message)
                 return
             if response_filter.match(call.text):
-                stats.reject("filtered")
+                stats.reject(Reason.FILTERED)
                 return
             new = topics_from_reply(call.text, seen)
             if not new:
-                stats.reject("unparseable")
+                stats.reject(Reason.UNPARSEABLE)
             with path.open("a", encoding="utf-8") as handle:
                 handle.writelines(topic + "\n" for topic in new)
             written.extend(new)
@@ -614,12 +615,12 @@ class Engine:
             if isinstance(exc, SourceExhausted):
                 self._exhausted.add(ctx.category)
         except ParseError as exc:
-            ctx.reject("unparseable", exc.message)
+            ctx.reject(Reason.UNPARSEABLE, exc.message)
             drafts = []
         except (AirloomError, asyncio.CancelledError):
             raise
         except Exception as exc:  # an instructor bug must not kill the run
-            ctx.reject("error", f"{type(exc).__name__}: {exc}")
+            ctx.reject(Reason.ERROR, f"{type(exc).__name__}: {exc}")
             self.events.emit("round_error", category=ctx.category, error=repr(exc))
             drafts = []
         if instructor.uses_topics:
@@ -643,7 +644,7 @@ class Engine:
                 kept.append(draft)
             elif subject is not None:
                 self.stats.filter_hits[f"topic_avoidance: {subject}"] += 1
-                ctx.reject("avoided_topic", subject)
+                ctx.reject(Reason.AVOIDED_TOPIC, subject)
         return kept
 
     async def _cache_put(self, key: str, call: CachedCall, model: str, endpoint: str) -> None:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airloom.errors import AirloomError
+from airloom.formats.fences import first_fenced_block
 
 __all__ = [
     "AIROBOROS_V1_SYSTEM",
@@ -448,7 +449,6 @@ def _strip_marks(marked: str, marks: tuple[str, str]) -> tuple[str, list[tuple[i
 
 # ----------------------------------------------------------------------- PLAINFORMAT
 
-_FENCE_RE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[ \t]*$")
 _PREAMBLE_RE = re.compile(
     r"^\s*(?:(?:sure|certainly|of course|okay|ok)\b[^\n]*|"
     r"(?:here(?:'s| is| are)|below is|the following)\b[^\n]*:)\s*$",
@@ -477,25 +477,6 @@ def is_plainformat(prompt: str) -> bool:
     return prompt.rstrip().endswith(PLAINFORMAT)
 
 
-def _first_fenced_block(lines: list[str]) -> str | None:
-    for start, line in enumerate(lines):
-        opened = _FENCE_RE.match(line)
-        if opened is None:
-            continue
-        fence = opened.group(1)
-        for end in range(start + 1, len(lines)):
-            closing = _FENCE_RE.match(lines[end])
-            if (
-                closing
-                and not closing.group(2)
-                and closing.group(1)[0] == fence[0]
-                and len(closing.group(1)) >= len(fence)
-            ):
-                return "\n".join(lines[start + 1 : end])
-        return "\n".join(lines[start + 1 :])
-    return None
-
-
 def plain_code(response: str) -> str:
     """The raw code of an answer to a PLAINFORMAT prompt.
 
@@ -511,7 +492,7 @@ def plain_code(response: str) -> str:
         '    x = 1'
     """
     lines = response.replace("\r\n", "\n").split("\n")
-    fenced = _first_fenced_block(lines)
+    fenced = first_fenced_block(response)
     if fenced is not None:
         return fenced.strip("\n").rstrip()
     while lines and not lines[0].strip():

@@ -46,6 +46,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from airloom.errors import AirloomError, ParseError
+from airloom.formats.fences import is_fence_line
 
 __all__ = [
     "BEGINCONTEXT",
@@ -409,7 +410,6 @@ _HEADER_RE = re.compile(
 )
 _BULLET_RE = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _PAIR_RE = re.compile(r"^([^:]{1,60}?)\s*:\s*(.*)$")
-_FENCE_RE = re.compile(r"^```[\w-]*\s*$")
 
 
 def _strip_markup(text: str) -> str:
@@ -430,7 +430,7 @@ def _line_pair(line: str) -> tuple[str, str] | None:
 
 
 def _json_citations(lines: list[str]) -> list[dict[str, str]] | None:
-    body = "\n".join(line for line in lines if not _FENCE_RE.match(line.strip())).strip()
+    body = "\n".join(line for line in lines if not is_fence_line(line)).strip()
     if not body.startswith(("{", "[")):
         return None
     try:

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from pydantic import Field, model_validator
 
-from airloom.config import InstructorConfig
 from airloom.errors import AirloomError, ParseError
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
-from airloom.instructors.verified import enforce, item_rngs
+from airloom.instructors.checked import enforce
+from airloom.instructors.settings.agent import AgentConfig
+from airloom.instructors.verified import item_rngs
+from airloom.reasons import Reason
 from airloom.runtime.decode import Format, decode_structured
 from airloom.runtime.functions import (
     FunctionCall,
@@ -41,22 +42,6 @@ from airloom.runtime.functions import (
     FunctionRegistry,
     FunctionSpec,
 )
-
-
-class AgentConfig(InstructorConfig):
-    """Knobs of the agent instructor."""
-
-    min_functions: int = Field(3, ge=2, le=20, description="Fewest functions in a listing.")
-    max_functions: int = Field(9, ge=2, le=20, description="Most functions in a listing.")
-    yaml_ratio: float = Field(
-        0.5, ge=0.0, le=1.0, description="Share of prompts asking for a YAML (not JSON) answer."
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> AgentConfig:
-        if self.min_functions > self.max_functions:
-            raise ValueError("min_functions must not exceed max_functions")
-        return self
 
 
 @dataclass(frozen=True)
@@ -71,7 +56,7 @@ class Toolbox:
 def _definitions(value: Any) -> list[Mapping[str, Any]]:
     functions = value.get("functions") if isinstance(value, Mapping) else None
     if not isinstance(functions, list) or not all(isinstance(f, Mapping) for f in functions):
-        raise Rejected("unparseable", "no 'functions' list of objects")
+        raise Rejected(Reason.UNPARSEABLE, "no 'functions' list of objects")
     return functions
 
 
@@ -87,25 +72,25 @@ def parse_toolbox(text: str, min_functions: int, max_functions: int) -> Toolbox:
     try:
         value = decode_structured(text, prefer="json").value
     except ParseError as exc:
-        raise Rejected("unparseable", exc.message) from exc
+        raise Rejected(Reason.UNPARSEABLE, exc.message) from exc
     definitions = _definitions(value)
     if not min_functions <= len(definitions) <= max_functions:
         raise Rejected(
-            "bad_functions",
+            Reason.BAD_FUNCTIONS,
             f"{len(definitions)} functions, expected {min_functions} to {max_functions}",
         )
     try:
         registry = FunctionRegistry.from_schemas(definitions)
     except AirloomError as exc:
-        raise Rejected("bad_functions", exc.message) from exc
+        raise Rejected(Reason.BAD_FUNCTIONS, exc.message) from exc
     if any(not spec.description.strip() for spec in registry):
-        raise Rejected("bad_functions", "a function has no description")
+        raise Rejected(Reason.BAD_FUNCTIONS, "a function has no description")
     user_input = str(value.get("input") or "").strip()
     function = str(value.get("function") or "").strip()
     if not user_input:
-        raise Rejected("unparseable", "no user input")
+        raise Rejected(Reason.UNPARSEABLE, "no user input")
     if function not in registry:
-        raise Rejected("bad_functions", f"the chosen function {function!r} is not in the list")
+        raise Rejected(Reason.BAD_FUNCTIONS, f"the chosen function {function!r} is not in the list")
     return Toolbox(registry, user_input, function)
 
 
@@ -141,13 +126,15 @@ def answer_call(toolbox: Toolbox, answer: str, fmt: str) -> FunctionCall:
     try:
         call = toolbox.registry.parse(answer, prefer="yaml" if fmt == "yaml" else "json")
     except FunctionCallError as exc:
-        raise Rejected("invalid_call", "; ".join(exc.problems) or exc.message) from exc
+        raise Rejected(Reason.INVALID_CALL, "; ".join(exc.problems) or exc.message) from exc
     except ParseError as exc:
-        raise Rejected("unparseable", exc.message) from exc
+        raise Rejected(Reason.UNPARSEABLE, exc.message) from exc
     if not isinstance(call, FunctionCall):
-        raise Rejected("invalid_call", "the answer chooses no function")
+        raise Rejected(Reason.INVALID_CALL, "the answer chooses no function")
     if call.name != toolbox.function:
-        raise Rejected("wrong_function", f"called {call.name}, the input needs {toolbox.function}")
+        raise Rejected(
+            Reason.WRONG_FUNCTION, f"called {call.name}, the input needs {toolbox.function}"
+        )
     return call
 
 

@@ -23,8 +23,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from pydantic import Field
-
 from airloom.checks.anonymization import (
     FIRST_NAMES,
     KIND_WORDS,
@@ -32,20 +30,12 @@ from airloom.checks.anonymization import (
     PLACEHOLDERS,
     EntityKind,
 )
-from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
-from airloom.instructors.verified import enforce, item_rngs, strip_preamble
+from airloom.instructors.checked import enforce
+from airloom.instructors.settings.anonymization import _KINDS, AnonymizationConfig
+from airloom.instructors.verified import item_rngs, strip_preamble
+from airloom.reasons import Reason
 
-DEFAULT_STYLES = [
-    "email between colleagues",
-    "customer support ticket",
-    "set of meeting notes",
-    "security incident report",
-    "chat transcript",
-    "server maintenance notice",
-    "short news item",
-    "doctor's appointment reminder",
-]
 MONTH_NAMES = [
     "January",
     "February",
@@ -60,25 +50,6 @@ MONTH_NAMES = [
     "November",
     "December",
 ]
-_KINDS: tuple[EntityKind, ...] = ("names", "ips", "dates")
-
-
-class AnonymizationConfig(InstructorConfig):
-    """Knobs of the anonymization instructor."""
-
-    kinds: list[EntityKind] = Field(
-        default_factory=lambda: list(_KINDS),
-        min_length=1,
-        description="Entity kinds a request may ask to remove (names, ips, dates).",
-    )
-    styles: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_STYLES),
-        min_length=1,
-        description="Kinds of source text.",
-    )
-    placeholder_ratio: float = Field(
-        0.5, ge=0.0, le=1.0, description="Share of requests asking for placeholders like [NAME]."
-    )
 
 
 @dataclass(frozen=True)
@@ -222,7 +193,7 @@ class AnonymizationInstructor(Instructor):
         )
         missing = [e for kind in _KINDS for e in entities.of(kind) if e not in text]
         if missing:
-            raise Rejected("entities_missing", ", ".join(missing[:3]))
+            raise Rejected(Reason.ENTITIES_MISSING, ", ".join(missing[:3]))
         return plan, text
 
     async def _rewrite(self, ctx: RoundContext, item: tuple[Plan, str]) -> Draft:

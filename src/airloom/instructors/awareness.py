@@ -29,9 +29,6 @@ import random
 import re
 from collections.abc import Callable
 
-from pydantic import Field, model_validator
-
-from airloom.config import InstructorConfig
 from airloom.instructors.base import (
     Draft,
     Instructor,
@@ -41,7 +38,6 @@ from airloom.instructors.base import (
     load_template,
 )
 from airloom.instructors.characters import (
-    INTERVIEWER_NAMES,
     Card,
     cards_from_records,
     chat_between_system,
@@ -51,6 +47,8 @@ from airloom.instructors.characters import (
     straight_quotes,
     strip_speaker,
 )
+from airloom.instructors.settings.awareness import AwarenessConfig
+from airloom.reasons import Reason
 
 CHARACTER_KINDS: dict[str, tuple[str, str]] = {
     "corporeal": (
@@ -73,34 +71,6 @@ CHARACTER_KINDS: dict[str, tuple[str, str]] = {
 }
 
 _BROKEN_CHARACTER = re.compile(r"\bas an? (?:human|ai\b|artificial|language model)", re.I)
-
-
-class AwarenessConfig(InstructorConfig):
-    """Knobs of the awareness instructor."""
-
-    location_ratio: float = Field(
-        0.2, ge=0.0, le=1.0, description="Share of rounds about the user's location."
-    )
-    temporal_ratio: float = Field(
-        0.2, ge=0.0, le=1.0, description="Share of rounds about the current date/time."
-    )
-    interviewer_names: list[str] = Field(
-        default_factory=lambda: list(INTERVIEWER_NAMES),
-        min_length=1,
-        description="Names of the person asking a character.",
-    )
-    location_prompt_path: str | None = Field(
-        None, description="Location template (default: built-in); prompt_path is the character one."
-    )
-    temporal_prompt_path: str | None = Field(
-        None, description="Temporal template (default: built-in awareness_temporal.txt)."
-    )
-
-    @model_validator(mode="after")
-    def _ratios(self) -> AwarenessConfig:
-        if self.location_ratio + self.temporal_ratio > 1.0:
-            raise ValueError("location_ratio + temporal_ratio must not exceed 1")
-        return self
 
 
 def choose_kind(rng: random.Random, config: AwarenessConfig, *, has_humans: bool) -> str:
@@ -228,7 +198,7 @@ class AwarenessInstructor(Instructor):
             question, context = block["QUESTION"], block["CONTEXT"]
             plain, contextual = block["ANSWER"], block["CONTEXTUAL_ANSWER"]
             if " ".join(plain.split()) == " ".join(contextual.split()):
-                ctx.reject("same_answers", question[:80])
+                ctx.reject(Reason.SAME_ANSWERS, question[:80])
                 continue
             unit = f"awareness:{stable_id(question)}"
             meta = {"kind": kind}
@@ -267,7 +237,7 @@ class AwarenessInstructor(Instructor):
             question = block["QUESTION"]
             answer = character_answer(block["CONTEXTUAL_ANSWER"], card.name)
             if not answer or _BROKEN_CHARACTER.search(answer):
-                ctx.reject("broke_character", answer[:80])
+                ctx.reject(Reason.BROKE_CHARACTER, answer[:80])
                 continue
             unit = f"awareness:{stable_id(card.name, question)}"
             meta = {"kind": f"character/{sub_kind}", "character": card.name, "card_id": card.id}
@@ -292,11 +262,11 @@ class AwarenessInstructor(Instructor):
         blocks: list[dict[str, str]] = []
         for item in parsed[: self.settings.batch_size]:
             if isinstance(item, str):
-                ctx.reject("unparseable", item)
+                ctx.reject(Reason.UNPARSEABLE, item)
             else:
                 blocks.append(item)
         if not parsed:
-            ctx.reject("unparseable", "no QUESTION blocks")
+            ctx.reject(Reason.UNPARSEABLE, "no QUESTION blocks")
         return blocks
 
     def expected_yield(self) -> int:

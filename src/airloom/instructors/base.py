@@ -5,7 +5,9 @@ An instructor is a class with a category ``name``, a typed config section
 :meth:`Instructor.run_round`, that uses the :class:`RoundContext` the engine hands it to
 call the teacher, check novelty and return :class:`Draft` records. Everything else —
 concurrency, retries, caching, budgets, filters, dedup, counting, persistence — is the
-engine's job, written once.
+engine's job, written once. An item is dropped with :class:`Rejected` and a
+:class:`~airloom.reasons.Reason`; a round with no source material left raises
+:class:`SourceExhausted`, and the instructor ends ``exhausted``.
 
 A round must be deterministic given its context (``ctx.rng`` is seeded from the run
 seed, the category and the round index): that is what lets a resumed run replay an
@@ -36,6 +38,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeAlias, TypeVar
 from airloom.config import InstructorConfig
 from airloom.errors import ConfigError
 from airloom.formats.transcripts import Turn as Turn
+from airloom.reasons import Reason
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -78,7 +81,7 @@ REFUSALS_ONLY: Filtering = "refusals"
 class Rejected(Exception):
     """Raised inside a round for one item: the engine counts ``reason`` and moves on."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: Reason, detail: str = "") -> None:
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -92,28 +95,46 @@ class Truncated(Rejected):
 
     Example:
         >>> exc = Truncated("TSK 1. Sort a list.\\nTSK 2. Wri")
-        >>> exc.reason, exc.text.splitlines()[0]
+        >>> str(exc.reason), exc.text.splitlines()[0]
         ('truncated', 'TSK 1. Sort a list.')
     """
 
     def __init__(self, text: str) -> None:
-        super().__init__("truncated", "the teacher hit max_tokens")
+        super().__init__(Reason.TRUNCATED, "the teacher hit max_tokens")
         self.text = text
 
 
 class SourceExhausted(Rejected):
-    """Raised by a round when its instructor has no source material left (every
+    """The one way a round says its instructor has no source material left (every
     source record used, no character cards, …): the engine counts ``reason``, launches
     no further round of that instructor, lets the rounds in flight finish and reports
     it as ``exhausted`` instead of retrying forever.
 
     Example:
-        >>> SourceExhausted("no_cards", "enable character").reason
-        'no_cards'
+        >>> SourceExhausted(Reason.NO_CARDS, "enable character").reason
+        <Reason.NO_CARDS: 'no_cards'>
     """
 
-    def __init__(self, reason: str = "source_exhausted", detail: str = "") -> None:
+    def __init__(self, reason: Reason = Reason.SOURCE_EXHAUSTED, detail: str = "") -> None:
         super().__init__(reason, detail)
+
+
+def round_slice(items: Sequence[T], round_index: int, size: int, what: str) -> Sequence[T]:
+    """Round ``round_index``'s share of source ``items`` (``size`` each, the last one
+    partial); raises :class:`SourceExhausted` once every item has had its round.
+
+    Example:
+        >>> round_slice("abcde", 2, 2, "letters")
+        'e'
+        >>> round_slice("abcde", 3, 2, "letters")
+        Traceback (most recent call last):
+        ...
+        airloom.instructors.base.SourceExhausted: source_exhausted: all 5 letters were used
+    """
+    start = round_index * size
+    if start >= len(items):
+        raise SourceExhausted(Reason.SOURCE_EXHAUSTED, f"all {len(items)} {what} were used")
+    return items[start : start + size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +257,7 @@ class RoundContext(Protocol):
         """``n`` topics for this round (sampled without replacement when possible)."""
         ...
 
-    def reject(self, reason: str, detail: str = "") -> None:
+    def reject(self, reason: Reason, detail: str = "") -> None:
         """Count one rejected item (e.g. ``unparseable``) with a short detail."""
         ...
 
@@ -314,7 +335,7 @@ def whole_items(text: str, parse: Callable[[str], list[T]]) -> list[T]:
 async def map_rejecting(
     fn: Callable[[T], Awaitable[R]],
     items: Sequence[T],
-    on_reject: Callable[[str, str], None],
+    on_reject: Callable[[Reason, str], None],
 ) -> list[R]:
     """Run ``fn`` over items concurrently; items raising :class:`Rejected` are reported to
     ``on_reject(reason, detail)`` and dropped (what ``RoundContext.map`` does).
@@ -323,13 +344,13 @@ async def map_rejecting(
         >>> import asyncio
         >>> async def half(n):
         ...     if n % 2:
-        ...         raise Rejected("odd", str(n))
+        ...         raise Rejected(Reason.UNPARSEABLE, str(n))
         ...     return n // 2
         >>> seen = []
         >>> asyncio.run(map_rejecting(half, [1, 2, 4], lambda r, d: seen.append((r, d))))
         [1, 2]
         >>> seen
-        [('odd', '1')]
+        [(<Reason.UNPARSEABLE: 'unparseable'>, '1')]
     """
 
     async def guarded(item: T) -> tuple[bool, R | None]:

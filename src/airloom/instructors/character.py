@@ -29,10 +29,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field
-
 from airloom.checks import sessions as _card_checks  # noqa: F401  (registers)
-from airloom.config import InstructorConfig, configured_path
+from airloom.config import configured_path
 from airloom.errors import ConfigError
 from airloom.instructors.base import (
     Draft,
@@ -43,21 +41,10 @@ from airloom.instructors.base import (
 )
 from airloom.instructors.characters import Card, group_fields
 from airloom.instructors.engines import topic_lines
+from airloom.instructors.settings.character import CharacterConfig
+from airloom.reasons import Reason
 
 CARD_KEYS = ("DESCRIPTION", "NAME", "GUIDE")
-
-
-class CharacterConfig(InstructorConfig):
-    """Knobs of the character instructor."""
-
-    seed_path: str | None = Field(
-        None,
-        description="Folder of example character descriptions (*.txt); default: built-in.",
-    )
-    max_name_words: int = Field(6, ge=1, description="Longest accepted name, in words.")
-    min_description_words: int = Field(
-        12, ge=1, description="Shortest accepted description, in words."
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,18 +206,18 @@ class CharacterInstructor(Instructor):
             for block in blocks
         ]
         if not parsed:
-            ctx.reject("unparseable", "no DESCRIPTION/NAME/GUIDE blocks")
+            ctx.reject(Reason.UNPARSEABLE, "no DESCRIPTION/NAME/GUIDE blocks")
             return []
         drafts: list[Draft] = []
         names: set[str] = set()
         for card in parsed[: settings.batch_size]:
             try:
                 if card.problem:
-                    raise Rejected("bad_card", card.problem)
+                    raise Rejected(Reason.BAD_CARD, card.problem)
                 if copies_example(card.description, example):
-                    raise Rejected("copied_example", card.name)
+                    raise Rejected(Reason.COPIED_EXAMPLE, card.name)
                 if card.name.casefold() in names:
-                    raise Rejected("duplicate_name", card.name)
+                    raise Rejected(Reason.DUPLICATE_NAME, card.name)
             except Rejected as exc:
                 ctx.reject(exc.reason, exc.detail)
                 continue

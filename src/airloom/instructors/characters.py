@@ -25,36 +25,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airloom.formats.fences import strip_fence_lines
 from airloom.formats.transcripts import formatted_transcript as formatted_transcript
 from airloom.formats.transcripts import merge_turns as merge_turns
 from airloom.formats.transcripts import session_text as session_text
-from airloom.instructors.base import Draft, Rejected, RoundContext, SourceExhausted, Turn
+from airloom.instructors.base import Draft, RoundContext, SourceExhausted, Turn
+from airloom.reasons import Reason
 
 CHARACTER_CATEGORY = "character"
-
-#: First names for the person chatting with a character (gtkm, awareness, introspection).
-INTERVIEWER_NAMES = [
-    "James",
-    "Mary",
-    "Robert",
-    "Patricia",
-    "John",
-    "Jennifer",
-    "Michael",
-    "Linda",
-    "William",
-    "Elizabeth",
-    "David",
-    "Barbara",
-    "Richard",
-    "Susan",
-    "Joseph",
-    "Jessica",
-    "Thomas",
-    "Sarah",
-    "Charles",
-    "Karen",
-]
 
 #: Rules every in-character answer is written under (paraphrase of the original's).
 IN_CHARACTER_RULES = (
@@ -171,7 +149,7 @@ async def load_cards(ctx: RoundContext, minimum: int = 1) -> list[Card]:
     cards = cards_from_records(await ctx.source_records([CHARACTER_CATEGORY]))
     if len(cards) < minimum:
         raise SourceExhausted(
-            "no_cards",
+            Reason.NO_CARDS,
             f"{len(cards)} character card(s) in the store, {minimum} needed: enable the "
             "character instructor (count > 0) or resume a store that holds cards",
         )
@@ -209,9 +187,6 @@ def _canonical(found: str, keys: Sequence[str]) -> str:
     return found.upper()
 
 
-_FENCE_LINE = re.compile(r"^[ \t]*```[\w-]*[ \t]*$", re.MULTILINE)
-
-
 def clean_value(text: str) -> str:
     """Strip a field value: whitespace, code fences, markdown emphasis and separators.
 
@@ -219,7 +194,7 @@ def clean_value(text: str) -> str:
         >>> clean_value("  **Ann Lee**  \\n---\\n")
         'Ann Lee'
     """
-    text = _FENCE_LINE.sub("", text)
+    text = strip_fence_lines(text)
     text = re.sub(r"(?m)^[ \t]*(?:-{3,}|\*{3,}|={3,})[ \t]*$", "", text).strip()
     return re.sub(r"^(?:\*\*|__)(.*?)(?:\*\*|__)$", r"\1", text, flags=re.DOTALL).strip()
 
@@ -335,39 +310,3 @@ def session_draft(
         dedup_text=dedup_text if dedup_text is not None else session_text(merged),
         meta=meta,
     )
-
-
-def draft_as_record(category: str, draft: Draft) -> dict[str, Any]:
-    """A draft in the record form checks read (the fields of ``Store.iter_records``).
-
-    Example:
-        >>> draft_as_record("gtkm", Draft("q", "a"))["conversation"] is None
-        True
-    """
-    return {
-        "category": category,
-        "instruction": draft.instruction,
-        "response": draft.response,
-        "system": draft.system,
-        "conversation": [{"role": t.role, "content": t.content} for t in draft.conversation]
-        if draft.conversation
-        else None,
-        "skip_prompt_formatting": draft.skip_prompt_formatting,
-        "meta": draft.meta,
-    }
-
-
-def run_checks(category: str, draft: Draft) -> None:
-    """Run every check registered for ``category`` on a draft; the first failure is
-    raised as :class:`Rejected` with the check's reason (what curation reports too).
-
-    Example:
-        >>> run_checks("no_checks_here", Draft("q", "a"))
-    """
-    from airloom.checks import CHECKS
-
-    record = draft_as_record(category, draft)
-    for check in CHECKS.get(category, []):
-        verdict = check(record)
-        if not verdict.ok:
-            raise Rejected("check_failed", verdict.reason)

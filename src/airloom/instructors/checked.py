@@ -1,12 +1,12 @@
-"""Run a category's registered record checks on a draft at generation time.
+"""The one way an instructor rejects a draft that fails its category's checks.
 
-The checks of :mod:`airloom.checks` are pure functions of a record dict; this module
-turns a :class:`Draft` into that dict and raises :class:`Rejected` (reason
-``failed_check``, the verdict's reason as detail) when one fails, so the engine counts
-the reject and curation can rerun the very same checks later.
+The checks of :mod:`airloom.checks` are pure functions of a record dict; :func:`enforce`
+turns a :class:`Draft` into that dict, runs every check registered for the category and
+raises :class:`Rejected` with :attr:`Reason.FAILED_CHECK` (the verdict's reason as
+detail) at the first failure, so the engine counts the reject and ``airloom verify``
+reruns the very same checks later.
 
 Example:
-    >>> import airloom.checks.editor
     >>> enforce("editor", Draft(instruction="Fix.\\n\\nText: Teh cat.", response="The cat."))
     Draft(instruction='Fix.\\n\\nText: Teh cat.', response='The cat.', ...)
     >>> try:
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airloom.checks import CHECKS
+from airloom.checks import checks_for
 from airloom.instructors.base import Draft, Rejected
+from airloom.reasons import Reason
 
-#: Reject reason of a draft that fails one of its category's checks.
-FAILED_CHECK = "failed_check"
+__all__ = ["draft_record", "enforce"]
 
 
 def draft_record(category: str, draft: Draft) -> dict[str, Any]:
@@ -51,13 +51,19 @@ def draft_record(category: str, draft: Draft) -> dict[str, Any]:
 
 
 def enforce(category: str, draft: Draft) -> Draft:
-    """Return the draft unchanged, or raise :class:`Rejected` when a check fails."""
-    checks = CHECKS.get(category, [])
+    """Return the draft unchanged, or raise :class:`Rejected` (``failed_check``) when one
+    of the category's checks fails.
+
+    Example:
+        >>> enforce("no_checks_here", Draft("a", "b")).response
+        'b'
+    """
+    checks = checks_for(category)
     if not checks:
         return draft
     record = draft_record(category, draft)
     for check in checks:
         verdict = check(record)
         if not verdict.ok:
-            raise Rejected(FAILED_CHECK, verdict.reason)
+            raise Rejected(Reason.FAILED_CHECK, verdict.reason)
     return draft

@@ -11,75 +11,13 @@ Example:
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
-
-from airloom.config import InstructorConfig
 from airloom.formats.chat import PLAINFORMAT, plain_code
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.engines import complete_task_list, drop_copies
-
-DEFAULT_LANGUAGES = [
-    "python",
-    "javascript",
-    "java",
-    "c",
-    "c++",
-    "golang",
-    "C#",
-    "bash",
-    "powershell",
-    "SQL",
-]
-DEFAULT_RELATED_SOFTWARE = [
-    "elasticsearch",
-    "opensearch",
-    "mongodb",
-    "cassandra",
-    "redis",
-    "memcached",
-    "postgresql",
-    "mariadb",
-    "mysql",
-    "aws s3",
-    "gcs cloud storage",
-    "azure storage",
-    "aws lambda",
-    "kubernetes",
-    "pytorch",
-    "pandas",
-    "numpy",
-    "keras",
-    "tensorflow",
-    "scipy",
-    "matplotlib",
-    "django",
-    "cherrypy",
-    "opencv",
-    "pyramid web framework",
-]
-
-
-class CodingConfig(InstructorConfig):
-    """Knobs of the coding instructor."""
-
-    coding_languages: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_LANGUAGES),
-        description="Languages the tasks ask for (one sampled per task).",
-    )
-    related_software: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_RELATED_SOFTWARE),
-        description="Software one task per batch (batch_size > 3) must interact with.",
-    )
-    plain_ratio: float = Field(
-        0.5, ge=0.0, le=1.0, description="Share of tasks answered as bare code (PLAINFORMAT)."
-    )
-
-    @field_validator("coding_languages")
-    @classmethod
-    def _not_empty(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("needs at least one language")
-        return value
+from airloom.instructors.settings.coding import (
+    CodingConfig,
+)
+from airloom.reasons import Reason
 
 
 class CodingInstructor(Instructor):
@@ -115,7 +53,7 @@ class CodingInstructor(Instructor):
         listing = await complete_task_list(ctx, prompt, template=template)
         tasks = drop_copies(ctx, listing, prompt)[:batch_size]
         if not tasks:
-            ctx.reject("unparseable", "no 'TSK n.' items in the task list")
+            ctx.reject(Reason.UNPARSEABLE, "no 'TSK n.' items in the task list")
             return []
         fresh = [task for task, ok in zip(tasks, await ctx.novel(tasks), strict=True) if ok]
         plain_flags = {task: ctx.rng.random() < config.plain_ratio for task in fresh}
@@ -128,7 +66,7 @@ class CodingInstructor(Instructor):
                     await ctx.complete(prompt, key="response", filtered=REFUSALS_ONLY)
                 )
                 if not code.strip():
-                    raise Rejected("unparseable", "empty code in a PLAINFORMAT answer")
+                    raise Rejected(Reason.UNPARSEABLE, "empty code in a PLAINFORMAT answer")
                 return Draft(
                     instruction=f"{task} {PLAINFORMAT}",
                     response=code,

@@ -20,47 +20,15 @@ import random
 import re
 from dataclasses import dataclass
 
-from pydantic import Field
-
-from airloom.config import InstructorConfig
 from airloom.errors import ParseError
 from airloom.formats.closed_context import check_citations, parse_closed_context
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.engines import copied_from_prompt, topic_lines
+from airloom.instructors.settings.contextual import (
+    ContextualConfig,
+)
+from airloom.reasons import Reason
 
-DEFAULT_STYLES = [
-    "news article",
-    "blog post",
-    "slack conversation",
-    "text messages",
-    "fictional short story",
-    "video transcript",
-    "song",
-    "poem",
-    "scientific study",
-    "medical report",
-    "reddit post with replies",
-    "email",
-    "tweet",
-    "jira ticket",
-    "github merge request",
-    "gitlab issue",
-    "how-to article",
-]
-DEFAULT_FORMATS = [
-    "JSON",
-    "YAML",
-    "CSV",
-    "markdown",
-    "markdown table",
-    "bullet list",
-    "numbered list",
-    "python dict",
-    "php associative array",
-    "JSONL",
-    "javascript object",
-    "XML",
-]
 _SOURCE_PHRASES = [
     "What is your source?",
     "Please provide references.",
@@ -71,24 +39,6 @@ _SOURCE_PHRASES = [
     "Where did you find this information?",
     "Include your references.",
 ]
-
-
-class ContextualConfig(InstructorConfig):
-    """Knobs of the contextual instructor."""
-
-    context_styles: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_STYLES), description="Writing style per input block."
-    )
-    formatting_options: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_FORMATS),
-        description="Output formats tasks may ask for.",
-    )
-    topic_avoidance: str | None = Field(
-        None, description="Avoidance sentence for this instructor (default: the global one)."
-    )
-    check_citations: bool = Field(
-        True, description="Reject answers citing metadata that was not given."
-    )
 
 
 @dataclass(frozen=True)
@@ -192,21 +142,23 @@ def canonical_instruction(text: str, prompt: str) -> str:
     try:
         parsed = parse_closed_context(text.strip(), strict=False)
     except ParseError as exc:
-        raise Rejected("unparseable", exc.message) from exc
+        raise Rejected(Reason.UNPARSEABLE, exc.message) from exc
     if not parsed.instruction.strip():
-        raise Rejected("unparseable", "no tasks between BEGININSTRUCTION and ENDINSTRUCTION")
+        raise Rejected(Reason.UNPARSEABLE, "no tasks between BEGININSTRUCTION and ENDINSTRUCTION")
     if copied_from_prompt(parsed.instruction, prompt):
-        raise Rejected("copied_prompt", parsed.instruction[:120])
+        raise Rejected(Reason.COPIED_PROMPT, parsed.instruction[:120])
     for number, block in enumerate(parsed.blocks, start=1):
         if not block.metadata:
-            raise Rejected("unparseable", f"input block {number} has no metadata")
+            raise Rejected(Reason.UNPARSEABLE, f"input block {number} has no metadata")
         if _PLACEHOLDER_TEXT.fullmatch(block.text.strip()) or any(
             key.lower() == "key" or value.lower() in ("value", "[value]")
             for key, value in block.metadata.items()
         ):
-            raise Rejected("placeholder", f"input block {number} keeps the layout's placeholders")
+            raise Rejected(
+                Reason.PLACEHOLDER, f"input block {number} keeps the layout's placeholders"
+            )
         if copied_from_prompt(block.text, prompt):
-            raise Rejected("copied_prompt", block.text[:120])
+            raise Rejected(Reason.COPIED_PROMPT, block.text[:120])
     return parsed.render()
 
 
@@ -225,34 +177,34 @@ _NO_SOURCE = re.compile(
 )
 
 
-def answer_problem(response: str) -> tuple[str, str] | None:
+def answer_problem(response: str) -> tuple[Reason, str] | None:
     """Why an answer is unusable — a delimiter leaked into it, the layout's ``key: value``
     placeholder, or nothing but metadata lines, a references header and "no source
     available" — or None.
 
     Example:
         >>> answer_problem("ENDINPUT")
-        ('leaked_delimiter', 'ENDINPUT')
+        (<Reason.LEAKED_DELIMITER: 'leaked_delimiter'>, 'ENDINPUT')
         >>> answer_problem("key: value")
-        ('placeholder', 'key: value')
+        (<Reason.PLACEHOLDER: 'placeholder'>, 'key: value')
         >>> answer_problem("Reference(s):\\nurl: https://x\\nNo source available.")
-        ('no_answer', 'only key: value lines')
+        (<Reason.NO_ANSWER: 'no_answer'>, 'only key: value lines')
         >>> answer_problem("It opened in 1911.\\n\\nReference(s):\\nurl: https://x") is None
         True
     """
     leaked = _DELIMITER_WORD.search(response)
     if leaked:
-        return "leaked_delimiter", leaked.group(0)
+        return Reason.LEAKED_DELIMITER, leaked.group(0)
     placeholder = _PLACEHOLDER_PAIR.search(response)
     if placeholder:
-        return "placeholder", placeholder.group(0).strip()
+        return Reason.PLACEHOLDER, placeholder.group(0).strip()
     prose = [
         line
         for line in response.splitlines()
         if line.strip() and not _PAIR_OR_HEADER.match(line) and not _NO_SOURCE.match(line)
     ]
     if not prose:
-        return "no_answer", "only key: value lines"
+        return Reason.NO_ANSWER, "only key: value lines"
     return None
 
 
@@ -330,7 +282,7 @@ class ContextualInstructor(Instructor):
             if config.check_citations:
                 problems = check_citations(response, instruction)
                 if problems:
-                    raise Rejected("bad_citation", problems[0])
+                    raise Rejected(Reason.BAD_CITATION, problems[0])
             return Draft(instruction=instruction, response=response)
 
         return await ctx.map(answer, fresh)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from airloom.checks.solutions import canonical_layout
 from airloom.instructors.base import Draft
+from airloom.instructors.checked import enforce
 from airloom.instructors.engines import SimpleTaskInstructor
-from airloom.instructors.verified import enforce
 
 
 class CotInstructor(SimpleTaskInstructor):

@@ -25,13 +25,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import Field
-
 from airloom.checks import counterfactual as _checks  # noqa: F401  (registers the check)
-from airloom.config import InstructorConfig
 from airloom.formats.closed_context import InputBlock, build_closed_context
+from airloom.formats.fences import strip_fence_lines
 from airloom.instructors.base import Draft, Instructor, RoundContext
 from airloom.instructors.checked import enforce
+from airloom.instructors.settings.counterfactual_contextual import CounterfactualConfig
+from airloom.reasons import Reason
 
 CITE_PHRASES = (
     "Cite your source.",
@@ -52,7 +52,6 @@ _SECTION = re.compile(
 )
 _ITEM = re.compile(r"^[ \t]*(?:[-*•][ \t]+)?(?:\*\*)?(\d{1,3})[.)](?:\*\*)?[ \t]+", re.MULTILINE)
 _BULLET = re.compile(r"^[ \t]*[-*•][ \t]+", re.MULTILINE)
-_FENCE = re.compile(r"^[ \t]*```[\w-]*[ \t]*$", re.MULTILINE)
 _BRACKETED_URL = re.compile(
     r"[\[(]\s*(?:[A-Za-z][\w ]{0,20}:\s*)?<?(?P<url>https?://[^\s\]()<>]+)>?\s*[\])]"
 )
@@ -60,17 +59,6 @@ _TRAILING_URL = re.compile(
     r"(?:\b(?:source|url|link|reference)\s*:\s*)?<?(?P<url>https?://[^\s<>]+?)>?[.,;]?\s*$",
     re.IGNORECASE,
 )
-
-
-class CounterfactualConfig(InstructorConfig):
-    """Knobs of the counterfactual_contextual instructor."""
-
-    cite_ratio: float = Field(
-        0.5, ge=0.0, le=1.0, description="Share of questions that also ask for the source."
-    )
-    check_citations: bool = Field(
-        True, description="Reject answers citing metadata that was not given."
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,33 +156,35 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.split("\n") if line.strip()), "")
 
 
-def parse_counterfactual(text: str) -> tuple[list[CounterfactualItem], list[tuple[str, str]]]:
+def parse_counterfactual(
+    text: str,
+) -> tuple[list[CounterfactualItem], list[tuple[Reason, str]]]:
     """Parse a FACTS/COUNTER/QUESTIONS reply into complete items and problems.
 
     Problems are ``(reason, detail)`` pairs: ``unparseable`` for a missing section or
     a fact without its false version or question, ``no_source`` for a fact without a
     URL. A question is one line (prose after the last one is ignored).
     """
-    text = _FENCE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = strip_fence_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
     sections = _sections(text)
     if isinstance(sections, str):
-        return [], [("unparseable", f"no {sections}: section in the reply")]
+        return [], [(Reason.UNPARSEABLE, f"no {sections}: section in the reply")]
     facts = _items(sections["facts"])
     if not facts:
-        return [], [("unparseable", "no numbered items under FACTS:")]
+        return [], [(Reason.UNPARSEABLE, "no numbered items under FACTS:")]
     aligned = _align(facts, _items(sections["counter"]), _items(sections["questions"]))
     items: list[CounterfactualItem] = []
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[Reason, str]] = []
     for number, fact, counter, question in aligned:
         paragraph, source = split_source(fact)
         question_line = _first_line(question or "")
         if counter is None or not question_line:
             missing = "false version" if counter is None else "question"
-            problems.append(("unparseable", f"fact {number} has no {missing}"))
+            problems.append((Reason.UNPARSEABLE, f"fact {number} has no {missing}"))
         elif source is None:
-            problems.append(("no_source", f"fact {number} has no source URL"))
+            problems.append((Reason.NO_SOURCE, f"fact {number} has no source URL"))
         elif not paragraph:
-            problems.append(("unparseable", f"fact {number} is only a URL"))
+            problems.append((Reason.UNPARSEABLE, f"fact {number} is only a URL"))
         else:
             items.append(CounterfactualItem(number, paragraph, source, counter, question_line))
     return items, problems

@@ -19,10 +19,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from pydantic import Field
-
 from airloom.checks.lengths import count_words, length_verdict, round_target, word_target_line
-from airloom.config import InstructorConfig, configured_path
+from airloom.config import configured_path
 from airloom.errors import ConfigError
 from airloom.instructors.base import (
     Draft,
@@ -32,26 +30,12 @@ from airloom.instructors.base import (
     Turn,
     load_template,
 )
-from airloom.instructors.verified import enforce, item_rngs, strip_preamble
+from airloom.instructors.checked import enforce
+from airloom.instructors.settings.detailed_writing import DetailedWritingConfig
+from airloom.instructors.verified import item_rngs, strip_preamble
+from airloom.reasons import Reason
 
 SEED_SEPARATOR = "====="
-
-
-class DetailedWritingConfig(InstructorConfig):
-    """Knobs of the detailed_writing instructor."""
-
-    word_count: int = Field(4000, ge=50, le=20000, description="Target length in words.")
-    word_count_jitter: float = Field(
-        0.25, ge=0.0, le=0.9, description="Targets vary by up to this share around word_count."
-    )
-    parts: int = Field(3, ge=1, le=8, description="Calls the answer is written in.")
-    rewrite: bool = Field(False, description="Rewrite the joined parts as one piece.")
-    length_tolerance: float = Field(
-        0.25, gt=0.0, le=1.0, description="Accepted relative distance from the target length."
-    )
-    seed_path: str | None = Field(
-        None, description="Folder of example tasks (*.txt); default: the built-in examples."
-    )
 
 
 def stated_words(words: int) -> int:
@@ -114,7 +98,7 @@ class DetailedWritingInstructor(Instructor):
         text = await ctx.complete(prompt, key=f"task:{index}", template=template)
         task = strip_preamble(text)
         if not task:
-            raise Rejected("unparseable", "empty task")
+            raise Rejected(Reason.UNPARSEABLE, "empty task")
         return task
 
     async def _write(self, ctx: RoundContext, index: int, task: str, target: int) -> str:
@@ -184,7 +168,7 @@ class DetailedWritingInstructor(Instructor):
             text = await self._write(ctx, index, task, target)
             verdict = length_verdict(text, target, config.length_tolerance)
             if not verdict.ok:
-                raise Rejected("wrong_length", verdict.reason)
+                raise Rejected(Reason.WRONG_LENGTH, verdict.reason)
             draft = Draft(
                 instruction=f"{task}\n\n{word_target_line(stated_words(count_words(text)))}",
                 response=text,

@@ -9,7 +9,7 @@ flawed text, response: the original text}``; a "flawed" text identical to the
 original is rejected (``failed_check``, :mod:`airloom.checks.editor`). Each record
 keeps its source's id in ``meta.source_id``; sources already used by stored editor
 records are skipped, so a resumed or extended run never edits a text twice. When the
-sources run out the instructor stops producing (one ``sources_exhausted`` reject).
+sources run out the instructor ends ``exhausted`` (:class:`SourceExhausted`).
 
 Example:
     >>> import random
@@ -22,52 +22,19 @@ from __future__ import annotations
 import random
 import re
 
-from pydantic import Field, model_validator
-
 from airloom.checks import editor as _checks  # noqa: F401  (registers the check)
 from airloom.checks.editor import TEXT_LABEL
-from airloom.config import InstructorConfig
-from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext, round_slice
 from airloom.instructors.checked import enforce
+from airloom.instructors.settings.editor import EditorConfig
+from airloom.reasons import Reason
 
-DEFAULT_ISSUES = [
-    "several misspelled words",
-    "grammatical errors",
-    "childish, overly simple wording",
-    "errors typical of a writer with dyslexia",
-    "long, rambling run-on sentences",
-    "commonly confused words swapped (their/there, affect/effect, then/than)",
-]
-DEFAULT_REQUEST = (
-    "Rewrite the following text to improve and correct it: fix spelling, grammar, "
-    "word choice and sentence structure."
-)
 SOURCE_CATEGORY = "writing"
 
 _PREAMBLE = re.compile(
     r"^(?:sure|certainly|okay|ok|of course|here(?:'s| is| are))\b[^\n]*\n+", re.IGNORECASE
 )
 _LABEL = re.compile(r"^(?:rewritten\s+)?text\s*:\s*", re.IGNORECASE)
-
-
-class EditorConfig(InstructorConfig):
-    """Knobs of the editor instructor."""
-
-    issues: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_ISSUES),
-        description="Kinds of error written into the source texts.",
-    )
-    min_issues: int = Field(1, ge=1, description="Fewest kinds of error per text.")
-    max_issues: int = Field(3, ge=1, description="Most kinds of error per text.")
-    request: str = Field(DEFAULT_REQUEST, description="The fixed request opening each instruction.")
-
-    @model_validator(mode="after")
-    def _check(self) -> EditorConfig:
-        if not self.issues:
-            raise ValueError("issues needs at least one kind of error")
-        if self.min_issues > self.max_issues:
-            raise ValueError("min_issues must not exceed max_issues")
-        return self
 
 
 def choose_issues(rng: random.Random, issues: list[str], low: int, high: int) -> list[str]:
@@ -112,18 +79,11 @@ class EditorInstructor(Instructor):
     async def _sources(self, ctx: RoundContext) -> list[dict[str, object]]:
         """This round's slice of the writing records, minus those already edited."""
         records = await ctx.source_records([SOURCE_CATEGORY])
-        batch = self.settings.batch_size
-        start = ctx.round_index * batch
-        if start >= len(records):
-            if start - len(records) < batch:
-                ctx.reject("sources_exhausted", f"all {len(records)} writing records used")
-            return []
+        share = round_slice(records, ctx.round_index, self.settings.batch_size, "writing records")
         done = await ctx.source_records([self.name])
         used = {str((r.get("meta") or {}).get("source_id")) for r in done}
         return [
-            r
-            for r in records[start : start + batch]
-            if str(r["id"]) not in used and str(r.get("response") or "").strip()
+            r for r in share if str(r["id"]) not in used and str(r.get("response") or "").strip()
         ]
 
     async def run_round(self, ctx: RoundContext) -> list[Draft]:
@@ -145,7 +105,7 @@ class EditorInstructor(Instructor):
             reply = await ctx.complete(prompt, key=f"corrupt:{index}", template=template)
             flawed = clean_flawed(reply)
             if not flawed:
-                raise Rejected("empty", "the rewrite is empty")
+                raise Rejected(Reason.EMPTY, "the rewrite is empty")
             draft = Draft(
                 instruction=editor_instruction(config.request, flawed),
                 response=original,

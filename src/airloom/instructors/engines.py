@@ -30,6 +30,7 @@ from airloom.instructors.base import (
     complete_items,
 )
 from airloom.instructors.parsing import parse_labelled_items, parse_qa_pairs
+from airloom.reasons import Reason
 
 
 async def complete_task_list(
@@ -161,7 +162,7 @@ def drop_copies(ctx: RoundContext, items: list[str], prompt: str) -> list[str]:
     kept = []
     for item in items:
         if copied_from_prompt(item, prompt):
-            ctx.reject("copied_prompt", item[:120])
+            ctx.reject(Reason.COPIED_PROMPT, item[:120])
         else:
             kept.append(item)
     return kept
@@ -217,7 +218,7 @@ class SimpleTaskInstructor(Instructor):
         )
         tasks = drop_copies(ctx, listing, prompt)[: settings.batch_size]
         if not tasks:
-            ctx.reject("unparseable", f"no '{self.task_label} n.' items in the task list")
+            ctx.reject(Reason.UNPARSEABLE, f"no '{self.task_label} n.' items in the task list")
             return []
         fresh = [t for t, ok in zip(tasks, await ctx.novel(tasks), strict=True) if ok]
 
@@ -226,7 +227,7 @@ class SimpleTaskInstructor(Instructor):
                 self.response_prompt(task, ctx), key="response", filtered=self.filter_responses
             )
             if echoes(task, response):
-                raise Rejected("echo", response[:120])
+                raise Rejected(Reason.ECHO, response[:120])
             index = tasks.index(task)
             return self.make_draft(task, response, topics[index] if index < len(topics) else None)
 
@@ -271,13 +272,13 @@ class InlineQAInstructor(Instructor):
         )
         pairs = pairs[: settings.batch_size]
         if not pairs:
-            ctx.reject("unparseable", f"no {self.start_key}/{self.end_key} pairs")
+            ctx.reject(Reason.UNPARSEABLE, f"no {self.start_key}/{self.end_key} pairs")
             return []
         drafts = []
         for question, answer in pairs:
             try:
                 if echoes(question, answer):
-                    raise Rejected("echo", answer[:120])
+                    raise Rejected(Reason.ECHO, answer[:120])
                 drafts.append(self.check_pair(question, answer))
             except Rejected as exc:
                 ctx.reject(exc.reason, exc.detail)

@@ -18,45 +18,16 @@ from __future__ import annotations
 import math
 import re
 
-from pydantic import Field
-
 from airloom.checks import experience as _checks  # noqa: F401  (registers the check)
-from airloom.config import InstructorConfig
+from airloom.formats.fences import strip_fence_lines
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.checked import enforce
-
-DEFAULT_THEMES = [
-    "a city built inside a waterfall",
-    "a desert of singing sand",
-    "a library that grows like a forest",
-    "an island drifting above the clouds",
-    "a cave lit by crystals that hum",
-    "a garden at the bottom of the sea",
-    "a train that travels through the seasons",
-    "a market held on the back of a giant turtle",
-    "a frozen palace that melts at dusk",
-    "a lighthouse at the edge of the stars",
-    "a valley where it is always sunrise",
-    "a labyrinth of mirrors and soft light",
-]
+from airloom.instructors.settings.experience import ExperienceConfig
+from airloom.reasons import Reason
 
 _LABEL = r"^[ \t#>*_]*{name}[ \t*_]*:[ \t*_]*"
 _SETTING = re.compile(_LABEL.format(name="SETTING"), re.MULTILINE | re.IGNORECASE)
 _EXPERIENCE = re.compile(_LABEL.format(name="EXPERIENCE"), re.MULTILINE | re.IGNORECASE)
-_FENCE = re.compile(r"^[ \t]*```[\w-]*[ \t]*$", re.MULTILINE)
-
-
-class ExperienceConfig(InstructorConfig):
-    """Knobs of the experience instructor."""
-
-    word_count: int = Field(800, ge=50, description="Words the experience is asked to have.")
-    min_word_ratio: float = Field(
-        0.5, ge=0.0, le=1.0, description="Reject experiences shorter than this share of word_count."
-    )
-    themes: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_THEMES),
-        description="Loose inspirations, one drawn per prompt (empty: none).",
-    )
 
 
 def parse_experience(text: str) -> tuple[str, str]:
@@ -65,17 +36,19 @@ def parse_experience(text: str) -> tuple[str, str]:
     Raises :class:`Rejected` (``unparseable``) when a label is missing or a part is
     empty; text before ``SETTING:`` is ignored, quotes around the setting removed.
     """
-    text = _FENCE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = strip_fence_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
     setting = _SETTING.search(text)
     if setting is None:
-        raise Rejected("unparseable", "no SETTING: label")
+        raise Rejected(Reason.UNPARSEABLE, "no SETTING: label")
     experience = _EXPERIENCE.search(text, setting.end())
     if experience is None:
-        raise Rejected("unparseable", "no EXPERIENCE: label after SETTING:")
+        raise Rejected(Reason.UNPARSEABLE, "no EXPERIENCE: label after SETTING:")
     instruction = text[setting.end() : experience.start()].strip().strip('"“”').strip()
     response = text[experience.end() :].strip()
     if not instruction or not response:
-        raise Rejected("unparseable", "empty " + ("setting" if not instruction else "experience"))
+        raise Rejected(
+            Reason.UNPARSEABLE, "empty " + ("setting" if not instruction else "experience")
+        )
     return instruction, response
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from airloom.instructors.base import Draft, Instructor, RoundContext
 from airloom.instructors.verified import parse_field_blocks
+from airloom.reasons import Reason
 
 KEYS = ("PERSONA", "GREETING", "RESPONSE")
 
@@ -55,11 +56,11 @@ class GreetingInstructor(Instructor):
         text = await ctx.complete(prompt, key="greetings", template=template)
         blocks, incomplete = parse_field_blocks(text, KEYS)
         for _ in range(incomplete):
-            ctx.reject("unparseable", "a PERSONA/GREETING/RESPONSE block is incomplete")
+            ctx.reject(Reason.UNPARSEABLE, "a PERSONA/GREETING/RESPONSE block is incomplete")
         drafts = drafts_from_blocks(blocks[: self.settings.batch_size])
         if not drafts:
             if not incomplete:
-                ctx.reject("unparseable", "no PERSONA/GREETING/RESPONSE blocks")
+                ctx.reject(Reason.UNPARSEABLE, "no PERSONA/GREETING/RESPONSE blocks")
             return []
         novel = await ctx.novel([draft.text_for_dedup() for draft in drafts])
         return [draft for draft, ok in zip(drafts, novel, strict=True) if ok]

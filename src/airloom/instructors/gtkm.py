@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, model_validator
-
 from airloom.checks import sessions as _session_checks  # noqa: F401  (registers)
-from airloom.config import InstructorConfig
 from airloom.instructors.base import (
     Draft,
     Instructor,
@@ -36,40 +33,20 @@ from airloom.instructors.base import (
 )
 from airloom.instructors.characters import (
     IN_CHARACTER_RULES,
-    INTERVIEWER_NAMES,
     Card,
     chat_between_system,
     cut_at_markers,
     group_fields,
     load_cards,
-    run_checks,
     session_draft,
     straight_quotes,
     strip_speaker,
 )
+from airloom.instructors.checked import enforce
+from airloom.instructors.settings.gtkm import GtkmConfig
+from airloom.reasons import Reason
 
 _WORD = re.compile(r"[\w'-]+")
-
-
-class GtkmConfig(InstructorConfig):
-    """Knobs of the gtkm instructor."""
-
-    question_count: int = Field(20, ge=1, description="Questions asked per session.")
-    max_prompt_words: int = Field(
-        2500, ge=50, description="Longest transcript kept, in words (later pairs dropped)."
-    )
-    min_questions: int = Field(3, ge=1, description="Fewest answered questions in a session.")
-    interviewer_names: list[str] = Field(
-        default_factory=lambda: list(INTERVIEWER_NAMES),
-        min_length=1,
-        description="Names of the person asking the questions.",
-    )
-
-    @model_validator(mode="after")
-    def _counts(self) -> GtkmConfig:
-        if self.min_questions > self.question_count:
-            raise ValueError("min_questions must not exceed question_count")
-        return self
 
 
 def parse_questions(text: str) -> list[str]:
@@ -171,7 +148,7 @@ class GtkmInstructor(Instructor):
         )
         questions = listing[: config.question_count]
         if len(questions) < config.min_questions:
-            raise Rejected("too_few_questions", f"{len(questions)} parsed")
+            raise Rejected(Reason.TOO_FEW_QUESTIONS, f"{len(questions)} parsed")
         system = chat_between_system(card, interviewer)
         answer_system = self._answer_system(system, card, interviewer)
 
@@ -182,13 +159,15 @@ class GtkmInstructor(Instructor):
             )
             cleaned = clean_answer(text, card.name)
             if not cleaned:
-                raise Rejected("empty_answer", question[:80])
+                raise Rejected(Reason.EMPTY_ANSWER, question[:80])
             return question, cleaned
 
         pairs = await ctx.map(answer, list(enumerate(questions)))
         turns = transcript_turns(pairs, card.name, interviewer, system, config.max_prompt_words)
         if len(turns) // 2 < config.min_questions:
-            raise Rejected("too_few_answers", f"{len(turns) // 2} answered within the word cap")
+            raise Rejected(
+                Reason.TOO_FEW_ANSWERS, f"{len(turns) // 2} answered within the word cap"
+            )
         draft = session_draft(
             system,
             turns,
@@ -199,7 +178,7 @@ class GtkmInstructor(Instructor):
                 "questions": len(turns) // 2,
             },
         )
-        run_checks(self.name, draft)
+        enforce(self.name, draft)
         return [draft]
 
     def _answer_system(self, system: str, card: Card, interviewer: str) -> str:

@@ -39,11 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field, model_validator
-
 from airloom.checks import inline_actions as _inline_checks  # noqa: F401  (registers)
 from airloom.checks import sessions as _session_checks  # noqa: F401  (registers)
-from airloom.config import InstructorConfig
 from airloom.errors import AirloomError, ParseError
 from airloom.instructors.base import (
     Draft,
@@ -58,11 +55,13 @@ from airloom.instructors.characters import (
     Card,
     cut_at_markers,
     load_cards,
-    run_checks,
     session_draft,
     session_text,
     strip_speaker,
 )
+from airloom.instructors.checked import enforce
+from airloom.instructors.settings.inline_actions import InlineActionsConfig
+from airloom.reasons import Reason
 from airloom.runtime.actions import (
     BEGIN_FUNC,
     END_FUNC,
@@ -75,26 +74,6 @@ from airloom.runtime.actions import (
     parse_actions,
 )
 from airloom.runtime.decode import decode_structured
-
-
-class InlineActionsConfig(InstructorConfig):
-    """Knobs of the inline_actions instructor."""
-
-    exchanges: int = Field(3, ge=1, description="User messages per session.")
-    min_functions: int = Field(3, ge=1, description="Fewest functions a scene must define.")
-    max_functions: int = Field(8, ge=1, description="Most functions a scene is asked for.")
-    min_objects: int = Field(2, ge=0, description="Fewest objects a scene must list.")
-    min_actions: int = Field(1, ge=1, description="Fewest valid calls in a kept session.")
-    function_responses: bool = Field(
-        True, description="Follow a reply that acted with the results turn and a reaction."
-    )
-    max_rerolls: int = Field(2, ge=0, description="Extra attempts for one reply.")
-
-    @model_validator(mode="after")
-    def _range(self) -> InlineActionsConfig:
-        if self.max_functions < self.min_functions:
-            raise ValueError("max_functions must be >= min_functions")
-        return self
 
 
 @dataclass(frozen=True)
@@ -110,15 +89,15 @@ class Scene:
 
 def _objects(value: Any) -> list[dict[str, str]]:
     if not isinstance(value, list):
-        raise Rejected("bad_scene", "objects_available is not a list")
+        raise Rejected(Reason.BAD_SCENE, "objects_available is not a list")
     objects: list[dict[str, str]] = []
     names: set[str] = set()
     for item in value:
         if not isinstance(item, Mapping) or not str(item.get("name", "")).strip():
-            raise Rejected("bad_scene", f"object without a name: {item!r:.60}")
+            raise Rejected(Reason.BAD_SCENE, f"object without a name: {item!r:.60}")
         name = str(item["name"]).strip()
         if name.casefold() in names:
-            raise Rejected("bad_scene", f"object {name!r} listed twice")
+            raise Rejected(Reason.BAD_SCENE, f"object {name!r} listed twice")
         names.add(name.casefold())
         objects.append(
             {
@@ -144,31 +123,31 @@ def parse_scene(text: str, *, min_functions: int, min_objects: int) -> Scene:
     try:
         value = decode_structured(text).value
     except ParseError as exc:
-        raise Rejected("bad_scene", f"not JSON: {exc.message}") from exc
+        raise Rejected(Reason.BAD_SCENE, f"not JSON: {exc.message}") from exc
     if not isinstance(value, Mapping):
-        raise Rejected("bad_scene", "the scene is not a JSON object")
+        raise Rejected(Reason.BAD_SCENE, "the scene is not a JSON object")
     setting = str(value.get("setting", "")).strip()
     if not setting:
-        raise Rejected("bad_scene", "no setting")
+        raise Rejected(Reason.BAD_SCENE, "no setting")
     objects = _objects(value.get("objects_available", []))
     functions = value.get("functions", [])
     if not isinstance(functions, list) or not all(isinstance(f, Mapping) for f in functions):
-        raise Rejected("bad_scene", "functions is not a list of objects")
+        raise Rejected(Reason.BAD_SCENE, "functions is not a list of objects")
     functions = [dict(f) for f in functions]
     try:
         card = CharacterCard.from_dict({"functions": functions, "objects_available": objects})
     except AirloomError as exc:
-        raise Rejected("bad_scene", exc.message) from exc
+        raise Rejected(Reason.BAD_SCENE, exc.message) from exc
     if len(card.registry) < min_functions:
-        raise Rejected("bad_scene", f"{len(card.registry)} functions ({min_functions} needed)")
+        raise Rejected(Reason.BAD_SCENE, f"{len(card.registry)} functions ({min_functions} needed)")
     if len(objects) < min_objects:
-        raise Rejected("bad_scene", f"{len(objects)} objects ({min_objects} needed)")
+        raise Rejected(Reason.BAD_SCENE, f"{len(objects)} objects ({min_objects} needed)")
     prompts = value.get("prompts", [])
     if not isinstance(prompts, list):
-        raise Rejected("bad_scene", "prompts is not a list")
+        raise Rejected(Reason.BAD_SCENE, "prompts is not a list")
     prompts = [str(p).strip() for p in prompts if str(p).strip()]
     if not prompts:
-        raise Rejected("bad_scene", "no prompts")
+        raise Rejected(Reason.BAD_SCENE, "no prompts")
     return Scene(setting, objects, functions, prompts, card)
 
 
@@ -217,13 +196,13 @@ functions (scan)
     for event in events:
         if isinstance(event, ActionErrorEvent):
             detail = "; ".join(event.problems) if event.problems else event.raw[:80]
-            raise Rejected("invalid_action", f"{event.reason}: {detail}")
+            raise Rejected(Reason.INVALID_ACTION, f"{event.reason}: {detail}")
     actions = [event for event in events if isinstance(event, ActionEvent)]
     if actions and not allow_actions:
-        raise Rejected("unexpected_action", f"{actions[0].name} in a reaction to results")
+        raise Rejected(Reason.UNEXPECTED_ACTION, f"{actions[0].name} in a reaction to results")
     narration = "".join(e.text for e in events if isinstance(e, TextEvent)).strip()
     if not narration:
-        raise Rejected("no_narration", "a reply made only of calls")
+        raise Rejected(Reason.NO_NARRATION, "a reply made only of calls")
     return render_events(events), actions
 
 
@@ -237,12 +216,12 @@ def parse_results(text: str, count: int) -> list[Any]:
     try:
         value = decode_structured(text).value
     except ParseError as exc:
-        raise Rejected("bad_results", exc.message) from exc
+        raise Rejected(Reason.BAD_RESULTS, exc.message) from exc
     if isinstance(value, Mapping) and len(value) == 1:
         value = next(iter(value.values()))
     if not isinstance(value, list) or len(value) != count:
         got = len(value) if isinstance(value, list) else type(value).__name__
-        raise Rejected("bad_results", f"expected a list of {count} results, got {got}")
+        raise Rejected(Reason.BAD_RESULTS, f"expected a list of {count} results, got {got}")
     return value
 
 
@@ -300,7 +279,7 @@ class InlineActionsInstructor(Instructor):
         system = card_system(card, scene)
         turns = await self._session(ctx, card, scene, system)
         if not turns:
-            raise Rejected("no_exchange", "no user message got a valid reply")
+            raise Rejected(Reason.NO_EXCHANGE, "no user message got a valid reply")
         draft = session_draft(
             system,
             turns,
@@ -318,10 +297,12 @@ class InlineActionsInstructor(Instructor):
                 "character": card.name,
             },
         )
-        run_checks(self.name, draft)
+        enforce(self.name, draft)
         actions = sum(turn.content.count(BEGIN_FUNC) for turn in turns if turn.role == "assistant")
         if actions < config.min_actions:
-            raise Rejected("no_actions", f"{actions} valid calls ({config.min_actions} needed)")
+            raise Rejected(
+                Reason.NO_ACTIONS, f"{actions} valid calls ({config.min_actions} needed)"
+            )
         return [draft]
 
     async def _session(

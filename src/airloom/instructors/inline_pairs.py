@@ -7,26 +7,19 @@ answer), and each pair goes through the category's registered record checks
 (:mod:`airloom.checks`), failing pairs being rejected with ``failed_check``.
 
 Example:
-    >>> trim_fences("A1\\n```")
+    >>> trim_edge_fences("A1\\n```")
     'A1'
-    >>> trim_fences("```yaml\\nkey: value\\n```")
+    >>> trim_edge_fences("```yaml\\nkey: value\\n```")
     'key: value'
 """
 
 from __future__ import annotations
 
-import re
-
+from airloom.formats.fences import trim_edge_fences
 from airloom.instructors.base import Draft, Rejected
 from airloom.instructors.checked import enforce
 from airloom.instructors.engines import InlineQAInstructor
-
-_EDGE_FENCE = re.compile(r"\A(?:[ \t]*```[\w+-]*[ \t]*\n)+|(?:\n[ \t]*```[ \t]*)+\Z")
-
-
-def trim_fences(text: str) -> str:
-    """``text`` stripped, without fence lines at its start or end."""
-    return _EDGE_FENCE.sub("", text.strip()).strip()
+from airloom.reasons import Reason
 
 
 class CheckedInlineQAInstructor(InlineQAInstructor):
@@ -41,8 +34,10 @@ class CheckedInlineQAInstructor(InlineQAInstructor):
         return Draft(instruction=question, response=answer)
 
     def check_pair(self, question: str, answer: str) -> Draft:
-        question, answer = trim_fences(question), trim_fences(answer)
+        question, answer = trim_edge_fences(question), trim_edge_fences(answer)
         if not question or not answer:
-            raise Rejected("unparseable", "empty " + ("question" if not question else "answer"))
+            raise Rejected(
+                Reason.UNPARSEABLE, "empty " + ("question" if not question else "answer")
+            )
         draft = self.make_pair(question, answer)
         return enforce(self.name, draft) if self.checks_enabled() else draft

@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, model_validator
-
 from airloom.checks import introspection as _introspection_checks  # noqa: F401  (registers)
 from airloom.checks import sessions as _session_checks  # noqa: F401  (registers)
-from airloom.config import InstructorConfig
 from airloom.instructors.base import (
     Draft,
     Instructor,
@@ -42,49 +39,19 @@ from airloom.instructors.base import (
     whole_items,
 )
 from airloom.instructors.characters import (
-    INTERVIEWER_NAMES,
     Card,
     chat_between_system,
     clean_value,
     cut_at_markers,
     group_fields,
     load_cards,
-    run_checks,
     session_draft,
     straight_quotes,
     strip_speaker,
 )
-
-KINDS = ("character", "setting", "earlier")
-
-
-class IntrospectionConfig(InstructorConfig):
-    """Knobs of the introspection instructor."""
-
-    exchanges: int = Field(3, ge=1, description="Exchanges of chat before the question.")
-    min_exchanges: int = Field(2, ge=1, description="Fewest exchanges a usable chat has.")
-    kinds: list[str] = Field(
-        default_factory=lambda: list(KINDS),
-        min_length=1,
-        description="Question kinds drawn from: character, setting, earlier.",
-    )
-    interviewer_names: list[str] = Field(
-        default_factory=lambda: list(INTERVIEWER_NAMES),
-        min_length=1,
-        description="Names of the person chatting with the character.",
-    )
-    question_prompt_path: str | None = Field(
-        None, description="Question template (default: built-in introspection_question.txt)."
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> IntrospectionConfig:
-        unknown = sorted(set(self.kinds) - set(KINDS))
-        if unknown:
-            raise ValueError(f"unknown kinds {unknown}; use {list(KINDS)}")
-        if self.min_exchanges > self.exchanges:
-            raise ValueError("min_exchanges must not exceed exchanges")
-        return self
+from airloom.instructors.checked import enforce
+from airloom.instructors.settings.introspection import IntrospectionConfig
+from airloom.reasons import Reason
 
 
 def parse_chat(text: str, user: str, name: str) -> tuple[str, list[tuple[str, str]]]:
@@ -147,11 +114,11 @@ def parse_question(text: str) -> tuple[str, str, list[str]]:
     """
     groups = group_fields(text, ["QUESTION", "ANSWER", "EVIDENCE"])
     if not groups:
-        raise Rejected("unparseable", "no QUESTION/ANSWER/EVIDENCE")
+        raise Rejected(Reason.UNPARSEABLE, "no QUESTION/ANSWER/EVIDENCE")
     group = groups[0]
     missing = [key for key in ("QUESTION", "ANSWER", "EVIDENCE") if not group.get(key)]
     if missing:
-        raise Rejected("unparseable", f"missing {', '.join(missing)}")
+        raise Rejected(Reason.UNPARSEABLE, f"missing {', '.join(missing)}")
     phrases = re.split(r"\s*\|\s*|\n+", group["EVIDENCE"])
     evidence = [p.strip().strip("\"'-* ").strip() for p in phrases]
     return group["QUESTION"], group["ANSWER"], [p for p in evidence if p]
@@ -212,7 +179,7 @@ class IntrospectionInstructor(Instructor):
                 "topic": topic,
             },
         )
-        run_checks(self.name, draft)
+        enforce(self.name, draft)
         return [draft]
 
     async def _chat(
@@ -240,10 +207,10 @@ class IntrospectionInstructor(Instructor):
             setting = parse(exc.text)[0]
             lines = whole_items(exc.text, lambda text: parse(text)[1])
         if not setting:
-            raise Rejected("unparseable", "no SETTING before the chat")
+            raise Rejected(Reason.UNPARSEABLE, "no SETTING before the chat")
         turns = chat_turns(lines, user)[: 2 * config.exchanges]
         if len(turns) // 2 < config.min_exchanges:
-            raise Rejected("chat_too_short", f"{len(turns) // 2} exchanges")
+            raise Rejected(Reason.CHAT_TOO_SHORT, f"{len(turns) // 2} exchanges")
         return setting, turns
 
     async def _question(
@@ -272,5 +239,5 @@ class IntrospectionInstructor(Instructor):
         question = strip_speaker(question, user)
         answer = strip_speaker(cut_at_markers(answer, ("REMINDER:",)), card.name)
         if not question or not answer:
-            raise Rejected("unparseable", "empty question or answer")
+            raise Rejected(Reason.UNPARSEABLE, "empty question or answer")
         return question, answer, evidence

@@ -24,8 +24,6 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from pydantic import Field, model_validator
-
 from airloom.checks.logs import (
     QUESTIONS,
     Entry,
@@ -35,10 +33,12 @@ from airloom.checks.logs import (
     render_apache,
     render_sshd,
 )
-from airloom.config import InstructorConfig
 from airloom.formats.closed_context import InputBlock, build_closed_context
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, RoundContext
-from airloom.instructors.verified import enforce, item_rngs, strip_preamble
+from airloom.instructors.checked import enforce
+from airloom.instructors.settings.log_extraction import LogExtractionConfig
+from airloom.instructors.verified import item_rngs, strip_preamble
+from airloom.reasons import Reason
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 PATHS = (
@@ -64,36 +64,10 @@ STATUSES = ("200",) * 6 + ("301", "304", "403", "404", "404", "500")
 USERS = ("root", "admin", "alice", "bob", "deploy", "git", "ubuntu", "carol", "backup")
 AGENTS = ("Mozilla/5.0 (X11; Linux x86_64)", "curl/8.4.0", "Googlebot/2.1", "python-requests/2.31")
 NETWORKS = ("203.0.113", "198.51.100", "192.0.2", "10.0.4", "172.16.9")
-FORMATS: tuple[LogFormat, ...] = ("apache", "sshd")
 SOURCES: dict[LogFormat, str] = {
     "apache": "/var/log/apache2/access.log",
     "sshd": "/var/log/auth.log",
 }
-
-
-class LogExtractionConfig(InstructorConfig):
-    """Knobs of the log_extraction instructor."""
-
-    min_lines: int = Field(8, ge=3, le=200, description="Fewest lines in a log.")
-    max_lines: int = Field(20, ge=3, le=200, description="Most lines in a log.")
-    formats: list[LogFormat] = Field(
-        default_factory=lambda: list(FORMATS), description="Log formats to draw from."
-    )
-    similarity_threshold: float | None = Field(
-        1.0,
-        ge=-1.0,
-        le=1.0,
-        description="Dedup cosine; logs are synthetic and alike by design, so only exact "
-        "duplicates are rejected.",
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> LogExtractionConfig:
-        if self.min_lines > self.max_lines:
-            raise ValueError("min_lines must not exceed max_lines")
-        if not self.formats:
-            raise ValueError("formats needs at least one entry")
-        return self
 
 
 def _ips(rng: random.Random) -> list[str]:
@@ -231,7 +205,7 @@ class LogExtractionInstructor(Instructor):
         for index, rng in enumerate(item_rngs(ctx.rng, self.settings.batch_size)):
             made = make_item(rng, config)
             if made is None:
-                ctx.reject("no_question", "no question has a non-empty answer for this log")
+                ctx.reject(Reason.NO_QUESTION, "no question has a non-empty answer for this log")
             else:
                 items.append((index, *made))
         novel = await ctx.novel([instruction for _, instruction, _ in items])

@@ -17,38 +17,13 @@ Example:
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from airloom.checks.mathjson import MATHJSON_PREFIX, answer_number, solve
-from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, Instructor, RoundContext, complete_items
+from airloom.instructors.checked import enforce
 from airloom.instructors.parsing import parse_qa_pairs
-from airloom.instructors.verified import enforce, strip_preamble
-
-DEFAULT_KINDS = [
-    "percentages and discounts",
-    "rates, speed and work done together",
-    "areas and volumes of circles, spheres and cylinders",
-    "ratios and proportions",
-    "compound interest",
-    "counting and combinations",
-    "unit conversions",
-    "averages and totals",
-    "linear equations from a story",
-    "powers, roots and growth",
-]
-
-
-class MathJSONConfig(InstructorConfig):
-    """Knobs of the mathjson instructor."""
-
-    tolerance: float = Field(
-        0.01, ge=0.0, le=0.5, description="Relative tolerance between MathJSON value and answer."
-    )
-    problem_kinds: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_KINDS),
-        description="Kinds of word problem, one drawn per problem.",
-    )
+from airloom.instructors.settings.mathjson import DEFAULT_KINDS, MathJSONConfig
+from airloom.instructors.verified import strip_preamble
+from airloom.reasons import Reason
 
 
 def parse_problems(text: str) -> tuple[list[tuple[str, float]], list[str]]:
@@ -115,11 +90,11 @@ class MathJSONInstructor(Instructor):
         )
         problems, bad = number_problems(pairs)
         for problem in bad:
-            ctx.reject("no_numeric_answer", problem[:120])
+            ctx.reject(Reason.NO_NUMERIC_ANSWER, problem[:120])
         problems = problems[:count]
         if not problems:
             if not bad:
-                ctx.reject("unparseable", "no PROBLEM/ANSWER pairs")
+                ctx.reject(Reason.UNPARSEABLE, "no PROBLEM/ANSWER pairs")
             return []
         novel = await ctx.novel([problem for problem, _ in problems])
         fresh = [item for item, ok in zip(problems, novel, strict=True) if ok]

@@ -20,31 +20,12 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from pydantic import Field
-
-from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, RoundContext
+from airloom.instructors.checked import enforce
 from airloom.instructors.engines import InlineQAInstructor
-from airloom.instructors.verified import enforce
+from airloom.instructors.settings.multiple_choice import MultipleChoiceConfig
 
 LETTERS = "ABCDE"
-
-
-class MultipleChoiceConfig(InstructorConfig):
-    """Knobs of the multiple_choice instructor."""
-
-    contextual_ratio: float = Field(
-        0.2, ge=0.0, le=1.0, description="Share of questions that open with a context paragraph."
-    )
-    five_option_ratio: float = Field(
-        0.2, ge=0.0, le=1.0, description="Share of questions with five options (A-E), not four."
-    )
-    combination_ratio: float = Field(
-        0.3,
-        ge=0.0,
-        le=1.0,
-        description="Share of five-option questions whose E is 'all/none of the above' or similar.",
-    )
 
 
 def question_line(rng: random.Random, index: int, config: MultipleChoiceConfig) -> str:

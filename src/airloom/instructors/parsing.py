@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 
-_FENCE = re.compile(r"^[ \t]*```[\w+-]*[ \t]*(?:\n|$)", re.MULTILINE)
+from airloom.formats.fences import strip_fence_lines
 
 
 def _normalise(text: str) -> str:
@@ -74,7 +74,7 @@ def parse_labelled_items(text: str, label: str) -> list[str]:
     items: list[str] = []
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        body = strip_markdown_debris(_FENCE.sub("", text[match.end() : end]))
+        body = strip_markdown_debris(strip_fence_lines(text[match.end() : end]))
         items.extend(piece for piece in _unwrap(body, pattern) if piece)
     return items
 

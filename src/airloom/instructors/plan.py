@@ -20,12 +20,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import Field, model_validator
-
-from airloom.config import InstructorConfig
+from airloom.formats.fences import strip_fence_lines
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.checked import enforce
 from airloom.instructors.engines import complete_task_list, copied_from_prompt
-from airloom.instructors.verified import enforce, strip_fences
+from airloom.instructors.settings.plan import PlanConfig
+from airloom.reasons import Reason
 from airloom.runtime.rewoo.ir import normalise_tool_name
 from airloom.runtime.rewoo.parse import first_plan
 from airloom.runtime.rewoo.prompt import EXAMPLE, build_planning_prompt
@@ -38,22 +38,6 @@ _PLAN_START_RE = re.compile(
     r"^\s*(?:[-*]\s*|\d{1,3}[.)]\s*)?(?:\*\*)?(?:Plan\b|:evidence\s?\[?\d|#E\d)", re.I
 )
 _ANSWER_RE = re.compile(r"^\s*(?:[-*]\s*)?(?:\*\*)?(?:final\s+)?answer(?:\*\*)?\s*:", re.I)
-
-
-class PlanConfig(InstructorConfig):
-    """Knobs of the plan instructor."""
-
-    min_tools: int = Field(4, ge=2, le=12, description="Fewest tools a task must offer.")
-    max_tools: int = Field(7, ge=2, le=12, description="Most tools a task may offer.")
-    show_example: bool = Field(
-        True, description="Show the teacher a worked plan (not stored in the record)."
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> PlanConfig:
-        if self.min_tools > self.max_tools:
-            raise ValueError("min_tools must not exceed max_tools")
-        return self
 
 
 @dataclass(frozen=True)
@@ -76,7 +60,7 @@ def parse_task(text: str) -> PlanTask:
     """
     parts = _QUESTION_RE.split(text, maxsplit=1)
     if len(parts) != 2 or not parts[1].strip():
-        raise Rejected("unparseable", "no QUESTION: line")
+        raise Rejected(Reason.UNPARSEABLE, "no QUESTION: line")
     tools: list[tuple[str, str]] = []
     seen: set[str] = set()
     for line in parts[0].splitlines():
@@ -86,7 +70,7 @@ def parse_task(text: str) -> PlanTask:
         name, description = match.group(1).strip(), match.group(2).strip()
         key = normalise_tool_name(name)
         if key in seen:
-            raise Rejected("unparseable", f"tool {name} is listed twice")
+            raise Rejected(Reason.UNPARSEABLE, f"tool {name} is listed twice")
         seen.add(key)
         tools.append((name, description))
     question = " ".join(parts[1].replace("**", "").split())
@@ -105,7 +89,7 @@ def trim_plan(text: str) -> str:
         ...           ":evidence0: = T[y]\\nAnswer: :evidence0:")
         ':evidence0: = T[x]\\nAnswer: :evidence0:'
     """
-    lines = strip_fences(text).replace("\r\n", "\n").strip().split("\n")
+    lines = strip_fence_lines(text).replace("\r\n", "\n").strip().split("\n")
     start = next((i for i, line in enumerate(lines) if _PLAN_START_RE.match(line)), 0)
     end = next(
         (i + 1 for i in range(len(lines) - 1, start - 1, -1) if _ANSWER_RE.match(lines[i])),
@@ -136,11 +120,11 @@ class PlanInstructor(Instructor):
                 ctx.reject(exc.reason, exc.detail)
                 continue
             if copied_from_prompt(task.question, examples):
-                ctx.reject("copied_prompt", task.question[:120])
+                ctx.reject(Reason.COPIED_PROMPT, task.question[:120])
                 continue
             if not config.min_tools <= len(task.tools) <= config.max_tools:
                 ctx.reject(
-                    "bad_tools",
+                    Reason.BAD_TOOLS,
                     f"{len(task.tools)} tools, expected {config.min_tools} to {config.max_tools}",
                 )
                 continue
@@ -160,7 +144,7 @@ class PlanInstructor(Instructor):
         listing = await complete_task_list(ctx, prompt, template=template, filtered=False)
         tasks = self._tasks(listing, ctx, prompt)
         if not tasks:
-            ctx.reject("unparseable", "no usable 'TSK n.' task in the list")
+            ctx.reject(Reason.UNPARSEABLE, "no usable 'TSK n.' task in the list")
             return []
         novel = await ctx.novel([task.question for task in tasks])
         fresh = [task for task, ok in zip(tasks, novel, strict=True) if ok]

@@ -16,25 +16,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from pydantic import Field, model_validator
-
-from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, RoundContext
+from airloom.instructors.checked import enforce
 from airloom.instructors.engines import InlineQAInstructor
-from airloom.instructors.verified import enforce
-
-
-class QuizConfig(InstructorConfig):
-    """Knobs of the quiz instructor."""
-
-    min_questions: int = Field(3, ge=2, le=10, description="Fewest questions in a quiz.")
-    max_questions: int = Field(6, ge=2, le=10, description="Most questions in a quiz.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> QuizConfig:
-        if self.min_questions > self.max_questions:
-            raise ValueError("min_questions must not exceed max_questions")
-        return self
+from airloom.instructors.settings.quiz import QuizConfig
 
 
 def size_lines(rng: random.Random, count: int, config: QuizConfig) -> str:

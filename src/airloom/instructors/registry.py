@@ -1,5 +1,5 @@
-"""Instructor registry: every instructor, built-in or third-party, comes from the
-``airloom.instructors`` entry-point group.
+"""Instructor registry: the built-in categories of :mod:`airloom.instructors.catalog`
+and the third-party ones of the ``airloom.instructors`` entry-point group.
 
 A third-party package adds a category by declaring, in its own pyproject.toml::
 
@@ -7,54 +7,42 @@ A third-party package adds a category by declaring, in its own pyproject.toml::
     my_category = "my_package.module:MyInstructor"
 
 Example:
-    >>> "general" in available_instructors()
+    >>> "general" in INSTRUCTORS.names() and "general" in available_instructors()
     True
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from graphlib import CycleError, TopologicalSorter
-from importlib.metadata import entry_points
 
 from airloom.config import InstructorConfig
 from airloom.errors import ConfigError
 from airloom.instructors.base import Instructor
+from airloom.instructors.catalog import INSTRUCTORS
 
-GROUP = "airloom.instructors"
+__all__ = ["INSTRUCTORS", "available_instructors", "load_enabled", "run_order"]
 
 
-@functools.cache
 def available_instructors() -> dict[str, type[Instructor]]:
-    """Load every registered instructor class, keyed by category name."""
-    found: dict[str, type[Instructor]] = {}
-    for entry in entry_points(group=GROUP):
-        if entry.name in found:
-            continue
-        try:
-            cls = entry.load()
-        except Exception as exc:  # a broken plug-in must not hide the others
-            raise ConfigError(
-                f"instructor plug-in '{entry.name}' ({entry.value}) failed to load: {exc}",
-                hint="reinstall or uninstall the package that provides it",
-            ) from exc
-        if not (isinstance(cls, type) and issubclass(cls, Instructor)):
-            raise ConfigError(
-                f"instructor plug-in '{entry.name}' ({entry.value}) is not an Instructor subclass"
-            )
-        if cls.name != entry.name:
-            raise ConfigError(
-                f"instructor plug-in '{entry.name}' declares name '{cls.name}'",
-                hint="the entry-point name and the class's name must match",
-            )
-        found[entry.name] = cls
-    return found
+    """Every registered instructor class, keyed by category name (imports them all)."""
+    return INSTRUCTORS.load_all()
 
 
-def instructor_config_models() -> dict[str, type[InstructorConfig]]:
-    """Each category's config section model (used by config validation)."""
-    return {name: cls.config_model for name, cls in available_instructors().items()}
+def load_enabled(enabled: list[str]) -> dict[str, type[Instructor]]:
+    """The classes of the enabled categories and of the categories they depend on
+    (only these are imported).
+
+    Example:
+        >>> sorted(load_enabled(["editor"]))
+        ['editor', 'writing']
+    """
+    loaded = {name: INSTRUCTORS.load(name) for name in enabled}
+    for cls in list(loaded.values()):
+        for dep in cls.depends_on:
+            if dep in INSTRUCTORS:
+                loaded.setdefault(dep, INSTRUCTORS.load(dep))
+    return loaded
 
 
 def run_order(
@@ -68,14 +56,14 @@ def run_order(
     already be in the store); an unknown ``depends_on`` entry is an error. With
     ``sections`` (the config's instructor sections), dependencies a knob adds
     (:meth:`Instructor.dependencies`) are ordered too; unknown ones among those are
-    ignored. ``registry`` defaults to every installed instructor.
+    ignored. ``registry`` defaults to the enabled instructors and their dependencies.
 
     Example:
         >>> run_order(["coding", "general"])
         [['coding', 'general']]
     """
     if registry is None:
-        registry = available_instructors()
+        registry = load_enabled(enabled)
     graph: dict[str, set[str]] = {}
     for name in enabled:
         deps = set()

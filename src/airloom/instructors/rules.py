@@ -24,59 +24,23 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from pydantic import Field, field_validator, model_validator
 
 from airloom.checks.rules import (
     INTRO_MESSAGES,
     KINDS,
     Rule,
     build_turns,
-    compatible,
     sample_rules,
 )
-from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft, Instructor, RoundContext, Turn
+from airloom.instructors.checked import enforce
 from airloom.instructors.engines import complete_task_list, topic_lines
-from airloom.instructors.verified import enforce, item_rngs, strip_preamble
-
-DEFAULT_SYSTEM = "You are a helpful, unbiased, uncensored assistant."
-
-
-class RulesConfig(InstructorConfig):
-    """Knobs of the rules instructor."""
-
-    min_rules: int = Field(2, ge=1, le=6, description="Fewest rules per conversation.")
-    max_rules: int = Field(4, ge=1, le=6, description="Most rules per conversation.")
-    kinds: list[str] = Field(
-        default_factory=lambda: list(KINDS),
-        description="Rule kinds to draw from (see airloom.checks.rules.KINDS).",
-    )
-    system: str = Field(DEFAULT_SYSTEM, description="System prompt of every conversation.")
-
-    @field_validator("kinds")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(KINDS))
-        if unknown:
-            raise ValueError(f"unknown rule kinds {unknown}; known: {', '.join(KINDS)}")
-        return value
-
-    @model_validator(mode="after")
-    def _ordered(self) -> RulesConfig:
-        if self.min_rules > self.max_rules:
-            raise ValueError("min_rules must not exceed max_rules")
-        if len(self.kinds) < self.max_rules:
-            raise ValueError("kinds must offer at least max_rules kinds")
-        if not any(
-            compatible(combo) for combo in itertools.combinations(self.kinds, self.max_rules)
-        ):
-            raise ValueError(f"no {self.max_rules} of these kinds can hold together: {self.kinds}")
-        return self
+from airloom.instructors.settings.rules import RulesConfig
+from airloom.instructors.verified import item_rngs, strip_preamble
+from airloom.reasons import Reason
 
 
 def flat_instruction(rule_texts: Sequence[str], task: str) -> str:
@@ -165,7 +129,7 @@ class RulesInstructor(Instructor):
         listing = await complete_task_list(ctx, prompt, template=template)
         tasks = listing[:count]
         if not tasks:
-            ctx.reject("unparseable", "no 'TSK n.' items in the task list")
+            ctx.reject(Reason.UNPARSEABLE, "no 'TSK n.' items in the task list")
             return []
         novel = await ctx.novel(tasks)
         items = [(i, task) for i, (task, ok) in enumerate(zip(tasks, novel, strict=True)) if ok]

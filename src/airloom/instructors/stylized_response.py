@@ -28,15 +28,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field
-
 from airloom.config import InstructorConfig
 from airloom.instructors.base import (
     Draft,
     Instructor,
     Rejected,
     RoundContext,
-    SourceExhausted,
+    round_slice,
 )
 from airloom.instructors.characters import (
     IN_CHARACTER_RULES,
@@ -46,18 +44,8 @@ from airloom.instructors.characters import (
     straight_quotes,
     strip_speaker,
 )
-
-DEFAULT_SOURCES = ["experience", "general", "joke", "riddle", "trivia"]
-
-
-class StylizedResponseConfig(InstructorConfig):
-    """Knobs of the stylized_response instructor."""
-
-    categories: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_SOURCES),
-        min_length=1,
-        description="Categories whose records are re-answered in character.",
-    )
+from airloom.instructors.settings.stylized_response import StylizedResponseConfig
+from airloom.reasons import Reason
 
 
 def is_skip(reply: str) -> bool:
@@ -138,14 +126,9 @@ class StylizedResponseInstructor(Instructor):
         assert isinstance(config, StylizedResponseConfig)
         cards = await load_cards(ctx)
         pool = source_pool(await ctx.source_records(config.categories))
-        size = self.settings.batch_size
-        start = ctx.round_index * size
-        if start >= len(pool):
-            raise SourceExhausted(
-                "source_exhausted",
-                f"all {len(pool)} records of {', '.join(config.categories)} were used",
-            )
-        items = [(source, ctx.rng.choice(cards)) for source in pool[start : start + size]]
+        what = f"records of {', '.join(config.categories)}"
+        share = round_slice(pool, ctx.round_index, self.settings.batch_size, what)
+        items = [(source, ctx.rng.choice(cards)) for source in share]
         template = self.settings.template("stylized_response.txt")
 
         async def restyle(item: tuple[dict[str, Any], Card]) -> Draft:
@@ -165,12 +148,12 @@ class StylizedResponseInstructor(Instructor):
                 filtered=False,
             )
             if is_skip(reply):
-                raise Rejected("skipped", source["instruction"][:80])
+                raise Rejected(Reason.SKIPPED, source["instruction"][:80])
             if has_skip_line(reply):
-                raise Rejected("malformed_skip", reply[:80])
+                raise Rejected(Reason.MALFORMED_SKIP, reply[:80])
             response = clean_reply(reply, card.name)
             if not response:
-                raise Rejected("empty", source["instruction"][:80])
+                raise Rejected(Reason.EMPTY, source["instruction"][:80])
             return Draft(
                 instruction=source["instruction"],
                 response=response,

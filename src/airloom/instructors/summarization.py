@@ -27,48 +27,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from pydantic import Field, model_validator
-
 from airloom.checks.lengths import count_words, length_bounds, summary_request
-from airloom.config import InstructorConfig
 from airloom.formats.closed_context import InputBlock, build_closed_context
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
-from airloom.instructors.verified import enforce, item_rngs, strip_preamble
-
-DEFAULT_STYLES = [
-    "news article",
-    "blog post",
-    "encyclopedia entry",
-    "set of meeting minutes written as prose",
-    "short story",
-    "product review",
-    "research abstract",
-    "personal letter",
-    "travel diary entry",
-    "press release",
-]
-
-
-class SummarizationConfig(InstructorConfig):
-    """Knobs of the summarization instructor."""
-
-    styles: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_STYLES), description="Kinds of source text."
-    )
-    source_words: int = Field(400, ge=40, le=5000, description="Approximate source length.")
-    min_summary_words: int = Field(40, ge=5, description="Shortest summary target.")
-    max_summary_words: int = Field(150, ge=5, description="Longest summary target.")
-    length_tolerance: float = Field(
-        0.2, gt=0.0, le=1.0, description="Accepted relative distance from the summary target."
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> SummarizationConfig:
-        if self.min_summary_words > self.max_summary_words:
-            raise ValueError("min_summary_words must not exceed max_summary_words")
-        if not self.styles:
-            raise ValueError("styles needs at least one entry")
-        return self
+from airloom.instructors.checked import enforce
+from airloom.instructors.settings.summarization import SummarizationConfig
+from airloom.instructors.verified import item_rngs, strip_preamble
+from airloom.reasons import Reason
 
 
 def summary_target(rng: random.Random, config: SummarizationConfig, source_words: int) -> int:
@@ -119,7 +84,7 @@ class SummarizationInstructor(Instructor):
         )
         text = strip_preamble(await ctx.complete(prompt, key=f"source:{index}", template=template))
         if count_words(text) < 2 * config.min_summary_words:
-            raise Rejected("source_too_short", f"{count_words(text)} words")
+            raise Rejected(Reason.SOURCE_TOO_SHORT, f"{count_words(text)} words")
         return Source(index, text, rng, topic)
 
     async def _summary(self, ctx: RoundContext, item: Source) -> Draft:

@@ -1,21 +1,14 @@
 """Helpers shared by the categories whose records are checked by code.
 
-* :func:`enforce` runs every check registered for a category (``airloom.checks``) on a
-  draft and raises :class:`Rejected` with the failing check's name as the reason and
-  its verdict as the detail — the same checks ``airloom verify`` reruns later;
 * :func:`item_rngs` draws one generator per item *before* any teacher call, so a round
   stays deterministic however its concurrent calls finish (resume replays it exactly);
 * :func:`parse_field_blocks` reads ``KEY: value`` blocks with several keys;
-* :func:`strip_fences` and :func:`strip_preamble` clean teacher prose.
+* :func:`strip_preamble` cleans teacher prose.
 
 Example:
-    >>> draft = Draft(instruction="Write.\\n\\nYour response should be approximately 50 "
-    ...               "words.", response="Too short.")
-    >>> try:
-    ...     enforce("detailed_writing", draft)
-    ... except Rejected as exc:
-    ...     print(exc.reason)
-    check_word_target
+    >>> [r.random() for r in item_rngs(random.Random(7), 2)] == [
+    ...     r.random() for r in item_rngs(random.Random(7), 2)]
+    True
 """
 
 from __future__ import annotations
@@ -23,62 +16,8 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from typing import Any
 
-from airloom.checks import Check
-from airloom.checks.catalog import load_all
-from airloom.instructors.base import Draft, Rejected
-
-
-def load_checks() -> dict[str, list[Check]]:
-    """Import every check module so that :data:`airloom.checks.CHECKS` is filled.
-
-    Example:
-        >>> "mathjson" in load_checks()
-        True
-    """
-    return load_all()
-
-
-def draft_record(draft: Draft, category: str) -> dict[str, Any]:
-    """A draft in the record form checks take (the fields of ``Store.iter_records``).
-
-    Example:
-        >>> draft_record(Draft("Q?", "A."), "general")["conversation"] is None
-        True
-    """
-    conversation = (
-        [{"role": turn.role, "content": turn.content} for turn in draft.conversation]
-        if draft.conversation
-        else None
-    )
-    return {
-        "category": category,
-        "instruction": draft.instruction,
-        "response": draft.response,
-        "system": draft.system,
-        "conversation": conversation,
-        "skip_prompt_formatting": draft.skip_prompt_formatting,
-        "meta": dict(draft.meta),
-    }
-
-
-def enforce(category: str, draft: Draft) -> Draft:
-    """Run the category's registered checks; raise :class:`Rejected` on the first failure.
-
-    Example:
-        >>> enforce("no_checks_here", Draft("a", "b")).response
-        'b'
-    """
-    checks = load_checks().get(category, [])
-    if not checks:
-        return draft
-    record = draft_record(draft, category)
-    for check in checks:
-        verdict = check(record)
-        if not verdict.ok:
-            raise Rejected(getattr(check, "__name__", "check"), verdict.reason)
-    return draft
+from airloom.formats.fences import strip_fence_lines
 
 
 def item_rngs(rng: random.Random, count: int) -> list[random.Random]:
@@ -123,26 +62,13 @@ def parse_field_blocks(text: str, keys: Sequence[str]) -> tuple[list[dict[str, s
     for index, match in enumerate(matches):
         key = canonical[match.group("key").lower()]
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        value = strip_fences(text[match.end() : end]).strip()
+        value = strip_fence_lines(text[match.end() : end]).strip()
         if key == keys[0] or current is None or key in current:
             current = {}
             blocks.append(current)
         current[key] = value
     complete = [b for b in blocks if all(b.get(key) for key in keys)]
     return complete, len(blocks) - len(complete)
-
-
-_FENCE_LINE_RE = re.compile(r"^[ \t]*(?:```|~~~)[\w+-]*[ \t]*$", re.MULTILINE)
-
-
-def strip_fences(text: str) -> str:
-    """The text without code-fence lines (their content is kept).
-
-    Example:
-        >>> strip_fences("```json\\n{}\\n```")
-        '\\n{}\\n'
-    """
-    return _FENCE_LINE_RE.sub("", text)
 
 
 _PREAMBLE_RE = re.compile(

@@ -14,21 +14,11 @@ Example:
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from airloom.checks import wordgame as _checks  # noqa: F401  (registers the check)
-from airloom.config import InstructorConfig
 from airloom.instructors.base import Draft
 from airloom.instructors.checked import enforce
 from airloom.instructors.engines import SimpleTaskInstructor
-
-
-class WordgameConfig(InstructorConfig):
-    """Knobs of the wordgame instructor."""
-
-    check_answers: bool = Field(
-        True, description="Reject answers that break a checkable rule of their prompt."
-    )
+from airloom.instructors.settings.wordgame import WordgameConfig
 
 
 class WordgameInstructor(SimpleTaskInstructor):

@@ -23,38 +23,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from pydantic import Field
-
-from airloom.config import InstructorConfig
 from airloom.instructors.base import RoundContext
 from airloom.instructors.engines import SimpleTaskInstructor
-
-DEFAULT_STYLES = [
-    "cheerful",
-    "melancholic",
-    "tragic",
-    "humorous",
-    "formal",
-    "casual",
-    "suspenseful",
-    "whimsical",
-    "nostalgic",
-    "sarcastic",
-    "inspirational",
-    "dark",
-    "optimistic",
-    "poetic",
-    "romantic",
-]
-
-
-class WritingConfig(InstructorConfig):
-    """Knobs of the writing instructor."""
-
-    styles: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_STYLES),
-        description="Styles some tasks must ask for (empty: no style requirements).",
-    )
+from airloom.instructors.settings.writing import WritingConfig
 
 
 def style_requirements(rng: random.Random, styles: list[str], batch_size: int) -> str:

@@ -34,6 +34,7 @@ from typing import Any, Literal
 import yaml
 
 from airloom.errors import ParseError
+from airloom.formats.fences import first_fenced_block
 from airloom.runtime.schema import YamlScalar
 
 __all__ = [
@@ -55,7 +56,6 @@ MAX_CHARS = 200_000
 MAX_DEPTH = 32
 Format = Literal["json", "yaml"]
 
-_FENCE_OPEN_RE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[ \t]*$")
 _CALL_LINE_RE = re.compile(
     r"^[ \t]*[\"']?(?:function|name|function_name|tool|tool_name)[\"']?[ \t]*:", re.MULTILINE
 )
@@ -68,27 +68,6 @@ class Decoded:
     value: Any
     rung: str
     notes: tuple[str, ...] = field(default=())
-
-
-def first_fenced_block(text: str) -> str | None:
-    """The content of the first fenced code block (an unclosed one runs to the end).
-
-    Example:
-        >>> first_fenced_block("x\\n```yaml\\na: 1\\n```")
-        'a: 1'
-    """
-    lines = text.split("\n")
-    for start, line in enumerate(lines):
-        opened = _FENCE_OPEN_RE.match(line)
-        if opened is None:
-            continue
-        fence = opened.group(1)
-        for end in range(start + 1, len(lines)):
-            closing = _FENCE_OPEN_RE.match(lines[end])
-            if closing and not closing.group(2) and closing.group(1).startswith(fence):
-                return "\n".join(lines[start + 1 : end])
-        return "\n".join(lines[start + 1 :])
-    return None
 
 
 def unwrap(text: str) -> tuple[str, list[str]]:

@@ -4,7 +4,7 @@ The progress display and the JSON-lines log read these; the engine writes them.
 
 Example:
     >>> stats = RunStats()
-    >>> stats.category("general", target=10).reject("duplicate")
+    >>> stats.category("general", target=10).reject(Reason.DUPLICATE)
     >>> stats.categories["general"].rejects["duplicate"]
     1
 """
@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from airloom.reasons import Reason
 from airloom.scheduling.scheduler import Spending
 
 TOPICS_ROW = "topics"
@@ -33,9 +34,17 @@ class CategoryStats:
     rounds: int = 0
     state: str = "waiting"
 
-    def reject(self, reason: str, n: int = 1) -> None:
-        """Count ``n`` rejects for ``reason``."""
-        self.rejects[reason] += n
+    def reject(self, reason: Reason | str, n: int = 1) -> None:
+        """Count ``n`` rejects for ``reason`` (an older spelling counts as today's).
+
+        Example:
+            >>> stats = CategoryStats("editor")
+            >>> older = "sources_exhausted"  # what stores of earlier versions hold
+            >>> stats.reject(Reason.SOURCE_EXHAUSTED); stats.reject(older)
+            >>> dict(stats.rejects)
+            {'source_exhausted': 2}
+        """
+        self.rejects[str(Reason.parse(reason))] += n
 
     @property
     def done(self) -> bool:

@@ -35,6 +35,7 @@ from urllib.parse import quote
 import numpy as np
 
 from airloom.errors import StoreError
+from airloom.reasons import merge_counts
 from airloom.redact import redact_config, redact_text
 from airloom.store import lock as store_lock
 
@@ -682,10 +683,11 @@ class Store:
         return Totals(int(row[0]), int(row[1]), int(row[2]), float(row[3]))
 
     def reject_counts(self) -> dict[str, dict[str, int]]:
-        """Rejects per category and reason (all runs)."""
-        result: dict[str, dict[str, int]] = {}
+        """Rejects per category and reason (all runs; older spellings of a reason are
+        counted under today's, see :class:`airloom.reasons.Reason`)."""
+        rows: dict[str, list[tuple[str, int]]] = {}
         for category, reason, count in self._db.execute(
             "SELECT category, reason, COUNT(*) FROM rejects GROUP BY category, reason"
         ):
-            result.setdefault(category, {})[reason] = int(count)
-        return result
+            rows.setdefault(category, []).append((reason, int(count)))
+        return {category: dict(merge_counts(pairs)) for category, pairs in rows.items()}

@@ -32,6 +32,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from airloom.formats.fences import is_fence_line
 from airloom.runtime.rewoo.compile import (
     compile_text,
     parse_id,
@@ -54,7 +55,6 @@ MAX_INPUT_LINES = 200
 """A multi-line input stops after this many lines (a runaway bracket cannot eat a plan)."""
 
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
-_FENCE = re.compile(r"^\s*(?:```|~~~)")
 _DECORATION = re.compile(r"^(?:\s+|[-*+•>](?=\s)|\d{1,3}[.)](?=\s)|\*\*|__|`+|#{1,6}(?=\s))*")
 _TRAILING_DECORATION = re.compile(r"[\s*_`]+$")
 _DEFINITION = re.compile(
@@ -186,7 +186,7 @@ class _Scanner:
 
     def line(self, index: int, text: str) -> int:
         body = strip_decoration(text)
-        if _FENCE.match(text) or not body.strip():
+        if is_fence_line(text) or not body.strip():
             self.in_plan_text = False
             return index + 1
         plan = self.plan_re.match(body)

@@ -5,6 +5,13 @@ Names are normalised (casefold, letters and digits only) and looked up in an ali
 table (a plain dict, overridable) that gives a *role*; the registry holds one tool
 per role. A tool can also be added under its own name (e.g. a custom "Calculator").
 
+Which roles a run has comes from :data:`TOOLS`: the four built-in roles in code, and
+third-party tools from the ``airloom.tools`` entry-point group, each a factory
+``(ToolSetup) -> Tool`` (a tool's optional ``aliases`` are further plan names)::
+
+    [project.entry-points."airloom.tools"]
+    calculator = "my_package.tools:make_calculator"
+
 Example:
     >>> import asyncio
     >>> class Upper:
@@ -21,10 +28,54 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
+from airloom.errors import ConfigError
+from airloom.plugins import Registry
 from airloom.runtime.rewoo.ir import normalise_tool_name
 from airloom.runtime.tools.base import Tool
+
+if TYPE_CHECKING:
+    from airloom.backends.base import Backend
+    from airloom.runtime.tools.search import SearchEngine
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSetup:
+    """What a tool factory may use to build its tool for one run."""
+
+    engine: SearchEngine
+    backend: Backend
+    model: str
+    corpus: Path | None = None
+    params: Mapping[str, Any] | None = None
+
+
+#: Builds one role's tool for a run.
+ToolFactory = Callable[[ToolSetup], Tool]
+
+
+def _accept_factory(role: str, value: Any) -> ToolFactory:
+    if not callable(value):
+        raise ConfigError(f"tool plug-in '{role}' is not a factory (ToolSetup) -> Tool")
+    return cast(ToolFactory, value)
+
+
+#: Tool factories by role: the built-ins below, third-party ones by entry point.
+TOOLS: Registry[ToolFactory] = Registry(
+    "tool",
+    "airloom.tools",
+    {
+        "search": ("airloom.runtime.tools.standard:search_tool",),
+        "scrape": ("airloom.runtime.tools.standard:scrape_tool",),
+        "links": ("airloom.runtime.tools.standard:links_tool",),
+        "qa": ("airloom.runtime.tools.standard:qa_tool",),
+    },
+    _accept_factory,
+)
 
 DEFAULT_ALIASES: dict[str, str] = {
     **dict.fromkeys(

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from airloom.backends.base import Backend
+from airloom.runtime.tools.base import Tool
 from airloom.runtime.tools.fetch import GuardedFetcher, TextScraper
 from airloom.runtime.tools.knowledge import KnowledgeModel
 from airloom.runtime.tools.links import HyperlinkExtractor
-from airloom.runtime.tools.registry import ToolRegistry
+from airloom.runtime.tools.registry import TOOLS, ToolRegistry, ToolSetup
 from airloom.runtime.tools.search import SearchEngine, SearchTool
 
 
@@ -46,6 +47,26 @@ def knowledge_model(
     )
 
 
+def search_tool(setup: ToolSetup) -> Tool:
+    """The ``search`` role: the run's search engine."""
+    return SearchTool(setup.engine)
+
+
+def scrape_tool(setup: ToolSetup) -> Tool:
+    """The ``scrape`` role: guarded fetching, ``file://`` pages from the corpus."""
+    return TextScraper(GuardedFetcher(), local_root=setup.corpus)
+
+
+def links_tool(setup: ToolSetup) -> Tool:
+    """The ``links`` role: hyperlinks of a page (``file://`` ones from the corpus)."""
+    return HyperlinkExtractor(local_root=setup.corpus)
+
+
+def qa_tool(setup: ToolSetup) -> Tool:
+    """The ``qa`` role: the teacher answering from evidence."""
+    return knowledge_model(setup.backend, setup.model, setup.params)
+
+
 def make_registry(
     engine: SearchEngine,
     backend: Backend,
@@ -53,17 +74,16 @@ def make_registry(
     corpus: Path | None,
     params: Mapping[str, Any] | None = None,
 ) -> ToolRegistry:
-    """The registry a plan runs on: ``engine`` for search, ``backend`` for QA (sampling as
-    ``params`` say), and pages read from ``corpus`` when their URLs are ``file://`` ones
-    inside it (see the module docstring for an example)."""
-    return ToolRegistry(
-        {
-            "search": SearchTool(engine),
-            "links": HyperlinkExtractor(local_root=corpus),
-            "scrape": TextScraper(GuardedFetcher(), local_root=corpus),
-            "qa": knowledge_model(backend, model, params),
-        }
-    )
+    """The registry a plan runs on: every role of :data:`TOOLS` built for this run —
+    ``engine`` for search, ``backend`` for QA (sampling as ``params`` say), pages read
+    from ``corpus`` when their URLs are ``file://`` ones inside it, and the tools of
+    installed plug-ins (see the module docstring for an example)."""
+    setup = ToolSetup(engine, backend, model, corpus, params)
+    registry = ToolRegistry()
+    for role in TOOLS.names():
+        tool = TOOLS.load(role)(setup)
+        registry.add(tool, role=role, names=getattr(tool, "aliases", ()))
+    return registry
 
 
 async def close_registry(registry: ToolRegistry) -> None:

@@ -1,0 +1,64 @@
+"""Settings of the ``contextual`` category: its section under ``instructors:``.
+
+Imported by config validation without the category's implementation.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from airloom.config import InstructorConfig
+
+DEFAULT_STYLES = [
+    "news article",
+    "blog post",
+    "slack conversation",
+    "text messages",
+    "fictional short story",
+    "video transcript",
+    "song",
+    "poem",
+    "scientific study",
+    "medical report",
+    "reddit post with replies",
+    "email",
+    "tweet",
+    "jira ticket",
+    "github merge request",
+    "gitlab issue",
+    "how-to article",
+]
+
+
+DEFAULT_FORMATS = [
+    "JSON",
+    "YAML",
+    "CSV",
+    "markdown",
+    "markdown table",
+    "bullet list",
+    "numbered list",
+    "python dict",
+    "php associative array",
+    "JSONL",
+    "javascript object",
+    "XML",
+]
+
+
+class ContextualConfig(InstructorConfig):
+    """Knobs of the contextual instructor."""
+
+    context_styles: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_STYLES), description="Writing style per input block."
+    )
+    formatting_options: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FORMATS),
+        description="Output formats tasks may ask for.",
+    )
+    topic_avoidance: str | None = Field(
+        None, description="Avoidance sentence for this instructor (default: the global one)."
+    )
+    check_citations: bool = Field(
+        True, description="Reject answers citing metadata that was not given."
+    )

@@ -1,0 +1,26 @@
+"""Settings of the ``plan`` category: its section under ``instructors:``.
+
+Imported by config validation without the category's implementation.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from airloom.config import InstructorConfig
+
+
+class PlanConfig(InstructorConfig):
+    """Knobs of the plan instructor."""
+
+    min_tools: int = Field(4, ge=2, le=12, description="Fewest tools a task must offer.")
+    max_tools: int = Field(7, ge=2, le=12, description="Most tools a task may offer.")
+    show_example: bool = Field(
+        True, description="Show the teacher a worked plan (not stored in the record)."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PlanConfig:
+        if self.min_tools > self.max_tools:
+            raise ValueError("min_tools must not exceed max_tools")
+        return self
