@@ -26,7 +26,7 @@ from airloom.config import InstructorConfig
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.engines import complete_task_list, copied_from_prompt
 from airloom.instructors.verified import enforce, strip_fences
-from airloom.runtime.rewoo.ir import normalise_tool_name
+from airloom.runtime.plan_ir import normalise_tool_name
 from airloom.runtime.rewoo.parse import first_plan
 from airloom.runtime.rewoo.prompt import EXAMPLE, build_planning_prompt
 

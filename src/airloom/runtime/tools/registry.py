@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from airloom.runtime.rewoo.ir import normalise_tool_name
+from airloom.runtime.plan_ir import normalise_tool_name
 from airloom.runtime.tools.base import Tool
 
 DEFAULT_ALIASES: dict[str, str] = {
