@@ -27,6 +27,7 @@ PUBLIC_MODULES = (
     "airloom.runtime.rewoo.parse",
     "airloom.runtime.rewoo.validate",
     "airloom.runtime.rewoo.execute",
+    "airloom.runtime.plan_ir",
     "airloom.train.config",
     "airloom.serve.config",
     "airloom.evaluate.cases",

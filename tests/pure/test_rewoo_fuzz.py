@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airloom.errors import AirloomError, PlanError
+from airloom.runtime.plan_ir import Ref
 from airloom.runtime.rewoo.compile import compile_text, render
 from airloom.runtime.rewoo.execute import execute_plan
-from airloom.runtime.rewoo.ir import Ref
 from airloom.runtime.rewoo.parse import parse_plan
 from airloom.runtime.rewoo.validate import validate_plan
 from airloom.runtime.tools.registry import ToolRegistry

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from airloom.errors import PlanError
+from airloom.runtime.plan_ir import Ref
 from airloom.runtime.rewoo.compile import compile_text, render
-from airloom.runtime.rewoo.ir import Ref
 from airloom.runtime.rewoo.parse import ParseOptions, parse_plan
 from airloom.runtime.rewoo.validate import PlanLimits, validate_plan
 

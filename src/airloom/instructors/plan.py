@@ -26,7 +26,7 @@ from airloom.instructors.checked import enforce
 from airloom.instructors.engines import complete_task_list, copied_from_prompt
 from airloom.instructors.settings.plan import PlanConfig
 from airloom.reasons import Reason
-from airloom.runtime.rewoo.ir import normalise_tool_name
+from airloom.runtime.plan_ir import normalise_tool_name
 from airloom.runtime.rewoo.parse import first_plan
 from airloom.runtime.rewoo.prompt import EXAMPLE, build_planning_prompt
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from airloom.errors import PlanError
+from airloom.runtime.plan_ir import Part, Ref
 from airloom.runtime.rewoo.compile import compile_text
-from airloom.runtime.rewoo.ir import Part, Ref
 from airloom.runtime.rewoo.parse import parse_plan
 
 __all__ = ["canonical_plan"]

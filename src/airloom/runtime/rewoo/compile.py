@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from airloom.runtime.rewoo.ir import Part, Ref, RefSyntax
+from airloom.runtime.plan_ir import Part, Ref, RefSyntax
 
 __all__ = [
     "MAX_ID_DIGITS",

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 from airloom.errors import AirloomError, BudgetExceeded, ToolError
 from airloom.runtime.budget import Budget
+from airloom.runtime.plan_ir import Ref
 from airloom.runtime.rewoo.compile import render
-from airloom.runtime.rewoo.ir import Ref
 from airloom.runtime.rewoo.trace import StepTrace, Trace
 from airloom.runtime.rewoo.validate import CompiledStep, ValidPlan
 from airloom.runtime.tools.base import Evidence, Tool, ToolContext, cap_text, escape_evidence
@@ -75,7 +75,7 @@ def render_input(
 
     Example:
         >>> from airloom.runtime.rewoo.compile import compile_text
-        >>> from airloom.runtime.rewoo.ir import Step
+        >>> from airloom.runtime.plan_ir import Step
         >>> text = "news on :evidence0:"
         >>> step = CompiledStep(Step(1, "S", text, 1), compile_text(text), (0,))
         >>> render_input(step, {0: "a\\nb"}, "search", ExecOptions())

@@ -33,13 +33,13 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from airloom.formats.fences import is_fence_line
+from airloom.runtime.plan_ir import AnswerSpec, ParsedPlan, RefSyntax, Step
 from airloom.runtime.rewoo.compile import (
     compile_text,
     parse_id,
     placeholders_in,
     refs_of,
 )
-from airloom.runtime.rewoo.ir import AnswerSpec, ParsedPlan, RefSyntax, Step
 
 __all__ = [
     "DEFAULT_OPTIONS",

@@ -32,8 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from airloom.errors import PlanError
+from airloom.runtime.plan_ir import AnswerSpec, ParsedPlan, Part, Ref, Step, normalise_tool_name
 from airloom.runtime.rewoo.compile import compile_text, placeholders_in, refs_of
-from airloom.runtime.rewoo.ir import AnswerSpec, ParsedPlan, Part, Ref, Step, normalise_tool_name
 
 __all__ = ["CompiledStep", "PlanLimits", "ValidPlan", "validate_plan"]
 

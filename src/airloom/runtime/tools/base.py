@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from airloom.formats.closed_context import neutralise_delimiters
 from airloom.runtime.budget import Budget
-from airloom.runtime.rewoo.ir import Part
+from airloom.runtime.plan_ir import Part
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from airloom.formats.closed_context import (
     build_closed_context,
     neutralise_delimiters,
 )
-from airloom.runtime.rewoo.ir import Part, Ref
+from airloom.runtime.plan_ir import Part, Ref
 from airloom.runtime.tools.base import Evidence, ToolContext, cap_text, escape_chat_tokens
 
 Block = tuple[dict[str, str], str]

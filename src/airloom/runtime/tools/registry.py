@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airloom.errors import ConfigError
 from airloom.plugins import Registry
-from airloom.runtime.rewoo.ir import normalise_tool_name
+from airloom.runtime.plan_ir import normalise_tool_name
 from airloom.runtime.tools.base import Tool
 
 if TYPE_CHECKING:
