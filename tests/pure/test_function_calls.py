@@ -757,12 +757,14 @@ def test_parse_structured_noise(prefer: str, value: object, prefix: str) -> None
         assert validate(call.arguments, REGISTRY["search"].parameters) == []
 
 
-def test_large_answer_is_fast() -> None:
+def test_large_answer_is_rejected_without_blowup() -> None:
+    # A guard against quadratic parsing (minutes on this input), not a speed figure: the
+    # bound is far above the normal cost so that a loaded machine does not fail it.
     big = '{"function": "search", "params": {"search_terms": [' + ", ".join(['"w"'] * 20000) + "]}}"
     started = time.perf_counter()
     with pytest.raises(FunctionCallError, match="at most 10000 allowed"):
         REGISTRY.parse(big)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 15.0
 
 
 def test_full_json_schema_keywords_are_enforced() -> None:
