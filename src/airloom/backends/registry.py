@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from airloom.errors import ConfigError
 from airloom.plugins import Registry
@@ -51,7 +51,7 @@ def _accept_kind(name: str, value: Any) -> BackendKind:
         raise ConfigError(
             f"backend plug-in '{name}' has no describe(config) and build(config, base_dir)"
         )
-    return cast(BackendKind, value)
+    return value
 
 
 #: Every backend kind: the built-ins of :mod:`airloom.backends.factory` and plug-ins.
