@@ -7,12 +7,14 @@ that doubles per failure in a row) and the call moves on to another replica at o
 a replica dying mid-run loses no call and the caller gets exactly one answer. After its
 rest a replica takes one probe call; when that succeeds it is back.
 
-When no replica can take a call, the pool says why in one error: every replica
-unreachable is an :class:`EndpointUnreachable` (the scheduler then pauses the run,
-"waiting for POOL", until one answers again), every one rate limited a
-:class:`RateLimitedError`, otherwise a :class:`TransientBackendError` that the scheduler
-retries with its backoff. Errors about the request itself (bad key, unknown model, a
-prompt too long) pass through untouched.
+A call that finds every replica resting waits for the first rest to end and probes
+that replica — unless every one rests because it could not be reached: then the call
+fails at once with :class:`EndpointUnreachable`, and the scheduler pauses the run
+("waiting for POOL") until a replica answers again. A call that every replica failed
+gets one error saying why each rests: a :class:`RateLimitedError` when all were rate
+limited, else a :class:`TransientBackendError` that the scheduler retries with backoff.
+Errors about the request itself (bad key, unknown model, a prompt too long) pass
+through untouched.
 
 Example:
     >>> import asyncio
@@ -99,8 +101,10 @@ class PoolBackend:
         return self._condition
 
     async def _acquire(self, tried: list[Replica]) -> Replica | None:
-        """A replica for the next attempt, waiting while the ones that may take it are
-        busy; None when every replica not yet tried rests."""
+        """A replica for the next attempt, not one of ``tried``: the least busy free one,
+        else the first to be free (a busy one, or a resting one when its rest ends).
+        None when every replica was tried, or every other one rests unreachable (an
+        outage: the caller pauses instead of waiting here)."""
         condition = self._cond()
         async with condition:
             while True:
@@ -110,7 +114,9 @@ class PoolBackend:
                     replica.take()
                     return replica
                 others = [r for r in self.replicas if r not in tried]
-                if not any(r.health.ready(now) or r.health.probing for r in others):
+                if all(r.health.resting(now) and not r.health.probing for r in others) and all(
+                    r.health.last_kind == "unreachable" for r in others
+                ):
                     return None
                 self._waiting += 1
                 try:
@@ -196,7 +202,7 @@ class PoolBackend:
         now = self._clock()
         down = [r for r in self.replicas if r.health.failures > 0]
         reasons = "; ".join(
-            f"{r.url} rests {max(0.0, r.health.resting_until - now):.0f} s "
+            f"{r.url} rests {max(0.0, r.health.resting_until - now):.1f} s "
             f"after: {r.health.last_error}"
             for r in down
         )

@@ -120,7 +120,7 @@ def spending_line(stats: RunStats) -> Text:
         if row["state"] != "ready":
             line.append(
                 f"\n{row['endpoint']}: replica {row['replica']} {row['state']} "
-                f"(rested {row['rested']}×), the others take its calls",
+                f"(rested {row['rested']}×)",
                 style="yellow",
             )
     if stats.phase:
@@ -161,8 +161,7 @@ class EndpointNotices:
         elif event == "replica_rested":
             self.console.print(
                 f"{fields['endpoint']}: replica {fields['replica']} rests "
-                f"{float(fields['seconds']):.0f} s after: {fields['error']}; "
-                "the other replicas take its calls"
+                f"{float(fields['seconds']):.1f} s after: {fields['error']}"
             )
         elif event == "replica_back":
             self.console.print(f"{fields['endpoint']}: replica {fields['replica']} answers again")
