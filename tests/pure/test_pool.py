@@ -293,6 +293,39 @@ def test_a_call_stopped_early_rests_nobody():
     assert pool.replicas[0].health.rested == 0 and pool.replicas[0].outstanding == 0
 
 
+def test_a_probe_stopped_early_lets_the_next_call_probe():
+    now = [0.0]
+    server = Server("a", errors=[EndpointUnreachable("cannot reach a")])
+    pool = make_pool(server, clock=lambda: now[0])
+    with pytest.raises(EndpointUnreachable):
+        asyncio.run(pool.complete(REQUEST))
+    now[0] = 2.0
+    server.delay = 5.0
+
+    async def stop_early() -> None:
+        await asyncio.wait_for(pool.complete(REQUEST), timeout=0.05)
+
+    with pytest.raises(asyncio.TimeoutError):
+        asyncio.run(stop_early())
+    replica = pool.replicas[0]
+    assert replica.state(now[0]) == "resting" and not replica.health.probing
+    server.delay = 0.0
+    assert asyncio.run(pool.complete(REQUEST)).text == "from a"
+    assert replica.state(now[0]) == "ready"
+
+
+def test_a_probe_answered_with_an_error_about_the_request_brings_the_replica_back():
+    now = [0.0]
+    server = Server("a", errors=[EndpointUnreachable("down"), ContextLengthError("too long")])
+    pool = make_pool(server, clock=lambda: now[0])
+    with pytest.raises(EndpointUnreachable):
+        asyncio.run(pool.complete(REQUEST))
+    now[0] = 2.0
+    with pytest.raises(ContextLengthError):
+        asyncio.run(pool.complete(REQUEST))
+    assert pool.replicas[0].state(now[0]) == "ready"
+
+
 def test_a_pool_needs_a_replica():
     with pytest.raises(ValueError, match="at least one replica"):
         PoolBackend("teacher", [])

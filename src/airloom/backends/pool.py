@@ -166,21 +166,34 @@ class PoolBackend:
             self._rest(replica, exc)
             raise
         except BackendError:
+            # about the request (a bad parameter, a prompt too long): the replica answered
             finished = True
             replica.figures.errors += 1
+            self._answered(replica, started)
             raise
         finally:
-            if not finished and self._clock() - started >= TIMEOUT_SHARE * self.timeout:
-                replica.figures.errors += 1
-                self._rest(
-                    replica,
-                    TransientBackendError(f"{replica.url} did not answer in {self.timeout:.0f} s"),
-                )
+            if not finished:
+                self._given_up(replica, started)
             self._release(replica)
         replica.figures.record(self._clock() - started)
+        self._answered(replica, started)
+        return response
+
+    def _answered(self, replica: Replica, started: float) -> None:
         if replica.health.succeed(started):
             self._tell("replica_back", replica)
-        return response
+
+    def _given_up(self, replica: Replica, started: float) -> None:
+        """The caller stopped waiting: after the whole timeout that is the replica's
+        failure; earlier (a stop), a probe just gives its turn to the next call."""
+        if self._clock() - started >= TIMEOUT_SHARE * self.timeout:
+            replica.figures.errors += 1
+            self._rest(
+                replica,
+                TransientBackendError(f"{replica.url} did not answer in {self.timeout:.0f} s"),
+            )
+        else:
+            replica.health.probing = False
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """Send the call to the least busy ready replica; on a replica's failure, to the
