@@ -133,14 +133,99 @@ class ApiParams(BaseModel):
         return values
 
 
-class EndpointConfig(Strict):
-    """A named OpenAI-compatible endpoint that instructors may use via ``endpoint:``."""
+class ReplicaConfig(Strict):
+    """One replica of a pool, when it takes another concurrency limit than the rest."""
 
-    base_url: str = Field(description="Base URL, usually ending in /v1.")
+    base_url: str = Field(description="Base URL of this replica, usually ending in /v1.")
+    max_concurrency: int | None = Field(
+        None, ge=1, description="Requests in flight at this replica (default: the endpoint's)."
+    )
+
+
+class EndpointConfig(Strict):
+    """A named OpenAI-compatible endpoint that instructors may use via ``endpoint:``.
+
+    ``base_urls`` makes it a pool: one logical teacher over several replicas serving the
+    same model, each call sent to the replica with the fewest requests in flight, a
+    failing replica rested and tried again later.
+
+    Example:
+        >>> pool = EndpointConfig(base_urls=["http://a:8000/v1",
+        ...     {"base_url": "http://b:8000/v1", "max_concurrency": 4}], max_concurrency=8)
+        >>> pool.replicas(), pool.capacity
+        ([('http://a:8000/v1', 8), ('http://b:8000/v1', 4)], 12)
+        >>> EndpointConfig(base_url="http://a:8000/v1").replicas()
+        [('http://a:8000/v1', 16)]
+    """
+
+    base_url: str | None = Field(None, description="Base URL, usually ending in /v1.")
+    base_urls: list[ReplicaConfig] | None = Field(
+        None,
+        description="Replicas of one teacher (a pool), instead of base_url: URLs, or "
+        "{base_url, max_concurrency} for a replica with its own limit.",
+    )
     api_key_env: str | None = Field(None, description="Environment variable holding the key.")
     model: str | None = Field(None, description="Default model on this endpoint.")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers.")
-    max_concurrency: int = Field(16, ge=1, description="Requests in flight at this endpoint.")
+    max_concurrency: int = Field(
+        16, ge=1, description="Requests in flight at this endpoint (at each replica of a pool)."
+    )
+    rest_initial: float = Field(
+        1.0, gt=0.0, description="Seconds a failing replica of a pool rests before a retry."
+    )
+    rest_max: float = Field(
+        60.0, gt=0.0, description="Longest rest; it doubles with each failure in a row."
+    )
+
+    @field_validator("base_urls", mode="before")
+    @classmethod
+    def _urls_as_replicas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError(f"base_urls is a list: write [{value}]")
+        if isinstance(value, list):
+            for item in value:
+                if not isinstance(item, str | dict):
+                    raise ValueError(
+                        f"base_urls holds {item!r}: each entry is a URL or "
+                        "{base_url: URL, max_concurrency: N}"
+                    )
+            return [{"base_url": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _one_address(self) -> EndpointConfig:
+        if self.base_url is None and self.base_urls is None:
+            raise ValueError("set base_url (one server) or base_urls (a pool of replicas)")
+        if self.base_url is not None and self.base_urls is not None:
+            raise ValueError("set base_url (one server) or base_urls (a pool), not both")
+        if self.base_urls is not None and not self.base_urls:
+            raise ValueError("base_urls is empty: list the replicas' URLs (at least one)")
+        urls = [url for url, _ in self.replicas()]
+        repeated = sorted({url for url in urls if urls.count(url) > 1})
+        if repeated:
+            raise ValueError(f"base_urls lists {', '.join(repeated)} more than once")
+        if self.rest_max < self.rest_initial:
+            raise ValueError("rest_max must be at least rest_initial")
+        return self
+
+    def replicas(self) -> list[tuple[str, int]]:
+        """(base URL, concurrency limit) of each server behind this endpoint."""
+        if self.base_urls is None:
+            return [(str(self.base_url), self.max_concurrency)]
+        return [
+            (item.base_url.rstrip("/"), item.max_concurrency or self.max_concurrency)
+            for item in self.base_urls
+        ]
+
+    @property
+    def is_pool(self) -> bool:
+        """True when the endpoint lists its replicas in ``base_urls``."""
+        return self.base_urls is not None
+
+    @property
+    def capacity(self) -> int:
+        """Requests the whole endpoint may have in flight (summed over a pool's replicas)."""
+        return sum(limit for _, limit in self.replicas())
 
 
 class ConcurrencyConfig(Strict):
@@ -281,6 +366,11 @@ class Config(Strict):
     )
     endpoints: dict[str, EndpointConfig] = Field(
         default_factory=dict, description="Further named endpoints for instructors."
+    )
+    endpoint: str | None = Field(
+        None,
+        description="Name of an entry of 'endpoints' (a pool, say) that is the default "
+        "teacher, instead of base_url.",
     )
     # Files
     output_path: str = Field(
@@ -636,7 +726,15 @@ def _cross_checks(
     config: Config, instructors: Mapping[str, InstructorConfig], source: str
 ) -> list[str]:
     problems = []
-    if config.backend == "openai" and not config.base_url and not hosted_base_url(config.model):
+    if config.endpoint is not None:
+        if config.endpoint not in config.endpoints:
+            known = ", ".join(sorted(config.endpoints)) or "none defined"
+            problems.append(
+                f"{source}: endpoint '{config.endpoint}' is not in 'endpoints' ({known})"
+            )
+        if config.base_url:
+            problems.append(f"{source}: set base_url or endpoint for the teacher, not both")
+    elif config.backend == "openai" and not config.base_url and not hosted_base_url(config.model):
         problems.append(f"{source}: backend 'openai' needs base_url")
     if config.backend == "scripted" and not config.script_path:
         problems.append(f"{source}: backend 'scripted' needs script_path")

@@ -31,6 +31,15 @@ _HEADER = """\
 #   base_url: http://127.0.0.1:8000/v1
 #   model: my-model
 #   api_key_env: OPENAI_API_KEY
+# For several replicas of one teacher (a pool: each call to the least busy replica, a
+# failing one rested and its calls moved to the others):
+#   endpoint: teacher
+#   endpoints:
+#     teacher:
+#       model: my-model
+#       base_urls: [http://10.0.0.1:8000/v1, http://10.0.0.2:8000/v1]
+#       max_concurrency: 16          # per replica
+#   concurrency: {max_requests: 32}  # the whole run
 #
 # Dedup thresholds: min_docsearch_score t is the original's squared L2 distance between
 # unit vectors; an instruction is a duplicate when cosine >= 1 - t/2 (0.2 -> 0.9,

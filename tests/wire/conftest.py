@@ -182,9 +182,10 @@ def chat() -> Iterator[tuple[ThreadServer, ChatState]]:
 
 
 @pytest.fixture
-def teacher_process():
-    """Factory: the scripted OpenAI-compatible server as a separate process, given its
-    latency per call; returns its URL. Stopped after the test."""
+def teacher_processes():
+    """Factory: the scripted OpenAI-compatible server as a separate process (one that a
+    test may kill outright), given its latency per call; returns the process and its
+    URL. Stopped after the test."""
     import subprocess
     import sys
     from pathlib import Path
@@ -192,7 +193,7 @@ def teacher_process():
     root = Path(__file__).resolve().parents[2]
     processes: list[subprocess.Popen[str]] = []
 
-    def start(latency: float) -> str:
+    def start(latency: float) -> tuple[subprocess.Popen[str], str]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.support.openai_server", "--latency", str(latency)],
             cwd=root,
@@ -201,9 +202,20 @@ def teacher_process():
         )
         processes.append(proc)
         assert proc.stdout is not None
-        return proc.stdout.readline().strip()
+        return proc, proc.stdout.readline().strip()
 
     yield start
     for proc in processes:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def teacher_process(teacher_processes):
+    """Factory: like ``teacher_processes``, returning the URL alone."""
+
+    def start(latency: float) -> str:
+        return teacher_processes(latency)[1]
+
+    return start

@@ -43,7 +43,8 @@ def default_kind(config: Config) -> str:
     """
     if config.backend != "auto":
         return config.backend
-    return "openai" if config.base_url or hosted_base_url(config.model) else "local"
+    named = config.endpoint or config.base_url or hosted_base_url(config.model)
+    return "openai" if named else "local"
 
 
 def default_base_url(config: Config) -> str:
@@ -62,6 +63,30 @@ def describe_default(config: Config) -> tuple[str, str, str]:
     return (kind, *BACKENDS.load(kind).describe(config))
 
 
+def describe_endpoint(name: str, endpoint: EndpointConfig) -> str:
+    """How ``config check`` names a named endpoint: its server, or a pool's replicas.
+
+    Example:
+        >>> describe_endpoint("judge", EndpointConfig(base_url="http://j:8000/v1", model="m"))
+        'judge: m at http://j:8000/v1 (16 in flight)'
+        >>> print(describe_endpoint("teacher", EndpointConfig(
+        ...     base_urls=["http://a/v1", {"base_url": "http://b/v1", "max_concurrency": 4}])))
+        teacher: pool of 2 replicas, 20 in flight in all, each call to the least busy one
+          http://a/v1 (16 in flight)
+          http://b/v1 (4 in flight)
+    """
+    replicas = [f"{mask_url(url)} ({limit} in flight)" for url, limit in endpoint.replicas()]
+    if not endpoint.is_pool:
+        model = f"{endpoint.model} at " if endpoint.model else ""
+        return f"{name}: {model}{replicas[0]}"
+    model = f" serving {endpoint.model}" if endpoint.model else ""
+    head = (
+        f"{name}: pool of {len(replicas)} replicas{model}, {endpoint.capacity} in flight in "
+        "all, each call to the least busy one"
+    )
+    return "\n".join([head, *(f"  {line}" for line in replicas)])
+
+
 def build_default_backend(config: Config, base_dir: Path | None = None) -> Backend:
     """The default teacher backend (the local model is loaded lazily on first call)."""
     return BACKENDS.load(default_kind(config)).build(config, base_dir)
@@ -75,12 +100,24 @@ class OpenAIKind:
         >>> OpenAIKind().describe(Config(base_url="http://127.0.0.1:9/v1", model="m"))
         ('http://127.0.0.1:9/v1', 'm')
         """
+        if config.endpoint is not None:
+            model = config.endpoints[config.endpoint].model or config.model
+            if not model:
+                raise ConfigError(
+                    f"endpoint '{config.endpoint}' has no model",
+                    hint=f"set model: under endpoints.{config.endpoint} (or at the top)",
+                )
+            return config.endpoint, model
         if not config.model:
             raise ConfigError("base_url is set but model is not", hint="set model: <model id>")
         return mask_url(default_base_url(config)), config.model
 
     def build(self, config: Config, base_dir: Path | None) -> Backend:
-        """The HTTP client (no request is made here)."""
+        """The HTTP client (no request is made here); the named endpoint (a single server
+        or a pool of replicas) when ``endpoint`` picks one as the default teacher."""
+        if config.endpoint is not None:
+            name = config.endpoint
+            return build_endpoint_backend(name, config.endpoints[name], config.retry.timeout)
         from airloom.backends.openai import OpenAIBackend
 
         name, _ = self.describe(config)
@@ -145,18 +182,44 @@ class LocalKind:
 
 
 def build_endpoint_backend(name: str, endpoint: EndpointConfig, timeout: float) -> Backend:
-    """A named OpenAI-compatible endpoint."""
+    """A named OpenAI-compatible endpoint; a pool over its replicas when it lists
+    ``base_urls``.
+
+    Example:
+        >>> pool = EndpointConfig(base_urls=["http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1"])
+        >>> backend = build_endpoint_backend("teacher", pool, timeout=60.0)
+        >>> backend.name, [replica.url for replica in backend.replicas]
+        ('teacher', ['http://127.0.0.1:9/v1', 'http://127.0.0.1:10/v1'])
+    """
     import os
 
     from airloom.backends.openai import OpenAIBackend
 
     key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
-    return OpenAIBackend(
-        base_url=endpoint.base_url,
-        api_key=key,
-        api_key_env=endpoint.api_key_env,
-        headers=endpoint.headers,
+
+    def client(url: str, limit: int, label: str) -> OpenAIBackend:
+        return OpenAIBackend(
+            base_url=url,
+            api_key=key,
+            api_key_env=endpoint.api_key_env,
+            headers=endpoint.headers,
+            timeout=timeout,
+            max_connections=limit,
+            name=label,
+        )
+
+    if not endpoint.is_pool:
+        return client(str(endpoint.base_url), endpoint.max_concurrency, name)
+    from airloom.backends.pool import PoolBackend
+
+    members = [
+        (client(url, limit, mask_url(url)), mask_url(url), limit)
+        for url, limit in endpoint.replicas()
+    ]
+    return PoolBackend(
+        name,
+        members,
         timeout=timeout,
-        max_connections=endpoint.max_concurrency,
-        name=name,
+        rest_initial=endpoint.rest_initial,
+        rest_max=endpoint.rest_max,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import click
@@ -48,7 +49,7 @@ def example(kind: str) -> None:
 @kind_option
 def check(file: Path, overrides: tuple[str, ...], kind: str) -> None:
     """Validate FILE (keys, types, ranges, instructors) and summarise it."""
-    from airloom.backends.factory import describe_default
+    from airloom.backends.factory import describe_default, describe_endpoint
 
     if kind != "generate":
         _check_other(file, overrides, kind)
@@ -56,12 +57,21 @@ def check(file: Path, overrides: tuple[str, ...], kind: str) -> None:
 
     cfg, _ = load(file, overrides)
     kind, endpoint, model = describe_default(cfg)
+    if cfg.endpoint is not None:
+        endpoint = f"endpoint '{endpoint}' (below)"
     counts = {name: cfg.instructor_count(name) for name in cfg.instructors}
     enabled = [name for name, count in counts.items() if count > 0]
     click.echo(f"{file}: OK")
     click.echo(f"  teacher: {teacher_line(kind, endpoint, model, cfg.local.model)}")
-    if kind == "openai" and not cfg.base_url and not cfg.api_key():
+    if kind == "openai" and not cfg.base_url and not cfg.endpoint and not cfg.api_key():
         click.echo(f"  note: {endpoint} needs a key: export {cfg.api_key_env} before running")
+    for name, section in cfg.endpoints.items():
+        click.echo(textwrap.indent(f"endpoint {describe_endpoint(name, section)}", "  "))
+        if section.capacity > cfg.concurrency.max_requests:
+            click.echo(
+                f"  note: concurrency.max_requests ({cfg.concurrency.max_requests}) keeps "
+                f"{name} below its {section.capacity} slots: raise it to use them all"
+            )
     click.echo(f"  store: {cfg.resolved_store_path(file.resolve().parent)}")
     for name in enabled:
         cosine = cfg.dedup_cosine(name)

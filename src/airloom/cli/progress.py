@@ -98,6 +98,13 @@ def spending_line(stats: RunStats) -> Text:
         >>> stats.spending.waiting["http://h/v1"] = 0.0
         >>> "waiting for http://h/v1 (since " in spending_line(stats).plain
         True
+        >>> from airloom.backends.replicas import Replica
+        >>> replica = Replica("http://b/v1", limit=4)
+        >>> _ = replica.health.fail("unreachable", "refused", now=0.0, rest_initial=1.0,
+        ...                         rest_max=9.0)
+        >>> stats.pools["teacher"] = [replica]
+        >>> "teacher: replica http://b/v1 resting (rested 1×)" in spending_line(stats).plain
+        True
     """
     s = stats.spending
     requests, tokens, cost = stats.this_run()
@@ -110,6 +117,13 @@ def spending_line(stats: RunStats) -> Text:
     for endpoint, since in list(s.waiting.items()):
         away = time.strftime("%H:%M:%S", time.localtime(since))
         line.append(f"\nwaiting for {endpoint} (since {away}): unreachable", style="bold yellow")
+    for row in stats.replica_rows():
+        if row["state"] != "ready":
+            line.append(
+                f"\n{row['endpoint']}: replica {row['replica']} {row['state']} "
+                f"(rested {row['rested']}×)",
+                style="yellow",
+            )
     if stats.phase:
         line.append(f"\n{stats.phase}…", style="bold")
     return line
@@ -145,6 +159,13 @@ class EndpointNotices:
         elif event == "endpoint_back":
             away = time.time() - float(fields["since"])
             self.console.print(f"{fields['endpoint']} answers again after {away:.0f} s")
+        elif event == "replica_rested":
+            self.console.print(
+                f"{fields['endpoint']}: replica {fields['replica']} rests "
+                f"{float(fields['seconds']):.1f} s after: {fields['error']}"
+            )
+        elif event == "replica_back":
+            self.console.print(f"{fields['endpoint']}: replica {fields['replica']} answers again")
 
 
 async def run_with_display(
@@ -186,6 +207,40 @@ def progress_line(console: Console, text: str) -> contextlib.AbstractContextMana
     return contextlib.nullcontext()
 
 
+def replica_table(stats: RunStats) -> Table:
+    """One row per replica of each teacher pool: calls, errors, mean latency, times rested
+    and the state at the end.
+
+    Example:
+        >>> import io
+        >>> from airloom.backends.replicas import Replica
+        >>> replica = Replica("http://a/v1", limit=4)
+        >>> replica.figures.record(0.25)
+        >>> stats = RunStats(pools={"teacher": [replica]})
+        >>> console = Console(width=100, file=io.StringIO())
+        >>> console.print(replica_table(stats))
+        >>> "http://a/v1" in console.file.getvalue() and "0.250" in console.file.getvalue()
+        True
+    """
+    table = Table(title="teacher pools")
+    for column in ("endpoint", "replica"):
+        table.add_column(column, no_wrap=True)
+    for column in ("calls", "errors", "mean latency (s)", "rested"):
+        table.add_column(column, justify="right")
+    table.add_column("state")
+    for row in stats.replica_rows():
+        table.add_row(
+            row["endpoint"],
+            row["replica"],
+            str(row["calls"]),
+            str(row["errors"]),
+            f"{row['mean_latency_s']:.3f}",
+            str(row["rested"]),
+            row["state"],
+        )
+    return table
+
+
 def print_summary(stats: RunStats, console: Console, *, kind: str = "airloom run") -> None:
     """The final table (titled ``kind: status``), spending, and filter hits per pattern.
 
@@ -197,6 +252,8 @@ def print_summary(stats: RunStats, console: Console, *, kind: str = "airloom run
     if stats.categories:
         console.print(stats_table(stats, title=f"{kind}: {stats.status}", live=False))
     console.print(spending_line(stats))
+    if stats.pools:
+        console.print(replica_table(stats))
     if stats.filter_hits:
         hits = Table(title="response filter hits")
         hits.add_column("pattern")

@@ -99,7 +99,7 @@ class CurationSession:
             backend = self._backend_override or build_endpoint_backend(
                 self.endpoint_name, section, config.retry.timeout
             )
-            return backend, self.endpoint_name, model, section.max_concurrency
+            return backend, self.endpoint_name, model, section.capacity
         _, name, model = describe_default(config)
         backend = self._backend_override or build_default_backend(config, self.base_dir)
         return backend, name, model, config.concurrency.max_requests
@@ -114,6 +114,7 @@ class CurationSession:
         )
         backend, name, self.model, limit = self._backend()
         self.backend = backend
+        self.stats.watch(backend)
         self.endpoint = Endpoint(name, backend, asyncio.Semaphore(limit))
         config = self.config
         self.scheduler = Scheduler(

@@ -36,6 +36,7 @@ from airloom.backends.factory import (
     default_kind,
     describe_default,
 )
+from airloom.backends.pool import PoolBackend
 from airloom.config import Config
 from airloom.engine.context import EngineRoundContext
 from airloom.engine.dedup import BatchEmbedder, DedupState
@@ -245,7 +246,7 @@ class Engine:
     def _endpoint_for(self, name: str) -> tuple[Endpoint, str]:
         config = self.config
         section = config.instructors[name]
-        if section.endpoint:
+        if section.endpoint and section.endpoint != config.endpoint:
             endpoint_config = config.endpoints[section.endpoint]
             if section.endpoint not in self._endpoints:
                 backend = build_endpoint_backend(
@@ -253,8 +254,9 @@ class Engine:
                 )
                 self._backends[section.endpoint] = backend
                 self._endpoints[section.endpoint] = Endpoint(
-                    section.endpoint, backend, asyncio.Semaphore(endpoint_config.max_concurrency)
+                    section.endpoint, backend, asyncio.Semaphore(endpoint_config.capacity)
                 )
+                self._watch(backend)
             model = section.model or endpoint_config.model or config.model
             if not model:
                 raise ConfigError(
@@ -266,12 +268,19 @@ class Engine:
             check_local_model(config, section.model)
         return endpoint, section.model or default_model
 
+    def _watch(self, backend: Backend) -> None:
+        """A teacher pool's replicas go into the stats, its notices into the events."""
+        self.stats.watch(backend)
+        if isinstance(backend, PoolBackend):
+            backend.notify = self.events.emit
+
     def _default_endpoint(self) -> tuple[Endpoint, str]:
         config = self.config
         _, endpoint_name, default_model = describe_default(config)
         if "*" not in self._endpoints:
             backend = self._backend_override or build_default_backend(config, self.base_dir)
             self._backends["*"] = backend
+            self._watch(backend)
             self._endpoints["*"] = Endpoint(
                 endpoint_name, backend, asyncio.Semaphore(config.concurrency.max_requests)
             )

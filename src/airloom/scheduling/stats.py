@@ -13,13 +13,30 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
+from airloom.backends.base import Backend
+from airloom.backends.pool import PoolBackend
+from airloom.backends.replicas import Replica
 from airloom.reasons import Reason
 from airloom.scheduling.scheduler import Spending
 
 TOPICS_ROW = "topics"
 """The row of the topic-writing phase: shown with the categories, never a category."""
+
+
+class ReplicaRow(TypedDict):
+    """What the summary shows of one replica of a teacher pool."""
+
+    endpoint: str
+    replica: str
+    calls: int
+    errors: int
+    mean_latency_s: float
+    rested: int
+    state: str
 
 
 @dataclass
@@ -67,6 +84,8 @@ class RunStats:
     message: str = ""
     #: What the run is doing when it is not yet generating (loading, writing topics).
     phase: str = ""
+    #: The replicas of each teacher pool the run uses, by endpoint name (live objects).
+    pools: dict[str, Sequence[Replica]] = field(default_factory=dict)
 
     def category(self, name: str, target: int | None = None) -> CategoryStats:
         """The stats of one category (created on first use)."""
@@ -76,6 +95,45 @@ class RunStats:
         if target is not None:
             stats.target = target
         return stats
+
+    def watch(self, backend: Backend) -> None:
+        """Show a teacher pool's replicas in the display and the summary (other backends
+        have none).
+
+        Example:
+            >>> from airloom.backends.scripted import ScriptedBackend
+            >>> stats = RunStats()
+            >>> stats.watch(PoolBackend("teacher", [(ScriptedBackend([]), "http://a/v1", 4)]))
+            >>> [replica.url for replica in stats.pools["teacher"]]
+            ['http://a/v1']
+        """
+        if isinstance(backend, PoolBackend):
+            self.pools[backend.name] = backend.replicas
+
+    def replica_rows(self) -> list[ReplicaRow]:
+        """One row per replica of every pool: calls, errors, mean latency, times rested,
+        state now.
+
+        Example:
+            >>> stats = RunStats(pools={"teacher": [Replica("http://a/v1", limit=4)]})
+            >>> stats.pools["teacher"][0].figures.record(0.25)
+            >>> stats.replica_rows()[0]["mean_latency_s"], stats.replica_rows()[0]["state"]
+            (0.25, 'ready')
+        """
+        now = time.monotonic()
+        return [
+            ReplicaRow(
+                endpoint=name,
+                replica=replica.url,
+                calls=replica.figures.calls,
+                errors=replica.figures.errors,
+                mean_latency_s=round(replica.figures.mean_latency, 3),
+                rested=replica.health.rested,
+                state=replica.state(now),
+            )
+            for name, replicas in self.pools.items()
+            for replica in replicas
+        ]
 
     def mark_interrupted(self) -> None:
         """A stopped run: every unfinished category (and the topic phase) says so, and
@@ -143,6 +201,7 @@ class RunStats:
             "completion_tokens": self.spending.completion_tokens,
             "cost": round(self.spending.cost, 6),
             "filter_hits": dict(self.filter_hits),
+            "replicas": self.replica_rows(),
             "categories": {
                 name: {
                     "accepted": c.accepted,
