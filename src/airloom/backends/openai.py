@@ -1,7 +1,9 @@
 """Any OpenAI-compatible chat endpoint: OpenAI, vLLM, llama.cpp server, Ollama, TGI, ours.
 
 One class; the endpoint settings (base URL, key, headers, timeout) make the difference.
-Errors are classified here once, so that the scheduler can decide what to retry.
+Requests are written and replies read with the shared wire schema
+(:mod:`airloom.formats.openai_wire`). Errors are classified here once, so that the
+scheduler can decide what to retry.
 
 Example:
     >>> backend = OpenAIBackend(base_url="http://127.0.0.1:8000/v1", api_key=None)
@@ -18,6 +20,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from airloom.backends.base import ChatRequest, ChatResponse, Usage
 from airloom.errors import (
@@ -28,6 +31,7 @@ from airloom.errors import (
     RateLimitedError,
     TransientBackendError,
 )
+from airloom.formats.openai_wire import ChatCompletion, ChatCompletionChunk, chat_request_json
 from airloom.redact import mask_url, remember_headers
 
 _CONTEXT_MARKERS = (
@@ -169,29 +173,36 @@ def classify_http_error(
     )
 
 
-def _count(data: Mapping[str, Any], name: str) -> int:
-    """A token count from ``usage``; a garbled one counts 0 (the text is still good)."""
-    usage = data.get("usage")
-    try:
-        return max(0, int(usage.get(name) or 0)) if isinstance(usage, Mapping) else 0
-    except (TypeError, ValueError):
-        return 0
+def parse_completion(body: bytes | str, base_url: str) -> ChatResponse:
+    """A chat completion reply read with the wire schema; a reply that is not JSON or has
+    no choice is a :class:`TransientBackendError` (it is worth asking again).
 
-
-def _parse_completion(data: Any, base_url: str) -> ChatResponse:
+    Example:
+        >>> parse_completion(b'{"choices": [{"message": {"content": "Hi"}}]}', "u").text
+        'Hi'
+    """
     try:
-        choice = data["choices"][0]
-        message = choice.get("message") or {}
-        text = message.get("content") or ""
-        finish = choice.get("finish_reason") or "stop"
-    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        reply = ChatCompletion.model_validate_json(body)
+    except ValidationError as exc:
+        garbled = any(error["type"] == "json_invalid" for error in exc.errors())
+        what = "a reply that is not valid JSON" if garbled else "a reply without choices"
+        raise TransientBackendError(f"{base_url} sent {what}", body=_text(body)[:500]) from exc
+    if not reply.choices:
         raise TransientBackendError(
-            f"{base_url} sent a reply without choices", body=str(data)[:500]
-        ) from exc
-    usage = Usage(_count(data, "prompt_tokens"), _count(data, "completion_tokens"))
+            f"{base_url} sent a reply without choices", body=_text(body)[:500]
+        )
+    choice = reply.choices[0]
+    usage = Usage(reply.usage.prompt_tokens, reply.usage.completion_tokens)
     return ChatResponse(
-        text=text, finish_reason=str(finish), usage=usage, model=str(data.get("model", ""))
+        text=choice.text(),
+        finish_reason=choice.finish_reason or "stop",
+        usage=usage,
+        model=reply.model,
     )
+
+
+def _text(body: bytes | str) -> str:
+    return body.decode("utf-8", "replace") if isinstance(body, bytes) else body
 
 
 async def sse_chunks(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
@@ -242,15 +253,9 @@ class OpenAIBackend:
             limits=limits,
         )
 
-    def _payload(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            key: value for key, value in request.params.items() if value is not None
-        }
-        payload["model"] = request.model
-        payload["messages"] = [m.to_dict() for m in request.messages]
-        if stream:
-            payload["stream"] = True
-        return payload
+    def _payload(self, request: ChatRequest, *, stream: bool) -> str:
+        messages = ((m.role, m.content) for m in request.messages)
+        return chat_request_json(request.model, messages, request.params, stream=stream)
 
     def _error(self, response: httpx.Response, body: str, model: str) -> BackendError:
         return classify_http_error(
@@ -266,7 +271,7 @@ class OpenAIBackend:
         """POST one chat completion; map every failure to a :class:`BackendError`."""
         try:
             response = await self._client.post(
-                "/chat/completions", json=self._payload(request, stream=False)
+                "/chat/completions", content=self._payload(request, stream=False)
             )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise self._unreachable(exc) from exc
@@ -279,13 +284,7 @@ class OpenAIBackend:
             ) from exc
         if response.status_code >= 300:
             raise self._error(response, response.text, request.model)
-        try:
-            data = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise TransientBackendError(
-                f"{self.base_url} sent a reply that is not valid JSON", body=response.text[:500]
-            ) from exc
-        return _parse_completion(data, self.base_url)
+        return parse_completion(response.content, self.base_url)
 
     def _unreachable(self, exc: Exception) -> EndpointUnreachable:
         return EndpointUnreachable(
@@ -297,17 +296,17 @@ class OpenAIBackend:
         """Yield text deltas from a server-sent-events stream."""
         try:
             async with self._client.stream(
-                "POST", "/chat/completions", json=self._payload(request, stream=True)
+                "POST", "/chat/completions", content=self._payload(request, stream=True)
             ) as response:
                 if response.status_code >= 300:
                     body = (await response.aread()).decode("utf-8", "replace")
                     raise self._error(response, body, request.model)
                 async for chunk in sse_chunks(response):
                     try:
-                        delta = chunk["choices"][0].get("delta") or {}
-                    except (KeyError, IndexError, TypeError, AttributeError):
+                        choices = ChatCompletionChunk.model_validate(chunk).choices
+                    except ValidationError:
                         continue
-                    text = delta.get("content")
+                    text = choices[0].delta.content if choices else None
                     if text:
                         yield text
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
