@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from airloom.backends.base import ChatRequest, Message  # noqa: E402
 from airloom.backends.openai import OpenAIBackend  # noqa: E402
 from airloom.config import load_config_text  # noqa: E402
 from airloom.engine.runner import Engine  # noqa: E402
+from airloom.errors import TransientBackendError  # noqa: E402
 from airloom.store.database import Store, StoredRecord, dedup_key  # noqa: E402
 
 
@@ -81,7 +83,29 @@ def load() -> str:
 PROMPT = ("Write a detailed, helpful answer to the following instruction. " * 24).strip()
 
 
-async def bare_calls(url: str, concurrency: int, calls: int) -> float:
+async def for_seconds(
+    seconds: float, concurrency: int, call: Callable[[], Awaitable[Any]]
+) -> float:
+    """Calls/s of ``concurrency`` tasks each calling ``call`` in a loop for ``seconds``; a
+    call that fails on a keep-alive connection the server closed is not counted."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            try:
+                await call()
+            except (httpx.TransportError, TransientBackendError):
+                continue
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done / (time.perf_counter() - started)
+
+
+async def bare_calls(url: str, concurrency: int, seconds: float) -> float:
     """Calls/s of a bare httpx client: C tasks, one keep-alive pool, bytes read, no parsing."""
     body = json.dumps(
         {"model": "bench", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 512}
@@ -89,38 +113,22 @@ async def bare_calls(url: str, concurrency: int, calls: int) -> float:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Content-Type": "application/json"}
     async with httpx.AsyncClient(base_url=url, limits=limits, headers=headers) as client:
-        remaining = calls
 
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                response = await client.post("/chat/completions", content=body)
-                await response.aread()
+        async def call() -> None:
+            response = await client.post("/chat/completions", content=body)
+            await response.aread()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return calls / (time.perf_counter() - started)
+        return await for_seconds(seconds, concurrency, call)
 
 
-async def client_calls(url: str, concurrency: int, calls: int) -> float:
+async def client_calls(url: str, concurrency: int, seconds: float) -> float:
     """Calls/s of airloom's client alone (request built, reply parsed; no engine)."""
     backend = OpenAIBackend(base_url=url, api_key=None, max_connections=concurrency)
     request = ChatRequest("bench", (Message("user", PROMPT),), {"max_tokens": 512})
-    remaining = calls
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await backend.complete(request)
-
-    started = time.perf_counter()
     try:
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return await for_seconds(seconds, concurrency, lambda: backend.complete(request))
     finally:
         await backend.aclose()
-    return calls / (time.perf_counter() - started)
 
 
 class CpuAtStart:
@@ -134,20 +142,22 @@ class CpuAtStart:
             self.cpu = time.process_time()
 
 
-async def generate_sampled(engine: Engine, target: int) -> tuple[Any, float]:
-    """Run the engine; sample the kept count to time the steady part (10 % → 90 %)."""
+async def generate_sampled(engine: Engine, target: int) -> tuple[Any, float, float]:
+    """Run the engine; sample the kept count to time the first record (from the start of
+    the timed part) and the steady part (10 % → 90 % of the target)."""
     marks: dict[float, float] = {}
     task = asyncio.ensure_future(engine.run())
     while not task.done():
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.02)
         general = engine.stats.categories.get("general")
         kept = general.accepted_this_run if general else 0
-        for share in (0.1, 0.9):
+        for share in (1 / target, 0.1, 0.9):
             if share not in marks and kept >= share * target:
                 marks[share] = time.monotonic()
     stats = await task
-    steady = (marks[0.9] - marks[0.1]) if len(marks) == 2 else float("nan")
-    return stats, steady
+    steady = (marks[0.9] - marks[0.1]) if 0.1 in marks and 0.9 in marks else float("nan")
+    first = marks.get(1 / target, float("nan")) - stats.started
+    return stats, steady, first
 
 
 def one_generate(
@@ -161,7 +171,7 @@ def one_generate(
     )
     sink = CpuAtStart()
     engine = Engine(config, base_dir=workdir, events=sink)
-    stats, steady_seconds = asyncio.run(generate_sampled(engine, count))
+    stats, steady_seconds, first = asyncio.run(generate_sampled(engine, count))
     cpu = time.process_time() - sink.cpu
     general = stats.categories["general"]
     # the timed part starts once the embedder and store are ready (run_started)
@@ -174,20 +184,20 @@ def one_generate(
         "steady_calls": 0.8 * calls / steady_seconds,
         "cpu_ms": 1000 * cpu / max(calls, 1),
         "rejects": sum(general.rejects.values()),
+        "first": first,
     }
 
 
 def bench_generate(latency: float, concurrency: int, count: int, batch: int, repeat: int) -> None:
     proc, url = start_server(latency, concurrency)
     limit = concurrency / latency
-    bare_n = int(limit * 8)  # about 8 s at the limit
     print(f"C={concurrency} L={latency * 1000:.0f}ms (limit C/L={limit:.0f} calls/s), {load()}")
     try:
-        asyncio.run(bare_calls(url, concurrency, concurrency * 2))  # connections opened
+        asyncio.run(bare_calls(url, concurrency, 1.0))  # the server warmed up
         runs, bares, clients = [], [], []
         for _ in range(repeat):
-            bares.append(asyncio.run(bare_calls(url, concurrency, bare_n)))
-            clients.append(asyncio.run(client_calls(url, concurrency, bare_n)))
+            bares.append(asyncio.run(bare_calls(url, concurrency, 6.0)))
+            clients.append(asyncio.run(client_calls(url, concurrency, 6.0)))
             with tempfile.TemporaryDirectory() as tmp:
                 runs.append(one_generate(url, concurrency, count, batch, Path(tmp)))
     finally:
@@ -207,7 +217,8 @@ def bench_generate(latency: float, concurrency: int, count: int, batch: int, rep
         f"{cps / limit:5.1%} of C/L (whole run, {count} records, batch {batch})\n"
         f"                   {steady:6.1f} calls/s = {steady / bare:5.1%} of bare = "
         f"{steady / limit:5.1%} of C/L (steady, 10 %→90 % of the target)\n"
-        f"                   kept {rps:.1f} records/s | "
+        f"                   kept {rps:.1f} records/s | first after "
+        f"{statistics.median(r['first'] for r in runs):.2f} s | "
         f"CPU {statistics.median(r['cpu_ms'] for r in runs):.2f} ms per teacher call | "
         f"{statistics.median(r['calls'] / max(r['kept'], 1) for r in runs):.3f} calls/kept | "
         f"rejects {statistics.median(r['rejects'] for r in runs):.0f} | "
@@ -279,11 +290,14 @@ def main() -> None:
     parser.add_argument("--only", choices=["c8", "c64", "resume"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument(
+        "--records", type=float, default=1.0, help="scale the record targets (600 and 3000)"
+    )
     args = parser.parse_args()
     if args.only in (None, "c8"):
-        bench_generate(0.2, 8, 600, args.batch, args.repeat)
+        bench_generate(0.2, 8, int(600 * args.records), args.batch, args.repeat)
     if args.only in (None, "c64"):
-        bench_generate(0.2, 64, 3000, args.batch, args.repeat)
+        bench_generate(0.2, 64, int(3000 * args.records), args.batch, args.repeat)
     if args.only in (None, "resume"):
         bench_resume(100_000, args.repeat)
 
