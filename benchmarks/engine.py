@@ -96,7 +96,7 @@ async def for_seconds(
         while time.perf_counter() < deadline:
             try:
                 await call()
-            except (httpx.TransportError, TransientBackendError):
+            except (httpx.TransportError, TransientBackendError, OSError):
                 continue
             done += 1
 
@@ -117,6 +117,24 @@ async def bare_calls(url: str, concurrency: int, seconds: float) -> float:
         async def call() -> None:
             response = await client.post("/chat/completions", content=body)
             await response.aread()
+
+        return await for_seconds(seconds, concurrency, call)
+
+
+async def bare_aiohttp_calls(url: str, concurrency: int, seconds: float) -> float:
+    """The same bare client on aiohttp (the other transport the choice was made between)."""
+    import aiohttp
+
+    body = json.dumps(
+        {"model": "bench", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 512}
+    ).encode()
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def call() -> None:
+            async with session.post(f"{url}/chat/completions", data=body) as response:
+                await response.read()
 
         return await for_seconds(seconds, concurrency, call)
 

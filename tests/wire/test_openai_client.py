@@ -9,7 +9,7 @@ import pytest
 from airloom.backends.base import ChatRequest, Message
 from airloom.backends.openai import OpenAIBackend
 from airloom.backends.scripted import ScriptedBackend
-from airloom.errors import BackendError
+from airloom.errors import BackendError, EndpointUnreachable
 
 
 def _ask(url: str, params: dict[str, object], *, stream: bool = False) -> str:
@@ -38,6 +38,21 @@ def test_parameters_pass_through_and_unset_ones_stay_out(openai_server) -> None:
     server = openai_server()
     _ask(server.url, {"temperature": 0.3, "top_k": 40, "seed": None, "stop": ["\n\n"]})
     assert server.state.params_seen == [{"temperature": 0.3, "top_k": 40, "stop": ["\n\n"]}]
+    assert server.state.headers_seen[0]["content-type"] == "application/json"
+
+
+def test_an_endpoint_that_is_not_there_is_unreachable() -> None:
+    with pytest.raises(EndpointUnreachable, match=r"cannot reach http://127\.0\.0\.1:9/v1"):
+        _ask("http://127.0.0.1:9/v1", {})
+
+
+def test_one_backend_serves_two_event_loops_in_turn(openai_server) -> None:
+    server = openai_server()
+    backend = OpenAIBackend(base_url=server.url, api_key=None)
+    request = ChatRequest("m", (Message("user", "Hi"),), {})
+    for _ in range(2):  # a new loop gets a new pool
+        assert asyncio.run(backend.complete(request)).text
+    asyncio.run(backend.aclose())
 
 
 def test_a_value_the_schema_rejects_comes_back_with_the_servers_reason(openai_server) -> None:

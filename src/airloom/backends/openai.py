@@ -5,6 +5,10 @@ Requests are written and replies read with the shared wire schema
 (:mod:`airloom.formats.openai_wire`). Errors are classified here once, so that the
 scheduler can decide what to retry.
 
+The transport is aiohttp: one keep-alive pool sized to the concurrency. Measured against
+httpx at 64 connections (``benchmarks/engine.py``), httpx's pool spent most of the event
+loop's time in per-request bookkeeping over every connection; aiohttp's does not.
+
 Example:
     >>> backend = OpenAIBackend(base_url="http://127.0.0.1:8000/v1", api_key=None)
     >>> backend.name
@@ -13,13 +17,13 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import ValidationError
 
 from airloom.backends.base import ChatRequest, ChatResponse, Usage
@@ -33,6 +37,14 @@ from airloom.errors import (
 )
 from airloom.formats.openai_wire import ChatCompletion, ChatCompletionChunk, chat_request_json
 from airloom.redact import mask_url, remember_headers
+
+if TYPE_CHECKING:
+    import aiohttp
+    import httpx
+
+# Below the 5 s idle timeout of common servers (uvicorn, vLLM), so that a pooled
+# connection is not reused just as the server closes it.
+KEEPALIVE_SECONDS = 4.0
 
 _CONTEXT_MARKERS = (
     "context_length_exceeded",
@@ -205,9 +217,19 @@ def _text(body: bytes | str) -> str:
     return body.decode("utf-8", "replace") if isinstance(body, bytes) else body
 
 
-async def sse_chunks(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-    """The JSON objects of a server-sent-events reply, up to ``[DONE]``; garbled ones skipped."""
-    async for line in response.aiter_lines():
+async def sse_json(lines: AsyncIterable[str]) -> AsyncIterator[dict[str, Any]]:
+    """The JSON objects of server-sent-events lines, up to ``[DONE]``; garbled ones skipped.
+
+    Example:
+        >>> async def demo():
+        ...     async def lines():
+        ...         for line in ['data: {"a": 1}', "", "data: oops", "data: [DONE]", "data: {}"]:
+        ...             yield line
+        ...     return [chunk async for chunk in sse_json(lines())]
+        >>> import asyncio; asyncio.run(demo())
+        [{'a': 1}]
+    """
+    async for line in lines:
         if not line.startswith("data:"):
             continue
         data = line[5:].strip()
@@ -221,8 +243,30 @@ async def sse_chunks(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
             yield chunk
 
 
+async def sse_chunks(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    """:func:`sse_json` of an httpx streaming response."""
+    async for chunk in sse_json(response.aiter_lines()):
+        yield chunk
+
+
+async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+    """The text lines of a streaming aiohttp response, whatever their length."""
+    pending = b""
+    async for piece in response.content.iter_any():
+        pending += piece
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line.rstrip(b"\r").decode("utf-8", "replace")
+    if pending:
+        yield pending.decode("utf-8", "replace")
+
+
 class OpenAIBackend:
-    """Client for ``POST {base_url}/chat/completions`` with one shared connection pool."""
+    """Client for ``POST {base_url}/chat/completions`` with one shared connection pool.
+
+    The pool is opened on the first call, in the running event loop (a new loop, as in a
+    second ``asyncio.run``, gets a new pool).
+    """
 
     def __init__(
         self,
@@ -243,65 +287,88 @@ class OpenAIBackend:
         if api_key:
             all_headers["Authorization"] = f"Bearer {api_key}"
         all_headers.update(headers or {})
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=all_headers,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)),
-            limits=limits,
-        )
+        self._headers = all_headers
+        self._timeout = timeout
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _payload(self, request: ChatRequest, *, stream: bool) -> str:
+    def _pool(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            import aiohttp
+
+            # per read, not per request: a long stream is fine while tokens keep coming
+            timeout = aiohttp.ClientTimeout(
+                total=None, sock_read=self._timeout, connect=min(self._timeout, 30.0)
+            )
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, keepalive_timeout=KEEPALIVE_SECONDS
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers=self._headers, timeout=timeout, trust_env=True
+            )
+            self._loop = loop
+        return self._session
+
+    def _payload(self, request: ChatRequest, *, stream: bool) -> bytes:
         messages = ((m.role, m.content) for m in request.messages)
-        return chat_request_json(request.model, messages, request.params, stream=stream)
+        return chat_request_json(request.model, messages, request.params, stream=stream).encode()
 
-    def _error(self, response: httpx.Response, body: str, model: str) -> BackendError:
+    def _error(
+        self, status: int, headers: Mapping[str, str], body: str, model: str
+    ) -> BackendError:
         return classify_http_error(
-            response.status_code,
+            status,
             body,
-            response.headers,
+            headers,
             model=model,
             base_url=self.base_url,
             api_key_env=self.api_key_env,
         )
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        """POST one chat completion; map every failure to a :class:`BackendError`."""
-        try:
-            response = await self._client.post(
-                "/chat/completions", content=self._payload(request, stream=False)
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise self._unreachable(exc) from exc
-        except httpx.TimeoutException as exc:
-            raise TransientBackendError(f"{self.base_url} timed out: {exc!r}") from exc
-        except httpx.TransportError as exc:
-            raise TransientBackendError(
-                f"lost the connection to {self.base_url}: {exc!r}",
-                hint="check that the server is running and base_url is right",
-            ) from exc
-        if response.status_code >= 300:
-            raise self._error(response, response.text, request.model)
-        return parse_completion(response.content, self.base_url)
+    def _transport_error(self, exc: Exception) -> BackendError:
+        """The error for a failure below HTTP (connect, timeout, lost connection)."""
+        import aiohttp
 
-    def _unreachable(self, exc: Exception) -> EndpointUnreachable:
-        return EndpointUnreachable(
-            f"cannot reach {self.base_url}: {exc!r}",
+        if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+            return EndpointUnreachable(
+                f"cannot reach {self.base_url}: {exc!r}",
+                hint="check that the server is running and base_url is right",
+            )
+        if isinstance(exc, TimeoutError):
+            return TransientBackendError(f"{self.base_url} timed out: {exc!r}")
+        return TransientBackendError(
+            f"lost the connection to {self.base_url}: {exc!r}",
             hint="check that the server is running and base_url is right",
         )
 
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """POST one chat completion; map every failure to a :class:`BackendError`."""
+        import aiohttp
+
+        url = f"{self.base_url}/chat/completions"
+        try:
+            async with self._pool().post(url, data=self._payload(request, stream=False)) as reply:
+                body = await reply.read()
+                status, headers = reply.status, reply.headers
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._transport_error(exc) from exc
+        if status >= 300:
+            raise self._error(status, headers, body.decode("utf-8", "replace"), request.model)
+        return parse_completion(body, self.base_url)
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         """Yield text deltas from a server-sent-events stream."""
+        import aiohttp
+
+        url = f"{self.base_url}/chat/completions"
         try:
-            async with self._client.stream(
-                "POST", "/chat/completions", content=self._payload(request, stream=True)
-            ) as response:
-                if response.status_code >= 300:
-                    body = (await response.aread()).decode("utf-8", "replace")
-                    raise self._error(response, body, request.model)
-                async for chunk in sse_chunks(response):
+            async with self._pool().post(url, data=self._payload(request, stream=True)) as reply:
+                if reply.status >= 300:
+                    body = (await reply.read()).decode("utf-8", "replace")
+                    raise self._error(reply.status, reply.headers, body, request.model)
+                async for chunk in sse_json(_lines(reply)):
                     try:
                         choices = ChatCompletionChunk.model_validate(chunk).choices
                     except ValidationError:
@@ -309,13 +376,11 @@ class OpenAIBackend:
                     text = choices[0].delta.content if choices else None
                     if text:
                         yield text
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise self._unreachable(exc) from exc
-        except httpx.TimeoutException as exc:
-            raise TransientBackendError(f"{self.base_url} timed out: {exc!r}") from exc
-        except httpx.TransportError as exc:
-            raise TransientBackendError(f"cannot reach {self.base_url}: {exc!r}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._transport_error(exc) from exc
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
