@@ -6,7 +6,9 @@ latency L and a server-side concurrency cap C, and prints:
 
 * the physical limit on this machine: a bare async client (C tasks posting a request of
   the same size and reading the bytes; no parsing, no dedup, no store) against the same
-  server, in calls/s and as a share of the teacher limit C/L;
+  server, in calls/s and as a share of the teacher limit C/L — on aiohttp, the transport
+  airloom uses, and on httpx (the transport it replaced: its pool's per-request
+  bookkeeping over every connection made it CPU-bound at 64 connections);
 * airloom's client alone (``OpenAIBackend.complete``: request built and reply parsed with
   the wire schema) as a ratio of the bare client;
 * ``airloom generate``: teacher calls/s over the whole run and steady (between 10 % and 90 %
@@ -22,6 +24,7 @@ shared: the ratios to the bare client, measured beside each run, are the robust 
 
     python benchmarks/engine.py                 # C=8 and C=64 at L=200 ms, resume of 100k
     python benchmarks/engine.py --only resume
+    python benchmarks/engine.py --only c64 --records 0.34 --embedding off   # dedup's share
 """
 
 from __future__ import annotations
@@ -122,7 +125,7 @@ async def bare_calls(url: str, concurrency: int, seconds: float) -> float:
 
 
 async def bare_aiohttp_calls(url: str, concurrency: int, seconds: float) -> float:
-    """The same bare client on aiohttp (the other transport the choice was made between)."""
+    """The same bare client on aiohttp, the transport of airloom's client."""
     import aiohttp
 
     body = json.dumps(
@@ -178,12 +181,19 @@ async def generate_sampled(engine: Engine, target: int) -> tuple[Any, float, flo
     return stats, steady, first
 
 
+def dedup_lines(embedding: str) -> str:
+    """Config lines for ``--embedding`` (``off``: dedup disabled)."""
+    if embedding == "off":
+        return "dedup: {enabled: false}\n"
+    return f"embedding_model: {embedding}\n"
+
+
 def one_generate(
-    url: str, concurrency: int, count: int, batch: int, workdir: Path
+    url: str, concurrency: int, count: int, batch: int, workdir: Path, embedding: str
 ) -> dict[str, float]:
     (workdir / "topics.txt").write_text("\n".join(f"subject {i}" for i in range(500)))
     config = load_config_text(
-        f"base_url: {url}\nmodel: bench\nseed: 1\n"
+        f"base_url: {url}\nmodel: bench\nseed: 1\n{dedup_lines(embedding)}"
         f"concurrency: {{max_requests: {concurrency}, adaptive: false}}\n"
         f"instructors:\n  general: {{count: {count}, batch_size: {batch}}}\n"
     )
@@ -206,25 +216,30 @@ def one_generate(
     }
 
 
-def bench_generate(latency: float, concurrency: int, count: int, batch: int, repeat: int) -> None:
+def bench_generate(
+    latency: float, concurrency: int, count: int, batch: int, repeat: int, embedding: str
+) -> None:
     proc, url = start_server(latency, concurrency)
     limit = concurrency / latency
     print(f"C={concurrency} L={latency * 1000:.0f}ms (limit C/L={limit:.0f} calls/s), {load()}")
     try:
-        asyncio.run(bare_calls(url, concurrency, 1.0))  # the server warmed up
-        runs, bares, clients = [], [], []
+        asyncio.run(bare_aiohttp_calls(url, concurrency, 1.0))  # the server warmed up
+        runs, bares, httpxs, clients = [], [], [], []
         for _ in range(repeat):
-            bares.append(asyncio.run(bare_calls(url, concurrency, 6.0)))
+            bares.append(asyncio.run(bare_aiohttp_calls(url, concurrency, 6.0)))
+            httpxs.append(asyncio.run(bare_calls(url, concurrency, 6.0)))
             clients.append(asyncio.run(client_calls(url, concurrency, 6.0)))
             with tempfile.TemporaryDirectory() as tmp:
-                runs.append(one_generate(url, concurrency, count, batch, Path(tmp)))
+                runs.append(one_generate(url, concurrency, count, batch, Path(tmp), embedding))
     finally:
         proc.terminate()
         proc.wait()
     bare = statistics.median(bares)
     client = statistics.median(clients)
+    on_httpx = statistics.median(httpxs)
     print(
-        f"  bare client      {bare:6.1f} calls/s = {bare / limit:5.1%} of C/L\n"
+        f"  bare client      {bare:6.1f} calls/s = {bare / limit:5.1%} of C/L (aiohttp)\n"
+        f"  bare httpx       {on_httpx:6.1f} calls/s = {on_httpx / bare:5.1%} of bare\n"
         f"  airloom client   {client:6.1f} calls/s = {client / bare:5.1%} of bare"
     )
     rps = statistics.median(r["kept"] / r["seconds"] for r in runs)
@@ -232,7 +247,8 @@ def bench_generate(latency: float, concurrency: int, count: int, batch: int, rep
     steady = statistics.median(r["steady_calls"] for r in runs)
     print(
         f"  airloom generate {cps:6.1f} calls/s = {cps / bare:5.1%} of bare = "
-        f"{cps / limit:5.1%} of C/L (whole run, {count} records, batch {batch})\n"
+        f"{cps / limit:5.1%} of C/L (whole run, {count} records, batch {batch}, "
+        f"dedup {embedding})\n"
         f"                   {steady:6.1f} calls/s = {steady / bare:5.1%} of bare = "
         f"{steady / limit:5.1%} of C/L (steady, 10 %→90 % of the target)\n"
         f"                   kept {rps:.1f} records/s | first after "
@@ -309,13 +325,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument(
+        "--embedding",
+        default="sentence-transformers/all-MiniLM-L6-v2",
+        help="the dedup gate's embedding_model (hashing, a model name), or off",
+    )
+    parser.add_argument(
         "--records", type=float, default=1.0, help="scale the record targets (600 and 3000)"
     )
     args = parser.parse_args()
     if args.only in (None, "c8"):
-        bench_generate(0.2, 8, int(600 * args.records), args.batch, args.repeat)
+        bench_generate(0.2, 8, int(600 * args.records), args.batch, args.repeat, args.embedding)
     if args.only in (None, "c64"):
-        bench_generate(0.2, 64, int(3000 * args.records), args.batch, args.repeat)
+        bench_generate(0.2, 64, int(3000 * args.records), args.batch, args.repeat, args.embedding)
     if args.only in (None, "resume"):
         bench_resume(100_000, args.repeat)
 
