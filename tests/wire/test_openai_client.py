@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import pytest
 
@@ -60,3 +61,18 @@ def test_a_value_the_schema_rejects_comes_back_with_the_servers_reason(openai_se
     with pytest.raises(BackendError, match=r"HTTP 400.*temperature.*less than or equal to 2"):
         _ask(server.url, {"temperature": 7})
     assert server.state.completed == 0
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth(openai_server) -> None:
+    server = openai_server()
+    with_credentials = server.url.replace("http://", "http://alice:p%40ss@")
+    backend = OpenAIBackend(base_url=with_credentials, api_key="sk-1")
+    request = ChatRequest("m", (Message("user", "Hi"),), {})
+
+    async def go() -> None:
+        await backend.complete(request)
+        await backend.aclose()
+
+    asyncio.run(go())
+    sent = server.state.headers_seen[0]["authorization"]
+    assert base64.b64decode(sent.removeprefix("Basic ")) == b"alice:p@ss"

@@ -18,9 +18,11 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import json
 import time
+import urllib.parse
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -217,6 +219,27 @@ def _text(body: bytes | str) -> str:
     return body.decode("utf-8", "replace") if isinstance(body, bytes) else body
 
 
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """The URL without its ``user:password@`` part, and the Basic ``Authorization`` value
+    those credentials stand for (``None`` without any): as other HTTP clients do, the
+    credentials in the URL are sent as Basic authentication.
+
+    Example:
+        >>> split_credentials("http://alice:pw@host:8000/v1")
+        ('http://host:8000/v1', 'Basic YWxpY2U6cHc=')
+        >>> split_credentials("http://host/v1")
+        ('http://host/v1', None)
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return urllib.parse.urlunsplit(parts._replace(netloc=host)), f"Basic {token}"
+
+
 async def sse_json(lines: AsyncIterable[str]) -> AsyncIterator[dict[str, Any]]:
     """The JSON objects of server-sent-events lines, up to ``[DONE]``; garbled ones skipped.
 
@@ -287,6 +310,10 @@ class OpenAIBackend:
         if api_key:
             all_headers["Authorization"] = f"Bearer {api_key}"
         all_headers.update(headers or {})
+        self._endpoint, basic = split_credentials(self.base_url)
+        if basic is not None:  # the URL's credentials win, as with other clients
+            all_headers["Authorization"] = basic
+            remember_headers({"Authorization": basic})
         self._headers = all_headers
         self._timeout = timeout
         self._max_connections = max_connections
@@ -347,7 +374,7 @@ class OpenAIBackend:
         """POST one chat completion; map every failure to a :class:`BackendError`."""
         import aiohttp
 
-        url = f"{self.base_url}/chat/completions"
+        url = f"{self._endpoint}/chat/completions"
         try:
             async with self._pool().post(url, data=self._payload(request, stream=False)) as reply:
                 body = await reply.read()
@@ -362,7 +389,7 @@ class OpenAIBackend:
         """Yield text deltas from a server-sent-events stream."""
         import aiohttp
 
-        url = f"{self.base_url}/chat/completions"
+        url = f"{self._endpoint}/chat/completions"
         try:
             async with self._pool().post(url, data=self._payload(request, stream=True)) as reply:
                 if reply.status >= 300:
