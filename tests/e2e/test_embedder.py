@@ -36,3 +36,26 @@ def test_paraphrases_are_closer_than_unrelated_texts(embedder):
         ]
     )
     assert float(a @ b) > float(a @ c) + 0.3
+
+
+def test_fewer_threads_give_the_same_vectors_and_stay_in_their_thread():
+    import threading
+
+    import torch
+
+    texts = ["How do I reverse a list in Python?", "Write a poem about autumn leaves."]
+    capped = make_embedder(DEFAULT_EMBEDDING_MODEL, threads=1)
+    default = torch.get_num_threads()
+    seen: dict[str, object] = {}
+
+    def in_worker() -> None:
+        seen["vectors"] = capped.encode(texts)
+        seen["threads"] = torch.get_num_threads()
+
+    worker = threading.Thread(target=in_worker)
+    worker.start()
+    worker.join()
+    assert seen["threads"] == 1
+    assert torch.get_num_threads() == default  # the caller's threads are untouched
+    reference = make_embedder(DEFAULT_EMBEDDING_MODEL).encode(texts)
+    assert np.allclose(seen["vectors"], reference, atol=1e-5)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from airloom.config import Config
-from airloom.engine.dedup import BatchEmbedder, DedupState
+from airloom.engine.dedup import WARM_UP_TEXTS, BatchEmbedder, DedupState
 from airloom.vectors.embed import HashingEmbedder, make_embedder
 from airloom.vectors.index import VectorIndex
 
@@ -265,3 +265,37 @@ def test_batch_embedder_surfaces_encode_errors_and_keeps_working() -> None:
         return vectors
 
     assert asyncio.run(scenario()).shape == (1, 32)
+
+
+def test_warm_up_runs_first_in_the_worker_and_counts_no_text() -> None:
+    async def scenario() -> tuple[CountingEmbedder, BatchEmbedder, np.ndarray]:
+        gate = threading.Event()
+        emb = CountingEmbedder(gate=gate)
+        batcher = BatchEmbedder(emb)
+        batcher.warm_up()  # returns at once: nothing waits for it
+        task = asyncio.create_task(batcher.embed(["first real text"]))
+        await asyncio.sleep(0.05)
+        gate.set()
+        vectors = await task
+        await batcher.aclose()
+        return emb, batcher, vectors
+
+    emb, batcher, vectors = asyncio.run(scenario())
+    assert emb.calls == [WARM_UP_TEXTS, ["first real text"]]
+    assert batcher.texts_embedded == 1
+    assert np.allclose(vectors, HashingEmbedder(32).encode(["first real text"]))
+
+
+def test_a_failed_warm_up_leaves_the_error_to_the_first_batch() -> None:
+    class Broken(CountingEmbedder):
+        def encode(self, texts: list[str]) -> np.ndarray:
+            raise RuntimeError("model files missing")
+
+    async def scenario() -> None:
+        batcher = BatchEmbedder(Broken())
+        batcher.warm_up()
+        with pytest.raises(RuntimeError, match="model files missing"):
+            await batcher.embed(["text"])
+        await batcher.aclose()
+
+    asyncio.run(scenario())

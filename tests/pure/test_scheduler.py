@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import random
 
 import pytest
 
 from airloom.backends.base import ChatRequest, ChatResponse, Message, Usage
-from airloom.backends.openai import _parse_completion, classify_http_error, parse_retry_after
+from airloom.backends.openai import classify_http_error, parse_completion, parse_retry_after
 from airloom.config import BudgetConfig, Price, RetryConfig
 from airloom.errors import (
     BackendError,
@@ -296,10 +297,10 @@ def test_parse_completion() -> None:
         "choices": [{"message": {"content": "Hi"}, "finish_reason": "length"}],
         "usage": {"prompt_tokens": 3, "completion_tokens": "2"},
     }
-    response = _parse_completion(data, "http://h/v1")
+    response = parse_completion(json.dumps(data), "http://h/v1")
     assert (response.text, response.finish_reason, response.truncated) == ("Hi", "length", True)
     assert response.usage == Usage(3, 2)
-    minimal = _parse_completion({"choices": [{"message": {"content": None}}]}, "u")
+    minimal = parse_completion(json.dumps({"choices": [{"message": {"content": None}}]}), "u")
     assert (minimal.text, minimal.finish_reason, minimal.usage) == ("", "stop", Usage(0, 0))
 
 
@@ -316,7 +317,7 @@ def test_parse_completion() -> None:
 )
 def test_garbled_completion_is_transient(data: object) -> None:
     with pytest.raises(TransientBackendError):
-        _parse_completion(data, "http://h/v1")
+        parse_completion(json.dumps(data), "http://h/v1")
 
 
 @pytest.mark.parametrize(
@@ -325,7 +326,7 @@ def test_garbled_completion_is_transient(data: object) -> None:
 )
 def test_garbled_usage_keeps_the_text(usage: object) -> None:
     data = {"choices": [{"message": {"content": "x"}}], "usage": usage}
-    response = _parse_completion(data, "http://h/v1")
+    response = parse_completion(json.dumps(data), "http://h/v1")
     assert response.text == "x"
     assert response.usage.prompt_tokens == 0
     assert response.usage.completion_tokens == (

@@ -6,9 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from airloom.errors import ConfigError
+from airloom.formats.openai_wire import ChatCompletionRequest, CompletionRequest
 from airloom.serve.config import load_serve_config_text
 from airloom.serve.router import decide, parse_agent_answer, routing_text
-from airloom.serve.wire import ChatCompletionRequest, CompletionRequest
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ def test_openai_base_url_moves_the_api_like_openais_client(monkeypatch) -> None:
     config = load_config_text("model: gpt-4\norganization_id: org-1\n")
     backend = build_default_backend(config)
     assert isinstance(backend, OpenAIBackend) and backend.base_url == "http://127.0.0.1:9/v1"
-    assert backend._client.headers["OpenAI-Organization"] == "org-1"
+    assert backend._headers["OpenAI-Organization"] == "org-1"
 
 
 def test_a_hosted_model_without_a_key_stops_with_what_to_set() -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -38,7 +39,7 @@ from starlette.routing import Route
 
 from airloom.backends.base import ChatRequest, Message
 from airloom.backends.scripted import ScriptedBackend
-from airloom.serve import wire
+from airloom.formats import openai_wire as wire
 
 
 @dataclass
@@ -152,22 +153,18 @@ class OpenAIServer:
                 401,
             )
         try:
-            body = await request.json()
-            messages = tuple(Message(m["role"], m.get("content") or "") for m in body["messages"])
-            model = str(body["model"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            return JSONResponse({"error": {"message": "bad request body"}}, 400)
+            body = wire.ChatCompletionRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            message = "; ".join(f"{error['loc']}: {error['msg']}" for error in exc.errors())
+            return JSONResponse(wire.error_body(message, "invalid_request_error"), 400)
+        model = body.model
+        messages = tuple(Message(m.role, m.text()) for m in body.messages)
+        params = body.model_dump(exclude_unset=True, exclude={"model", "messages"})
         self.state.models_seen.add(model)
-        self.state.params_seen.append(
-            {k: v for k, v in body.items() if k not in ("model", "messages")}
-        )
+        self.state.params_seen.append(params)
         if self.models is not None and model not in self.models:
             return JSONResponse({"error": {"message": f"The model `{model}` does not exist"}}, 404)
-        chat = ChatRequest(
-            model,
-            messages,
-            {k: v for k, v in body.items() if k not in ("model", "messages", "stream")},
-        )
+        chat = ChatRequest(model, messages, {k: v for k, v in params.items() if k != "stream"})
         fault = self._take_fault(chat.last_user_text())
         if fault is not None:
             early = await self._fault_response(fault)
@@ -203,7 +200,7 @@ class OpenAIServer:
                 total_tokens=reply.usage.total_tokens,
             ),
         ).model_dump(exclude={"expert", "routing_duration"})
-        if body.get("stream"):
+        if body.stream:
             return StreamingResponse(self._sse(reply.text, model), media_type="text/event-stream")
         if fault is not None and fault.kind == "truncated":
             text = json.dumps(payload)

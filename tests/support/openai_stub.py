@@ -17,6 +17,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from airloom.formats import openai_wire as wire
+
 
 class OpenAIStub:
     """Start with ``with OpenAIStub(replies) as stub:``; ``stub.url`` ends in ``/v1``."""
@@ -84,10 +86,11 @@ class OpenAIStub:
                 self.end_headers()
                 size = stub.chunk_size
                 for start in range(0, len(reply), size):
-                    delta = {
-                        "choices": [{"index": 0, "delta": {"content": reply[start : start + size]}}]
-                    }
-                    self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
+                    piece = wire.Delta(content=reply[start : start + size])
+                    chunk = wire.ChatCompletionChunk(
+                        model=model, choices=[wire.ChunkChoice(delta=piece)]
+                    ).model_dump_json(exclude_none=True, exclude={"routing_duration"})
+                    self.wfile.write(f"data: {chunk}\n\n".encode())
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
@@ -97,12 +100,12 @@ class OpenAIStub:
 
 
 def _completion(model: str, text: str) -> dict[str, Any]:
-    return {
-        "id": "stub-1",
-        "object": "chat.completion",
-        "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+    return wire.ChatCompletion(
+        id="stub-1",
+        created=wire.now(),
+        model=model,
+        choices=[
+            wire.ChatChoice(message=wire.AssistantMessage(content=text), finish_reason="stop")
         ],
-        "usage": {"prompt_tokens": 3, "completion_tokens": 2},
-    }
+        usage=wire.Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5),
+    ).model_dump(exclude={"expert", "routing_duration"})

@@ -3,7 +3,8 @@
 Embeddings are computed off the event loop in one worker thread; concurrent requests
 are coalesced into one batch (up to ``batch_size`` texts), and vectors are cached by
 text so the pre-check before a response call and the final check at acceptance embed
-each instruction once.
+each instruction once. :meth:`BatchEmbedder.warm_up` runs the model once in that thread
+while the first teacher calls are in flight, so the first real batch pays no start-up.
 
 Example:
     >>> import numpy as np
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,6 +26,16 @@ import numpy as np
 
 from airloom.vectors.embed import Embedder
 from airloom.vectors.index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+# Texts of the usual lengths of instructions: the model's first calls per shape are slow.
+WARM_UP_TEXTS = [
+    "Hello.",
+    "Write a short poem about the sea at night.",
+    "Explain, step by step and with an example, how a binary search finds an item in a "
+    "sorted list, and say when it is faster than reading the list from the start.",
+]
 
 
 class DedupState:
@@ -85,6 +97,18 @@ class BatchEmbedder:
         self._worker: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="airloom-embed")
         self.texts_embedded = 0
+
+    def warm_up(self) -> None:
+        """Run the model once in the worker thread, now, without waiting for it; batches
+        asked for meanwhile queue behind it. A failure is logged: the first real batch
+        reports it."""
+        self._executor.submit(self._warm)
+
+    def _warm(self) -> None:
+        try:
+            self.embedder.encode(WARM_UP_TEXTS)
+        except Exception as exc:  # the first real batch raises it where it is handled
+            log.debug("embedder warm-up failed: %r", exc)
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         """Vectors for ``texts`` (rows in order), computed at most once per text."""

@@ -75,7 +75,7 @@ from airloom.scheduling.scheduler import AdaptiveLimiter, Budget, Endpoint, Sche
 from airloom.scheduling.stats import TOPICS_ROW, RunStats
 from airloom.store.database import CachedCall, Store, StoredRecord
 from airloom.threads import in_daemon_thread
-from airloom.vectors.embed import Embedder, make_embedder
+from airloom.vectors.embed import Embedder, beside_event_loop, make_embedder
 
 T = TypeVar("T")
 
@@ -309,6 +309,7 @@ class Engine:
                 self.config.embedding_model,
                 self.config.embedding_device,
                 self.config.dedup.batch_size,
+                beside_event_loop(),
             )
         dim = embedder.dim if embedder is not None else 0
         self.dedup = DedupState(dim, self.config.dedup.scope, self.config.dedup.hnsw_above)
@@ -317,6 +318,8 @@ class Engine:
         batcher = (
             BatchEmbedder(embedder, batch_size=self.config.dedup.batch_size) if embedder else None
         )
+        if batcher is not None:
+            batcher.warm_up()  # while the first list calls are in flight
         self.services = RunServices(
             seed=self.seed,
             stats=self.stats,

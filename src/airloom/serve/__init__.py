@@ -1,6 +1,6 @@
 """``airloom serve``: an OpenAI-compatible server for airoboros models and LMoE experts.
 
-* :mod:`~airloom.serve.wire` — the OpenAI request/response schema;
+* :mod:`~airloom.formats.openai_wire` — the OpenAI request/response schema (shared with the client);
 * :mod:`~airloom.serve.config` — ``serve.yaml``;
 * :mod:`~airloom.serve.engines` — the engines (``peft``, ``local``, ``vllm``);
 * :mod:`~airloom.serve.router` — expert routing (embedding, agent, explicit);

@@ -32,9 +32,7 @@ from airloom.errors import (
     FatalBackendError,
     TransientBackendError,
 )
-from airloom.serve import service as svc
-from airloom.serve.service import Plan, RequestError, Service
-from airloom.serve.wire import (
+from airloom.formats.openai_wire import (
     AssistantMessage,
     ChatChoice,
     ChatCompletion,
@@ -53,6 +51,8 @@ from airloom.serve.wire import (
     new_id,
     now,
 )
+from airloom.serve import service as svc
+from airloom.serve.service import Plan, RequestError, Service
 
 log = logging.getLogger("airloom.serve")
 

@@ -26,6 +26,7 @@ from typing import Any
 from airloom.backends.base import ChatRequest, ChatResponse, Message
 from airloom.backends.local import LocalModelSettings
 from airloom.errors import AirloomError, ConfigError
+from airloom.formats.openai_wire import ChatCompletionRequest, CompletionRequest, SamplingFields
 from airloom.serve.config import ServeConfig
 from airloom.serve.engines.protocol import Engine
 from airloom.serve.router import (
@@ -36,7 +37,6 @@ from airloom.serve.router import (
     read_descriptions,
     routing_text,
 )
-from airloom.serve.wire import ChatCompletionRequest, CompletionRequest, SamplingFields
 
 log = logging.getLogger("airloom.serve")
 

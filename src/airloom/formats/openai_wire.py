@@ -1,8 +1,11 @@
 """The OpenAI wire schema (chat, completions, models, errors) as pydantic models.
 
-One module for both sides: ``airloom serve`` validates requests and builds responses
-with it, and the test server speaks it. Unknown request fields are accepted and ignored,
-as the OpenAI API and vLLM do; known fields are checked (a bad value is a 400).
+One module for both sides: the client (:mod:`airloom.backends.openai`) builds its requests
+and reads the replies with it, ``airloom serve`` validates requests and builds responses with
+it, and the test server speaks it. Unknown request fields are kept (a client passes vendor
+parameters through) and ignored by the server, as the OpenAI API and vLLM do; known fields
+are checked (a bad value is a 400). Response fields that some servers leave out or garble
+have defaults, so that a reader accepts every OpenAI-compatible server's replies.
 
 The airoboros LMoE extensions are kept: an optional request field ``expert``, and
 ``expert`` and ``routing_duration`` (seconds) in responses.
@@ -14,23 +17,30 @@ Example:
     (['\\n'], 1)
     >>> error_body("no model", "invalid_request_error", code="model_not_found")["error"]["code"]
     'model_not_found'
+    >>> reply = ChatCompletion.model_validate_json(
+    ...     '{"choices": [{"message": {"content": null}}], "usage": {"prompt_tokens": "x"}}')
+    >>> reply.choices[0].text(), reply.choices[0].finish_reason, reply.usage.prompt_tokens
+    ('', None, 0)
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_STOP_STRINGS = 4
 
+Role = Literal["system", "user", "assistant", "developer"]
+
 
 class _Lenient(BaseModel):
-    """Unknown fields are ignored (clients send vendor extensions)."""
+    """Unknown fields are kept and not checked (clients send vendor extensions)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="allow")
 
 
 class ContentPart(_Lenient):
@@ -43,7 +53,7 @@ class ContentPart(_Lenient):
 class ChatMessage(_Lenient):
     """One message of a chat request."""
 
-    role: Literal["system", "user", "assistant", "developer"]
+    role: Role
     content: str | list[ContentPart] | None = None
 
     def text(self) -> str:
@@ -114,6 +124,34 @@ class ChatCompletionRequest(SamplingFields):
     max_completion_tokens: int | None = Field(None, ge=1)
 
 
+def chat_request_json(
+    model: str,
+    messages: Iterable[tuple[str, str]],
+    params: Mapping[str, Any],
+    *,
+    stream: bool = False,
+) -> str:
+    """The JSON body a client sends: the given fields only (``None`` values left out).
+
+    The values are passed through unchecked, as the endpoint may accept more than the
+    OpenAI API does (vLLM takes more stop strings, vendor parameters); the endpoint judges.
+
+    Example:
+        >>> chat_request_json("m", [("user", "Hi")], {"temperature": 0.5, "top_k": None})
+        '{"model":"m","temperature":0.5,"messages":[{"role":"user","content":"Hi"}]}'
+    """
+    fields = {key: value for key, value in params.items() if value is not None}
+    fields["model"] = model
+    fields["messages"] = [
+        ChatMessage.model_construct(role=cast(Role, role), content=content)
+        for role, content in messages
+    ]
+    if stream:
+        fields["stream"] = True
+    request = ChatCompletionRequest.model_construct(**fields)
+    return request.model_dump_json(exclude_unset=True)
+
+
 class CompletionRequest(SamplingFields):
     """``POST /v1/completions`` (one prompt; a list of one is accepted)."""
 
@@ -133,69 +171,94 @@ class CompletionRequest(SamplingFields):
 
 
 class Usage(BaseModel):
-    """Token counts of a response."""
+    """Token counts of a response; a garbled count reads as 0 (the text is still good)."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
 
+    @field_validator("prompt_tokens", "completion_tokens", "total_tokens", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> int:
+        try:
+            return max(0, int(value or 0))
+        except (TypeError, ValueError):
+            return 0
+
 
 class AssistantMessage(BaseModel):
-    """The message of a chat choice."""
+    """The message of a chat choice (``content`` may be null in replies)."""
 
-    role: Literal["assistant"] = "assistant"
-    content: str
+    role: str = "assistant"
+    content: str | None = None
 
 
 class ChatChoice(BaseModel):
     """One choice of a chat completion."""
 
-    index: int
-    message: AssistantMessage
-    finish_reason: str
+    index: int = 0
+    message: AssistantMessage = Field(default_factory=AssistantMessage)
+    finish_reason: str | None = None
+
+    def text(self) -> str:
+        """The message content, ``""`` when there is none."""
+        return self.message.content or ""
 
 
 class LMoEFields(BaseModel):
-    """The response extensions of the airoboros LMoE API."""
+    """The response extensions of the airoboros LMoE API, and the readers' leniency: a
+    ``model`` that is not a string is read as text, a garbled ``usage`` as no counts."""
 
     expert: str | None = None
     routing_duration: float = 0.0
+
+    @field_validator("model", mode="before", check_fields=False)
+    @classmethod
+    def _model_text(cls, value: Any) -> str:
+        return "" if value is None else str(value)
+
+    @field_validator("usage", mode="before", check_fields=False)
+    @classmethod
+    def _readable_usage(cls, value: Any) -> Any:
+        if value is None:  # the field's own default: no counts, or none at all in a chunk
+            return cls.model_fields["usage"].get_default(call_default_factory=True)
+        return value if isinstance(value, Mapping | Usage) else {}
 
 
 class ChatCompletion(LMoEFields):
     """A chat completion response."""
 
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
+    id: str = ""
+    object: str = "chat.completion"
+    created: int = 0
+    model: str = ""
     choices: list[ChatChoice]
-    usage: Usage
+    usage: Usage = Field(default_factory=Usage)
 
 
 class Delta(BaseModel):
     """The change a stream chunk carries."""
 
-    role: Literal["assistant"] | None = None
+    role: str | None = None
     content: str | None = None
 
 
 class ChunkChoice(BaseModel):
     """One choice of a stream chunk."""
 
-    index: int
-    delta: Delta
+    index: int = 0
+    delta: Delta = Field(default_factory=Delta)
     finish_reason: str | None = None
 
 
 class ChatCompletionChunk(LMoEFields):
     """One server-sent event of a streamed chat completion."""
 
-    id: str
-    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int
-    model: str
-    choices: list[ChunkChoice]
+    id: str = ""
+    object: str = "chat.completion.chunk"
+    created: int = 0
+    model: str = ""
+    choices: list[ChunkChoice] = Field(default_factory=list)
     usage: Usage | None = None
 
 
