@@ -21,7 +21,7 @@ from airloom.backends.scripted import ScriptedBackend
 from airloom.checks import CHECKS
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
-from airloom.export import export_store
+from airloom.export.writers import export_store
 from airloom.instructors.registry import available_instructors
 from airloom.instructors.verified import load_checks
 from airloom.store.database import Store
@@ -117,16 +117,16 @@ def test_every_record_passes_its_categorys_checks(outcome: dict[str, Any]) -> No
     load_checks()
     checked = 0
     for record in outcome["records"]:
-        for check in CHECKS.get(record["category"], []):
+        for check in CHECKS.get(record.category, []):
             verdict = check(record)
-            assert verdict.ok, (record["category"], verdict.reason, record["instruction"][:200])
+            assert verdict.ok, (record.category, verdict.reason, record.instruction[:200])
             checked += 1
     assert checked > 50
 
 
 def test_exports_hold_every_training_record(outcome: dict[str, Any]) -> None:
     registry = available_instructors()
-    training = [r for r in outcome["records"] if registry[r["category"]].exported]
+    training = [r for r in outcome["records"] if registry[r.category].exported]
     assert outcome["jsonl"] == outcome["sharegpt"] == len(training)
     rows = [json.loads(line) for line in (outcome["tmp"] / "all.sharegpt.jsonl").open()]
     assert "character" not in {row["category"] for row in rows}

@@ -13,9 +13,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+from airloom.formats.records import Record
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +37,8 @@ class Verdict:
         return cls(False, reason)
 
 
-#: A check takes a record (the dict form of ``Store.iter_records``: instruction,
-#: response, system, conversation, category, meta, …) and returns a Verdict.
-Check = Callable[[Mapping[str, Any]], Verdict]
+#: A check takes a :class:`~airloom.formats.records.Record` and returns a Verdict.
+Check = Callable[[Record], Verdict]
 
 #: category -> checks that apply to its records (filled by the check modules).
 CHECKS: dict[str, list[Check]] = {}
@@ -48,10 +48,11 @@ def register(category: str) -> Callable[[Check], Check]:
     """Decorator: register a check for a category.
 
     Example:
+        >>> from airloom.formats.records import make_record
         >>> @register("example_category")
         ... def check_nonempty(record):
-        ...     return Verdict.passed() if record["response"] else Verdict.failed("empty")
-        >>> CHECKS["example_category"][0]({"response": ""}).reason
+        ...     return Verdict.passed() if record.response else Verdict.failed("empty")
+        >>> CHECKS["example_category"][0](make_record("example_category", "q", "")).reason
         'empty'
     """
 

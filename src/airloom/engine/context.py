@@ -13,6 +13,7 @@ import numpy as np
 from airloom.backends.base import ChatRequest, Message
 from airloom.engine.filters import ResponseFilter
 from airloom.errors import BackendError, ContextLengthError, FatalBackendError
+from airloom.formats.records import Record, dedup_key
 from airloom.instructors.base import (
     Filtering,
     InstructorSettings,
@@ -23,7 +24,6 @@ from airloom.instructors.base import (
     map_rejecting,
 )
 from airloom.scheduling.scheduler import Endpoint, describe_params
-from airloom.store.database import dedup_key
 
 if TYPE_CHECKING:
     from airloom.engine.runner import Engine
@@ -90,7 +90,7 @@ class EngineRoundContext:
         self.rejects.append((reason, detail[:300]))
         self.engine.stats.category(self.category).reject(reason)
 
-    async def source_records(self, categories: Sequence[str]) -> list[dict[str, Any]]:
+    async def source_records(self, categories: Sequence[str]) -> list[Record]:
         """Stored records of other categories (read once per run and category)."""
         return await self.engine.source_records(categories)
 

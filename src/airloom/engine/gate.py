@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from airloom.engine.dedup import BatchEmbedder
+from airloom.formats.records import Provenance, Record, dedup_key
 from airloom.instructors.base import Draft
-from airloom.store.database import StoredRecord, dedup_key, record_id
 
 if TYPE_CHECKING:
     from airloom.engine.context import EngineRoundContext
@@ -143,7 +144,7 @@ class Gate:
         flat = [(job, draft) for job in jobs for draft in job.drafts]
         vectors = await self._vectors([draft for _, draft in flat])
         bests = self._best_scores(flat, vectors)
-        records: list[StoredRecord] = []
+        records: list[Record] = []
         rejects: list[tuple[str, str, str, str | None]] = []
         accepted_per_job = dict.fromkeys(range(len(jobs)), 0)
         job_index = {id(job): i for i, job in enumerate(jobs)}
@@ -211,24 +212,10 @@ class Gate:
 
     def _record(
         self, ctx: EngineRoundContext, draft: Draft, key: str, vector: np.ndarray | None
-    ) -> StoredRecord:
+    ) -> Record:
         engine = self.engine
         category = ctx.category
-        rid = record_id(category, draft.instruction, draft.response, draft.unit)
-        return StoredRecord(
-            id=rid,
-            category=category,
-            unit=draft.unit or rid,
-            instruction=draft.instruction,
-            response=draft.response,
-            dedup_key=key,
-            system=draft.system,
-            conversation=[{"role": t.role, "content": t.content} for t in draft.conversation]
-            if draft.conversation
-            else None,
-            skip_prompt_formatting=draft.skip_prompt_formatting,
-            embedding=vector,
-            topic=draft.topic,
+        provenance = Provenance(
             instructor=category,
             model=ctx.provenance.model,
             endpoint=ctx.provenance.endpoint,
@@ -237,8 +224,9 @@ class Gate:
             seed=engine.seed,
             run_id=engine.run_id,
             round_key=f"{category}:{ctx.round_index}",
-            meta=draft.meta,
+            created_at=time.time(),
         )
+        return draft.to_record(category, provenance=provenance, dedup_key=key, embedding=vector)
 
     async def aclose(self) -> None:
         """Wait for queued jobs, then stop the worker."""

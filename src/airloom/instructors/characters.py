@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airloom.formats.records import Record
 from airloom.instructors.base import Draft, Rejected, RoundContext, SourceExhausted, Turn
 
 CHARACTER_CATEGORY = "character"
@@ -84,17 +85,18 @@ class Card:
         return {"name": self.name, "description": self.description, "stay_in_character": self.guide}
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Card | None:
+    def from_record(cls, record: Record) -> Card | None:
         """The card of a stored ``character`` record, or None when it holds none.
 
         Example:
-            >>> Card.from_record({"id": "r1", "meta": {"card": {"name": "Ann",
-            ...     "description": "A baker.", "stay_in_character": "Be Ann."}}}).name
+            >>> from airloom.formats.records import make_record
+            >>> Card.from_record(make_record("character", "", "", meta={"card": {"name": "Ann",
+            ...     "description": "A baker.", "stay_in_character": "Be Ann."}})).name
             'Ann'
-            >>> Card.from_record({"meta": {}}) is None
+            >>> Card.from_record(make_record("character", "", "")) is None
             True
         """
-        card = (record.get("meta") or {}).get("card")
+        card = record.meta.get("card")
         if not isinstance(card, Mapping):
             return None
         name = str(card.get("name", "")).strip()
@@ -102,7 +104,7 @@ class Card:
         if not name or not description:
             return None
         guide = str(card.get("stay_in_character", "")).strip()
-        return cls(name, description, guide, str(record.get("id", "")))
+        return cls(name, description, guide, record.id)
 
     @property
     def is_ai(self) -> bool:
@@ -141,11 +143,13 @@ def chat_between_system(card: Card, other: str) -> str:
     return f"{text}\n\n{card.guide}" if card.guide else text
 
 
-def cards_from_records(records: Iterable[Mapping[str, Any]]) -> list[Card]:
+def cards_from_records(records: Iterable[Record]) -> list[Card]:
     """Every usable card among stored records, one per name (first wins), in order.
 
     Example:
-        >>> rec = {"meta": {"card": {"name": "Ann", "description": "A baker."}}}
+        >>> from airloom.formats.records import make_record
+        >>> rec = make_record("character", "", "", meta={"card": {"name": "Ann",
+        ...     "description": "A baker."}})
         >>> [c.name for c in cards_from_records([rec, rec])]
         ['Ann']
     """
@@ -379,26 +383,6 @@ def session_draft(
     )
 
 
-def draft_as_record(category: str, draft: Draft) -> dict[str, Any]:
-    """A draft in the record form checks read (the fields of ``Store.iter_records``).
-
-    Example:
-        >>> draft_as_record("gtkm", Draft("q", "a"))["conversation"] is None
-        True
-    """
-    return {
-        "category": category,
-        "instruction": draft.instruction,
-        "response": draft.response,
-        "system": draft.system,
-        "conversation": [{"role": t.role, "content": t.content} for t in draft.conversation]
-        if draft.conversation
-        else None,
-        "skip_prompt_formatting": draft.skip_prompt_formatting,
-        "meta": draft.meta,
-    }
-
-
 def run_checks(category: str, draft: Draft) -> None:
     """Run every check registered for ``category`` on a draft; the first failure is
     raised as :class:`Rejected` with the check's reason (what curation reports too).
@@ -408,7 +392,7 @@ def run_checks(category: str, draft: Draft) -> None:
     """
     from airloom.checks import CHECKS
 
-    record = draft_as_record(category, draft)
+    record = draft.to_record(category)
     for check in CHECKS.get(category, []):
         verdict = check(record)
         if not verdict.ok:

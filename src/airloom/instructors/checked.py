@@ -18,8 +18,6 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
 from airloom.checks import CHECKS
 from airloom.instructors.base import Draft, Rejected
 
@@ -27,35 +25,12 @@ from airloom.instructors.base import Draft, Rejected
 FAILED_CHECK = "failed_check"
 
 
-def draft_record(category: str, draft: Draft) -> dict[str, Any]:
-    """The record dict a check sees for a draft (the fields of a stored record).
-
-    Example:
-        >>> draft_record("joke", Draft(instruction="Q", response="A"))["category"]
-        'joke'
-    """
-    return {
-        "category": category,
-        "instruction": draft.instruction,
-        "response": draft.response,
-        "system": draft.system,
-        "conversation": (
-            [{"role": t.role, "content": t.content} for t in draft.conversation]
-            if draft.conversation
-            else None
-        ),
-        "skip_prompt_formatting": draft.skip_prompt_formatting,
-        "unit": draft.unit,
-        "meta": dict(draft.meta),
-    }
-
-
 def enforce(category: str, draft: Draft) -> Draft:
     """Return the draft unchanged, or raise :class:`Rejected` when a check fails."""
     checks = CHECKS.get(category, [])
     if not checks:
         return draft
-    record = draft_record(category, draft)
+    record = draft.to_record(category)
     for check in checks:
         verdict = check(record)
         if not verdict.ok:

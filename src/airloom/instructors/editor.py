@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 from airloom.checks import editor as _checks  # noqa: F401  (registers the check)
 from airloom.checks.editor import TEXT_LABEL
 from airloom.config import InstructorConfig
+from airloom.formats.records import Record
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.checked import enforce
 
@@ -109,7 +110,7 @@ class EditorInstructor(Instructor):
         assert isinstance(config, EditorConfig)
         return config
 
-    async def _sources(self, ctx: RoundContext) -> list[dict[str, object]]:
+    async def _sources(self, ctx: RoundContext) -> list[Record]:
         """This round's slice of the writing records, minus those already edited."""
         records = await ctx.source_records([SOURCE_CATEGORY])
         batch = self.settings.batch_size
@@ -119,11 +120,9 @@ class EditorInstructor(Instructor):
                 ctx.reject("sources_exhausted", f"all {len(records)} writing records used")
             return []
         done = await ctx.source_records([self.name])
-        used = {str((r.get("meta") or {}).get("source_id")) for r in done}
+        used = {str(r.meta.get("source_id")) for r in done}
         return [
-            r
-            for r in records[start : start + batch]
-            if str(r["id"]) not in used and str(r.get("response") or "").strip()
+            r for r in records[start : start + batch] if r.id not in used and r.response.strip()
         ]
 
     async def run_round(self, ctx: RoundContext) -> list[Draft]:
@@ -136,9 +135,9 @@ class EditorInstructor(Instructor):
             for index, source in enumerate(sources)
         ]
 
-        async def corrupt(job: tuple[int, dict[str, object], list[str]]) -> Draft:
+        async def corrupt(job: tuple[int, Record, list[str]]) -> Draft:
             index, source, issues = job
-            original = str(source["response"]).strip()
+            original = source.response.strip()
             prompt = template.render(
                 issues="\n".join(f"- {issue}" for issue in issues), text=original
             )
@@ -149,7 +148,7 @@ class EditorInstructor(Instructor):
             draft = Draft(
                 instruction=editor_instruction(config.request, flawed),
                 response=original,
-                meta={"source_id": str(source["id"]), "issues": issues},
+                meta={"source_id": source.id, "issues": issues},
             )
             return enforce(self.name, draft)
 

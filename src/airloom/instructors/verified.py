@@ -23,7 +23,6 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from airloom.checks import Check
 from airloom.checks.catalog import load_all
@@ -40,29 +39,6 @@ def load_checks() -> dict[str, list[Check]]:
     return load_all()
 
 
-def draft_record(draft: Draft, category: str) -> dict[str, Any]:
-    """A draft in the record form checks take (the fields of ``Store.iter_records``).
-
-    Example:
-        >>> draft_record(Draft("Q?", "A."), "general")["conversation"] is None
-        True
-    """
-    conversation = (
-        [{"role": turn.role, "content": turn.content} for turn in draft.conversation]
-        if draft.conversation
-        else None
-    )
-    return {
-        "category": category,
-        "instruction": draft.instruction,
-        "response": draft.response,
-        "system": draft.system,
-        "conversation": conversation,
-        "skip_prompt_formatting": draft.skip_prompt_formatting,
-        "meta": dict(draft.meta),
-    }
-
-
 def enforce(category: str, draft: Draft) -> Draft:
     """Run the category's registered checks; raise :class:`Rejected` on the first failure.
 
@@ -73,7 +49,7 @@ def enforce(category: str, draft: Draft) -> Draft:
     checks = load_checks().get(category, [])
     if not checks:
         return draft
-    record = draft_record(draft, category)
+    record = draft.to_record(category)
     for check in checks:
         verdict = check(record)
         if not verdict.ok:
