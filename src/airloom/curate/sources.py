@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import sqlite3
@@ -39,7 +38,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from airloom.errors import MissingDependencyError, StoreError
+from airloom.errors import StoreError, require
 from airloom.formats.records import Record
 from airloom.formats.rows import RowError, record_from_row
 from airloom.store.database import Store, corrupt_error
@@ -107,22 +106,6 @@ def parse_json_line(line: bytes) -> Any:
         raise RowError(f"invalid JSON: {exc.msg}") from None
     except RecursionError:
         raise RowError("the row is nested too deeply to read") from None
-
-
-def require(module: str, extra: str, purpose: str) -> Any:
-    """Import an optional dependency or raise a clear :class:`MissingDependencyError`.
-
-    Example:
-        >>> require("json", "hf", "reading JSON").__name__
-        'json'
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"{purpose} needs the '{module}' package, which is not installed",
-            hint=f"pip install 'airloom[{extra}]'",
-        ) from exc
 
 
 @dataclass

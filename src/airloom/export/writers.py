@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from airloom.errors import ConfigError, StoreError
+from airloom.errors import ConfigError, StoreError, require
 from airloom.export import get_format, infer_format
 from airloom.export.atomic import replace_atomically, write_lines_atomic
 from airloom.formats.records import Record
@@ -91,8 +91,6 @@ def write_text(records: Iterable[Record], path: Path, options: ExportOptions) ->
 
 
 def _require(module: str, purpose: str) -> Any:
-    from airloom.curate.sources import require
-
     return require(module, "hf", purpose)
 
 
