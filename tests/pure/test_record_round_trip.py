@@ -80,6 +80,7 @@ def test_every_field_survives_a_store(records: list[Record], tmp_path: Path) -> 
     vectors = rng.standard_normal((len(records), 8)).astype(np.float32)
     out = tmp_path / "copy.db"
     write_dataset(records, out, "store", vectors=vectors, embedding_model="hashing")
+    assert [p.name for p in tmp_path.iterdir()] == ["copy.db"]  # built aside, moved whole
     back = read_dataset(out)
     assert back.records == records  # ids, units, topics, meta, provenance, dedup keys
     assert back.vectors is not None and np.array_equal(back.vectors, vectors)

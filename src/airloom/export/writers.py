@@ -120,12 +120,17 @@ def write_hf(records: Iterable[Record], path: Path, options: ExportOptions) -> i
 
 
 def write_store(records: Iterable[Record], path: Path, options: ExportOptions) -> int:
-    """A new store of the records, with their embeddings (a zero vector: none)."""
+    """A new store of the records, with their embeddings (a zero vector: none), built
+    beside ``path`` and moved into place whole."""
     if path.exists():
         raise StoreError(f"{path} already exists", hint="choose a new file name for the output")
     kept = [r.with_embedding(_vector(r.embedding)) for r in records]
-    with Store.open(path, embedding_model=options.embedding_model) as store:
-        store.commit_batch(kept)
+
+    def build(temporary: Path) -> None:
+        with Store.open(temporary, embedding_model=options.embedding_model) as store:
+            store.commit_batch(kept)
+
+    replace_atomically(path, build)
     return len(kept)
 
 

@@ -35,6 +35,7 @@ from airloom.curate.sources import read_dataset
 from airloom.errors import AirloomError, TrainError
 from airloom.formats.chat import get_template, render_jinja
 from airloom.formats.records import Record
+from airloom.formats.rows import training_text
 
 IGNORE_INDEX = -100
 
@@ -93,10 +94,9 @@ def record_text(record: Record, template: str) -> tuple[str, list[tuple[int, int
         >>> text, spans
         ('q\\na', [(2, 3)])
     """
-    if record.skip_prompt_formatting:
-        prompt = f"{record.instruction.strip()}\n"
-        text = prompt + record.response.strip()
-        return text, [(len(prompt), len(text))]
+    if record.skip_prompt_formatting:  # already formatted: the loss is on the response
+        text = training_text(record, template)
+        return text, [(len(record.instruction.strip()) + 1, len(text))]
     jinja = get_template(template).jinja
     return render_jinja(jinja, record.chat_messages(), add_generation_prompt=False)
 
