@@ -95,7 +95,7 @@ class Draft:
             skip_prompt_formatting=self.skip_prompt_formatting,
             topic=self.topic,
             unit=self.unit or rid,
-            meta=self.meta,
+            meta=dict(self.meta),
             provenance=provenance or Provenance(),
             dedup_key=dedup_key or key_of(self.text_for_dedup()),
             embedding=embedding,
