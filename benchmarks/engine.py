@@ -55,7 +55,8 @@ from airloom.backends.openai import OpenAIBackend  # noqa: E402
 from airloom.config import load_config_text  # noqa: E402
 from airloom.engine.runner import Engine  # noqa: E402
 from airloom.errors import TransientBackendError  # noqa: E402
-from airloom.store.database import Store, StoredRecord, dedup_key  # noqa: E402
+from airloom.formats.records import Record, dedup_key  # noqa: E402
+from airloom.store.database import Store  # noqa: E402
 
 
 def start_server(latency: float, concurrency: int) -> tuple[subprocess.Popen[str], str]:
@@ -272,7 +273,7 @@ def build_store(path: Path, n: int, dim: int = 384) -> None:
             vectors = rng.standard_normal((min(5000, n - start), dim)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             records = [
-                StoredRecord(
+                Record(
                     id=f"r{start + i}",
                     category="general",
                     unit=f"r{start + i}",

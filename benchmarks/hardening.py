@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from airloom.curate.sandbox import Limits, isolation_layers, run_python
-from airloom.store.database import Store, StoredRecord, check_integrity, dedup_key, record_id
+from airloom.formats.records import Record, dedup_key, record_id
+from airloom.store.database import Store, check_integrity
 
 
 def _median(function: object, repeat: int) -> float:
@@ -48,7 +49,7 @@ def store(records: int, repeat: int) -> None:
     path = folder / "bench.airloom.db"
     rng = np.random.default_rng(0)
     batch = [
-        StoredRecord(
+        Record(
             id=record_id("general", f"q{n}", "a " * 100),
             category="general",
             unit=str(n),

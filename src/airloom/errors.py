@@ -13,6 +13,9 @@ Example:
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from airloom.redact import redact_text
 
 __all__ = [
@@ -64,6 +67,22 @@ class MissingDependencyError(AirloomError):
     """An optional dependency (extra) is not installed."""
 
     exit_code = 3
+
+
+def require(module: str, extra: str, purpose: str) -> Any:
+    """Import an optional dependency or raise a clear :class:`MissingDependencyError`.
+
+    Example:
+        >>> require("json", "hf", "reading JSON").__name__
+        'json'
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{purpose} needs the '{module}' package, which is not installed",
+            hint=f"pip install 'airloom[{extra}]'",
+        ) from exc
 
 
 class BackendError(AirloomError):

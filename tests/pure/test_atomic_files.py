@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from airloom.curate.export import write_dataset
 from airloom.export.atomic import current_umask, write_lines_atomic
+from airloom.export.writers import write_dataset
+from airloom.formats.records import make_record
 
 
 @pytest.fixture
@@ -51,5 +52,5 @@ def test_a_replaced_file_keeps_its_mode(tmp_path: Path, umask) -> None:
 def test_dataset_exports_follow_the_umask(tmp_path: Path, umask) -> None:
     umask(0o022)
     out = tmp_path / "data.jsonl"
-    write_dataset([{"instruction": "i", "response": "r", "category": "general"}], out, "jsonl")
+    write_dataset([make_record("general", "i", "r")], out, "jsonl")
     assert mode(out) == 0o644

@@ -42,6 +42,9 @@ from airloom.checks.rules import (
     sample_rules,
 )
 from airloom.checks.solutions import canonical_layout, check_ranked_solutions
+from airloom.formats.records import Record
+from airloom.formats.rows import record_from_row
+from tests.support.records import record_of
 
 
 def test_every_group_b_category_has_its_check_registered() -> None:
@@ -190,16 +193,16 @@ def test_solve_rejects(response: str, fragment: str) -> None:
 
 
 def test_check_mathjson_tolerance_and_prefix() -> None:
-    record = {
-        "instruction": f"{MATHJSON_PREFIX} A circle has radius 4. What is its area?",
-        "response": 'Area = pi r^2.\n<mathjson>["Multiply", "Pi", ["Power", 4, 2]]</mathjson>',
-        "meta": {"expected": 50.27},
-    }
+    record = record_of(
+        instruction=f"{MATHJSON_PREFIX} A circle has radius 4. What is its area?",
+        response='Area = pi r^2.\n<mathjson>["Multiply", "Pi", ["Power", 4, 2]]</mathjson>',
+        meta={"expected": 50.27},
+    )
     assert check_mathjson(record).ok
-    assert not check_mathjson({**record, "meta": {"expected": 52}}).ok
-    assert check_mathjson({**record, "meta": {"expected": 52, "tolerance": 0.1}}).ok
-    assert check_mathjson({**record, "meta": {}}).ok  # no ground truth: evaluation only
-    unprefixed = {**record, "instruction": "A circle has radius 4."}
+    assert not check_mathjson(record.replace(meta={"expected": 52})).ok
+    assert check_mathjson(record.replace(meta={"expected": 52, "tolerance": 0.1})).ok
+    assert check_mathjson(record.replace(meta={})).ok  # no ground truth: evaluation only
+    unprefixed = record.replace(instruction="A circle has radius 4.")
     assert "does not start with" in check_mathjson(unprefixed).reason
 
 
@@ -224,21 +227,23 @@ def test_answer_number(text: str, value: float | None) -> None:
 # ---- lengths ------------------------------------------------------------------------------
 def test_word_target_and_summary_length() -> None:
     words = " ".join(["word"] * 100)
-    record = {"instruction": "Tell a story.\n\nYour response should be approximately 100 words."}
-    assert check_word_target({**record, "response": words}).ok
-    assert check_word_target({**record, "response": words + " x" * 21}).reason.startswith(
+    record = record_of(
+        instruction="Tell a story.\n\nYour response should be approximately 100 words."
+    )
+    assert check_word_target(record.replace(response=words)).ok
+    assert check_word_target(record.replace(response=words + " x" * 21)).reason.startswith(
         "response has 121 words"
     )
     assert check_word_target(
-        {**record, "response": words + " x" * 21, "meta": {"length_tolerance": 0.25}}
+        record.replace(response=words + " x" * 21, meta={"length_tolerance": 0.25})
     ).ok
-    assert not check_word_target({"instruction": "Tell a story.", "response": words}).ok
-    summary = {
-        "instruction": "BEGININPUT\nx\nENDINPUT\nBEGININSTRUCTION\nSummarize the input "
+    assert not check_word_target(record_of(instruction="Tell a story.", response=words)).ok
+    summary = record_of(
+        instruction="BEGININPUT\nx\nENDINPUT\nBEGININSTRUCTION\nSummarize the input "
         "in around 50 words.\nENDINSTRUCTION"
-    }
-    assert check_summary_length({**summary, "response": " ".join(["w"] * 55)}).ok
-    assert not check_summary_length({**summary, "response": " ".join(["w"] * 61)}).ok
+    )
+    assert check_summary_length(summary.replace(response=" ".join(["w"] * 55))).ok
+    assert not check_summary_length(summary.replace(response=" ".join(["w"] * 61))).ok
     assert count_words("") == 0
 
 
@@ -286,25 +291,27 @@ def test_sample_rules_is_compatible_deterministic_and_case_fitted() -> None:
         sample_rules(random.Random(0), 2, ["lowercase", "uppercase"])
 
 
-def _conversation(rules: list[Rule], answer: str) -> dict[str, object]:
+def _conversation(rules: list[Rule], answer: str, edits: dict[int, str] | None = None) -> Record:
+    """A rules record whose turns (the system turn is turn 0) carry ``edits``."""
     turns = build_turns(INTRO_MESSAGES[0], [r.text() for r in rules], "Describe a safari.", answer)
-    return {"conversation": [{"role": "system", "content": "A chat."}, *turns], "response": answer}
+    turns = [{"role": "system", "content": "A chat."}, *turns]
+    for index, text in (edits or {}).items():
+        turns[index]["content"] = text
+    return record_of(conversation=turns, response=answer)
 
 
 def test_check_rules_table() -> None:
     rules = [Rule("start_with", "ZOOZOO:"), Rule("no_commas"), Rule("include_word", "ember")]
     assert check_rules(_conversation(rules, "ZOOZOO: lions by the ember glow")).ok
     assert check_rules(_conversation(rules, "ZOOZOO: lions, zebras")).reason.startswith("no_commas")
-    bad = _conversation(rules, "ZOOZOO: ember")
-    bad["conversation"][2]["content"] = "Sure, OK!"  # type: ignore[index]
+    bad = _conversation(rules, "ZOOZOO: ember", {2: "Sure, OK!"})
     assert "not OK" in check_rules(bad).reason
-    odd = _conversation(rules, "ZOOZOO: ember")
-    odd["conversation"][3]["content"] = "Be excellent to each other."  # type: ignore[index]
+    odd = _conversation(rules, "ZOOZOO: ember", {3: "Be excellent to each other."})
     assert "unrecognised rule" in check_rules(odd).reason
-    assert check_rules({"conversation": None}).reason == "no conversation turns"
-    short = {"conversation": build_turns("Rules! Say OK.", [], "Go.", "x")[:4]}
+    assert check_rules(record_of(conversation=None)).reason == "no conversation turns"
+    short = record_of(conversation=build_turns("Rules! Say OK.", [], "Go.", "x")[:4])
     assert "alternating" in check_rules(short).reason
-    mismatch = {**_conversation(rules, "ZOOZOO: ember"), "response": "other"}
+    mismatch = _conversation(rules, "ZOOZOO: ember").replace(response="other")
     assert "differs" in check_rules(mismatch).reason
 
 
@@ -339,12 +346,12 @@ def test_parse_options(question: str, options: str) -> None:
 )
 def test_check_answer_key(response: str, ok: bool, fragment: str) -> None:
     question = "Which planet is largest?\nA) Mars\nB) Jupiter\nC) Venus\nD) Earth"
-    verdict = check_answer_key({"instruction": question, "response": response})
+    verdict = check_answer_key(record_of(instruction=question, response=response))
     assert verdict.ok is ok and fragment in verdict.reason
 
 
 def test_answer_key_rejects_gapped_letters_and_parse_answer_edges() -> None:
-    verdict = check_answer_key({"instruction": "Q?\nA) x\nB) y\nD) z", "response": "A) x"})
+    verdict = check_answer_key(record_of(instruction="Q?\nA) x\nB) y\nD) z", response="A) x"))
     assert "not A-C" in verdict.reason
     assert parse_answer("") is None
 
@@ -364,14 +371,15 @@ def test_quiz_size(instruction: str, size: int | None) -> None:
 
 def test_check_quiz() -> None:
     quiz = "1. a?\n2. b?\n3. c?\n\nAnswer key:\n1. x\n2. y\n3. z"
-    assert check_quiz({"instruction": "A 3-question quiz.", "response": quiz}).ok
+    assert check_quiz(record_of(instruction="A 3-question quiz.", response=quiz)).ok
     assert (
-        "4 were asked" in check_quiz({"instruction": "A 4-question quiz.", "response": quiz}).reason
+        "4 were asked"
+        in check_quiz(record_of(instruction="A 4-question quiz.", response=quiz)).reason
     )
     partial = quiz.replace("\n3. z", "")
     assert (
         "answer key numbers"
-        in check_quiz({"instruction": "A 3-question quiz.", "response": partial}).reason
+        in check_quiz(record_of(instruction="A 3-question quiz.", response=partial)).reason
     )
 
 
@@ -387,11 +395,11 @@ APACHE = "\n".join(
 
 
 def _log_record(question: str, answer: str, log: str = APACHE) -> dict[str, str]:
-    return {
-        "instruction": f"BEGININPUT\nBEGINCONTEXT\nsource: access.log\nENDCONTEXT\n{log}\n"
+    return record_of(
+        instruction=f"BEGININPUT\nBEGINCONTEXT\nsource: access.log\nENDCONTEXT\n{log}\n"
         f"ENDINPUT\nBEGININSTRUCTION\n{question}\nENDINSTRUCTION",
-        "response": answer,
-    }
+        response=answer,
+    )
 
 
 @pytest.mark.parametrize(
@@ -448,7 +456,9 @@ def test_check_log_answer_sshd_and_errors() -> None:
     assert not check_log_answer(_log_record(users, "alice and root", log)).ok
     unknown = check_log_answer(_log_record("What is the weather?", "sunny", log))
     assert "not one of the known" in unknown.reason
-    assert "not a closed-context" in check_log_answer({"instruction": "x", "response": "y"}).reason
+    assert (
+        "not a closed-context" in check_log_answer(record_of(instruction="x", response="y")).reason
+    )
     assert parse_question("Which paths did 1.2.3.4 request?\nAnd more") is not None
 
 
@@ -498,20 +508,20 @@ SOURCE = (
 )
 def test_check_anonymization(request_line: str, response: str, fragment: str) -> None:
     verdict = check_anonymization(
-        {"instruction": f"{request_line}\n\n{SOURCE}", "response": response}
+        record_of(instruction=f"{request_line}\n\n{SOURCE}", response=response)
     )
     assert verdict.ok is (fragment == "") and fragment in verdict.reason
 
 
 def test_anonymization_meta_names_and_too_short() -> None:
-    record = {
-        "instruction": "Remove all personal names.\n\nBob Stone met Ann at noon today.",
-        "response": "[NAME] met Ann at noon today.",
-        "meta": {"names": ["Bob Stone"]},
-    }
+    record = record_of(
+        instruction="Remove all personal names.\n\nBob Stone met Ann at noon today.",
+        response="[NAME] met Ann at noon today.",
+        meta={"names": ["Bob Stone"]},
+    )
     assert check_anonymization(record).ok
-    assert "Ann" in check_anonymization({**record, "meta": {"names": ["Bob Stone", "Ann"]}}).reason
-    assert "drops too much" in check_anonymization({**record, "response": "[NAME]."}).reason
+    assert "Ann" in check_anonymization(record.replace(meta={"names": ["Bob Stone", "Ann"]})).reason
+    assert "drops too much" in check_anonymization(record.replace(response="[NAME].")).reason
     assert find_ips("v1.2.3.4.5 and 256.1.1.1 and 8.8.8.8") == ["8.8.8.8"]
     assert find_dates("12/25/2020, 3.4.2021, 1st of May") == [
         "12/25/2020",
@@ -571,7 +581,7 @@ Best and final answer: 10 players."""
     ],
 )
 def test_check_ranked_solutions(text: str, fragment: str) -> None:
-    verdict = check_ranked_solutions({"response": text})
+    verdict = check_ranked_solutions(record_of(response=text))
     assert verdict.ok is (fragment == ""), verdict
     assert fragment in verdict.reason
 
@@ -617,14 +627,14 @@ FUNCTIONS = [
 ]
 
 
-def _agent_record(response: str, fmt: str = "JSON", meta: bool = True) -> dict[str, object]:
+def _agent_record(response: str, fmt: str = "JSON", meta: bool = True) -> Record:
     from airloom.runtime.functions import FunctionRegistry
 
     registry = FunctionRegistry.from_schemas(FUNCTIONS)
     prompt = registry.prompt("Find notes about owls.", fmt=fmt.lower())  # type: ignore[arg-type]
-    record: dict[str, object] = {"instruction": prompt, "response": response}
+    record = record_of(instruction=prompt, response=response)
     if meta:
-        record["meta"] = {"functions": FUNCTIONS, "function": "search"}
+        record = record.replace(meta={"functions": FUNCTIONS, "function": "search"})
     return record
 
 
@@ -666,7 +676,7 @@ def test_check_function_call(response: str, fmt: str, fragment: str, meta: bool)
 def test_check_function_call_expected_function_and_listing_roundtrip() -> None:
     record = _agent_record('{"function": "email", "params": {"to": "a@b.c", "tone": "formal"}}')
     assert "the input needs search" in check_function_call(record).reason
-    registry = registry_from_listing(str(record["instruction"]))
+    registry = registry_from_listing(record.instruction)
     assert registry.names == ["search", "email"]
     email = registry["email"].parameters
     assert email["required"] == ["to", "tone"]
@@ -674,11 +684,9 @@ def test_check_function_call_expected_function_and_listing_roundtrip() -> None:
     search = registry["search"].parameters
     assert search["required"] == ["query"]
     assert "begin" in search["properties"]["dates"]["properties"]
-    enum_bad = {
-        **record,
-        "meta": None,
-        "response": '{"function": "email", "params": {"to": "x", "tone": "rude"}}',
-    }
+    enum_bad = record.replace(
+        meta={}, response='{"function": "email", "params": {"to": "x", "tone": "rude"}}'
+    )
     assert "is not one of" in check_function_call(enum_bad).reason
 
 
@@ -720,19 +728,19 @@ Answer: :evidence2:"""
     ],
 )
 def test_check_plan(plan: str, fragment: str) -> None:
-    verdict = check_plan({"instruction": TASK, "response": plan})
+    verdict = check_plan(record_of(instruction=TASK, response=plan))
     assert verdict.ok is (fragment == ""), verdict
     assert fragment in verdict.reason
 
 
 def test_offered_tools_and_no_tools() -> None:
     assert offered_tools(TASK) == ["Search", "Scraper", "QA"]
-    assert check_plan({"instruction": "No tools.", "response": PLAN}).reason == (
+    assert check_plan(record_of(instruction="No tools.", response=PLAN)).reason == (
         "the task offers no tools"
     )
 
 
 def test_checks_take_exported_rows() -> None:
-    # curation runs the checks over exports too: plain JSON-roundtripped dicts work
+    # curation runs the checks over exports too: a row read back is the same record
     row = json.loads(json.dumps({"instruction": TASK, "response": PLAN, "category": "plan"}))
-    assert check_plan(row).ok
+    assert check_plan(record_from_row(row)).ok

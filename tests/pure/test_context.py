@@ -16,10 +16,11 @@ from airloom.engine.filters import ResponseFilter
 from airloom.engine.services import RunServices
 from airloom.engine.topics import TopicSampler
 from airloom.errors import BackendError, ContextLengthError, FatalBackendError
+from airloom.formats.records import dedup_key
 from airloom.instructors.base import InstructorSettings, Rejected, Turn
 from airloom.scheduling.scheduler import Endpoint
 from airloom.scheduling.stats import RunStats
-from airloom.store.database import CachedCall, dedup_key
+from airloom.store.database import CachedCall
 from airloom.vectors.embed import HashingEmbedder
 
 

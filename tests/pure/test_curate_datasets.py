@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from airloom.curate.codeblocks import CodeBlock, code_blocks, language_of
-from airloom.curate.export import training_text, write_dataset
 from airloom.curate.importer import embed_missing, import_datasets
-from airloom.curate.records import canonical, content_hash, make_record
 from airloom.curate.report_data import dispersion, distinct_n, nearest_similarities
-from airloom.curate.sources import RowError, read_dataset, record_from_row
+from airloom.curate.sources import read_dataset
 from airloom.errors import ConfigError, MissingDependencyError
+from airloom.export.writers import write_dataset
+from airloom.formats.records import Turn, make_record
+from airloom.formats.rows import RowError, record_from_row, training_text
 from airloom.store.database import Store
 from airloom.vectors.embed import HashingEmbedder
 from tests.support.curation import read_jsonl, write_jsonl
@@ -49,7 +50,7 @@ def test_a_2x_row_keeps_its_fields_and_extras():
             "question_id": 7,
         }
     )
-    assert canonical(record) == {
+    assert record.content == {
         "category": "general",
         "instruction": "Hi?",
         "response": "Hello.",
@@ -57,7 +58,7 @@ def test_a_2x_row_keeps_its_fields_and_extras():
         "conversation": None,
         "skip_prompt_formatting": False,
     }
-    assert record["meta"] == {"fields": {"question_id": 7}}
+    assert record.meta == {"fields": {"question_id": 7}}
 
 
 def test_sharegpt_and_messages_shapes():
@@ -72,13 +73,13 @@ def test_sharegpt_and_messages_shapes():
             ],
         }
     )  # fmt: skip
-    assert sharegpt["id"] == "abc" and sharegpt["system"] == "S"
-    assert sharegpt["conversation"] == MULTI_TURN
-    assert sharegpt["instruction"] == "Hi, who are you?"
-    assert sharegpt["response"] == "One, by the stables."
+    assert sharegpt.id == "abc" and sharegpt.system == "S"
+    assert sharegpt.content["conversation"] == MULTI_TURN
+    assert sharegpt.instruction == "Hi, who are you?"
+    assert sharegpt.response == "One, by the stables."
     messages = record_from_row({"messages": [{"role": "user", "content": "q"},
                                              {"role": "assistant", "content": "a"}]})  # fmt: skip
-    assert (messages["category"], messages["instruction"], messages["conversation"]) == (
+    assert (messages.category, messages.instruction, messages.conversation) == (
         "general",
         "q",
         None,
@@ -112,7 +113,7 @@ def test_a_file_with_bad_lines_reports_each_and_keeps_the_rest(tmp_path):
         '{"instruction": "c", "response": "d"}\n'
     )
     data = read_dataset(path)
-    assert [r["instruction"] for r in data.records] == ["a", "c"]
+    assert [r.instruction for r in data.records] == ["a", "c"]
     assert data.problems == [
         "mixed.jsonl line 3: invalid JSON: Expecting property name enclosed in double quotes",
         "mixed.jsonl line 4: a row must be a JSON object, not list",
@@ -123,7 +124,7 @@ def test_a_json_array_file_is_read(tmp_path):
     path = tmp_path / "as_conversations.json"
     path.write_text(json.dumps([{"id": "1", "conversations": [
         {"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}]))  # fmt: skip
-    assert [r["id"] for r in read_dataset(path).records] == ["1"]
+    assert [r.id for r in read_dataset(path).records] == ["1"]
 
 
 # ---- round trips: import(export(x)) == x ---------------------------------------------------
@@ -134,10 +135,10 @@ def _round_trip(records, tmp_path, fmt, name):
 
 
 def test_jsonl_round_trip_is_exact_for_the_2x_shape(tmp_path):
-    records = [r for r in sample_records() if not r["conversation"]]
+    records = sample_records()
     back = _round_trip(records, tmp_path, "jsonl", "x.jsonl")
-    assert [canonical(r) for r in back.records] == [canonical(r) for r in records]
-    assert [r["id"] for r in back.records] == [r["id"] for r in records]
+    assert [r.content for r in back.records] == [r.content for r in records]
+    assert [r.id for r in back.records] == [r.id for r in records]
     again = tmp_path / "again.jsonl"
     write_dataset(back.records, again, "jsonl")
     assert again.read_text() == (tmp_path / "x.jsonl").read_text()
@@ -146,8 +147,7 @@ def test_jsonl_round_trip_is_exact_for_the_2x_shape(tmp_path):
 def test_sharegpt_round_trip_is_exact_including_turns_system_and_skip_flag(tmp_path):
     records = sample_records()
     back = _round_trip(records, tmp_path, "sharegpt", "x.sharegpt.jsonl")
-    assert [canonical(r) for r in back.records] == [canonical(r) for r in records]
-    assert [r["id"] for r in back.records] == [r["id"] for r in records]
+    assert back.records == records
     rows = read_jsonl(tmp_path / "x.sharegpt.jsonl")
     speakers = [t["from"] for t in rows[2]["conversations"]]
     assert speakers == ["system", "human", "gpt", "human", "gpt"]
@@ -160,12 +160,10 @@ def test_parquet_and_hf_round_trips(tmp_path, fmt, schema):
     if fmt == "hf":
         pytest.importorskip("datasets")
     records = sample_records()
-    if schema == "airoboros":
-        records = [r for r in records if not r["conversation"]]
     out = tmp_path / ("x.parquet" if fmt == "parquet" else "x_hf")
     write_dataset(records, out, fmt, schema=schema)
     back = read_dataset(out)
-    assert [canonical(r) for r in back.records] == [canonical(r) for r in records]
+    assert [r.content for r in back.records] == [r.content for r in records]
 
 
 def test_a_saved_dataset_dict_folder_is_read_split_by_split(tmp_path):
@@ -177,7 +175,7 @@ def test_a_saved_dataset_dict_folder_is_read_split_by_split(tmp_path):
         {name: datasets.Dataset.from_list(part) for name, part in splits.items()}
     ).save_to_disk(str(folder))
     data = read_dataset(folder)
-    assert sorted(r["instruction"] for r in data.records) == ["q0", "q1", "q2"]
+    assert sorted(r.instruction for r in data.records) == ["q0", "q1", "q2"]
     assert data.problems == []
 
 
@@ -196,9 +194,9 @@ def test_missing_optional_dependency_is_a_clear_error(tmp_path, monkeypatch):
         write_dataset(sample_records(), tmp_path / "hf", "hf")
 
 
-def test_flags_travel_with_exported_rows(tmp_path):
-    record = {**sample_records()[0], "flags": {"verification": {"status": "fail", "reason": "r"}}}
-    write_dataset([record], tmp_path / "f.jsonl", "jsonl")
+def test_annotations_travel_with_exported_rows(tmp_path):
+    flag = {"verification": {"status": "fail", "reason": "r"}}
+    write_dataset(sample_records()[:1], tmp_path / "f.jsonl", "jsonl", annotate=lambda r: flag)
     assert read_jsonl(tmp_path / "f.jsonl")[0]["verification"] == {"status": "fail", "reason": "r"}
 
 
@@ -247,14 +245,16 @@ def test_embeddings_are_computed_once(tmp_path):
     with Store.open(tmp_path / "s.db", create=False) as store:
         _, _, _, vectors = store.load_index_data()
         assert store.record_count() == 5 and vectors.shape == (5, 384)
-        assert next(store.iter_records())["meta"]["import"] == {"source": "d.jsonl", "index": 0}
+        assert next(store.iter_records()).meta["import"] == {"source": "d.jsonl", "index": 0}
 
 
 def test_content_hash_ignores_ids_and_meta_but_not_content():
     a = make_record("general", "q", "a", meta={"x": 1})
-    assert content_hash(a) == content_hash({**a, "id": "other", "meta": {}})
-    assert content_hash(a) != content_hash({**a, "response": "b"})
-    assert content_hash(a) != content_hash({**a, "category": "orca"})
+    assert a.content_hash == a.replace(id="other", meta={}).content_hash
+    assert a.content_hash != a.replace(response="b").content_hash
+    assert a.content_hash != a.replace(category="orca").content_hash
+    turns = (Turn("user", "q"), Turn("assistant", "a"))
+    assert a.content_hash != a.replace(conversation=turns).content_hash
 
 
 # ---- code blocks -------------------------------------------------------------------------------
@@ -279,15 +279,15 @@ def test_language_from_the_instruction(instruction, language):
 
 
 def test_code_blocks_plain_and_fenced():
-    plain = code_blocks({"instruction": "Write a Java class. PLAINFORMAT",
-                         "response": "Sure!\n```java\nclass A {}\n```"})  # fmt: skip
+    plain = code_blocks(make_record("coding", "Write a Java class. PLAINFORMAT",
+                                    "Sure!\n```java\nclass A {}\n```"))  # fmt: skip
     assert plain == [CodeBlock("java", "class A {}")]
-    fenced = code_blocks({"instruction": "Write a Python script.",
-                          "response": "Install:\n```sh\npip install x\n```\n\n```\nprint(1)\n```\n"
-                                      "```text\nout\n```"})  # fmt: skip
+    fenced = code_blocks(make_record(instruction="Write a Python script.",
+                          response="Install:\n```sh\npip install x\n```\n\n```\nprint(1)\n```\n"
+                                      "```text\nout\n```"))  # fmt: skip
     assert fenced == [CodeBlock("bash", "pip install x"), CodeBlock("python", "print(1)"),
                       CodeBlock(None, "out")]  # fmt: skip
-    assert code_blocks({"instruction": "Explain recursion.", "response": "It calls itself."}) == []
+    assert code_blocks(make_record("coding", "Explain recursion.", "It calls itself.")) == []
 
 
 # ---- report metrics ---------------------------------------------------------------------------

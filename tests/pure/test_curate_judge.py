@@ -10,6 +10,7 @@ from airloom.curate.cull import decide, summarise
 from airloom.curate.judge import Rubric, judge_method, parse_verdict, rubric_name
 from airloom.curate.ledger import Verdict
 from airloom.errors import ConfigError, ParseError
+from tests.support.records import record_of
 
 
 @pytest.mark.parametrize(
@@ -69,14 +70,17 @@ def test_threshold_decides_scores_but_not_words():
 @pytest.mark.parametrize(
     ("record", "rubric"),
     [
-        ({"category": "coding"}, "coding"),
-        ({"category": "contextual"}, "contextual"),
-        ({"category": "counterfactual_contextual"}, "contextual"),
-        ({"category": "orca"}, "reasoning"),
-        ({"category": "writing"}, "creative"),
-        ({"category": "general"}, "default"),
-        ({"category": "something_new"}, "default"),
-        ({"category": "rp", "conversation": [{"role": "user", "content": "hi"}]}, "conversation"),
+        (record_of(category="coding"), "coding"),
+        (record_of(category="contextual"), "contextual"),
+        (record_of(category="counterfactual_contextual"), "contextual"),
+        (record_of(category="orca"), "reasoning"),
+        (record_of(category="writing"), "creative"),
+        (record_of(category="general"), "default"),
+        (record_of(category="something_new"), "default"),
+        (
+            record_of(category="rp", conversation=[{"role": "user", "content": "hi"}]),
+            "conversation",
+        ),
     ],
 )
 def test_rubric_per_category(record, rubric):
@@ -86,33 +90,33 @@ def test_rubric_per_category(record, rubric):
 def test_rendered_prompt_has_the_category_criteria_system_and_plainformat_note():
     rubric = Rubric.load()
     coding = rubric.render(
-        {
-            "category": "coding",
-            "instruction": "Write a TCP server in C. PLAINFORMAT",
-            "response": "int main(){}",
-            "system": "You are terse.",
-        }
+        record_of(
+            category="coding",
+            instruction="Write a TCP server in C. PLAINFORMAT",
+            response="int main(){}",
+            system="You are terse.",
+        )
     )
     assert rubric.criteria["coding"].splitlines()[0] in coding
     assert "SYSTEM PROMPT GIVEN TO THE ASSISTANT:\nYou are terse." in coding
     assert "respects the system prompt" in coding
     assert "Write a TCP server in C.\n(The answer must be only the code" in coding
     assert "INSTRUCTION:\nWrite a TCP server in C. PLAINFORMAT" not in coding
-    general = rubric.render({"category": "general", "instruction": "Hi", "response": "Hello"})
+    general = rubric.render(record_of(category="general", instruction="Hi", response="Hello"))
     assert "respects the system prompt" not in general
     assert rubric.criteria["default"].splitlines()[0] in general
     conversation = rubric.render(
-        {
-            "category": "rp",
-            "instruction": "a",
-            "response": "d",
-            "conversation": [
+        record_of(
+            category="rp",
+            instruction="a",
+            response="d",
+            conversation=[
                 {"role": "user", "content": "a"},
                 {"role": "assistant", "content": "b"},
                 {"role": "user", "content": "c"},
                 {"role": "assistant", "content": "d"},
             ],
-        }
+        )
     )
     assert "CONVERSATION:\nUSER: a\n\nASSISTANT: b\n\nUSER: c\n\nASSISTANT: d" in conversation
 
@@ -124,7 +128,7 @@ def test_custom_frame_must_have_a_transcript(tmp_path):
         Rubric.load(frame)
     frame.write_text("Rate {transcript} with {unknown}")
     with pytest.raises(ConfigError, match="cannot be filled"):
-        Rubric.load(frame).render({"category": "general", "instruction": "a", "response": "b"})
+        Rubric.load(frame).render(record_of(category="general", instruction="a", response="b"))
     with pytest.raises(ConfigError, match="does not exist"):
         Rubric.load(tmp_path / "missing.txt")
 

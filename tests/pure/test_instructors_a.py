@@ -52,6 +52,7 @@ from airloom.instructors.wordgame import WordgameConfig, WordgameInstructor
 from airloom.instructors.writing import WritingConfig, WritingInstructor, style_requirements
 from airloom.reasons import Reason
 from tests.support.instructor_context import Call, FakeContext, Reply, run, settings_for
+from tests.support.records import record_of
 
 GROUP_A = [
     "counterfactual_contextual",
@@ -331,9 +332,9 @@ def test_trivia_answer_constraints(question: str, expected: list[tuple[str, str]
     ],
 )
 def test_check_trivia(question: str, answer: str, ok: bool) -> None:
-    record = {"instruction": question, "response": answer, "system": "S"}
+    record = record_of(instruction=question, response=answer, system="S")
     assert check_trivia(record).ok is ok
-    assert check_trivia({**record, "system": None}).ok  # plain re-answers are not checked
+    assert check_trivia(record.replace(system=None)).ok  # plain re-answers are not checked
 
 
 TRIVIA_PAIRS = [
@@ -465,7 +466,7 @@ def test_card_uses_prompt_answer_keys_and_checks_attributes() -> None:
     drafts = run(CardInstructor(ctx.settings), ctx)
     assert [d.response.splitlines()[0] for d in drafts] == ["Name: Sirocco"]
     assert ctx.rejects == [(Reason.FAILED_CHECK, "the card has 0 'key: value' lines, fewer than 2")]
-    assert check_card({"response": "- **Name:** X\n- **Power:** Y"}).ok
+    assert check_card(record_of(response="- **Name:** X\n- **Power:** Y")).ok
 
 
 # ---- wordgame ---------------------------------------------------------------------------
@@ -585,7 +586,7 @@ def test_listed_words_table(response: str, words: list[str]) -> None:
     ],
 )
 def test_check_wordgame_table(task: str, response: str, reason: str) -> None:
-    verdict = check_wordgame({"instruction": task, "response": response})
+    verdict = check_wordgame(record_of(instruction=task, response=response))
     assert verdict.ok is (reason == "") and verdict.reason == reason
 
 
@@ -730,21 +731,21 @@ def test_experience_round_themes_lengths_and_rejects() -> None:
 
 
 def test_check_experience_length() -> None:
-    assert check_experience_length({"response": "a b c", "meta": {"min_words": 3}}).ok
-    assert not check_experience_length({"response": "a b", "meta": {"min_words": 3}}).ok
-    assert check_experience_length({"response": "a", "meta": {}}).ok
+    assert check_experience_length(record_of(response="a b c", meta={"min_words": 3})).ok
+    assert not check_experience_length(record_of(response="a b", meta={"min_words": 3})).ok
+    assert check_experience_length(record_of(response="a", meta={})).ok
 
 
 # ---- editor ---------------------------------------------------------------------------------
 def writing_records(n: int) -> list[dict[str, Any]]:
     return [
-        {
-            "id": f"w{i}",
-            "category": "writing",
-            "instruction": f"Task {i}",
-            "response": f"Original text number {i}.",
-            "meta": {},
-        }
+        record_of(
+            id=f"w{i}",
+            category="writing",
+            instruction=f"Task {i}",
+            response=f"Original text number {i}.",
+            meta={},
+        )
         for i in range(n)
     ]
 
@@ -796,8 +797,8 @@ def test_editor_past_its_sources_ends_exhausted(round_index: int) -> None:
 
 def test_editor_skips_sources_already_edited_and_empty_ones() -> None:
     records = writing_records(3)
-    records[2]["response"] = "  "
-    done = [{"id": "e1", "category": "editor", "meta": {"source_id": "w0"}}]
+    records[2] = records[2].replace(response="  ")
+    done = [record_of(id="e1", category="editor", meta={"source_id": "w0"})]
     ctx = FakeContext(
         settings_for("editor", EditorConfig(), batch_size=3),
         editor_reply,
@@ -838,10 +839,10 @@ def test_clean_flawed_table(reply: str, clean: str) -> None:
 
 
 def test_check_editor_table() -> None:
-    assert check_editor({"instruction": "Fix.\n\nText: Teh cat.", "response": "The cat."}).ok
-    assert not check_editor({"instruction": "Fix.", "response": "The cat."}).ok
-    assert not check_editor({"instruction": "Fix.\n\nText: x", "response": " "}).ok
-    verdict = check_editor({"instruction": "Fix.\n\nText: Sure.", "response": "The cat sat."})
+    assert check_editor(record_of(instruction="Fix.\n\nText: Teh cat.", response="The cat.")).ok
+    assert not check_editor(record_of(instruction="Fix.", response="The cat.")).ok
+    assert not check_editor(record_of(instruction="Fix.\n\nText: x", response=" ")).ok
+    verdict = check_editor(record_of(instruction="Fix.\n\nText: Sure.", response="The cat sat."))
     assert verdict.reason == "the text to correct is less than half as long as the original"
 
 

@@ -17,11 +17,10 @@ from airloom.checks.logs import QUESTIONS, expected_answer, parse_log, parse_que
 from airloom.checks.rules import Rule, parse_rule
 from airloom.config import InstructorConfig
 from airloom.formats.closed_context import parse_closed_context
-from airloom.formats.records import to_airoboros, to_sharegpt
+from airloom.formats.rows import airoboros_row, sharegpt_row
 from airloom.instructors.agent import AgentConfig, AgentInstructor, parse_toolbox, serialise_call
 from airloom.instructors.anonymization import AnonymizationConfig, AnonymizationInstructor
 from airloom.instructors.base import Draft, Instructor, Rejected
-from airloom.instructors.checked import draft_record
 from airloom.instructors.cot import CotInstructor
 from airloom.instructors.detailed_writing import (
     DetailedWritingConfig,
@@ -590,12 +589,12 @@ def test_rules_config_validation() -> None:
 
 def test_rules_record_exports_as_conversation() -> None:
     drafts, _ = round_of(RulesInstructor, RulesConfig(), rules_reply(), batch_size=1)
-    row = {"id": "r1", **draft_record("rules", drafts[0])}
-    sharegpt = to_sharegpt(row)["conversations"]
+    row = drafts[0].to_record("rules")
+    sharegpt = sharegpt_row(row)["conversations"]
     assert [t["from"] for t in sharegpt[:3]] == ["system", "human", "gpt"]
     assert sharegpt[2]["value"] == "OK" and sharegpt[-1]["from"] == "gpt"
     assert sharegpt[-1]["value"] == drafts[0].response
-    flat = to_airoboros(row)
+    flat = airoboros_row(row)
     assert flat["instruction"].startswith("Follow these rules") and "system" in flat
 
 
@@ -772,9 +771,9 @@ def test_greeting_round_and_export() -> None:
     assert len(drafts) == 1 and reasons(ctx) == Counter({"unparseable": 1})
     draft = drafts[0]
     assert draft.system == "You are Captain Mara, a cheerful ferry pilot."
-    row = {"id": "g", **draft_record("greeting", draft)}
-    assert to_airoboros(row)["system"] == draft.system
-    assert [t["from"] for t in to_sharegpt(row)["conversations"]] == ["system", "human", "gpt"]
+    row = draft.to_record("greeting")
+    assert airoboros_row(row)["system"] == draft.system
+    assert [t["from"] for t in sharegpt_row(row)["conversations"]] == ["system", "human", "gpt"]
     _, bad = round_of(GreetingInstructor, InstructorConfig(), lambda call: "No greetings.")
     assert reasons(bad) == Counter({"unparseable": 1})
 

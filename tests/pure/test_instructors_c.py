@@ -17,7 +17,8 @@ from airloom.checks.inline_actions import check_inline_actions
 from airloom.checks.introspection import check_introspection
 from airloom.checks.sessions import check_card, check_session
 from airloom.config import InstructorConfig
-from airloom.formats.records import to_airoboros, to_sharegpt
+from airloom.formats.records import Record
+from airloom.formats.rows import airoboros_row, sharegpt_row
 from airloom.instructors.awareness import (
     AwarenessConfig,
     AwarenessInstructor,
@@ -45,7 +46,6 @@ from airloom.instructors.characters import (
     group_fields,
     merge_turns,
 )
-from airloom.instructors.checked import draft_record
 from airloom.instructors.gtkm import (
     GtkmConfig,
     GtkmInstructor,
@@ -85,21 +85,22 @@ from airloom.instructors.stylized_response import (
 from airloom.reasons import Reason
 from airloom.runtime.actions import CharacterCard
 from tests.support.instructor_context import Call, FakeContext, Reply, run, settings_for
+from tests.support.records import record_of
 
 
 def card_record(name: str, description: str | None = None, i: int = 0) -> dict[str, Any]:
     description = description or f"{name} grew up in a fishing village and mends nets for a living."
-    return {
-        "id": f"card-{i}",
-        "category": "character",
-        "meta": {
+    return record_of(
+        id=f"card-{i}",
+        category="character",
+        meta={
             "card": {
                 "name": name,
                 "description": description,
                 "stay_in_character": f"Always reply as {name}.",
             }
         },
-    }
+    )
 
 
 CARDS = [
@@ -107,8 +108,8 @@ CARDS = [
 ]
 
 
-def as_record(category: str, draft: Draft, rid: str = "r1") -> dict[str, Any]:
-    return {**draft_record(category, draft), "id": rid}
+def as_record(category: str, draft: Draft, rid: str = "r1") -> Record:
+    return draft.to_record(category).replace(id=rid)
 
 
 # ====================================================================== shared parsing
@@ -422,13 +423,13 @@ def test_rp_config_rejects_bad_moves() -> None:
 def test_rp_exports() -> None:
     (draft,) = rp_round(RpConfig(turn_count=4), RpTeacher())[0]
     record = as_record("rp", draft)
-    row = to_airoboros(record)
+    row = airoboros_row(record)
     assert row["skip_prompt_formatting"] is True
     assert (
         row["instruction"].startswith(draft.system)
         and row["response"] == draft.conversation[-1].content
     )
-    sharegpt = to_sharegpt(record)["conversations"]
+    sharegpt = sharegpt_row(record)["conversations"]
     assert [t["from"] for t in sharegpt] == ["system"] + ["human", "gpt"] * (
         len(draft.conversation) // 2
     )
@@ -454,14 +455,14 @@ def test_skip_is_a_whole_reply(reply: str, skip: bool, skip_line: bool) -> None:
 
 def sources(n: int) -> list[dict[str, Any]]:
     return [
-        {
-            "id": f"s{i}",
-            "category": "general" if i % 2 else "joke",
-            "instruction": f"Question number {i}?",
-            "response": f"Answer {i}.",
-            "created_at": float(i),
-            "conversation": None,
-        }
+        record_of(
+            id=f"s{i}",
+            category="general" if i % 2 else "joke",
+            instruction=f"Question number {i}?",
+            response=f"Answer {i}.",
+            created_at=float(i),
+            conversation=None,
+        )
         for i in range(n)
     ]
 
@@ -527,8 +528,9 @@ def test_stylized_dependencies_follow_the_configured_sources() -> None:
 
 
 def test_source_pool_skips_multi_turn_records() -> None:
-    rows = [*sources(2), {"id": "x", "instruction": "i", "response": "r", "conversation": [{}]}]
-    assert [r["id"] for r in source_pool(rows)] == ["s0", "s1"]
+    turns = [{"role": "user", "content": "i"}, {"role": "assistant", "content": "r"}]
+    rows = [*sources(2), record_of(id="x", instruction="i", response="r", conversation=turns)]
+    assert [r.id for r in source_pool(rows)] == ["s0", "s1"]
 
 
 # ====================================================================== gtkm
@@ -862,12 +864,10 @@ def test_check_inline_actions_table() -> None:
 
     def record(*contents: str) -> dict[str, Any]:
         roles = ["user", "assistant"] * len(contents)
-        return {
-            "meta": {"card": card},
-            "conversation": [
-                {"role": r, "content": c} for r, c in zip(roles, contents, strict=False)
-            ],
-        }
+        return record_of(
+            meta={"card": card},
+            conversation=[{"role": r, "content": c} for r, c in zip(roles, contents, strict=False)],
+        )
 
     assert check_inline_actions(record("Go", f"Ok {CALL}", response, "Done")).ok
     assert (
@@ -883,7 +883,7 @@ def test_check_inline_actions_table() -> None:
             )
         ).reason
     )
-    no_card = {"meta": {}, "conversation": []}
+    no_card = record_of(meta={}, conversation=[])
     assert check_inline_actions(no_card).reason == "no valid action in the session"
 
 
@@ -1017,22 +1017,22 @@ def test_introspection_rejects_a_chat_without_setting() -> None:
     ],
 )
 def test_check_session_table(turns: list[tuple[str, str]], reason: str) -> None:
-    record = {"conversation": [{"role": r, "content": c} for r, c in turns]}
+    record = record_of(conversation=[{"role": r, "content": c} for r, c in turns])
     verdict = check_session(record)
     assert verdict.ok is (not reason)
     assert reason in verdict.reason
 
 
 def test_check_session_compares_the_transcript() -> None:
-    record = {
-        "system": "S",
-        "skip_prompt_formatting": True,
-        "conversation": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
-        "instruction": "S\na\n",
-        "response": "b",
-    }
+    record = record_of(
+        system="S",
+        skip_prompt_formatting=True,
+        conversation=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
+        instruction="S\na\n",
+        response="b",
+    )
     assert check_session(record).ok
-    assert not check_session({**record, "response": "changed"}).ok
+    assert not check_session(record.replace(response="changed")).ok
 
 
 def test_checks_are_registered_for_every_session_category() -> None:
@@ -1051,7 +1051,9 @@ def test_every_character_category_is_registered_and_depends_on_cards() -> None:
 
 
 def test_card_from_records_and_ai_detection() -> None:
-    cards = cards_from_records([card_record("Ann"), card_record("ann"), {"meta": {"card": "x"}}])
+    cards = cards_from_records(
+        [card_record("Ann"), card_record("ann"), record_of(meta={"card": "x"})]
+    )
     assert [c.name for c in cards] == ["Ann"]
     assert Card("R", "R is an artificial intelligence. It sorts mail.", "").is_ai
     assert not Card("Al", "Al paints signs for shops.", "").is_ai

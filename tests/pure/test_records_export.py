@@ -8,33 +8,31 @@ from typing import Any
 
 import pytest
 
-from airloom.errors import StoreError
-from airloom.export import export_store, write_airoboros_jsonl
-from airloom.formats.records import conversation_turns, to_airoboros, to_sharegpt
-from airloom.store.database import Store, StoredRecord, dedup_key, record_id
+from airloom.errors import ConfigError, StoreError
+from airloom.export.writers import export_store
+from airloom.formats.records import Record, Turn, make_record, record_id
+from airloom.formats.rows import airoboros_row, record_from_row, sharegpt_row
+from airloom.store.database import Store
 
 
-def row(**fields: Any) -> dict[str, Any]:
+def row(**fields: Any) -> Record:
     base: dict[str, Any] = {
         "id": "r1",
         "category": "general",
         "instruction": "Name a river.",
         "response": "The Nile.",
-        "system": None,
-        "conversation": None,
-        "skip_prompt_formatting": False,
     }
     base.update(fields)
-    return base
+    return make_record(**base)
 
 
-def test_to_airoboros_minimal_and_optional_fields() -> None:
-    assert to_airoboros(row()) == {
+def test_airoboros_row_minimal_and_optional_fields() -> None:
+    assert airoboros_row(row()) == {
         "instruction": "Name a river.",
         "response": "The Nile.",
         "category": "general",
     }
-    full = to_airoboros(row(system="Be terse.", skip_prompt_formatting=True, topic="rivers"))
+    full = airoboros_row(row(system="Be terse.", skip_prompt_formatting=True, topic="rivers"))
     assert full == {
         "instruction": "Name a river.",
         "response": "The Nile.",
@@ -42,11 +40,11 @@ def test_to_airoboros_minimal_and_optional_fields() -> None:
         "system": "Be terse.",
         "skip_prompt_formatting": True,
     }
-    assert "system" not in to_airoboros(row(system=""))
+    assert "system" not in airoboros_row(row(system=""))
 
 
-def test_to_sharegpt_single_turn_with_system() -> None:
-    out = to_sharegpt(row(system="Be terse."))
+def test_sharegpt_row_single_turn_with_system() -> None:
+    out = sharegpt_row(row(system="Be terse."))
     assert out == {
         "id": "r1",
         "category": "general",
@@ -56,7 +54,7 @@ def test_to_sharegpt_single_turn_with_system() -> None:
             {"from": "gpt", "value": "The Nile."},
         ],
     }
-    assert [t["from"] for t in to_sharegpt(row())["conversations"]] == ["human", "gpt"]
+    assert [t["from"] for t in sharegpt_row(row())["conversations"]] == ["human", "gpt"]
 
 
 CONVERSATION = [
@@ -67,8 +65,8 @@ CONVERSATION = [
 ]
 
 
-def test_to_sharegpt_multi_turn_uses_stored_turns() -> None:
-    out = to_sharegpt(
+def test_sharegpt_row_multi_turn_uses_stored_turns() -> None:
+    out = sharegpt_row(
         row(category="gtkm", conversation=CONVERSATION, instruction="x", response="y")
     )
     assert out["conversations"] == [
@@ -77,40 +75,47 @@ def test_to_sharegpt_multi_turn_uses_stored_turns() -> None:
         {"from": "human", "value": "What's my name?"},
         {"from": "gpt", "value": "Ann."},
     ]
+    # the flat form is not the first and last turn: it is carried, so nothing is lost
+    assert (out["instruction"], out["response"]) == ("x", "y")
+    derived = sharegpt_row(
+        row(conversation=CONVERSATION, instruction="Hi, I'm Ann.", response="Ann.")
+    )
+    assert "instruction" not in derived and "response" not in derived
 
 
 def test_multi_turn_keeps_the_record_system_prompt() -> None:
-    out = to_sharegpt(row(conversation=CONVERSATION, system="You are Ann's diary."))
+    out = sharegpt_row(row(conversation=CONVERSATION, system="You are Ann's diary."))
     froms = [t["from"] for t in out["conversations"]]
     assert froms == ["system", "human", "gpt", "human", "gpt"]
     assert out["conversations"][0]["value"] == "You are Ann's diary."
     with_own = [{"role": "system", "content": "Own."}, *CONVERSATION]
-    turns = conversation_turns(row(conversation=with_own, system="Other."))
+    turns = row(conversation=with_own, system="Other.").chat_messages()
     assert [t["content"] for t in turns[:2]] == ["Own.", "Hi, I'm Ann."]  # not doubled
 
 
-def test_conversation_turns_do_not_alias_the_row() -> None:
-    stored = [dict(t) for t in CONVERSATION]
-    turns = conversation_turns(row(conversation=stored))
+def test_chat_messages_do_not_alias_the_record() -> None:
+    record = row(conversation=CONVERSATION)
+    turns = record.chat_messages()
     turns[0]["content"] = "changed"
-    assert stored[0]["content"] == "Hi, I'm Ann."
+    assert record.conversation is not None
+    assert record.conversation[0] == Turn("user", "Hi, I'm Ann.")
 
 
 def test_unknown_roles_pass_through() -> None:
-    out = to_sharegpt(row(conversation=[{"role": "function", "content": "{}"}]))
+    out = sharegpt_row(row(conversation=[{"role": "function", "content": "{}"}]))
     assert out["conversations"] == [{"from": "function", "value": "{}"}]
 
 
+def test_skip_prompt_formatting_survives_sharegpt() -> None:
+    record = row(skip_prompt_formatting=True)
+    assert sharegpt_row(record)["skip_prompt_formatting"] is True
+    assert record_from_row(sharegpt_row(record)) == record
+
+
 # ---- export through a real store ----------------------------------------------------
-def stored(category: str, instruction: str, response: str, **extra: Any) -> StoredRecord:
-    return StoredRecord(
-        id=record_id(category, instruction, response),
-        category=category,
-        unit=record_id(category, instruction, response),
-        instruction=instruction,
-        response=response,
-        dedup_key=dedup_key(instruction),
-        **extra,
+def stored(category: str, instruction: str, response: str, **extra: Any) -> Record:
+    return Record(
+        record_id(category, instruction, response), category, instruction, response, **extra
     )
 
 
@@ -143,7 +148,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def test_export_airoboros_round_trip(store_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "exports" / "data.jsonl"
     with Store.open(store_path, create=False) as store:
-        assert write_airoboros_jsonl(store, out) == 4
+        assert export_store(store, out, "jsonl") == 4
     rows = read_jsonl(out)
     assert [r["category"] for r in rows] == ["general", "coding", "gtkm", "general"]
     assert rows[0] == {
@@ -166,7 +171,7 @@ def test_export_sharegpt_and_category_filter(store_path: Path, tmp_path: Path) -
     assert only["category"] == "gtkm"
     assert [t["from"] for t in only["conversations"]] == ["system", "human", "gpt", "human", "gpt"]
     with Store.open(store_path, create=False) as store:
-        ids = [r["id"] for r in store.iter_records()]
+        ids = [r.id for r in store.iter_records()]
         assert export_store(store, out, "sharegpt") == 4
     assert [r["id"] for r in read_jsonl(out)] == ids
 
@@ -180,9 +185,9 @@ def test_export_replaces_the_old_file_atomically(store_path: Path, tmp_path: Pat
 
 
 def test_export_unknown_format(store_path: Path, tmp_path: Path) -> None:
-    with Store.open(store_path, create=False) as store, pytest.raises(StoreError) as info:
-        export_store(store, tmp_path / "x", "parquet")
-    assert "unknown export format 'parquet'" in info.value.message
+    with Store.open(store_path, create=False) as store, pytest.raises(ConfigError) as info:
+        export_store(store, tmp_path / "x", "xml")
+    assert "unknown output format 'xml'" in info.value.message
     assert "sharegpt" in (info.value.hint or "")
     assert not (tmp_path / "x").exists()
 
@@ -200,8 +205,8 @@ def test_failed_export_leaves_no_temporary_file(tmp_path: Path) -> None:
         def categories(self) -> list[str]:
             return ["general"]
 
-        def iter_records(self, categories: object = None) -> Any:
-            yield {"instruction": "a", "response": "b", "category": "general"}
+        def iter_records(self, categories: object = None, embeddings: bool = False) -> Any:
+            yield make_record("general", "a", "b")
             raise RuntimeError("store went away")
 
     out = tmp_path / "data.jsonl"

@@ -9,15 +9,8 @@ import numpy as np
 import pytest
 
 from airloom.errors import StoreError
-from airloom.store.database import (
-    SCHEMA_VERSION,
-    CachedCall,
-    Store,
-    StoredRecord,
-    Totals,
-    dedup_key,
-    record_id,
-)
+from airloom.formats.records import Provenance, Record, Turn, dedup_key, record_id
+from airloom.store.database import SCHEMA_VERSION, CachedCall, Store, Totals
 
 
 def open_store(path: Path, **kwargs: object) -> Store:
@@ -33,17 +26,9 @@ def rec(
     unit: str | None = None,
     embedding: np.ndarray | None = None,
     response: str = "answer",
-) -> StoredRecord:
+) -> Record:
     rid = record_id(category, text, response, unit)
-    return StoredRecord(
-        id=rid,
-        category=category,
-        unit=unit or rid,
-        instruction=text,
-        response=response,
-        dedup_key=dedup_key(text),
-        embedding=embedding,
-    )
+    return Record(rid, category, text, response, unit=unit or "", embedding=embedding)
 
 
 @pytest.fixture
@@ -149,7 +134,7 @@ def test_commit_batch_is_one_transaction(store: Store) -> None:
             rejects=[("run", "general", "duplicate", "x")],
             finished_rounds=[(None, 3)],  # type: ignore[list-item]
         )
-    assert [r["instruction"] for r in store.iter_records()] == ["kept"]
+    assert [r.instruction for r in store.iter_records()] == ["kept"]
     assert store.reject_counts() == {}
     assert store.round_state("general") == ([], 0)
 
@@ -157,12 +142,11 @@ def test_commit_batch_is_one_transaction(store: Store) -> None:
 def test_duplicate_record_id_is_ignored(store: Store) -> None:
     first = rec("same")
     store.commit_batch([first])
-    again = rec("same")
-    again.topic = "changed"
+    again = rec("same").replace(topic="changed")
     store.commit_batch([again, rec("other")])
     rows = list(store.iter_records())
-    assert [r["instruction"] for r in rows] == ["same", "other"]
-    assert rows[0]["topic"] is None  # the first version stays
+    assert [r.instruction for r in rows] == ["same", "other"]
+    assert rows[0].topic is None  # the first version stays
     assert store.record_count() == 2
 
 
@@ -194,38 +178,33 @@ def test_round_state(store: Store) -> None:
 
 
 def test_record_fields_round_trip(store: Store) -> None:
-    record = rec("Q?", response="A.")
-    record.system = "Be brief."
-    record.conversation = [
-        {"role": "user", "content": "Q?"},
-        {"role": "assistant", "content": "A."},
-    ]
-    record.skip_prompt_formatting = True
-    record.topic = "volcanoes"
-    record.params = {"temperature": 0.5}
-    record.meta = {"plain": True, "ünï": "ok"}
-    record.model = "m"
+    record = rec("Q?", response="A.").replace(
+        system="Be brief.",
+        conversation=(Turn("user", "Q?"), Turn("assistant", "A.")),
+        skip_prompt_formatting=True,
+        topic="volcanoes",
+        meta={"plain": True, "ünï": "ok"},
+        provenance=Provenance(model="m", params={"temperature": 0.5}, created_at=12.5),
+        embedding=np.ones(4, dtype=np.float32),
+    )
     store.commit_batch([record])
     (row,) = store.iter_records()
-    assert row["system"] == "Be brief."
-    assert row["conversation"] == record.conversation
-    assert row["skip_prompt_formatting"] is True
-    assert (row["topic"], row["model"]) == ("volcanoes", "m")
-    assert row["params"] == {"temperature": 0.5}
-    assert row["meta"] == {"plain": True, "ünï": "ok"}
-    assert "embedding" not in row
+    assert row == record  # every field, the creation time included
+    assert row.embedding is None  # left out unless asked for
+    (with_vector,) = store.iter_records(embeddings=True)
+    assert with_vector.embedding is not None and with_vector.embedding.tolist() == [1.0] * 4
 
 
 def test_iter_records_by_category_in_acceptance_order(store: Store) -> None:
     store.commit_batch([rec("c1", "coding"), rec("g1"), rec("c2", "coding")])
     store.commit_batch([rec("x1", "contextual")])
-    assert [r["instruction"] for r in store.iter_records(["coding"])] == ["c1", "c2"]
-    assert [r["instruction"] for r in store.iter_records(["coding", "contextual"])] == [
+    assert [r.instruction for r in store.iter_records(["coding"])] == ["c1", "c2"]
+    assert [r.instruction for r in store.iter_records(["coding", "contextual"])] == [
         "c1",
         "c2",
         "x1",
     ]
-    assert [r["instruction"] for r in store.iter_records([])] == []
+    assert [r.instruction for r in store.iter_records([])] == []
 
 
 # ---- cache and totals -------------------------------------------------------------------
@@ -311,7 +290,7 @@ def test_disk_full_is_a_store_error_and_keeps_what_was_committed(tmp_path: Path)
     assert "nothing accepted is lost" in (info.value.hint or "")
     store.close()
     with open_store(path) as reopened:
-        instructions = [r["instruction"] for r in reopened.iter_records()]
+        instructions = [r.instruction for r in reopened.iter_records()]
     expected = ["committed before"]
     for index in range(written):
         expected += [f"{index} {big}", f"{index} twin {big}"]

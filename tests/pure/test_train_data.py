@@ -8,9 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airloom.curate.export import training_text
 from airloom.errors import ConfigError, TrainError
 from airloom.formats.chat import TEMPLATES
+from airloom.formats.records import Record, Turn, make_record
+from airloom.formats.rows import training_text
 from airloom.train.config import load_train_config, load_train_config_text
 from airloom.train.data import (
     IGNORE_INDEX,
@@ -54,17 +55,17 @@ text_part = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12))
 content = st.lists(text_part, min_size=0, max_size=4).map("".join)
 
 
-def _conversation(draw_turns: list[tuple[str, str]], system: str | None) -> dict:
+def _conversation(draw_turns: list[tuple[str, str]], system: str | None) -> Record:
     turns = []
     for user, assistant in draw_turns:
         turns += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-    return {
-        "instruction": turns[0]["content"],
-        "response": turns[-1]["content"],
-        "system": system,
-        "conversation": turns if len(turns) > 2 else None,
-        "category": "rp",
-    }
+    return make_record(
+        "rp",
+        turns[0]["content"],
+        turns[-1]["content"],
+        system=system,
+        conversation=turns if len(turns) > 2 else None,
+    )
 
 
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
@@ -97,11 +98,7 @@ def test_system_and_user_turns_carry_no_loss():
 
 
 def test_skip_prompt_formatting_trains_the_response_only():
-    record = {
-        "instruction": " pre-formatted ",
-        "response": "reply ",
-        "skip_prompt_formatting": True,
-    }
+    record = make_record("general", " pre-formatted ", "reply ", skip_prompt_formatting=True)
     text, spans = record_text(record, "llama-2")
     assert text == training_text(record, "llama-2") == "pre-formatted\nreply"
     assert [text[a:b] for a, b in spans] == ["reply"]
@@ -109,16 +106,10 @@ def test_skip_prompt_formatting_trains_the_response_only():
 
 def test_too_long_records_are_skipped_or_truncated_and_counted():
     records = [
-        {"id": "a", "category": "x", "instruction": "short", "response": "ok"},
-        {"id": "b", "category": "x", "instruction": "long " * 200, "response": "ok"},
-        {"id": "c", "category": "x", "instruction": "q", "response": "answer " * 200},
-        {
-            "id": "d",
-            "category": "x",
-            "instruction": "q",
-            "response": "a",
-            "conversation": [{"role": "assistant", "content": "wrong order"}],
-        },
+        make_record("x", "short", "ok", id="a"),
+        make_record("x", "long " * 200, "ok", id="b"),
+        make_record("x", "q", "answer " * 200, id="c"),
+        make_record("x", "q", "a", id="d", conversation=[Turn("assistant", "wrong order")]),
     ]
     kept, summary = build_examples(records, TOKENIZER, template="chatml", max_length=64)
     assert [e.record_id for e in kept] == ["a"]
@@ -143,7 +134,7 @@ def test_empty_dataset_is_a_clear_error(tmp_path):
 
 
 def test_data_hash_follows_the_text(tmp_path):
-    rows = [{"id": "a", "category": "x", "instruction": "q", "response": "r"}]
+    rows = [make_record("x", "q", "r", id="a")]
     one = build_examples(rows, TOKENIZER, template="chatml", max_length=64)[1].data_sha256
     two = build_examples(rows, TOKENIZER, template="llama-2", max_length=64)[1].data_sha256
     assert one != two and len(one) == 64

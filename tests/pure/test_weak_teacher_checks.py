@@ -9,6 +9,7 @@ from airloom.instructors.base import load_template
 from airloom.instructors.contextual import answer_problem
 from airloom.instructors.engines import copied_from_prompt, echoes
 from airloom.instructors.parsing import parse_labelled_items, parse_qa_pairs
+from tests.support.records import record_of
 
 
 def test_markdown_debris_is_stripped_from_task_lists() -> None:
@@ -70,11 +71,11 @@ def test_tool_names_are_matched_exactly_against_the_offered_list() -> None:
         "Plan: Search.\n:evidence0: = DuckDuckGo[Eiffel Tower last painted]\n"
         "Plan: Read.\n:evidence1: = TextScraper[:evidence0:]\nAnswer: :evidence1:"
     )
-    verdict = check_plan({"instruction": task, "response": plan})
+    verdict = check_plan(record_of(instruction=task, response=plan))
     assert not verdict.ok
     assert verdict.reason == "the plan calls 'DuckDuckGo', the task offers 'DUCKDuckGo'"
     exact = task.replace("DUCKDuckGo", "DuckDuckGo")
-    assert check_plan({"instruction": exact, "response": plan}).ok
+    assert check_plan(record_of(instruction=exact, response=plan)).ok
 
 
 def test_placeholder_contextual_answers_are_rejected() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from airloom.config import InstructorConfig
+from airloom.formats.records import Record
 from airloom.instructors.base import (
     Draft,
     Instructor,
@@ -73,7 +74,7 @@ class FakeContext:
         round_index: int = 0,
         topics: Sequence[str] = TOPICS,
         duplicates: set[str] | None = None,
-        records: dict[str, list[dict[str, Any]]] | None = None,
+        records: dict[str, list[Record]] | None = None,
     ) -> None:
         self.settings = settings
         self.rng = random.Random(seed)
@@ -121,7 +122,7 @@ class FakeContext:
     def reject(self, reason: str, detail: str = "") -> None:
         self.rejects.append((reason, detail))
 
-    async def source_records(self, categories: Sequence[str]) -> list[dict[str, Any]]:
+    async def source_records(self, categories: Sequence[str]) -> list[Record]:
         return [record for category in categories for record in self._records.get(category, [])]
 
     async def map(self, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:

@@ -21,7 +21,7 @@ from airloom.backends.scripted import ScriptedBackend
 from airloom.checks import checks_for
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
-from airloom.export import export_store
+from airloom.export.writers import export_store
 from airloom.instructors.registry import available_instructors
 from airloom.store.database import Store
 from tests.support.openai_server import OpenAIServer
@@ -115,16 +115,16 @@ def test_every_target_is_reached_exactly(outcome: dict[str, Any]) -> None:
 def test_every_record_passes_its_categorys_checks(outcome: dict[str, Any]) -> None:
     checked = 0
     for record in outcome["records"]:
-        for check in checks_for(record["category"]):
+        for check in checks_for(record.category):
             verdict = check(record)
-            assert verdict.ok, (record["category"], verdict.reason, record["instruction"][:200])
+            assert verdict.ok, (record.category, verdict.reason, record.instruction[:200])
             checked += 1
     assert checked > 50
 
 
 def test_exports_hold_every_training_record(outcome: dict[str, Any]) -> None:
     registry = available_instructors()
-    training = [r for r in outcome["records"] if registry[r["category"]].exported]
+    training = [r for r in outcome["records"] if registry[r.category].exported]
     assert outcome["jsonl"] == outcome["sharegpt"] == len(training)
     rows = [json.loads(line) for line in (outcome["tmp"] / "all.sharegpt.jsonl").open()]
     assert "character" not in {row["category"] for row in rows}

@@ -20,8 +20,10 @@ from airloom.checks import checks_for
 from airloom.checks.logs import parse_question
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
+from airloom.export.writers import export_run
 from airloom.formats.closed_context import parse_closed_context
-from airloom.formats.records import to_airoboros, to_sharegpt
+from airloom.formats.records import Record, Turn
+from airloom.formats.rows import airoboros_row, record_from_row, sharegpt_row
 from airloom.reasons import Reason
 from airloom.store.database import Store
 
@@ -107,14 +109,15 @@ def outcome(tmp_path_factory: pytest.TempPathFactory):
         )
         engine = Engine(config, base_dir=tmp_path)
         stats = asyncio.run(engine.run())
+        export_run(config, tmp_path)  # what `airloom generate` writes after the run
         with Store.open(tmp_path / "instructions.airloom.db", create=False) as store:
             records = list(store.iter_records())
             counts = store.counts()
     return stats, records, counts, tmp_path
 
 
-def by_category(records: list[dict], category: str) -> list[dict]:
-    return [r for r in records if r["category"] == category]
+def by_category(records: list[Record], category: str) -> list[Record]:
+    return [r for r in records if r.category == category]
 
 
 def test_every_target_is_reached_exactly(outcome) -> None:
@@ -141,50 +144,48 @@ def test_every_stored_record_passes_its_checks(outcome) -> None:
     _, records, *_ = outcome
     checked = 0
     for record in records:
-        for check in checks_for(record["category"]):
+        for check in checks_for(record.category):
             verdict = check(record)
-            assert verdict.ok, (record["category"], verdict.reason, record["response"][:200])
+            assert verdict.ok, (record.category, verdict.reason, record.response[:200])
             checked += 1
         # ... and the same checks pass on the exported row (no meta, JSON round trip)
-        exported = json.loads(json.dumps(to_airoboros(record)))
-        if record["category"] not in ("rules",):
-            for check in checks_for(record["category"]):
-                assert check(exported).ok, (record["category"], check.__name__)
+        exported = record_from_row(json.loads(json.dumps(airoboros_row(record))))
+        if record.category not in ("rules",):
+            for check in checks_for(record.category):
+                assert check(exported).ok, (record.category, check.__name__)
     assert checked == sum(TARGETS.values()) - TARGETS["theory_of_mind"] - TARGETS["greeting"]
 
 
 def test_record_shapes(outcome) -> None:
     _, records, *_ = outcome
     for record in by_category(records, "cot"):
-        assert record["response"].startswith("Solution 1:\n") and "**" not in record["response"]
-        assert "\nBest and final answer: 12" in record["response"]
+        assert record.response.startswith("Solution 1:\n") and "**" not in record.response
+        assert "\nBest and final answer: 12" in record.response
     for record in by_category(records, "agent"):
-        assert "\nAvailable functions:\n" in record["instruction"]
-        assert record["meta"]["function"] == "pick_weather"
-        value = (json.loads if record["meta"]["format"] == "json" else yaml.safe_load)(
-            record["response"]
-        )
+        assert "\nAvailable functions:\n" in record.instruction
+        assert record.meta["function"] == "pick_weather"
+        value = (json.loads if record.meta["format"] == "json" else yaml.safe_load)(record.response)
         assert value["function"] == "pick_weather" and isinstance(value["params"]["city"], str)
     for record in by_category(records, "plan"):
-        assert record["instruction"].startswith("Please construct a systematic plan")
-        assert "Here is an example" not in record["instruction"]
-        assert record["response"].endswith("Answer: :evidence3:")
+        assert record.instruction.startswith("Please construct a systematic plan")
+        assert "Here is an example" not in record.instruction
+        assert record.response.endswith("Answer: :evidence3:")
     for record in by_category(records, "detailed_writing"):
-        assert record["instruction"].endswith("Your response should be approximately 100 words.")
+        assert record.instruction.endswith("Your response should be approximately 100 words.")
     for record in by_category(records, "summarization"):
-        prompt = parse_closed_context(record["instruction"])
+        prompt = parse_closed_context(record.instruction)
         assert prompt.instruction.startswith("Summarize the input in around ")
     for record in by_category(records, "mathjson"):
-        assert record["instruction"].startswith("Create a MathJSON solution to the following: ")
-        assert record["meta"]["value"] == record["meta"]["expected"]
+        assert record.instruction.startswith("Create a MathJSON solution to the following: ")
+        assert record.meta["value"] == record.meta["expected"]
     for record in by_category(records, "log_extraction"):
-        assert parse_question(parse_closed_context(record["instruction"]).instruction)
+        assert parse_question(parse_closed_context(record.instruction).instruction)
     for record in by_category(records, "greeting"):
-        assert record["system"].startswith("You are a ")
+        assert record.system.startswith("You are a ")
     for record in by_category(records, "rules"):
-        turns = record["conversation"]
-        assert record["system"] and turns[0]["role"] == "user" and turns[1]["content"] == "OK"
-        assert turns[-1] == {"role": "assistant", "content": record["response"]}
+        turns = record.conversation
+        assert record.system and turns[0].role == "user" and turns[1].content == "OK"
+        assert turns[-1] == Turn("assistant", record.response)
 
 
 def test_exports_airoboros_and_sharegpt(outcome) -> None:
@@ -194,16 +195,17 @@ def test_exports_airoboros_and_sharegpt(outcome) -> None:
     assert len(exported) == sum(TARGETS.values())
     assert {row["category"] for row in exported} == set(TARGETS)
     for row in exported:
-        assert set(row) <= {"instruction", "response", "category", "system"}
+        assert set(row) <= {"instruction", "response", "category", "system", "conversation"}
+        assert ("conversation" in row) is (row["category"] == "rules")  # multi-turn rows
     for record in records:
-        turns = to_sharegpt(record)["conversations"]
+        turns = sharegpt_row(record)["conversations"]
         roles = [t["from"] for t in turns]
         body = roles[1:] if roles[0] == "system" else roles
-        assert body == ["human", "gpt"] * (len(body) // 2), record["category"]
-        if record["category"] == "rules":
+        assert body == ["human", "gpt"] * (len(body) // 2), record.category
+        if record.category == "rules":
             assert roles[0] == "system" and len(body) >= 6
             assert [t["value"] for t in turns[2::2]][:-1] == ["OK"] * (len(body) // 2 - 1)
-        if record["category"] == "greeting":
+        if record.category == "greeting":
             assert roles == ["system", "human", "gpt"]
 
 
@@ -232,7 +234,7 @@ def test_budget_stop_and_resume_reach_exact_counts_without_paying_twice(tmp_path
             records = list(store.iter_records())
         assert counts == {name: TARGETS[name] for name in chosen}
         assert totals.requests == server.state.completed  # nothing paid twice
-        assert len({r["instruction"] for r in records}) == len(records)
+        assert len({r.instruction for r in records}) == len(records)
 
 
 GARBAGE = [

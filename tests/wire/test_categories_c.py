@@ -23,7 +23,8 @@ from airloom.backends.scripted import ScriptedBackend
 from airloom.checks import checks_for
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
-from airloom.export import export_store
+from airloom.export.writers import export_run, export_store
+from airloom.formats.records import Record
 from airloom.store.database import Store
 
 SCRIPT = Path(__file__).resolve().parents[1] / "support" / "scripts" / "c.yaml"
@@ -98,18 +99,20 @@ def make_config(tmp_path: Path, url: str, sections: dict, **extra) -> object:
 
 def run(config, tmp_path: Path):
     engine = Engine(config, base_dir=tmp_path)
-    return asyncio.run(engine.run())
+    stats = asyncio.run(engine.run())
+    export_run(config, tmp_path)  # what `airloom generate` writes after the run
+    return stats
 
 
-def stored(tmp_path: Path) -> tuple[list[dict], dict[str, int]]:
+def stored(tmp_path: Path) -> tuple[list[Record], dict[str, int]]:
     with Store.open(tmp_path / "instructions.airloom.db", create=False) as store:
         return list(store.iter_records()), store.counts()
 
 
-def by_category(records: list[dict]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
+def by_category(records: list[Record]) -> dict[str, list[Record]]:
+    out: dict[str, list[Record]] = {}
     for record in records:
-        out.setdefault(record["category"], []).append(record)
+        out.setdefault(record.category, []).append(record)
     return out
 
 
@@ -141,25 +144,25 @@ def test_all_character_categories_in_one_run(openai_server, tmp_path):
                 assert check(row).ok, (category, check(row).reason)
 
     cards = cats["character"]
-    names = [r["meta"]["card"]["name"] for r in cards]
+    names = [r.meta["card"]["name"] for r in cards]
     assert len(names) == len(set(names)) == 6
     for category in ("rp", "gtkm", "inline_actions", "introspection"):
         for row in cats[category]:
-            assert row["skip_prompt_formatting"] and row["system"] and row["conversation"]
-            assert row["conversation"][-1]["role"] == "assistant"
+            assert row.skip_prompt_formatting and row.system and row.conversation
+            assert row.conversation[-1].role == "assistant"
     for row in cats["rp"]:
-        assert set(row["meta"]["participants"]) <= set(names)
-        assert row["instruction"].startswith("This is a chat between")
+        assert set(row.meta["participants"]) <= set(names)
+        assert row.instruction.startswith("This is a chat between")
     awareness = cats["awareness"]
-    assert len(awareness) == 8 and len({r["unit"] for r in awareness}) == 4  # 2 rows, 1 unit
-    assert {r["meta"]["variant"] for r in awareness} >= {"plain"}
-    sources = {r["id"] for r in awareness}
+    assert len(awareness) == 8 and len({r.unit for r in awareness}) == 4  # 2 rows, 1 unit
+    assert {r.meta["variant"] for r in awareness} >= {"plain"}
+    sources = {r.id for r in awareness}
     for row in cats["stylized_response"]:
-        assert row["meta"]["source_id"] in sources and row["system"].startswith("You are ")
+        assert row.meta["source_id"] in sources and row.system.startswith("You are ")
     for row in cats["inline_actions"]:
-        assert "<|begin_func|>" in "".join(t["content"] for t in row["conversation"])
-        assert '"functions"' in row["system"]
-    assert {r["meta"]["kind"] for r in cats["introspection"]} <= {"character", "setting", "earlier"}
+        assert "<|begin_func|>" in "".join(t.content for t in row.conversation)
+        assert '"functions"' in row.system
+    assert {r.meta["kind"] for r in cats["introspection"]} <= {"character", "setting", "earlier"}
 
     # exports: cards stay out; sessions are pre-formatted rows / whole conversations
     exported = [
@@ -226,7 +229,7 @@ def test_stylized_response_ends_cleanly_when_sources_run_out(openai_server, tmp_
     records, counts = stored(tmp_path)
     pool = counts["awareness"] * 2  # two rows per awareness unit
     assert 0 < counts["stylized_response"] <= pool
-    used = [r["meta"]["source_id"] for r in records if r["category"] == "stylized_response"]
+    used = [r.meta["source_id"] for r in records if r.category == "stylized_response"]
     assert len(used) == len(set(used))  # no source answered twice
     assert stylized.rounds <= pool // 2 + 10  # no spinning
 
@@ -272,7 +275,7 @@ def test_budget_stop_then_resume_counts_sessions_exactly(openai_server, tmp_path
     assert second.status == "completed"
     records, counts = stored(tmp_path)
     assert counts == targets
-    units = Counter((r["category"], r["unit"]) for r in records)
+    units = Counter((r.category, r.unit) for r in records)
     assert all(n == 1 for (category, _), n in units.items() if category != "awareness")
     assert all(n == 2 for (category, _), n in units.items() if category == "awareness")
-    assert len({r["id"] for r in records}) == len(records)
+    assert len({r.id for r in records}) == len(records)

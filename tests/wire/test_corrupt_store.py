@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airloom.store.database import Store, StoredRecord, dedup_key, record_id
+from airloom.formats.records import Record, dedup_key, record_id
+from airloom.store.database import Store
 from tests.support.cli import run_airloom as airloom
 
 RECORDS = 1500
@@ -27,7 +28,7 @@ def sound_store(tmp_path_factory) -> Path:
         instruction = f"Question number {n} about subject {n % 37}?"
         response = f"Answer {n}: " + "lorem ipsum " * 12
         batch.append(
-            StoredRecord(
+            Record(
                 id=record_id("general", instruction, response),
                 category="general",
                 unit=str(n),

@@ -14,7 +14,6 @@ from airloom.backends.scripted import ScriptedBackend
 from airloom.cli.main import cli
 from airloom.curate.importer import import_datasets
 from airloom.curate.jobs import CullOptions, IncompleteJudging, cull_store, judge_store
-from airloom.curate.records import content_hash
 from airloom.curate.sources import read_dataset, read_store
 from airloom.errors import ConfigError
 from airloom.store.database import Store
@@ -32,7 +31,7 @@ from tests.support.openai_server import Fault
 
 def expected_status(record):
     """What the scripted judge says about a demo record (see scripts/curate.yaml)."""
-    response = record["response"]
+    response = record.response
     if response.startswith(("Certainly.", "def main", "It was restored")):
         return "good"  # the last: demo contextual answers, citing their source
     if response.startswith(("Here is one way", "BEGININPUT")):
@@ -62,7 +61,7 @@ def test_judge_gives_every_record_its_verdict_and_a_rerun_judges_nothing(store):
     assert backend.calls == len(records) == 21
     assert outcome.judged == 21 and outcome.cached == 0
     for record in records:
-        assert outcome.verdicts[content_hash(record)].status == expected_status(record), record
+        assert outcome.verdicts[record.content_hash].status == expected_status(record), record
     errors = [v for v in outcome.verdicts.values() if v.status == "error"]
     assert errors and all(v.reason.startswith("the judge's reply is neither") for v in errors)
     assert all(v.raw == "The response is GOOD." for v in errors)  # kept for diagnosis
@@ -217,8 +216,8 @@ def test_cull_command_on_an_engine_store_with_pass_through(store, tmp_path):
     assert result.exit_code == 0, result.output
     rows = read_jsonl(out)
     records = read_store(store).records
-    expected = [r["id"] for r in records
-                if r["category"] == "contextual" or expected_status(r) == "good"]  # fmt: skip
+    expected = [r.id for r in records
+                if r.category == "contextual" or expected_status(r) == "good"]  # fmt: skip
     assert [row["id"] for row in rows] == expected  # nothing near-duplicate, input order
 
 
@@ -290,7 +289,7 @@ def test_import_command_reads_every_shape_once(store, tmp_path):
     assert json.loads(result.stdout.strip().splitlines()[-1])["imported"] == 21
     back = read_dataset(target).records
     original = read_store(store).records
-    assert sorted(r["id"] for r in back) == sorted(r["id"] for r in original)
+    assert sorted(r.id for r in back) == sorted(r.id for r in original)
 
 
 def test_export_formats_from_the_command(store, tmp_path):

@@ -52,7 +52,7 @@ def versions(tmp_path):
 
 def test_first_precedence_gives_exactly_the_expected_survivors(versions):
     result = merge_sources(versions, OPTIONS)
-    assert [r["instruction"] for r in result.records] == [
+    assert [r.instruction for r in result.records] == [
         V2[0]["instruction"],
         V2[2]["instruction"],
         V2[3]["instruction"],
@@ -62,7 +62,7 @@ def test_first_precedence_gives_exactly_the_expected_survivors(versions):
     ]
     assert [(o.source, o.index) for o in result.origins] == [(0, 0), (0, 2), (0, 3), (0, 4),
                                                             (1, 2), (1, 4)]  # fmt: skip
-    assert result.records[-1]["category"] == "orca"
+    assert result.records[-1].category == "orca"
     dropped = [(d.origin.source, d.origin.index, d.reason) for d in result.dropped]
     assert dropped == [
         (0, 1, "category dropped"),
@@ -99,7 +99,7 @@ def test_keep_filter_and_exact_only(versions):
     only = merge_sources(versions, MergeOptions(keep=frozenset({"orca", "trivia"}),
                                                 renames={"reasoning_or_math": "orca"},
                                                 near=False, embedding_model="hashing"))  # fmt: skip
-    assert [r["category"] for r in only.records] == ["trivia", "trivia", "orca"]
+    assert [r.category for r in only.records] == ["trivia", "trivia", "orca"]
     assert only.embedded == 0  # exact-only merges embed nothing
 
 
@@ -111,8 +111,8 @@ def test_merging_stores_reuses_their_embeddings(versions, tmp_path):
         stores.append(store)
     result = merge_sources(stores, OPTIONS)
     assert result.embedded == 0
-    assert [r["instruction"] for r in result.records] == [
-        r["instruction"] for r in merge_sources(versions, OPTIONS).records
+    assert [r.instruction for r in result.records] == [
+        r.instruction for r in merge_sources(versions, OPTIONS).records
     ]
 
 

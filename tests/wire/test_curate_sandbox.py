@@ -13,6 +13,7 @@ import pytest
 
 from airloom.curate.code_check import check_code
 from airloom.curate.sandbox import Limits, classify, run_python
+from airloom.formats.records import make_record
 
 FAST = Limits(cpu_seconds=1, wall_seconds=10, memory_bytes=512 << 20)
 
@@ -102,7 +103,7 @@ def test_classification_table(returncode, stderr, status):
 
 # ---- code of coding records -----------------------------------------------------------------
 def coding(instruction, response):
-    return {"category": "coding", "instruction": instruction, "response": response}
+    return make_record("coding", instruction, response)
 
 
 @pytest.mark.parametrize(

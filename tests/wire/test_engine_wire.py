@@ -12,6 +12,7 @@ from airloom.backends.scripted import ScriptedBackend
 from airloom.config import load_config_text
 from airloom.engine.runner import Engine
 from airloom.errors import FatalBackendError
+from airloom.export.writers import export_run
 from airloom.store.database import Store
 from tests.support.openai_server import Fault
 
@@ -44,7 +45,9 @@ def make_config(tmp_path, url, extra="", topics=True):
 
 def run(config, tmp_path, **kwargs):
     engine = Engine(config, base_dir=tmp_path, **kwargs)
-    return engine, asyncio.run(engine.run())
+    stats = asyncio.run(engine.run())
+    export_run(config, tmp_path)  # what `airloom generate` writes after the run
+    return engine, stats
 
 
 def stored(tmp_path, name="instructions.airloom.db"):
@@ -70,17 +73,19 @@ instructors:
     assert stats.status == "completed"
     assert counts == {"general": 12, "coding": 6, "contextual": 4}
     assert totals.requests == server.state.completed
-    assert all(r["model"] == "teacher-1" and r["endpoint"] == server.url for r in records)
     assert all(
-        r["seed"] == 11 and r["template_hash"] for r in records if r["category"] != "contextual"
+        r.provenance.model == "teacher-1" and r.provenance.endpoint == server.url for r in records
     )
-    plain = [
-        r for r in records if r["category"] == "coding" and r["instruction"].endswith("PLAINFORMAT")
-    ]
-    assert all("```" not in r["response"] for r in plain)
-    contextual = [r for r in records if r["category"] == "contextual"]
     assert all(
-        r["instruction"].startswith("BEGININPUT") and r["instruction"].endswith("ENDINSTRUCTION")
+        r.provenance.seed == 11 and r.provenance.template_hash
+        for r in records
+        if r.category != "contextual"
+    )
+    plain = [r for r in records if r.category == "coding" and r.instruction.endswith("PLAINFORMAT")]
+    assert all("```" not in r.response for r in plain)
+    contextual = [r for r in records if r.category == "contextual"]
+    assert all(
+        r.instruction.startswith("BEGININPUT") and r.instruction.endswith("ENDINSTRUCTION")
         for r in contextual
     )
     lines = (tmp_path / "instructions.jsonl").read_text().splitlines()
@@ -190,7 +195,7 @@ def test_budget_stops_cleanly_and_resume_pays_nothing_twice(openai_server, tmp_p
     _, stats = run(config, tmp_path)
     records, counts, totals = stored(tmp_path)
     assert stats.status == "completed" and counts == {"general": 40}
-    assert len({r["instruction"] for r in records}) == 40
+    assert len({r.instruction for r in records}) == 40
     # every paid call is in the cache exactly once: nothing was paid twice
     assert totals.requests == server.state.completed
     # the round cut short by the budget is replayed from the cache
@@ -327,7 +332,7 @@ def test_refusals_and_avoided_subjects_never_become_records(tmp_path):
     _, stats = run(config, tmp_path, backend=backend)
     records, counts, _ = stored(tmp_path)
     assert counts == {"coding": 1, "general": 1}
-    assert {r["instruction"] for r in records} == {
+    assert {r.instruction for r in records} == {
         "Write a Python function that sums a list of numbers.",
         "Name three rivers of Peru.",
     }

@@ -68,8 +68,8 @@ def test_original_config_runs_against_an_endpoint(tmp_path, monkeypatch, caplog,
     assert states == dict.fromkeys(expected, "done")
     with Store.open(tmp_path / "instructions.airloom.db", create=False) as store:
         records = list(store.iter_records())
-    assert {r["category"] for r in records} == expected
-    assert {r["model"] for r in records} == {"gpt-4-0613"}  # what the endpoint reported
+    assert {r.category for r in records} == expected
+    assert {r.provenance.model for r in records} == {"gpt-4-0613"}  # what the endpoint reported
     assert server.state.models_seen == {"gpt-4"}
     assert {h.get("openai-organization") for h in server.state.headers_seen} == {"org-example"}
     sent: list[dict[str, Any]] = server.state.params_seen

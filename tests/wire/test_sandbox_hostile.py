@@ -22,6 +22,7 @@ import pytest
 
 from airloom.curate.sandbox import Limits
 from airloom.curate.verify import verify_record
+from airloom.formats.records import make_record
 from tests.support.cli import COMMAND, ENV
 
 FAST = Limits(cpu_seconds=2, wall_seconds=15, memory_bytes=512 << 20)
@@ -30,12 +31,9 @@ SECRET = "sk-airloom-test-" + uuid.uuid4().hex
 
 def verdict(code: str, language: str = "python", limits: Limits = FAST) -> tuple[str, str]:
     """The graded verdict of a coding record holding ``code``."""
-    record = {
-        "id": "hostile",
-        "category": "coding",
-        "instruction": f"Write a {language} program.",
-        "response": f"```{language}\n{code}\n```",
-    }
+    record = make_record(
+        "coding", f"Write a {language} program.", f"```{language}\n{code}\n```", id="hostile"
+    )
     result = verify_record(record, limits=limits)
     return result.status, result.reason
 

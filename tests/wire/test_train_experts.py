@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from airloom.curate.export import write_dataset
-from airloom.curate.records import make_record
 from airloom.curate.sources import read_dataset
+from airloom.export.writers import write_dataset
+from airloom.formats.records import make_record
 from tests.support.tiny_model import tiny_cli
 
 PLANTED = {"coding": 40, "trivia": 25, "joke": 12, "cot": 30, "agent": 9, "mystery": 11}
@@ -51,7 +51,7 @@ def test_split_gives_exact_per_expert_counts(store, tmp_path):
         assert not data.problems
         got: dict[str, int] = {}
         for record in data.records:
-            got[record["category"]] = got.get(record["category"], 0) + 1
+            got[record.category] = got.get(record.category, 0) + 1
         assert got == counts, expert
         assert (out / "adapters" / expert / "description.txt").read_text().strip()
     routing = _lines(out / "routing_data" / "expert_general.jsonl")

@@ -13,11 +13,12 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 from airloom.errors import ConfigError
+from airloom.formats.records import Record
 from airloom.plugins import Registry
 
 
@@ -39,9 +40,8 @@ class Verdict:
         return cls(False, reason)
 
 
-#: A check takes a record (the dict form of ``Store.iter_records``: instruction,
-#: response, system, conversation, category, meta, …) and returns a Verdict.
-Check = Callable[[Mapping[str, Any]], Verdict]
+#: A check takes a :class:`~airloom.formats.records.Record` and returns a Verdict.
+Check = Callable[[Record], Verdict]
 
 
 def _accept_check(category: str, value: Any) -> Check:

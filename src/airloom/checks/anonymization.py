@@ -11,12 +11,13 @@ is the source rewritten without those entities. The check:
 * the rewrite keeps at least :data:`MIN_KEPT` of the source's words.
 
 Example:
-    >>> record = {"instruction": "Remove all personal names and IP addresses from the text "
+    >>> from airloom.formats.records import make_record
+    >>> record = make_record(instruction="Remove all personal names and IP addresses from the text "
     ...           "below.\\n\\nMaya Lindqvist logged in from 203.0.113.4 on 2021-03-14.",
-    ...           "response": "[NAME] logged in from [IP] on 2021-03-14."}
+    ...           response="[NAME] logged in from [IP] on 2021-03-14.")
     >>> check_anonymization(record)
     Verdict(ok=True, reason='')
-    >>> check_anonymization({**record, "response": "Maya logged in from [IP] on [DATE]."}).reason
+    >>> check_anonymization(record.replace(response="Maya logged in from [IP] on [DATE].")).reason
     'the name Maya is still there'
 """
 
@@ -24,10 +25,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from airloom.checks import Verdict
 from airloom.checks.lengths import count_words
+from airloom.formats.records import Record
 
 EntityKind = Literal["names", "ips", "dates"]
 #: Kind -> how requests name it (the generator uses the first wording).
@@ -210,17 +212,18 @@ def anonymization_verdict(
     return Verdict.passed()
 
 
-def check_anonymization(record: Mapping[str, Any]) -> Verdict:
+def check_anonymization(record: Record) -> Verdict:
     """Requested entities are gone, the others and the rest of the text stay.
 
     Example:
-        >>> check_anonymization({"instruction": "Remove dates.", "response": "x"}).reason
+        >>> from airloom.formats.records import make_record
+        >>> check_anonymization(make_record(instruction="Remove dates.", response="x")).reason
         'no source text after the request'
     """
-    request, source = split_instruction(str(record.get("instruction", "")))
+    request, source = split_instruction(record.instruction)
     if not source:
         return Verdict.failed("no source text after the request")
-    meta = record.get("meta") or {}
+    meta = record.meta
     names = meta.get("names") if isinstance(meta, Mapping) else None
     valid_names = [str(n) for n in names] if isinstance(names, list) else None
-    return anonymization_verdict(request, source, str(record.get("response", "")), valid_names)
+    return anonymization_verdict(request, source, record.response, valid_names)

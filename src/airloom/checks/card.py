@@ -1,19 +1,19 @@
 """Attribute cards must list their attributes as ``key: value`` lines.
 
 Example:
+    >>> from airloom.formats.records import make_record
     >>> attribute_lines("Name: Lanternmaw\\n**Habitat:** Trenches\\nA sentence.")
     2
-    >>> check_card({"response": "A card about a fish."}).reason
+    >>> check_card(make_record(response="A card about a fish.")).reason
     "the card has 0 'key: value' lines, fewer than 2"
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from airloom.checks import Verdict
+from airloom.formats.records import Record
 
 #: Fewest attribute lines a card needs.
 MIN_ATTRIBUTES = 2
@@ -28,9 +28,9 @@ def attribute_lines(card: str) -> int:
     return len(_ATTRIBUTE.findall(card))
 
 
-def check_card(record: Mapping[str, Any]) -> Verdict:
+def check_card(record: Record) -> Verdict:
     """Fail a card with fewer than :data:`MIN_ATTRIBUTES` attribute lines."""
-    found = attribute_lines(str(record.get("response", "")))
+    found = attribute_lines(record.response)
     if found < MIN_ATTRIBUTES:
         return Verdict.failed(
             f"the card has {found} 'key: value' lines, fewer than {MIN_ATTRIBUTES}"

@@ -8,21 +8,21 @@ question), and any text after the letter is that option's text (the original's o
 check: the answer text occurs in the question).
 
 Example:
-    >>> record = {"instruction": "Which planet is largest?\\nA) Mars\\nB) Jupiter\\nC) Venus"
-    ...           "\\nD) Earth", "response": "B) Jupiter"}
+    >>> from airloom.formats.records import make_record
+    >>> record = make_record(instruction="Which planet is largest?\\nA) Mars\\nB) Jupiter"
+    ...           "\\nC) Venus\\nD) Earth", response="B) Jupiter")
     >>> check_answer_key(record)
     Verdict(ok=True, reason='')
-    >>> check_answer_key({**record, "response": "E) Saturn"}).reason
+    >>> check_answer_key(record.replace(response="E) Saturn")).reason
     'the answer letter E is not among the options A-D'
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from airloom.checks import Verdict
+from airloom.formats.records import Record
 
 LETTERS = "ABCDEF"
 _LINE_OPTION_RE = re.compile(r"^\s*(?:[-*]\s*)?\(?([A-F])\s*[).:]\s+(\S.*?)\s*$", re.MULTILINE)
@@ -103,14 +103,15 @@ def answer_key_verdict(question: str, response: str) -> Verdict:
     return Verdict.passed()
 
 
-def check_answer_key(record: Mapping[str, Any]) -> Verdict:
+def check_answer_key(record: Record) -> Verdict:
     """The answer key of a multiple-choice record is consistent with its options.
 
     Example:
-        >>> check_answer_key({"instruction": "2+2?\\nA) 3\\nB) 4", "response": "A) 4"}).reason
+        >>> from airloom.formats.records import make_record
+        >>> check_answer_key(make_record(instruction="2+2?\\nA) 3\\nB) 4", response="A) 4")).reason
         "the answer text '4' is not option A ('3')"
     """
-    return answer_key_verdict(str(record.get("instruction", "")), str(record.get("response", "")))
+    return answer_key_verdict(record.instruction, record.response)
 
 
 _NUMBER_WORDS = {
@@ -175,11 +176,13 @@ def quiz_verdict(instruction: str, response: str) -> Verdict:
     return Verdict.passed()
 
 
-def check_quiz(record: Mapping[str, Any]) -> Verdict:
+def check_quiz(record: Record) -> Verdict:
     """Quiz records: question count as requested, one key entry per question.
 
     Example:
-        >>> check_quiz({"instruction": "A 2-question quiz on tea.", "response": "1. a?"}).reason
+        >>> from airloom.formats.records import make_record
+        >>> quiz = make_record(instruction="A 2-question quiz on tea.", response="1. a?")
+        >>> check_quiz(quiz).reason
         "no 'Answer key:' section"
     """
-    return quiz_verdict(str(record.get("instruction", "")), str(record.get("response", "")))
+    return quiz_verdict(record.instruction, record.response)

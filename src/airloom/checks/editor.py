@@ -6,20 +6,19 @@ equals the clean one (case and spacing aside) teaches nothing, and one that lost
 half of the words is no longer the same text.
 
 Example:
-    >>> check_editor({"instruction": "Fix this.\\n\\nText: Teh cat sat.",
-    ...               "response": "The cat sat."}).ok
+    >>> from airloom.formats.records import make_record
+    >>> check_editor(make_record(instruction="Fix this.\\n\\nText: Teh cat sat.",
+    ...               response="The cat sat.")).ok
     True
-    >>> check_editor({"instruction": "Fix this.\\n\\nText: The cat  sat.",
-    ...               "response": "the cat sat."}).reason
+    >>> check_editor(make_record(instruction="Fix this.\\n\\nText: The cat  sat.",
+    ...               response="the cat sat.")).reason
     'the text to correct has no errors'
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from airloom.checks import Verdict
+from airloom.formats.records import Record
 
 TEXT_LABEL = "Text: "
 #: The flawed text must keep at least this share of the original's words.
@@ -41,12 +40,12 @@ def _normal(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def check_editor(record: Mapping[str, Any]) -> Verdict:
+def check_editor(record: Record) -> Verdict:
     """Fail an editor record whose flawed text is missing or equals the clean one."""
-    flawed = flawed_text(str(record.get("instruction", "")))
+    flawed = flawed_text(record.instruction)
     if flawed is None:
         return Verdict.failed("no 'Text:' section in the instruction")
-    clean = str(record.get("response", ""))
+    clean = record.response
     if not clean.strip():
         return Verdict.failed("empty corrected text")
     if _normal(flawed) == _normal(clean):

@@ -4,19 +4,19 @@ The instructor stores the least acceptable length in the record's ``meta`` as
 ``min_words``; records without it pass.
 
 Example:
-    >>> check_experience_length({"response": "You walk.", "meta": {"min_words": 3}}).reason
+    >>> from airloom.formats.records import make_record
+    >>> check_experience_length(make_record(response="You walk.", meta={"min_words": 3})).reason
     'the experience has 2 words, fewer than 3'
-    >>> check_experience_length({"response": "You walk on.", "meta": {"min_words": 3}}).ok
+    >>> check_experience_length(make_record(response="You walk on.", meta={"min_words": 3})).ok
     True
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from airloom.checks import Verdict
+from airloom.formats.records import Record
 
 _WORD = re.compile(r"[\w'-]+")
 
@@ -31,12 +31,12 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-def check_experience_length(record: Mapping[str, Any]) -> Verdict:
+def check_experience_length(record: Record) -> Verdict:
     """Fail an experience shorter than its ``meta.min_words``."""
-    minimum = (record.get("meta") or {}).get("min_words")
+    minimum = record.meta.get("min_words")
     if not minimum:
         return Verdict.passed()
-    words = word_count(str(record.get("response", "")))
+    words = word_count(record.response)
     if words < int(minimum):
         return Verdict.failed(f"the experience has {words} words, fewer than {minimum}")
     return Verdict.passed()

@@ -9,6 +9,7 @@ schemas the generator offered) when stored, else it is rebuilt from the listing
 itself by :func:`registry_from_listing` (names, nesting, required/optional, enums).
 
 Example:
+    >>> from airloom.formats.records import make_record
     >>> prompt = ("As an AI assistant, please select the most suitable function and "
     ...           "parameters from the list of available functions below, based on the user's "
     ...           "input. Provide your response in JSON format.\\n\\nInput: Count 'Python'.\\n\\n"
@@ -16,9 +17,9 @@ Example:
     ...           "  params:\\n    action: What to do.\\n    filters:\\n      keyword: Word.")
     >>> answer = ('{"function": "file_analytics", "params": {"action": "count_occurrences", '
     ...           '"filters": {"keyword": "Python"}}}')
-    >>> check_function_call({"instruction": prompt, "response": answer})
+    >>> check_function_call(make_record(instruction=prompt, response=answer))
     Verdict(ok=True, reason='')
-    >>> check_function_call({"instruction": prompt, "response": '{"function": "grep"}'}).reason
+    >>> check_function_call(make_record(instruction=prompt, response='{"function": "grep"}')).reason
     "unknown function 'grep'"
 """
 
@@ -32,6 +33,7 @@ from typing import Any
 
 from airloom.checks import Verdict
 from airloom.errors import AirloomError, ParseError
+from airloom.formats.records import Record
 from airloom.runtime.functions import FunctionCall, FunctionCallError, FunctionRegistry
 
 _FORMAT_RE = re.compile(r"response in (JSON|YAML) format", re.IGNORECASE)
@@ -131,8 +133,8 @@ def registry_from_listing(instruction: str) -> FunctionRegistry:
     return FunctionRegistry.from_schemas(definitions)
 
 
-def _registry(record: Mapping[str, Any], instruction: str) -> FunctionRegistry:
-    meta = record.get("meta") or {}
+def _registry(record: Record, instruction: str) -> FunctionRegistry:
+    meta = record.meta
     functions = meta.get("functions") if isinstance(meta, Mapping) else None
     if isinstance(functions, list) and functions:
         return FunctionRegistry.from_schemas(functions)
@@ -170,25 +172,26 @@ def call_verdict(
     return Verdict.passed(), call
 
 
-def check_function_call(record: Mapping[str, Any]) -> Verdict:
+def check_function_call(record: Record) -> Verdict:
     """An agent record's answer is one valid call to a listed function, bare, as asked.
 
     ``meta["function"]``, when stored, is the function the input was written for.
 
     Example:
-        >>> check_function_call({"instruction": "Input: x", "response": "{}"}).reason
+        >>> from airloom.formats.records import make_record
+        >>> check_function_call(make_record(instruction="Input: x", response="{}")).reason
         "no 'Available functions:' listing in the instruction"
     """
-    instruction = str(record.get("instruction", ""))
+    instruction = record.instruction
     try:
         registry = _registry(record, instruction)
     except AirloomError as exc:
         return Verdict.failed(exc.message)
-    meta = record.get("meta") or {}
+    meta = record.meta
     expected = meta.get("function") if isinstance(meta, Mapping) else None
     verdict, _ = call_verdict(
         registry,
-        str(record.get("response", "")),
+        record.response,
         requested_format(instruction),
         expected if isinstance(expected, str) else None,
     )

@@ -7,24 +7,25 @@ runtime (:func:`airloom.runtime.actions.parse_actions`); a function-response tur
 one block per call; a session must contain at least one valid call.
 
 Example:
+    >>> from airloom.formats.records import make_record
     >>> card = {"functions": [{"name": "scan", "parameters": {}}]}
     >>> turns = [{"role": "user", "content": "Look around."},
     ...          {"role": "assistant",
     ...           "content": 'Sure. <|begin_func|>{"name": "scan", "parameters": {}}<|end_func|>'}]
-    >>> check_inline_actions({"meta": {"card": card}, "conversation": turns}).ok
+    >>> check_inline_actions(make_record(meta={"card": card}, conversation=turns)).ok
     True
     >>> turns[1]["content"] = '<|begin_func|>{"name": "fly", "parameters": {}}<|end_func|>'
-    >>> check_inline_actions({"meta": {"card": card}, "conversation": turns}).reason
+    >>> check_inline_actions(make_record(meta={"card": card}, conversation=turns)).reason
     "turn 1: unknown function 'fly' ($.function: 'fly' is not one of the listed functions (scan))"
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from airloom.checks import Verdict
 from airloom.errors import AirloomError
+from airloom.formats.records import Record, Turn
 from airloom.runtime.actions import (
     BEGIN_RESPONSE,
     ActionErrorEvent,
@@ -34,8 +35,8 @@ from airloom.runtime.actions import (
 )
 
 
-def _card(record: Mapping[str, Any]) -> CharacterCard | str | None:
-    meta = record.get("meta") or {}
+def _card(record: Record) -> CharacterCard | str | None:
+    meta = record.meta
     data = meta.get("card") or meta.get("character_card")
     if not isinstance(data, Mapping):
         return None  # e.g. an imported record: the calls are still checked for shape
@@ -45,14 +46,11 @@ def _card(record: Mapping[str, Any]) -> CharacterCard | str | None:
         return f"the card's functions are invalid: {exc.message}"
 
 
-def _turns(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    turns = record.get("conversation")
-    if turns:
-        return list(turns)
-    return [{"role": "assistant", "content": str(record.get("response") or "")}]
+def _turns(record: Record) -> tuple[Turn, ...]:
+    return record.conversation or (Turn("assistant", record.response),)
 
 
-def check_inline_actions(record: Mapping[str, Any]) -> Verdict:
+def check_inline_actions(record: Record) -> Verdict:
     """Calls valid for the card (or well formed when the record has no card), response
     turns matching the calls, at least one call."""
     card = _card(record)
@@ -61,8 +59,8 @@ def check_inline_actions(record: Mapping[str, Any]) -> Verdict:
     total = 0
     pending = 0
     for index, turn in enumerate(_turns(record)):
-        content = str(turn.get("content", ""))
-        if turn.get("role") == "assistant":
+        content = turn.content
+        if turn.role == "assistant":
             events = parse_actions(content, card)
             for event in events:
                 if isinstance(event, ActionErrorEvent):
@@ -70,7 +68,7 @@ def check_inline_actions(record: Mapping[str, Any]) -> Verdict:
                     return Verdict.failed(f"turn {index}: {event.reason} ({why})")
             pending = sum(isinstance(event, ActionEvent) for event in events)
             total += pending
-        elif turn.get("role") == "user":
+        elif turn.role == "user":
             blocks = content.count(BEGIN_RESPONSE)
             if blocks and blocks != pending:
                 return Verdict.failed(

@@ -9,13 +9,14 @@ case, punctuation or spacing differences; and every phrase must share at least o
 key word with the final answer, so the answer states the facts it claims to rest on.
 
 Example:
-    >>> record = {"system": "Ann bakes rye bread in Lyon.", "meta": {"kind": "character",
+    >>> from airloom.formats.records import make_record
+    >>> record = make_record(system="Ann bakes rye bread in Lyon.", meta={"kind": "character",
     ...           "evidence": ["bakes rye bread"]},
-    ...           "conversation": [{"role": "user", "content": "Bo: What do you bake?"},
-    ...                            {"role": "assistant", "content": "Ann: Rye bread, mostly."}]}
+    ...           conversation=[{"role": "user", "content": "Bo: What do you bake?"},
+    ...                            {"role": "assistant", "content": "Ann: Rye bread, mostly."}])
     >>> check_introspection(record).ok
     True
-    >>> record["meta"]["evidence"] = ["sells croissants"]
+    >>> record.meta["evidence"] = ["sells croissants"]
     >>> check_introspection(record).reason
     "evidence 'sells croissants' is not in the system prompt"
 """
@@ -23,10 +24,10 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from airloom.checks import Verdict
+from airloom.formats.records import Record
 
 KINDS = ("character", "setting", "earlier")
 
@@ -127,22 +128,22 @@ def ungrounded(evidence: Sequence[str], source: str, answer: str, source_name: s
     return ""
 
 
-def check_introspection(record: Mapping[str, Any]) -> Verdict:
+def check_introspection(record: Record) -> Verdict:
     """Evidence found in its source and used by the answer (see the module docstring)."""
-    meta = record.get("meta") or {}
+    meta = record.meta
     kind = meta.get("kind")
     if kind not in KINDS:
         return Verdict.failed(f"unknown introspection kind {kind!r}")
     evidence = [str(e) for e in meta.get("evidence") or []]
-    turns = record.get("conversation") or []
+    turns = record.conversation or ()
     if len(turns) < 2:
         return Verdict.failed("no question and answer in the conversation")
-    answer = str(turns[-1].get("content", ""))
+    answer = turns[-1].content
     if kind == "earlier":
-        source = "\n".join(str(t.get("content", "")) for t in turns[:-2])
+        source = "\n".join(t.content for t in turns[:-2])
         source_name = "the earlier turns"
     else:
-        source = str(record.get("system") or "")
+        source = record.system or ""
         source_name = "the system prompt"
     reason = ungrounded(evidence, source, answer, source_name)
     return Verdict.failed(reason) if reason else Verdict.passed()

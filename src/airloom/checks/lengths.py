@@ -10,11 +10,13 @@ Both are checked the same way: the response's word count must lie within a relat
 when the generator stored one, else :data:`DEFAULT_TOLERANCE`.
 
 Example:
-    >>> record = {"instruction": "Write a fable.\\n\\nYour response should be approximately "
-    ...           "10 words.", "response": "A fox met a crow and they shared the cheese."}
+    >>> from airloom.formats.records import make_record
+    >>> record = make_record(instruction="Write a fable.\\n\\nYour response should be "
+    ...           "approximately 10 words.",
+    ...           response="A fox met a crow and they shared the cheese.")
     >>> check_word_target(record)
     Verdict(ok=True, reason='')
-    >>> check_word_target({**record, "response": "Too short."}).reason
+    >>> check_word_target(record.replace(response="Too short.")).reason
     'response has 2 words, target 10 (tolerance 20%: 8 to 12)'
 """
 
@@ -22,9 +24,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from airloom.checks import Verdict
+from airloom.formats.records import Record
 
 #: Relative tolerance used when a record does not say otherwise.
 DEFAULT_TOLERANCE = 0.2
@@ -108,35 +110,38 @@ def _target(pattern: re.Pattern[str], text: str) -> int | None:
     return int(digits) if digits.isdigit() and int(digits) > 0 else None
 
 
-def _tolerance(record: Mapping[str, Any]) -> float:
-    meta = record.get("meta") or {}
+def _tolerance(record: Record) -> float:
+    meta = record.meta
     value = meta.get("length_tolerance") if isinstance(meta, Mapping) else None
     return float(value) if isinstance(value, (int, float)) and value > 0 else DEFAULT_TOLERANCE
 
 
-def check_word_target(record: Mapping[str, Any]) -> Verdict:
+def check_word_target(record: Record) -> Verdict:
     """The response length matches "Your response should be approximately N words.".
 
     Example:
-        >>> check_word_target({"instruction": "Write.", "response": "x"}).reason
+        >>> from airloom.formats.records import make_record
+        >>> check_word_target(make_record(instruction="Write.", response="x")).reason
         'the instruction states no word-count target'
     """
-    target = _target(WORD_TARGET_RE, str(record.get("instruction", "")))
+    target = _target(WORD_TARGET_RE, record.instruction)
     if target is None:
         return Verdict.failed("the instruction states no word-count target")
-    return length_verdict(str(record.get("response", "")), target, _tolerance(record))
+    return length_verdict(record.response, target, _tolerance(record))
 
 
-def check_summary_length(record: Mapping[str, Any]) -> Verdict:
+def check_summary_length(record: Record) -> Verdict:
     """The summary length matches "Summarize the input in around N words.".
 
     Example:
-        >>> rec = {"instruction": "BEGININPUT\\n...\\nBEGININSTRUCTION\\nSummarize the input "
-        ...        "in around 5 words.\\nENDINSTRUCTION", "response": "Bees make honey in hives."}
+        >>> from airloom.formats.records import make_record
+        >>> rec = make_record(instruction="BEGININPUT\\n...\\nBEGININSTRUCTION\\nSummarize the "
+        ...        "input in around 5 words.\\nENDINSTRUCTION",
+        ...        response="Bees make honey in hives.")
         >>> check_summary_length(rec).ok
         True
     """
-    target = _target(SUMMARY_TARGET_RE, str(record.get("instruction", "")))
+    target = _target(SUMMARY_TARGET_RE, record.instruction)
     if target is None:
         return Verdict.failed("the instruction asks for no summary length")
-    return length_verdict(str(record.get("response", "")), target, _tolerance(record))
+    return length_verdict(record.response, target, _tolerance(record))

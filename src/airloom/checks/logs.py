@@ -27,11 +27,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from airloom.checks import Verdict
 from airloom.errors import ParseError
 from airloom.formats.closed_context import parse_closed_context
+from airloom.formats.records import Record
 
 LogFormat = Literal["apache", "sshd"]
 AnswerType = Literal["ips", "paths", "users", "count", "ip"]
@@ -393,20 +394,21 @@ def log_answer_verdict(log: str, question_text: str, answer: str) -> Verdict:
     return answer_verdict(question, truth, answer, entries, params)
 
 
-def check_log_answer(record: Mapping[str, Any]) -> Verdict:
+def check_log_answer(record: Record) -> Verdict:
     """The answer of a log_extraction record matches what the log really says.
 
     Example:
+        >>> from airloom.formats.records import make_record
         >>> instruction = ("BEGININPUT\\nBEGINCONTEXT\\nsource: /var/log/auth.log\\nENDCONTEXT\\n"
         ...   "Mar  3 10:15:32 web01 sshd[7]: Failed password for root from 192.0.2.9 port 22 "
         ...   "ssh2\\nENDINPUT\\nBEGININSTRUCTION\\nList every IP address with at least one "
         ...   "failed login attempt.\\nENDINSTRUCTION")
-        >>> check_log_answer({"instruction": instruction, "response": "192.0.2.9"}).ok
+        >>> check_log_answer(make_record(instruction=instruction, response="192.0.2.9")).ok
         True
     """
     try:
-        prompt = parse_closed_context(str(record.get("instruction", "")), strict=False)
+        prompt = parse_closed_context(record.instruction, strict=False)
     except ParseError as exc:
         return Verdict.failed(f"the instruction is not a closed-context prompt: {exc.message}")
     log = "\n".join(block.text for block in prompt.blocks)
-    return log_answer_verdict(log, prompt.instruction, str(record.get("response", "")))
+    return log_answer_verdict(log, prompt.instruction, record.response)

@@ -32,6 +32,7 @@ from typing import Any
 from airloom.checks import Verdict
 from airloom.errors import AirloomError
 from airloom.formats.fences import trim_edge_fences
+from airloom.formats.records import Record
 
 #: The instruction prefix of every mathjson record (3.x cards).
 MATHJSON_PREFIX = "Create a MathJSON solution to the following:"
@@ -415,24 +416,25 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def check_mathjson(record: Mapping[str, Any]) -> Verdict:
+def check_mathjson(record: Record) -> Verdict:
     """The record's MathJSON evaluates, and matches ``meta["expected"]`` when stored.
 
     Without an expected answer (e.g. a plain export) only the prefix, the block and
     the evaluation are checked.
 
     Example:
-        >>> check_mathjson({"instruction": f"{MATHJSON_PREFIX} Twice 21?",
-        ...                 "response": "<mathjson>[\\"Multiply\\", 2, 21]</mathjson>",
-        ...                 "meta": {"expected": 42}}).ok
+        >>> from airloom.formats.records import make_record
+        >>> check_mathjson(make_record(instruction=f"{MATHJSON_PREFIX} Twice 21?",
+        ...                 response="<mathjson>[\\"Multiply\\", 2, 21]</mathjson>",
+        ...                 meta={"expected": 42})).ok
         True
     """
-    meta = record.get("meta") or {}
+    meta = record.meta
     meta = meta if isinstance(meta, Mapping) else {}
     tolerance = _number(meta.get("tolerance"))
     verdict, _ = mathjson_verdict(
-        str(record.get("instruction", "")),
-        str(record.get("response", "")),
+        record.instruction,
+        record.response,
         _number(meta.get("expected")),
         tolerance if tolerance is not None and tolerance >= 0 else DEFAULT_TOLERANCE,
     )

@@ -8,28 +8,30 @@ references, duplicate ids, empty inputs … are all reasons), and requires an ex
 ``Answer:`` line that refers to evidence.
 
 Example:
+    >>> from airloom.formats.records import make_record
     >>> task = ("Here are the tools available to be called:\\n"
     ...         "Search[input]: Web search.\\nQA[input]: Answers questions about a text.\\n\\n"
     ...         "Question: Who built the bridge?")
     >>> plan = ("Plan: Search first.\\n:evidence0: = Search[bridge builder]\\n"
     ...         "Plan: Read it.\\n:evidence1: = QA[Who built it, given :evidence0:?]\\n"
     ...         "Answer: :evidence1:")
-    >>> check_plan({"instruction": task, "response": plan})
+    >>> check_plan(make_record(instruction=task, response=plan))
     Verdict(ok=True, reason='')
-    >>> check_plan({"instruction": task, "response": plan.replace("QA[", "Ask[")}).reason
+    >>> check_plan(make_record(instruction=task, response=plan.replace("QA[", "Ask["))).reason
     "line 4: :evidence1: uses unknown tool 'Ask' (offered: qa, search)"
-    >>> check_plan({"instruction": task.replace("Search[", "SEARCH["), "response": plan}).reason
+    >>> shouted = task.replace("Search[", "SEARCH[")
+    >>> check_plan(make_record(instruction=shouted, response=plan)).reason
     "the plan calls 'Search', the task offers 'SEARCH'"
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from airloom.checks import Verdict
 from airloom.errors import PlanError
+from airloom.formats.records import Record
 from airloom.runtime.rewoo.parse import parse_plan
 from airloom.runtime.rewoo.validate import ValidPlan, validate_plan
 
@@ -77,13 +79,14 @@ def plan_verdict(response: str, tools: Sequence[str]) -> tuple[Verdict, ValidPla
     return Verdict.passed(), valid
 
 
-def check_plan(record: Mapping[str, Any]) -> Verdict:
+def check_plan(record: Record) -> Verdict:
     """A plan record's response is a valid plan over the tools its task offers.
 
     Example:
-        >>> check_plan({"instruction": "Plan it.", "response": "Answer: 42"}).reason
+        >>> from airloom.formats.records import make_record
+        >>> check_plan(make_record(instruction="Plan it.", response="Answer: 42")).reason
         'the task offers no tools'
     """
-    tools = offered_tools(str(record.get("instruction", "")))
-    verdict, _ = plan_verdict(str(record.get("response", "")), tools)
+    tools = offered_tools(record.instruction)
+    verdict, _ = plan_verdict(record.response, tools)
     return verdict

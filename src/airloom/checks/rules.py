@@ -27,6 +27,7 @@ from typing import Any
 
 from airloom.checks import Verdict
 from airloom.checks.lengths import count_words
+from airloom.formats.records import Record
 
 INTRO_MESSAGES = (
     'I\'m going to set some rules for our conversation. Please respond with "OK" to each rule.',
@@ -407,25 +408,26 @@ def build_turns(
     return turns
 
 
-def check_rules(record: Mapping[str, Any]) -> Verdict:
+def check_rules(record: Record) -> Verdict:
     """Every rule is acknowledged with exactly OK and the final answer obeys them all.
 
     Example:
         >>> turns = build_turns(INTRO_MESSAGES[0], [Rule("lowercase").text()], "Name a bird.",
         ...                     "A Robin.")
-        >>> check_rules({"conversation": turns}).reason
+        >>> from airloom.formats.records import make_record
+        >>> check_rules(make_record("rules", "Name a bird.", "A Robin.", conversation=turns)).reason
         'lowercase: has capital letters (AR)'
     """
-    turns = record.get("conversation")
+    turns = record.conversation
     if not turns:
         return Verdict.failed("no conversation turns")
     try:
-        parsed = parse_rules_conversation(turns)
+        parsed = parse_rules_conversation([t.as_dict() for t in turns])
     except ValueError as exc:
         return Verdict.failed(str(exc))
     if not parsed.rules:
         return Verdict.failed("no rules were set")
-    if record.get("response") not in (None, parsed.answer):
+    if record.response not in (None, parsed.answer):
         return Verdict.failed("the response differs from the last assistant turn")
     problems = rules_problems(parsed.answer, parsed.rules)
     return Verdict.failed("; ".join(problems)) if problems else Verdict.passed()

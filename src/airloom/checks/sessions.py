@@ -8,10 +8,11 @@ pre-formatted transcript of exactly those turns. A card record must carry a usab
 card in ``meta["card"]``.
 
 Example:
-    >>> record = {"system": "A chat.", "skip_prompt_formatting": True,
-    ...           "conversation": [{"role": "user", "content": "Bo: hi"},
+    >>> from airloom.formats.records import make_record
+    >>> record = make_record(system="A chat.", skip_prompt_formatting=True,
+    ...           conversation=[{"role": "user", "content": "Bo: hi"},
     ...                            {"role": "assistant", "content": "Al: yo"}],
-    ...           "instruction": "A chat.\\nBo: hi\\n", "response": "Al: yo"}
+    ...           instruction="A chat.\\nBo: hi\\n", response="Al: yo")
     >>> check_session(record).ok
     True
 """
@@ -19,52 +20,52 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from airloom.checks import Verdict
-from airloom.formats.transcripts import Turn, formatted_transcript
+from airloom.formats.records import Record
+from airloom.formats.transcripts import formatted_transcript
 
 SESSION_CATEGORIES = ("rp", "gtkm", "inline_actions", "introspection")
 
 
-def check_session(record: Mapping[str, Any]) -> Verdict:
+def check_session(record: Record) -> Verdict:
     """Alternating user/assistant turns and a matching 2.x transcript."""
-    turns = record.get("conversation") or []
+    turns = record.conversation or ()
     if not turns:
         # A flat row (2.x export or import) is one exchange; a pre-formatted transcript
         # in it cannot be split back into turns reliably, so only emptiness is checked.
-        if not str(record.get("instruction") or "").strip():
+        if not record.instruction.strip():
             return Verdict.failed("a session record has neither turns nor an instruction")
-        if not str(record.get("response") or "").strip():
+        if not record.response.strip():
             return Verdict.failed("a session record has an empty response")
         return Verdict.passed()
     for index, turn in enumerate(turns):
         expected = "user" if index % 2 == 0 else "assistant"
-        if turn.get("role") != expected:
-            return Verdict.failed(f"turn {index} is {turn.get('role')!r}, expected {expected}")
-        if not str(turn.get("content", "")).strip():
+        if turn.role != expected:
+            return Verdict.failed(f"turn {index} is {turn.role!r}, expected {expected}")
+        if not turn.content.strip():
             return Verdict.failed(f"turn {index} is empty")
-    if turns[-1]["role"] != "assistant":
+    if turns[-1].role != "assistant":
         return Verdict.failed("the session does not end with an assistant turn")
-    if record.get("skip_prompt_formatting"):
-        parsed = [Turn(t["role"], t["content"]) for t in turns]
-        instruction, response = formatted_transcript(str(record.get("system") or ""), parsed)
-        if record.get("instruction") != instruction or record.get("response") != response:
+    if record.skip_prompt_formatting:
+        instruction, response = formatted_transcript(record.system or "", turns)
+        if record.instruction != instruction or record.response != response:
             return Verdict.failed("the pre-formatted transcript does not match the turns")
     return Verdict.passed()
 
 
-def check_card(record: Mapping[str, Any]) -> Verdict:
+def check_card(record: Record) -> Verdict:
     """A card with a one-line name, a description and a stay-in-character guide.
 
     Example:
-        >>> check_card({"meta": {"card": {"name": "Ann", "description": "A baker.",
-        ...     "stay_in_character": "Stay Ann."}}}).ok
+        >>> from airloom.formats.records import make_record
+        >>> check_card(make_record(meta={"card": {"name": "Ann", "description": "A baker.",
+        ...     "stay_in_character": "Stay Ann."}})).ok
         True
-        >>> check_card({"meta": {}}).reason
+        >>> check_card(make_record(meta={})).reason
         'no card in meta'
     """
-    card = (record.get("meta") or {}).get("card")
+    card = record.meta.get("card")
     if not isinstance(card, Mapping):
         return Verdict.failed("no card in meta")
     name = str(card.get("name", "")).strip()

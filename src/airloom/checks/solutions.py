@@ -22,23 +22,24 @@ final answer, a ranking of every solution once, and a best and final answer that
 agrees with the top-ranked solution.
 
 Example:
+    >>> from airloom.formats.records import make_record
     >>> text = ("Solution 1:\\n2+2 is 4.\\nFinal answer: 4\\n\\nSolution 2:\\nCount.\\n"
     ...         "Final answer: 4\\n\\nRanking of solutions from best to worst:\\n"
     ...         "1. Solution 1: direct\\n2. Solution 2: slower\\n\\nBest and final answer: 4")
-    >>> check_ranked_solutions({"response": text})
+    >>> check_ranked_solutions(make_record(response=text))
     Verdict(ok=True, reason='')
-    >>> check_ranked_solutions({"response": text.replace("2. Solution 2: slower", "")}).reason
+    >>> shorter = text.replace("2. Solution 2: slower", "")
+    >>> check_ranked_solutions(make_record(response=shorter)).reason
     'the ranking omits solution 2'
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from airloom.checks import Verdict
 from airloom.errors import ParseError
+from airloom.formats.records import Record
 from airloom.runtime.solutions import RankedSolutions, parse_ranked_solutions
 
 #: Fewest solutions a cot answer must offer.
@@ -114,11 +115,12 @@ def solutions_verdict(response: str, min_solutions: int = MIN_SOLUTIONS) -> Verd
     return Verdict.failed(problem) if problem else Verdict.passed()
 
 
-def check_ranked_solutions(record: Mapping[str, Any]) -> Verdict:
+def check_ranked_solutions(record: Record) -> Verdict:
     """A cot record's response has the seed cards' ranked-solutions shape.
 
     Example:
-        >>> check_ranked_solutions({"response": "Solution 1:\\nx\\nFinal answer: 1"}).reason
+        >>> from airloom.formats.records import make_record
+        >>> check_ranked_solutions(make_record(response="Solution 1:\\nx\\nFinal answer: 1")).reason
         '1 solution(s) given, at least 2 needed'
     """
-    return solutions_verdict(str(record.get("response", "")))
+    return solutions_verdict(record.response)

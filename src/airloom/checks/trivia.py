@@ -8,22 +8,22 @@ the system prompt adds context around the answer, so only the terse row (the one
 with a ``system`` prompt) is checked.
 
 Example:
-    >>> check_trivia({"instruction": "The capital of Australia, it ends with 'a'.",
-    ...               "response": "Canberra", "system": "S"}).ok
+    >>> from airloom.formats.records import make_record
+    >>> check_trivia(make_record(instruction="The capital of Australia, it ends with 'a'.",
+    ...               response="Canberra", system="S")).ok
     True
-    >>> check_trivia({"instruction": "A word starting with 'sm' for a tiny amount.",
-    ...               "response": "Pinch", "system": "S"}).reason
+    >>> check_trivia(make_record(instruction="A word starting with 'sm' for a tiny amount.",
+    ...               response="Pinch", system="S")).reason
     "answer 'Pinch' does not start with 'sm'"
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from airloom.checks import Verdict
+from airloom.formats.records import Record
 
 # Letters, not quotations: a quoted fragment with a space ("begins with 'Call me'") is
 # a quote from the clue, not a constraint on the answer.
@@ -100,17 +100,17 @@ def answer_satisfies(answer: str, constraint: AnswerConstraint) -> bool:
     return letters in text
 
 
-def check_trivia(record: Mapping[str, Any]) -> Verdict:
+def check_trivia(record: Record) -> Verdict:
     """Fail a terse trivia answer that breaks a constraint stated in its question.
 
     Records without a ``system`` prompt (the re-answers with context) pass.
     """
-    if not record.get("system"):
+    if not record.system:
         return Verdict.passed()
-    answer = str(record.get("response", ""))
+    answer = record.response
     if not answer.strip():
         return Verdict.failed("empty answer")
-    for constraint in answer_constraints(str(record.get("instruction", ""))):
+    for constraint in answer_constraints(record.instruction):
         if not answer_satisfies(answer, constraint):
             verb = {"start": "start with", "end": "end with", "contains": "contain"}
             return Verdict.failed(

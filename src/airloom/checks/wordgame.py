@@ -13,11 +13,12 @@ recognise is left alone (the answer passes). Two shapes of answer are told apart
   sentence whose words start with the letters of the alphabet in (reverse) order.
 
 Example:
-    >>> check_wordgame({"instruction": "Give me a list of 3 words that start with 'qu'.",
-    ...                 "response": "1. Quick\\n2. Quiet\\n3. Quill"}).ok
+    >>> from airloom.formats.records import make_record
+    >>> check_wordgame(make_record(instruction="Give me a list of 3 words that start with 'qu'.",
+    ...                 response="1. Quick\\n2. Quiet\\n3. Quill")).ok
     True
-    >>> check_wordgame({"instruction": "List 2 words that contain 'ing'.",
-    ...                 "response": "- king\\n- queen"}).reason
+    >>> check_wordgame(make_record(instruction="List 2 words that contain 'ing'.",
+    ...                 response="- king\\n- queen")).reason
     "word 'queen' does not contain 'ing'"
 """
 
@@ -25,11 +26,10 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from airloom.checks import Verdict
+from airloom.formats.records import Record
 
 _Q = r"""['"‘’“”](?P<x>[^'"‘’“”\s]{1,12})['"‘’“”]"""
 _LETTER_WORDS = r"(?:the\s+)?(?:letters?\s+|characters?\s+|prefix\s+|suffix\s+)?"
@@ -239,12 +239,12 @@ def _check_text(response: str, rule: WordRule) -> str | None:
     return None
 
 
-def check_wordgame(record: Mapping[str, Any]) -> Verdict:
+def check_wordgame(record: Record) -> Verdict:
     """Fail a word-game answer that breaks a rule its prompt states."""
-    response = str(record.get("response", ""))
+    response = record.response
     if not response.strip():
         return Verdict.failed("empty answer")
-    rules = wordgame_rules(str(record.get("instruction", "")))
+    rules = wordgame_rules(record.instruction)
     items = [r for r in rules if r.scope == "items"]
     if items:
         words = listed_words(response)

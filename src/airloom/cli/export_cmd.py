@@ -1,15 +1,19 @@
 """``airloom export``: airoboros JSONL, ShareGPT, parquet, Hugging Face datasets, training
-text in a chat format, or the Hub, derived from the store (or from a dataset file)."""
+text in a chat format, a new store, or the Hub, derived from the store (or from a dataset
+file). Both sources go through the same exporter (:mod:`airloom.export`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from airloom.cli.options import config_options, echo_unreadable, exit_if_unreadable, load
+from airloom.export import FORMATS
 
-_FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text"]
+if TYPE_CHECKING:
+    from airloom.formats.records import Record
 
 
 @click.command("export")
@@ -30,11 +34,10 @@ _FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text"]
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(_FORMATS),
+    type=click.Choice(list(FORMATS)),
     default="jsonl",
     show_default=True,
-    help="airoboros 2.x JSONL, 3.x ShareGPT, parquet, a save_to_disk folder (hf), or "
-    "training text rendered with --template.",
+    help="; ".join(f"{f.name}: {f.description}" for f in FORMATS.values()) + ".",
 )
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output file/folder.")
 @click.option("--category", "categories", multiple=True, help="Only these categories.")
@@ -62,40 +65,22 @@ def export(
     public: bool,
 ) -> None:
     """Write the store's records to OUT (and/or push them to the Hub)."""
+    from airloom.export.writers import push_to_hub, write_dataset
+
     if out is None and repo_id is None:
         raise click.UsageError("give --out, --push-to-hub, or both")
-    if fmt in ("jsonl", "sharegpt") and source is None and repo_id is None:
-        _export_store(config_path, overrides, store_path, fmt, out, categories)  # type: ignore[arg-type]
-        return
-    from airloom.curate.export import push_to_hub, write_dataset
-
-    records, unreadable = _records(config_path, overrides, store_path, source, categories)
+    records, embedding_model, unreadable = _records(
+        config_path, overrides, store_path, source, categories, embeddings=fmt == "store"
+    )
     if out is not None:
-        written = write_dataset(records, out, fmt, template=template, schema=schema)
+        written = write_dataset(
+            records, out, fmt, template=template, schema=schema, embedding_model=embedding_model
+        )
         click.echo(f"wrote {written} records to {out} ({fmt})")
     if repo_id is not None:
         pushed = push_to_hub(records, repo_id, schema=schema, private=not public)
         click.echo(f"pushed {pushed} records to {repo_id}")
     exit_if_unreadable(unreadable)
-
-
-def _export_store(
-    config_path: Path | None,
-    overrides: tuple[str, ...],
-    store_path: Path | None,
-    fmt: str,
-    out: Path,
-    categories: tuple[str, ...],
-) -> None:
-    from airloom.export import export_store
-    from airloom.store.database import Store
-
-    if store_path is None:
-        config, base_dir = load(config_path, overrides)
-        store_path = config.resolved_store_path(base_dir)
-    with Store.open(store_path, create=False, read_only=True) as store:
-        written = export_store(store, out, fmt, categories or None)
-    click.echo(f"wrote {written} records to {out} ({fmt})")
 
 
 def _records(
@@ -104,20 +89,26 @@ def _records(
     store_path: Path | None,
     source: Path | None,
     categories: tuple[str, ...],
-) -> tuple[list[dict[str, object]], int]:
-    """The records to export and how many rows of ``source`` could not be read."""
-    from airloom.curate.sources import read_dataset
-    from airloom.export import training_categories
+    *,
+    embeddings: bool,
+) -> tuple[list[Record], str | None, int]:
+    """The records to export, their embedding model, and how many rows of ``source`` could
+    not be read. A store keeps the categories that are training data unless told which."""
+    from airloom.curate.sources import is_store_file, read_dataset
+    from airloom.export.writers import training_categories
     from airloom.store.database import Store
 
-    if source is not None:
+    if source is not None and not is_store_file(source):
         data = read_dataset(source)
         echo_unreadable(data.source, data.problems, data.problem_count)
-        chosen = [r for r in data.records if not categories or r["category"] in categories]
-        return chosen, data.problem_count
-    if store_path is None:
+        chosen = [r for r in data.records if not categories or r.category in categories]
+        return chosen, data.embedding_model, data.problem_count
+    if source is not None:
+        store_path = source
+    elif store_path is None:
         config, base_dir = load(config_path, overrides)
         store_path = config.resolved_store_path(base_dir)
     with Store.open(store_path, create=False, read_only=True) as store:
         wanted = list(categories) if categories else training_categories(store)
-        return list(store.iter_records(wanted)), 0
+        records = list(store.iter_records(wanted, embeddings=embeddings))
+        return records, store.get_meta("embedding_model"), 0

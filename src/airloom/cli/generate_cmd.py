@@ -64,6 +64,7 @@ def generate(
     from airloom.cli.progress import EndpointNotices, print_summary, run_with_display
     from airloom.engine.runner import Engine
     from airloom.errors import Interrupted
+    from airloom.export.writers import export_run
     from airloom.store.lock import writer_lock
 
     config, base_dir = load(config_path, overrides)
@@ -83,8 +84,9 @@ def generate(
             engine.request_stop("interrupted")
         return bool(engines)
 
+    store_path = config.resolved_store_path(base_dir)
     try:
-        with writer_lock(config.resolved_store_path(base_dir)):
+        with writer_lock(store_path):
             stats = asyncio.run(
                 run_interruptible(
                     work(),
@@ -99,6 +101,8 @@ def generate(
     finally:
         if handle is not None:
             handle.close()
+        if engines:  # what was accepted, even by a run that stopped early
+            export_run(config, base_dir)
     print_summary(stats, console)
     if quiet and log_json is None:
         click.echo(json.dumps(stats.as_dict()))

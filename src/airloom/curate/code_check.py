@@ -11,8 +11,9 @@ sandbox, times out or exceeds a limit fails. Where no sandbox is available nothi
 run and the record is *unverified*.
 
 Example:
-    >>> result = check_code({"category": "coding", "instruction": "Write Python. PLAINFORMAT",
-    ...                      "response": "print(sum(range(4)))"})
+    >>> from airloom.formats.records import make_record
+    >>> result = check_code(make_record(category="coding", instruction="Write Python. PLAINFORMAT",
+    ...                      response="print(sum(range(4)))"))
     >>> result.status, result.reason
     ('pass', 'python: ran without error')
 """
@@ -21,12 +22,13 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from airloom.curate.codeblocks import CodeBlock, code_blocks
 from airloom.curate.sandbox import Limits, RunResult, run_checker, run_python
+from airloom.formats.records import Record
 
 #: Run statuses that mean "could not be verified here", not "wrong" (a program that needs
 #: what the sandbox refuses, the network or a file outside it, fails).
@@ -145,7 +147,7 @@ def combine(results: list[CheckResult]) -> CheckResult:
     return CheckResult("skip", "; ".join(r.reason for r in results) or "no code found")
 
 
-def check_code(record: Mapping[str, Any], limits: Limits | None = None) -> CheckResult:
+def check_code(record: Record, limits: Limits | None = None) -> CheckResult:
     """Verify every code block of a record (module docstring)."""
     blocks = code_blocks(record)
     if not blocks:

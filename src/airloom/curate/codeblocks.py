@@ -6,8 +6,9 @@ block's language comes from its fence tag, else from the instruction ("Write a P
 function…", "Implement a Go program…").
 
 Example:
-    >>> record = {"instruction": "Write a Python function that adds. PLAINFORMAT",
-    ...           "response": "def add(a, b):\\n    return a + b"}
+    >>> from airloom.formats.records import make_record
+    >>> record = make_record(instruction="Write a Python function that adds. PLAINFORMAT",
+    ...           response="def add(a, b):\\n    return a + b")
     >>> code_blocks(record)
     [CodeBlock(language='python', code='def add(a, b):\\n    return a + b')]
 """
@@ -15,12 +16,11 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from airloom.formats.chat import is_plainformat, plain_code
 from airloom.formats.fences import fenced_blocks
+from airloom.formats.records import Record
 
 ALIASES = {
     "python": "python",
@@ -114,24 +114,18 @@ def normalise_language(tag: str | None) -> str | None:
     return ALIASES.get(tag.strip().lower())
 
 
-def _response(record: Mapping[str, Any]) -> str:
-    turns = record.get("conversation")
-    if turns:
-        answers = [t["content"] for t in turns if t.get("role") == "assistant"]
-        return str(answers[-1]) if answers else ""
-    return str(record.get("response") or "")
-
-
-def code_blocks(record: Mapping[str, Any]) -> list[CodeBlock]:
+def code_blocks(record: Record) -> list[CodeBlock]:
     """The code of a record (module docstring); empty when it holds none.
 
     Example:
-        >>> code_blocks({"instruction": "Write a Bash script.",
-        ...              "response": "Here:\\n```\\necho hi\\n```\\nand\\n```js\\nf()\\n```"})
+        >>> from airloom.formats.records import make_record
+        >>> code_blocks(make_record("coding", "Write a Bash script.",
+        ...             "Here:\\n```\\necho hi\\n```\\nand\\n```js\\nf()\\n```"))
         [CodeBlock(language='bash', code='echo hi'), CodeBlock(language='javascript', code='f()')]
     """
-    instruction = str(record.get("instruction") or "")
-    response = _response(record)
+    instruction = record.instruction
+    answers = record.assistant_texts
+    response = answers[-1] if answers else ""
     named = language_of(instruction)
     if is_plainformat(instruction):
         code = plain_code(response)

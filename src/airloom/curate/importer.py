@@ -19,13 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from airloom.curate.records import dedup_text, exact_key
 from airloom.curate.sources import Dataset, read_dataset
-from airloom.store.database import Store, StoredRecord, stored_from_row
+from airloom.formats.records import Record
+from airloom.store.database import Store
 from airloom.vectors.embed import Embedder, make_embedder
 
 Progress = Callable[[str, int, int], None]
@@ -93,10 +92,10 @@ def embed_missing(
     return out, len(unique)
 
 
-def _stored(record: dict[str, Any], vector: np.ndarray, source: str, index: int) -> StoredRecord:
-    meta = dict(record.get("meta") or {})
-    meta.setdefault("import", {"source": source, "index": index})
-    return stored_from_row(record, dedup=exact_key(record), embedding=vector, meta=meta)
+def _stored(record: Record, vector: np.ndarray, source: str, index: int) -> Record:
+    if "import" not in record.meta:
+        record = record.with_meta(**{"import": {"source": source, "index": index}})
+    return record.with_embedding(vector, record.exact_key)
 
 
 def _import_one(
@@ -111,21 +110,21 @@ def _import_one(
         data.source, read=len(data), problems=list(data.problems), unreadable=data.problem_count
     )
     summary.sources.append(part)
-    fresh = [i for i, r in enumerate(data.records) if r["id"] not in known]
+    fresh = [i for i, r in enumerate(data.records) if r.id not in known]
     part.present = len(data) - len(fresh)
     reuse = data.vectors if data.embedding_model == embedder.name else None
     vectors = None if reuse is None else reuse[fresh]
-    texts = [dedup_text(data.records[i]) for i in fresh]
+    texts = [data.records[i].dedup_text for i in fresh]
     matrix, embedded = embed_missing(texts, vectors, embedder, progress=progress)
     summary.embedded += embedded
     name = Path(data.source).name
-    batch: list[StoredRecord] = []
+    batch: list[Record] = []
     for row, index in enumerate(fresh):
         record = data.records[index]
-        if record["id"] in known:  # the same id twice in one source
+        if record.id in known:  # the same id twice in one source
             part.present += 1
             continue
-        known.add(record["id"])
+        known.add(record.id)
         part.imported += 1
         batch.append(_stored(record, matrix[row], name, index))
         if len(batch) >= 1000:

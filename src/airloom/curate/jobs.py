@@ -20,15 +20,14 @@ import numpy as np
 from airloom.config import configured_path
 from airloom.curate.cluster import near_duplicate_clusters
 from airloom.curate.cull import Decision, decide, summarise
-from airloom.curate.export import write_dataset
 from airloom.curate.importer import embed_missing
 from airloom.curate.judge import Judge, JudgeOutcome, JudgeSettings, Rubric
 from airloom.curate.ledger import Verdict
-from airloom.curate.records import content_hash, dedup_text, exact_key
 from airloom.curate.session import CurationSession, judge_params
 from airloom.curate.sources import Dataset, read_store
 from airloom.errors import AirloomError, StoreError
-from airloom.export.atomic import write_lines_atomic as write_lines
+from airloom.export.writers import write_dataset, write_lines_atomic
+from airloom.formats.records import Record
 from airloom.vectors.embed import make_embedder
 
 
@@ -57,14 +56,14 @@ def _select(data: Dataset, categories: Sequence[str] | None) -> Dataset:
     if not categories:
         return data
     wanted = set(categories)
-    rows = [i for i, r in enumerate(data.records) if r["category"] in wanted]
+    rows = [i for i, r in enumerate(data.records) if r.category in wanted]
     vectors = None if data.vectors is None else data.vectors[rows]
     return Dataset(data.source, [data.records[i] for i in rows], vectors, data.embedding_model)
 
 
 async def judge_records(
     session: CurationSession,
-    records: Sequence[dict[str, Any]],
+    records: Sequence[Record],
     *,
     retry_errors: bool = False,
 ) -> JudgeOutcome:
@@ -124,7 +123,7 @@ class CullResult:
 
 def _vectors(data: Dataset, model_name: str) -> tuple[np.ndarray, int]:
     stored = data.vectors if data.embedding_model == model_name else None
-    texts = [dedup_text(r) for r in data.records]
+    texts = [r.dedup_text for r in data.records]
     missing = len(texts) if stored is None else int(sum(not np.any(row) for row in stored))
     if missing == 0 and stored is not None:
         return stored, 0
@@ -136,13 +135,11 @@ def _verdicts(
 ) -> list[Verdict | None]:
     out: list[Verdict | None] = []
     for record in data.records:
-        if record["category"] in pass_through:
-            key = content_hash(record)
-            out.append(
-                Verdict("judge", key, "pass-through", record["id"], record["category"], "good")
-            )
+        if record.category in pass_through:
+            key = record.content_hash
+            out.append(Verdict("judge", key, "pass-through", record.id, record.category, "good"))
         else:
-            out.append(outcome.verdicts.get(content_hash(record)))
+            out.append(outcome.verdicts.get(record.content_hash))
     return out
 
 
@@ -153,7 +150,7 @@ async def cull_store(session: CurationSession, options: CullOptions) -> CullResu
     """
     async with session:
         data = _select(await session.db(read_store, session.store_path), options.categories)
-        judged = [r for r in data.records if r["category"] not in options.pass_through]
+        judged = [r for r in data.records if r.category not in options.pass_through]
         outcome = await judge_records(session, judged, retry_errors=options.retry_errors)
     verdicts = _verdicts(data, outcome, options.pass_through)
     missing = sum(v is None for v in verdicts)
@@ -166,7 +163,7 @@ async def cull_store(session: CurationSession, options: CullOptions) -> CullResu
     model_name = data.embedding_model or session.config.embedding_model
     vectors, embedded = _vectors(data, model_name)
     config = session.config
-    scopes = [r["category"] if options.scope == "category" else "*" for r in data.records]
+    scopes = [r.category if options.scope == "category" else "*" for r in data.records]
     thresholds = {
         scope: options.threshold
         if options.threshold is not None
@@ -178,7 +175,7 @@ async def cull_store(session: CurationSession, options: CullOptions) -> CullResu
         scopes,
         thresholds,
         max_k=config.cull_max_k,
-        exact_keys=[exact_key(r) for r in data.records],
+        exact_keys=[r.exact_key for r in data.records],
     )
     decisions = decide(clusters, verdicts)
     kept = [d.index for d in decisions if d.kept]
@@ -208,21 +205,21 @@ def write_decisions(path: Path, data: Dataset, decisions: Sequence[Decision]) ->
     """One JSON line per input record: id, category, kept, reason, cluster, score."""
     if path.exists() and path.is_dir():
         raise StoreError(f"{path} is a folder", hint="pass a file name with --decisions")
-    write_lines(
+    write_lines_atomic(
         path,
         (
             json.dumps(
                 {
                     "index": d.index,
-                    "id": data.records[d.index]["id"],
-                    "category": data.records[d.index]["category"],
+                    "id": data.records[d.index].id,
+                    "category": data.records[d.index].category,
                     "kept": d.kept,
                     "reason": d.reason,
                     "cluster": d.cluster,
                     "score": d.score,
                     "duplicate_of": None
                     if d.duplicate_of is None
-                    else data.records[d.duplicate_of]["id"],
+                    else data.records[d.duplicate_of].id,
                 },
                 ensure_ascii=False,
             )

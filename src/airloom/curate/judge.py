@@ -31,7 +31,6 @@ from typing import Any
 
 from airloom.backends.base import ChatRequest, Message
 from airloom.curate.ledger import Verdict
-from airloom.curate.records import content_hash
 from airloom.errors import (
     BackendError,
     BudgetExceeded,
@@ -43,6 +42,7 @@ from airloom.errors import (
 )
 from airloom.formats.chat import PLAINFORMAT, is_plainformat
 from airloom.formats.fences import unwrap_fence
+from airloom.formats.records import Record
 from airloom.reasons import Reason
 from airloom.scheduling.stats import RunStats
 
@@ -82,36 +82,37 @@ def _builtin(name: str) -> str | None:
     return file.read_text("utf-8") if file.is_file() else None
 
 
-def rubric_name(record: Mapping[str, Any]) -> str:
+def rubric_name(record: Record) -> str:
     """The criteria file of a record: its category's own, a shared one, or the default.
 
     Example:
-        >>> rubric_name({"category": "orca"}), rubric_name({"category": "rp",
-        ...     "conversation": [{"role": "user", "content": "hi"}]})
+        >>> from airloom.formats.records import Turn, make_record
+        >>> rubric_name(make_record("orca", "q", "a")), rubric_name(make_record("rp", "hi", "yo",
+        ...     conversation=[Turn("user", "hi"), Turn("assistant", "yo")]))
         ('reasoning', 'conversation')
     """
-    category = str(record.get("category") or "general")
+    category = record.category or "general"
     if category not in ("judge",) and _builtin(category) is not None:
         return category
     if category in RUBRIC_OF:
         return RUBRIC_OF[category]
-    return "conversation" if record.get("conversation") else "default"
+    return "conversation" if record.conversation else "default"
 
 
-def _transcript(record: Mapping[str, Any]) -> str:
+def _transcript(record: Record) -> str:
     parts = []
-    if record.get("system"):
-        parts.append(f"SYSTEM PROMPT GIVEN TO THE ASSISTANT:\n{record['system']}")
-    turns = record.get("conversation")
+    if record.system:
+        parts.append(f"SYSTEM PROMPT GIVEN TO THE ASSISTANT:\n{record.system}")
+    turns = record.conversation
     if turns:
-        lines = [f"{str(t['role']).upper()}: {t['content']}" for t in turns]
+        lines = [f"{t.role.upper()}: {t.content}" for t in turns]
         parts.append("CONVERSATION:\n" + "\n\n".join(lines))
         return "\n\n".join(parts)
-    instruction = str(record.get("instruction") or "")
-    if record.get("category") == "coding" and is_plainformat(instruction):
+    instruction = record.instruction
+    if record.category == "coding" and is_plainformat(instruction):
         instruction = instruction.rstrip()[: -len(PLAINFORMAT)].rstrip() + "\n" + _PLAIN_NOTE
     parts.append(f"INSTRUCTION:\n{instruction}")
-    parts.append(f"RESPONSE:\n{record.get('response') or ''}")
+    parts.append(f"RESPONSE:\n{record.response}")
     return "\n\n".join(parts)
 
 
@@ -148,19 +149,19 @@ class Rubric:
         }
         return cls(frame, criteria)
 
-    def render(self, record: Mapping[str, Any]) -> str:
+    def render(self, record: Record) -> str:
         """The judge prompt for one record.
 
         Example:
-            >>> prompt = Rubric.load().render({"category": "general", "instruction": "2+2?",
-            ...                                "response": "4"})
+            >>> from airloom.formats.records import make_record
+            >>> prompt = Rubric.load().render(make_record("general", "2+2?", "4"))
             >>> "INSTRUCTION:\\n2+2?" in prompt and '"score"' in prompt
             True
         """
         criteria = self.criteria[rubric_name(record)].rstrip("\n")
         system_point = (
             "- The response respects the system prompt the assistant was given.\n"
-            if record.get("system")
+            if record.system
             else ""
         )
         try:
@@ -253,7 +254,7 @@ class JudgeSettings:
 
 @dataclass(frozen=True, slots=True)
 class _Item:
-    record: Mapping[str, Any]
+    record: Record
     method: str
     key: str
     previous: Verdict | None
@@ -288,23 +289,23 @@ class Judge:
         self._put = ledger_put
         self.stats = stats
 
-    def method_of(self, record: Mapping[str, Any]) -> str:
+    def method_of(self, record: Record) -> str:
         """The identity a record's verdict is cached under (its rubric included)."""
         s = self.settings
         frame = s.rubric.frame + "\x00" + s.rubric.criteria[rubric_name(record)]
         return judge_method(s.model, s.params, frame, s.threshold)
 
-    async def run(self, records: Sequence[Mapping[str, Any]]) -> JudgeOutcome:
+    async def run(self, records: Sequence[Record]) -> JudgeOutcome:
         """Judge every record that has no verdict yet; returns all verdicts."""
         outcome = JudgeOutcome({})
-        by_method: dict[str, list[tuple[Mapping[str, Any], str]]] = {}
+        by_method: dict[str, list[tuple[Record, str]]] = {}
         for record in records:
-            by_method.setdefault(self.method_of(record), []).append((record, content_hash(record)))
+            by_method.setdefault(self.method_of(record), []).append((record, record.content_hash))
         todo: list[_Item] = []
         for method, items in by_method.items():
             known = await self._get(method, [key for _, key in items])
             for record, key in items:
-                category = self.stats.category(str(record["category"]))
+                category = self.stats.category(record.category)
                 category.target += 1
                 previous = known.get(key)
                 retry = self.settings.retry_errors and previous is not None
@@ -367,12 +368,12 @@ class Judge:
         for item in followers:
             verdict = outcome.verdicts.get(item.key)
             if verdict is not None:
-                self._count(self.stats.category(str(item.record["category"])), verdict)
+                self._count(self.stats.category(str(item.record.category)), verdict)
 
     async def _judge_one(self, item: _Item, outcome: JudgeOutcome) -> Verdict | None:
         s = self.settings
         record, previous = item.record, item.previous
-        category = self.stats.category(str(record["category"]))
+        category = self.stats.category(record.category)
         prompt = s.rubric.render(record)
         request = ChatRequest(s.model, (Message("user", prompt),), dict(s.params))
         sample = "judge" if previous is None else f"judge/retry/{previous.created_at!r}"
@@ -428,8 +429,8 @@ def _verdict(
         kind="judge",
         record_hash=item.key,
         method=item.method,
-        record_id=str(record.get("id")) if record.get("id") is not None else None,
-        category=str(record.get("category")),
+        record_id=record.id,
+        category=record.category,
         status=status,
         score=score,
         reason=reason,

@@ -16,13 +16,13 @@ Steps, for inputs A, B, … (stores or files in any readable shape):
 
 Example:
     >>> from airloom.curate.sources import Dataset
-    >>> from airloom.curate.records import make_record
+    >>> from airloom.formats.records import make_record
     >>> a = Dataset("a", [make_record("general", "Name a river.", "Nile")])
     >>> b = Dataset("b", [make_record("general", "name a  river.", "Amazon"),
     ...                   make_record("system", "Be nice.", "OK")])
     >>> result = merge_datasets([a, b], MergeOptions(drop=frozenset({"system"}),
     ...                         embedding_model="hashing"))
-    >>> [r["response"] for r in result.records], [d.reason for d in result.dropped]
+    >>> [r.response for r in result.records], [d.reason for d in result.dropped]
     (['Nile'], ['exact duplicate', 'category dropped'])
 """
 
@@ -37,11 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from airloom.curate.export import write_dataset
 from airloom.curate.importer import embed_missing
-from airloom.curate.records import dedup_text, exact_key
 from airloom.curate.sources import Dataset, read_dataset
-from airloom.export.atomic import write_lines_atomic as write_lines
+from airloom.export.writers import write_dataset, write_lines_atomic
+from airloom.formats.records import Record
 from airloom.vectors.embed import make_embedder
 from airloom.vectors.index import VectorIndex
 
@@ -84,7 +83,7 @@ class MergeResult:
     """Survivors in input order with their origins, drops, and the inputs."""
 
     sources: list[str]
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     origins: list[Origin] = field(default_factory=list)
     vectors: np.ndarray | None = None
     dropped: list[Dropped] = field(default_factory=list)
@@ -120,12 +119,12 @@ class MergeResult:
         return [
             {
                 "output_index": position,
-                "id": record["id"],
-                "category": record["category"],
+                "id": record.id,
+                "category": record.category,
                 "input": self._name(origin.source),
                 "input_number": origin.source,
                 "input_index": origin.index,
-                "renamed_from": record.get("meta", {}).get("renamed_from"),
+                "renamed_from": record.meta.get("renamed_from"),
             }
             for position, (record, origin) in enumerate(
                 zip(self.records, self.origins, strict=True)
@@ -157,7 +156,7 @@ class MergeResult:
         """The merged dataset plus OUT.provenance.jsonl, OUT.dropped.jsonl, OUT.summary.json."""
         out = Path(out)
         records = [
-            {**r, "meta": {**(r.get("meta") or {}), "provenance": row}}
+            r.with_meta(provenance=row)
             for r, row in zip(self.records, self.provenance_rows(), strict=True)
         ]
         written = write_dataset(
@@ -168,24 +167,18 @@ class MergeResult:
             vectors=self.vectors,
             embedding_model=self.embedding_model,
         )
-        side = out.with_name
-        write_lines(side(out.name + ".provenance.jsonl"), map(json.dumps, self.provenance_rows()))
-        write_lines(side(out.name + ".dropped.jsonl"), map(json.dumps, self.dropped_rows()))
-        write_lines(side(out.name + ".summary.json"), [json.dumps(self.summary(), indent=2)])
+        side, write = out.with_name, write_lines_atomic
+        write(side(out.name + ".provenance.jsonl"), map(json.dumps, self.provenance_rows()))
+        write(side(out.name + ".dropped.jsonl"), map(json.dumps, self.dropped_rows()))
+        write(side(out.name + ".summary.json"), [json.dumps(self.summary(), indent=2)])
         return written
 
 
-def _category_filter(
-    record: dict[str, Any], options: MergeOptions
-) -> tuple[dict[str, Any], str | None]:
-    old = record["category"]
+def _category_filter(record: Record, options: MergeOptions) -> tuple[Record, str | None]:
+    old = record.category
     new = options.renames.get(old, old)
     if new != old:
-        record = {
-            **record,
-            "category": new,
-            "meta": {**(record.get("meta") or {}), "renamed_from": old},
-        }
+        record = record.with_category(new).with_meta(renamed_from=old)
     if new in options.drop or old in options.drop:
         return record, "category dropped"
     if options.keep and new not in options.keep and old not in options.keep:
@@ -203,7 +196,7 @@ def _vectors(
     texts: list[str] = []
     given: list[np.ndarray] = []
     for data, vectors in zip(datasets, stored, strict=True):
-        texts.extend(dedup_text(r) for r in data.records)
+        texts.extend(r.dedup_text for r in data.records)
         if vectors is not None:
             given.append(vectors)
     dims = {v.shape[1] for v in given}
@@ -241,8 +234,8 @@ class _Deduper:
     holders: list[Origin] = field(default_factory=list)
 
     def chunk(
-        self, items: list[tuple[Origin, dict[str, Any], np.ndarray | None]], result: MergeResult
-    ) -> list[tuple[Origin, dict[str, Any], np.ndarray | None]]:
+        self, items: list[tuple[Origin, Record, np.ndarray | None]], result: MergeResult
+    ) -> list[tuple[Origin, Record, np.ndarray | None]]:
         """Decide a chunk: against kept records in one search, then within the chunk."""
         with_vectors = [v for _, _, v in items if v is not None and np.any(v)]
         prior: dict[int, tuple[float, int]] = {}
@@ -250,16 +243,14 @@ class _Deduper:
             scores, rows = self.index.search(np.stack(with_vectors), 1)
             slots = [i for i, (_, _, v) in enumerate(items) if v is not None and np.any(v)]
             prior = {slot: (float(scores[n, 0]), int(rows[n, 0])) for n, slot in enumerate(slots)}
-        kept: list[tuple[Origin, dict[str, Any], np.ndarray | None]] = []
+        kept: list[tuple[Origin, Record, np.ndarray | None]] = []
         fresh: list[np.ndarray] = []
         fresh_origins: list[Origin] = []
         for slot, (origin, record, vector) in enumerate(items):
-            key = exact_key(record)
+            key = record.exact_key
             if key in self.seen:
                 result.dropped.append(
-                    Dropped(
-                        origin, record["id"], record["category"], "exact duplicate", self.seen[key]
-                    )
+                    Dropped(origin, record.id, record.category, "exact duplicate", self.seen[key])
                 )
                 continue
             if slot in prior or (fresh and vector is not None and np.any(vector)):
@@ -273,7 +264,7 @@ class _Deduper:
                 if holder_origin is not None and best >= self.threshold:
                     result.dropped.append(
                         Dropped(
-                            origin, record["id"], record["category"], "near duplicate",
+                            origin, record.id, record.category, "near duplicate",
                             holder_origin, best,
                         )
                     )  # fmt: skip
@@ -307,14 +298,14 @@ def merge_datasets(
     if options.precedence == "last":
         order.reverse()
     deduper = _Deduper(options.threshold)
-    survivors: list[tuple[Origin, dict[str, Any], np.ndarray | None]] = []
-    pending: list[tuple[Origin, dict[str, Any], np.ndarray | None]] = []
+    survivors: list[tuple[Origin, Record, np.ndarray | None]] = []
+    pending: list[tuple[Origin, Record, np.ndarray | None]] = []
     for source in order:
         for position, original in enumerate(datasets[source].records):
             origin = Origin(source, position)
             record, reason = _category_filter(original, options)
             if reason is not None:
-                result.dropped.append(Dropped(origin, record["id"], record["category"], reason))
+                result.dropped.append(Dropped(origin, record.id, record.category, reason))
                 continue
             vector = None if vectors is None else vectors[source][position]
             pending.append((origin, record, vector))

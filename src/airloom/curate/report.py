@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from airloom.curate.report_data import ReportData
-from airloom.curate.sources import require
+from airloom.errors import require
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from airloom.curate.records import assistant_texts, user_turns
 from airloom.curate.sources import read_store
 from airloom.reasons import Reason
 from airloom.vectors.index import VectorIndex
@@ -190,22 +189,22 @@ def collect(store_path: str | Path, topics_path: str | Path | None = None) -> Re
     )
     by_category: dict[str, list[int]] = {}
     for row, record in enumerate(data.records):
-        by_category.setdefault(record["category"], []).append(row)
-        if record.get("topic"):
-            report.topic_counts[str(record["topic"])] += 1
+        by_category.setdefault(record.category, []).append(row)
+        if record.topic:
+            report.topic_counts[record.topic] += 1
     for category, rows in sorted(by_category.items()):
         records = [data.records[i] for i in rows]
         facts = report.categories[category] = CategoryFacts(records=len(rows))
-        facts.units = len({r.get("unit") or r["id"] for r in records})
-        instructions = ["\n".join(user_turns(r)) for r in records]
-        responses = ["\n".join(assistant_texts(r)) for r in records]
+        facts.units = len({r.unit for r in records})
+        instructions = ["\n".join(r.user_texts) for r in records]
+        responses = ["\n".join(r.assistant_texts) for r in records]
         facts.instruction_words = [len(words(t)) for t in instructions]
         facts.response_words = [len(words(t)) for t in responses]
         facts.distinct_1 = distinct_n(instructions, 1)
         facts.distinct_2 = distinct_n(instructions, 2)
         facts.response_distinct_2 = distinct_n(responses, 2)
         facts.dispersion = dispersion(vectors[rows]) if vectors.shape[1] else 0.0
-        facts.topics = len({r.get("topic") for r in records if r.get("topic")})
+        facts.topics = len({r.topic for r in records if r.topic})
     if vectors.shape[1]:
         report.nearest = nearest_similarities(vectors)
     report.rejects = [

@@ -1,7 +1,8 @@
 """Read datasets: airloom stores and published airoboros files, in any of their shapes.
 
 * 2.x JSONL rows: ``instruction``, ``response``, ``category``, ``system``,
-  ``skip_prompt_formatting`` (other fields are kept in ``meta["fields"]``);
+  ``skip_prompt_formatting``, ``conversation`` (other fields are kept in
+  ``meta["fields"]``);
 * 3.x ShareGPT objects: ``id``, ``category``, ``conversations`` of ``from``/``value``
   turns (``system``, ``human``, ``gpt``), or ``messages`` of ``role``/``content``;
 * a JSON array of either (``as_conversations.json``), a parquet file, a folder of
@@ -15,57 +16,32 @@ deeper than :data:`MAX_DEPTH`, a line longer than :data:`MAX_LINE_BYTES` or a re
 more than :data:`MAX_RECORD_CHARS` characters of text. The good rows of the same file are
 kept. The first :data:`MAX_PROBLEMS` problems are listed, the rest only counted.
 
+Rows become records through :func:`airloom.formats.rows.record_from_row`.
+
 Example:
-    >>> row = {"id": "x1", "category": "trivia", "conversations": [
-    ...     {"from": "system", "value": "Be brief."},
-    ...     {"from": "human", "value": "Capital of Peru?"},
-    ...     {"from": "gpt", "value": "Lima."}]}
-    >>> record = record_from_row(row)
-    >>> record["id"], record["system"], record["instruction"], record["conversation"]
-    ('x1', 'Be brief.', 'Capital of Peru?', None)
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "d.jsonl"
+    >>> _ = p.write_text('{"id": "x1", "instruction": "Capital of Peru?", "response": "Lima."}')
+    >>> [(r.id, r.category) for r in read_dataset(p).records]
+    [('x1', 'general')]
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from airloom.curate.records import make_record
-from airloom.errors import AirloomError, MissingDependencyError, StoreError
+from airloom.errors import StoreError, require
+from airloom.formats.records import Record
+from airloom.formats.rows import RowError, record_from_row
 from airloom.store.database import Store, corrupt_error
-
-_ROLES = {
-    "system": "system",
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "model": "assistant",
-    "bot": "assistant",
-}
-_KNOWN_FIELDS = {
-    "id",
-    "category",
-    "instruction",
-    "response",
-    "system",
-    "skip_prompt_formatting",
-    "conversations",
-    "messages",
-}
-
-
-class RowError(AirloomError):
-    """One row of a dataset file cannot be read as a record."""
-
 
 #: Longest line of a JSONL file read (longer ones are skipped and counted).
 MAX_LINE_BYTES = 8 << 20
@@ -116,7 +92,7 @@ def parse_json_line(line: bytes) -> Any:
         >>> parse_json_line(b"\\xff\\xfe{}")
         Traceback (most recent call last):
         ...
-        airloom.curate.sources.RowError: not UTF-8 text (bad byte at column 1); is it a binary file?
+        airloom.formats.rows.RowError: not UTF-8 text (bad byte at column 1); is it a binary file?
     """
     try:
         text = line.decode("utf-8")
@@ -132,103 +108,12 @@ def parse_json_line(line: bytes) -> Any:
         raise RowError("the row is nested too deeply to read") from None
 
 
-def require(module: str, extra: str, purpose: str) -> Any:
-    """Import an optional dependency or raise a clear :class:`MissingDependencyError`.
-
-    Example:
-        >>> require("json", "hf", "reading JSON").__name__
-        'json'
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"{purpose} needs the '{module}' package, which is not installed",
-            hint=f"pip install 'airloom[{extra}]'",
-        ) from exc
-
-
-def _turns(raw: Any) -> list[dict[str, str]]:
-    if not isinstance(raw, list) or not raw:
-        raise RowError("'conversations' must be a non-empty list of turns")
-    turns = []
-    for position, turn in enumerate(raw, start=1):
-        if not isinstance(turn, Mapping):
-            raise RowError(f"turn {position} is not an object")
-        speaker = turn.get("from", turn.get("role"))
-        text = turn.get("value", turn.get("content"))
-        role = _ROLES.get(str(speaker).lower()) if speaker is not None else None
-        if role is None or not isinstance(text, str):
-            raise RowError(f"turn {position} has an unknown speaker {speaker!r} or no text")
-        turns.append({"role": role, "content": text})
-    return turns
-
-
-def _from_conversation(row: Mapping[str, Any], raw: Any) -> dict[str, Any]:
-    turns = _turns(raw)
-    system = None
-    if turns[0]["role"] == "system":
-        system = turns.pop(0)["content"]
-    for index, turn in enumerate(turns):
-        expected = "user" if index % 2 == 0 else "assistant"
-        if turn["role"] != expected:
-            raise RowError(f"turn {index + 1} after the system turn should be {expected}")
-    if len(turns) < 2 or turns[-1]["role"] != "assistant":
-        raise RowError("a conversation needs a human turn and must end with a gpt turn")
-    conversation = turns if len(turns) > 2 else None
-    row_id = row.get("id")
-    return make_record(
-        str(row.get("category") or "general"),
-        turns[0]["content"],
-        turns[-1]["content"],
-        system=system,
-        conversation=conversation,
-        skip_prompt_formatting=bool(row.get("skip_prompt_formatting")),
-        record_id_=str(row_id) if row_id not in (None, "") else None,
-        meta=_extra(row),
-    )
-
-
-def _extra(row: Mapping[str, Any]) -> dict[str, Any]:
-    extra = {k: v for k, v in row.items() if k not in _KNOWN_FIELDS}
-    return {"fields": extra} if extra else {}
-
-
-def record_from_row(row: Any) -> dict[str, Any]:
-    """One published row (2.x or ShareGPT) as a record; :class:`RowError` if it is neither.
-
-    Example:
-        >>> record_from_row({"instruction": "Hi?", "response": "Hello.",
-        ...                  "skip_prompt_formatting": True})["category"]
-        'general'
-    """
-    if not isinstance(row, Mapping):
-        raise RowError(f"a row must be a JSON object, not {type(row).__name__}")
-    for key in ("conversations", "messages"):
-        if row.get(key) is not None:
-            return _from_conversation(row, row[key])
-    instruction, response = row.get("instruction"), row.get("response")
-    if not isinstance(instruction, str) or not isinstance(response, str):
-        raise RowError("a row needs 'instruction' and 'response' strings or 'conversations'")
-    system = row.get("system")
-    row_id = row.get("id")
-    return make_record(
-        str(row.get("category") or "general"),
-        instruction,
-        response,
-        system=system if isinstance(system, str) else None,
-        skip_prompt_formatting=bool(row.get("skip_prompt_formatting")),
-        record_id_=str(row_id) if row_id not in (None, "") else None,
-        meta=_extra(row),
-    )
-
-
 @dataclass
 class Dataset:
     """Records read from one source; ``vectors`` rows align with them (zero: missing)."""
 
     source: str
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     vectors: np.ndarray | None = None
     embedding_model: str | None = None
     problems: list[str] = field(default_factory=list)
@@ -349,15 +234,29 @@ def read_store(path: Path) -> Dataset:
     """Records of a store with their stored embeddings (in acceptance order)."""
     with Store.open(path, create=False, read_only=True) as store:
         try:
-            records = list(store.iter_records())
-            ids, _, _, matrix = store.load_index_data()
+            records = list(store.iter_records(embeddings=True))
             model = store.get_meta("embedding_model")
         except sqlite3.DatabaseError as exc:
             raise corrupt_error(path, str(exc)) from None
-    if [r["id"] for r in records] != ids:  # pragma: no cover - same query order
-        raise StoreError(f"{path}: records and embeddings disagree", hint="run the command again")
-    vectors = matrix if matrix.shape[1] else None
-    return Dataset(str(path), records, vectors, model)
+    return Dataset(str(path), records, embedding_matrix(records), model)
+
+
+def embedding_matrix(records: Sequence[Record]) -> np.ndarray | None:
+    """The records' embeddings as rows (a zero row where one has none); None when none has.
+
+    Example:
+        >>> from airloom.formats.records import make_record
+        >>> embedding_matrix([make_record("g", "q", "a")]) is None
+        True
+    """
+    dim = next((len(r.embedding) for r in records if r.embedding is not None), 0)
+    if not dim:
+        return None
+    matrix = np.zeros((len(records), dim), dtype=np.float32)
+    for row, record in enumerate(records):
+        if record.embedding is not None and len(record.embedding) == dim:
+            matrix[row] = record.embedding
+    return matrix
 
 
 def read_dataset(path: str | Path) -> Dataset:

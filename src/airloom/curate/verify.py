@@ -13,8 +13,9 @@ code could not be run (no sandbox on this machine), passes when at least one ver
 passed and none failed, and is skipped when nothing could verify it.
 
 Example:
-    >>> result = verify_record({"id": "1", "category": "no_checks_here",
-    ...                         "instruction": "a", "response": "b"})
+    >>> from airloom.formats.records import make_record
+    >>> result = verify_record(make_record(id="1", category="no_checks_here",
+    ...                         instruction="a", response="b"))
     >>> result.status, result.reason
     ('skip', 'no verifier for this category')
 """
@@ -26,12 +27,12 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from airloom import __version__
 from airloom.checks import Check, all_checks
 from airloom.curate.code_check import check_code
 from airloom.curate.sandbox import Limits, isolation_layers
+from airloom.formats.records import Record
 
 CODE_CATEGORIES = frozenset({"coding"})
 
@@ -65,7 +66,7 @@ def _name(check: Check) -> str:
     return f"{getattr(check, '__module__', '?')}.{getattr(check, '__name__', repr(check))}"
 
 
-def _run_check(check: Check, record: Mapping[str, Any]) -> CheckOutcome:
+def _run_check(check: Check, record: Record) -> CheckOutcome:
     try:
         verdict = check(record)
     except Exception as exc:  # a check's bug must not stop verification
@@ -91,7 +92,7 @@ def _overall(outcomes: Sequence[CheckOutcome]) -> tuple[str, str]:
 
 
 def verify_record(
-    record: Mapping[str, Any],
+    record: Record,
     *,
     checks: Mapping[str, Sequence[Check]] | None = None,
     code: bool = True,
@@ -99,13 +100,13 @@ def verify_record(
 ) -> RecordResult:
     """Run every verifier that applies to one record (module docstring)."""
     registry = all_checks() if checks is None else checks
-    category = str(record.get("category") or "general")
+    category = record.category or "general"
     outcomes = [_run_check(check, record) for check in registry.get(category, [])]
     if code and category in CODE_CATEGORIES:
         result = check_code(record, limits)
         outcomes.append(CheckOutcome("code", result.status, result.reason))
     status, reason = _overall(outcomes)
-    return RecordResult(str(record.get("id") or ""), category, status, reason, tuple(outcomes))
+    return RecordResult(record.id, category, status, reason, tuple(outcomes))
 
 
 def verify_method(checks: Mapping[str, Sequence[Check]], code: bool, limits: Limits) -> str:
@@ -124,7 +125,7 @@ def verify_method(checks: Mapping[str, Sequence[Check]], code: bool, limits: Lim
 
 
 def verify_records(
-    records: Sequence[Mapping[str, Any]],
+    records: Sequence[Record],
     *,
     code: bool = True,
     limits: Limits | None = None,

@@ -20,9 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from airloom.checks import all_checks
-from airloom.curate.export import write_dataset
 from airloom.curate.ledger import Ledger, Verdict
-from airloom.curate.records import content_hash
 from airloom.curate.sandbox import Limits
 from airloom.curate.sources import is_store_file, read_dataset
 from airloom.curate.verify import (
@@ -31,7 +29,8 @@ from airloom.curate.verify import (
     verify_method,
     verify_records,
 )
-from airloom.export.atomic import write_lines_atomic as write_lines
+from airloom.export.writers import write_dataset, write_lines_atomic
+from airloom.formats.records import Record
 
 
 @dataclass
@@ -106,12 +105,12 @@ def verify_source(
     source = Path(source)
     data = read_dataset(source)
     wanted = set(options.categories)
-    indices = [i for i, r in enumerate(data.records) if not wanted or r["category"] in wanted]
+    indices = [i for i, r in enumerate(data.records) if not wanted or r.category in wanted]
     records = [data.records[i] for i in indices]
     vectors = None if data.vectors is None else data.vectors[indices]
     summary = VerifySummary(problems=list(data.problems), unreadable=data.problem_count)
     method = verify_method(all_checks(), options.code, options.limits)
-    keys = [content_hash(r) for r in records]
+    keys = [r.content_hash for r in records]
     known: dict[str, Verdict] = {}
     ledger = Ledger.open(source) if is_store_file(source) else None
     try:
@@ -155,17 +154,15 @@ def verify_source(
     return summary
 
 
-def _write_report(
-    path: Path, records: Sequence[dict[str, Any]], results: Sequence[RecordResult]
-) -> None:
-    write_lines(
+def _write_report(path: Path, records: Sequence[Record], results: Sequence[RecordResult]) -> None:
+    write_lines_atomic(
         path,
         (
             json.dumps(
                 {
                     "index": index,
-                    "id": record["id"],
-                    "category": record["category"],
+                    "id": record.id,
+                    "category": record.category,
                     "status": result.status,
                     "reason": result.reason,
                     "checks": [
@@ -181,24 +178,25 @@ def _write_report(
 
 
 def _write_output(
-    records: Sequence[dict[str, Any]],
+    records: Sequence[Record],
     results: Sequence[RecordResult],
     vectors: Any,
     embedding_model: str | None,
     options: VerifyOptions,
 ) -> int:
     assert options.out is not None
-    kept: list[dict[str, Any]] = []
+    kept: list[Record] = []
     rows: list[int] = []
+    flags: dict[int, dict[str, str]] = {}  # by position in ``kept``
     for index, (record, result) in enumerate(zip(records, results, strict=True)):
         if result.failed and not options.keep_failed:
             continue
         if result.failed:
-            flag = {"status": result.status, "reason": result.reason}
-            record = {**record, "flags": {"verification": flag}}
-            record["meta"] = {**(record.get("meta") or {}), "verification": flag}
+            flags[len(kept)] = {"status": result.status, "reason": result.reason}
+            record = record.with_meta(verification=flags[len(kept)])
         kept.append(record)
         rows.append(index)
+    by_record = {id(kept[position]): flag for position, flag in flags.items()}
     return write_dataset(
         kept,
         options.out,
@@ -206,4 +204,6 @@ def _write_output(
         template=options.template,
         vectors=None if vectors is None else vectors[rows],
         embedding_model=embedding_model,
+        # a kept failing record carries its verdict as a key of its JSONL row too
+        annotate=lambda r: {"verification": by_record[id(r)]} if id(r) in by_record else {},
     )

@@ -13,6 +13,7 @@ import numpy as np
 from airloom.backends.base import ChatRequest, Message
 from airloom.engine.filters import ResponseFilter
 from airloom.errors import BackendError, ContextLengthError, FatalBackendError
+from airloom.formats.records import Record, dedup_key
 from airloom.formats.transcripts import Turn
 from airloom.instructors.base import (
     Filtering,
@@ -24,7 +25,6 @@ from airloom.instructors.base import (
 )
 from airloom.reasons import Reason
 from airloom.scheduling.scheduler import Endpoint, describe_params
-from airloom.store.database import dedup_key
 
 if TYPE_CHECKING:
     from airloom.engine.services import RunServices
@@ -91,7 +91,7 @@ class EngineRoundContext:
         self.rejects.append((reason, detail[:300]))
         self.services.stats.category(self.category).reject(reason)
 
-    async def source_records(self, categories: Sequence[str]) -> list[dict[str, Any]]:
+    async def source_records(self, categories: Sequence[str]) -> list[Record]:
         """Stored records of other categories (read once per run and category)."""
         return await self.services.source_records(categories)
 

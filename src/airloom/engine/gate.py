@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from airloom.formats.records import Provenance, Record, dedup_key
 from airloom.instructors.base import Draft
 from airloom.reasons import Reason
-from airloom.store.database import StoredRecord, dedup_key, record_id
 
 if TYPE_CHECKING:
     from airloom.engine.context import EngineRoundContext
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 RejectRow = tuple[str, str, str, str | None]
 #: Commits accepted records, rejects and finished rounds (category, index) in one
 #: store transaction.
-Commit = Callable[[list[StoredRecord], list[RejectRow], list[tuple[str, int]]], Awaitable[None]]
+Commit = Callable[[list[Record], list[RejectRow], list[tuple[str, int]]], Awaitable[None]]
 
 
 @dataclass
@@ -152,7 +153,7 @@ class Gate:
         flat = [(job, draft) for job in jobs for draft in job.drafts]
         vectors = await self._vectors([draft for _, draft in flat])
         bests = self._best_scores(flat, vectors)
-        records: list[StoredRecord] = []
+        records: list[Record] = []
         rejects: list[RejectRow] = []
         accepted_per_job = dict.fromkeys(range(len(jobs)), 0)
         job_index = {id(job): i for i, job in enumerate(jobs)}
@@ -220,23 +221,9 @@ class Gate:
 
     def _record(
         self, ctx: EngineRoundContext, draft: Draft, key: str, vector: np.ndarray | None
-    ) -> StoredRecord:
+    ) -> Record:
         category = ctx.category
-        rid = record_id(category, draft.instruction, draft.response, draft.unit)
-        return StoredRecord(
-            id=rid,
-            category=category,
-            unit=draft.unit or rid,
-            instruction=draft.instruction,
-            response=draft.response,
-            dedup_key=key,
-            system=draft.system,
-            conversation=[{"role": t.role, "content": t.content} for t in draft.conversation]
-            if draft.conversation
-            else None,
-            skip_prompt_formatting=draft.skip_prompt_formatting,
-            embedding=vector,
-            topic=draft.topic,
+        provenance = Provenance(
             instructor=category,
             model=ctx.provenance.model,
             endpoint=ctx.provenance.endpoint,
@@ -245,8 +232,9 @@ class Gate:
             seed=self.services.seed,
             run_id=self.run_id,
             round_key=f"{category}:{ctx.round_index}",
-            meta=draft.meta,
+            created_at=time.time(),
         )
+        return draft.to_record(category, provenance=provenance, dedup_key=key, embedding=vector)
 
     async def aclose(self) -> None:
         """Wait for queued jobs, then stop the worker."""

@@ -59,7 +59,7 @@ from airloom.errors import (
     RunStopped,
     StoreError,
 )
-from airloom.export import write_airoboros_jsonl
+from airloom.formats.records import Record
 from airloom.instructors.base import (
     Draft,
     Instructor,
@@ -73,7 +73,7 @@ from airloom.reasons import Reason
 from airloom.scheduling.events import EventSink, NullSink
 from airloom.scheduling.scheduler import AdaptiveLimiter, Budget, Endpoint, Scheduler, Spending
 from airloom.scheduling.stats import TOPICS_ROW, RunStats
-from airloom.store.database import CachedCall, Store, StoredRecord
+from airloom.store.database import CachedCall, Store
 from airloom.threads import in_daemon_thread
 from airloom.vectors.embed import Embedder, beside_event_loop, make_embedder
 
@@ -116,7 +116,7 @@ class Engine:
         self._backends: dict[str, Backend] = {}
         self._endpoints: dict[str, Endpoint] = {}
         self._samplers: dict[str, TopicSampler] = {}
-        self._sources: dict[str, list[dict[str, Any]]] = {}
+        self._sources: dict[str, list[Record]] = {}
         self._stop = asyncio.Event()
         self._exhausted: set[str] = set()
         self._main_task: asyncio.Task[Any] | None = None
@@ -128,9 +128,9 @@ class Engine:
         """Run a store method on the store's own thread."""
         return await asyncio.get_running_loop().run_in_executor(self._db_executor, fn, *args)
 
-    async def source_records(self, categories: Sequence[str]) -> list[dict[str, Any]]:
+    async def source_records(self, categories: Sequence[str]) -> list[Record]:
         """Records of other categories, read from the store once per run and category."""
-        out: list[dict[str, Any]] = []
+        out: list[Record] = []
         for category in categories:
             if category not in self._sources:
                 rows = await self.db(lambda c=category: list(self.store.iter_records([c])))
@@ -334,7 +334,7 @@ class Engine:
 
     async def _commit(
         self,
-        records: list[StoredRecord],
+        records: list[Record],
         rejects: list[RejectRow],
         finished: list[tuple[str, int]],
     ) -> None:
@@ -412,7 +412,7 @@ class Engine:
             raise
         finally:
             self.stats.status = status
-            await self._shutdown(status, export=False)
+            await self._shutdown(status)
         return topics
 
     async def _generate_topics(self) -> list[str]:
@@ -666,7 +666,7 @@ class Engine:
             )
         )
 
-    async def _shutdown(self, status: str, *, export: bool = True) -> None:
+    async def _shutdown(self, status: str) -> None:
         gate = getattr(self, "gate", None)
         if gate is not None:
             await gate.aclose()
@@ -677,9 +677,6 @@ class Engine:
                 await backend.aclose()
         try:
             await self.db(self.store.finish_run, self.run_id, status)
-            if export:
-                output = self._path(self.config.output_path)
-                await self.db(write_airoboros_jsonl, self.store, output)
         finally:
             await self.db(self.store.close)
             self._db_executor.shutdown(wait=True)

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from airloom.engine.dedup import BatchEmbedder, DedupState
     from airloom.engine.topics import TopicSampler
+    from airloom.formats.records import Record
     from airloom.scheduling.scheduler import Scheduler
     from airloom.scheduling.stats import RunStats
 
@@ -50,5 +51,5 @@ class RunServices:
     dedup: DedupState
     embedder: BatchEmbedder | None
     threshold: Callable[[str], float]
-    source_records: Callable[[Sequence[str]], Awaitable[list[dict[str, Any]]]]
+    source_records: Callable[[Sequence[str]], Awaitable[list[Record]]]
     topic_sampler: Callable[[str], TopicSampler]

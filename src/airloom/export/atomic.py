@@ -1,4 +1,4 @@
-"""Atomic text-file writes: a temporary file beside the target, fsynced, renamed into place.
+"""Atomic writes: a temporary file (or folder) beside the target, renamed into place.
 
 The result has the permissions a plain ``open(path, "w")`` would give it (``0666`` less
 the umask), or keeps those of the file it replaces; a temporary file's private ``0600``
@@ -17,9 +17,10 @@ Example:
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from airloom.errors import StoreError
@@ -82,3 +83,38 @@ def write_lines_atomic(path: Path, lines: Iterable[str]) -> int:
             ) from exc
         raise
     return count
+
+
+def replace_atomically(path: Path, build: Callable[[Path], None]) -> None:
+    """Let ``build`` write a temporary file or folder beside ``path``, then move it into
+    place (a folder replaces the old one whole); nothing half-written remains on failure.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "t.txt"
+        >>> replace_atomically(target, lambda tmp: tmp.write_text("done"))
+        >>> target.read_text()
+        'done'
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    _remove(temporary)
+    try:
+        build(temporary)
+        if temporary.is_dir() and path.exists():
+            _remove(path)
+        os.replace(temporary, path)
+    except BaseException as exc:
+        _remove(temporary)
+        if isinstance(exc, OSError):
+            raise StoreError(
+                f"cannot write {path}: {exc}", hint="check free space and permissions"
+            ) from exc
+        raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -11,17 +11,10 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from airloom.formats.records import Turn
 
 __all__ = ["Turn", "formatted_transcript", "merge_turns", "session_text"]
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One turn of a multi-turn record (``role`` is system, user or assistant)."""
-
-    role: str
-    content: str
 
 
 def merge_turns(turns: Iterable[Turn]) -> list[Turn]:

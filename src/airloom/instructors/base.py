@@ -37,7 +37,9 @@ from typing import Any, ClassVar, Literal, Protocol, TypeAlias, TypeVar
 
 from airloom.config import InstructorConfig
 from airloom.errors import ConfigError
-from airloom.formats.transcripts import Turn as Turn
+from airloom.formats.records import Provenance, Record, record_id
+from airloom.formats.records import Turn as Turn
+from airloom.formats.records import dedup_key as key_of
 from airloom.reasons import Reason
 
 T = TypeVar("T")
@@ -69,6 +71,39 @@ class Draft:
     def text_for_dedup(self) -> str:
         """The text the dedup gate embeds."""
         return self.dedup_text if self.dedup_text is not None else self.instruction
+
+    def to_record(
+        self,
+        category: str,
+        *,
+        provenance: Provenance | None = None,
+        dedup_key: str = "",
+        embedding: Any = None,
+    ) -> Record:
+        """The record this draft becomes in ``category`` (what checks read and the store
+        keeps); its id is derived from the content, so a replayed round yields the same.
+
+        Example:
+            >>> record = Draft("Q?", "A.", unit="s1").to_record("general")
+            >>> record.category, record.unit, record.conversation
+            ('general', 's1', None)
+        """
+        rid = record_id(category, self.instruction, self.response, self.unit)
+        return Record(
+            id=rid,
+            category=category,
+            instruction=self.instruction,
+            response=self.response,
+            system=self.system,
+            conversation=self.conversation,
+            skip_prompt_formatting=self.skip_prompt_formatting,
+            topic=self.topic,
+            unit=self.unit or rid,
+            meta=dict(self.meta),
+            provenance=provenance or Provenance(),
+            dedup_key=dedup_key or key_of(self.text_for_dedup()),
+            embedding=embedding,
+        )
 
 
 Filtering: TypeAlias = bool | Literal["refusals"]
@@ -261,9 +296,9 @@ class RoundContext(Protocol):
         """Count one rejected item (e.g. ``unparseable``) with a short detail."""
         ...
 
-    async def source_records(self, categories: Sequence[str]) -> list[dict[str, Any]]:
+    async def source_records(self, categories: Sequence[str]) -> list[Record]:
         """Stored records of other categories (e.g. editor reads ``writing``), in
-        acceptance order, as dicts with the fields of ``Store.iter_records``. Declare
+        acceptance order, as :class:`~airloom.formats.records.Record` values. Declare
         the categories in ``depends_on`` so they are complete before this round runs."""
         ...
 

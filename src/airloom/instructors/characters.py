@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airloom.formats.fences import strip_fence_lines
+from airloom.formats.records import Record
 from airloom.formats.transcripts import formatted_transcript as formatted_transcript
 from airloom.formats.transcripts import merge_turns as merge_turns
 from airloom.formats.transcripts import session_text as session_text
@@ -65,17 +66,18 @@ class Card:
         return {"name": self.name, "description": self.description, "stay_in_character": self.guide}
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Card | None:
+    def from_record(cls, record: Record) -> Card | None:
         """The card of a stored ``character`` record, or None when it holds none.
 
         Example:
-            >>> Card.from_record({"id": "r1", "meta": {"card": {"name": "Ann",
-            ...     "description": "A baker.", "stay_in_character": "Be Ann."}}}).name
+            >>> from airloom.formats.records import make_record
+            >>> Card.from_record(make_record("character", "", "", meta={"card": {"name": "Ann",
+            ...     "description": "A baker.", "stay_in_character": "Be Ann."}})).name
             'Ann'
-            >>> Card.from_record({"meta": {}}) is None
+            >>> Card.from_record(make_record("character", "", "")) is None
             True
         """
-        card = (record.get("meta") or {}).get("card")
+        card = record.meta.get("card")
         if not isinstance(card, Mapping):
             return None
         name = str(card.get("name", "")).strip()
@@ -83,7 +85,7 @@ class Card:
         if not name or not description:
             return None
         guide = str(card.get("stay_in_character", "")).strip()
-        return cls(name, description, guide, str(record.get("id", "")))
+        return cls(name, description, guide, record.id)
 
     @property
     def is_ai(self) -> bool:
@@ -122,11 +124,13 @@ def chat_between_system(card: Card, other: str) -> str:
     return f"{text}\n\n{card.guide}" if card.guide else text
 
 
-def cards_from_records(records: Iterable[Mapping[str, Any]]) -> list[Card]:
+def cards_from_records(records: Iterable[Record]) -> list[Card]:
     """Every usable card among stored records, one per name (first wins), in order.
 
     Example:
-        >>> rec = {"meta": {"card": {"name": "Ann", "description": "A baker."}}}
+        >>> from airloom.formats.records import make_record
+        >>> rec = make_record("character", "", "", meta={"card": {"name": "Ann",
+        ...     "description": "A baker."}})
         >>> [c.name for c in cards_from_records([rec, rec])]
         ['Ann']
     """

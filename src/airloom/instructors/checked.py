@@ -18,36 +18,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
 from airloom.checks import checks_for
 from airloom.instructors.base import Draft, Rejected
 from airloom.reasons import Reason
 
-__all__ = ["draft_record", "enforce"]
-
-
-def draft_record(category: str, draft: Draft) -> dict[str, Any]:
-    """The record dict a check sees for a draft (the fields of a stored record).
-
-    Example:
-        >>> draft_record("joke", Draft(instruction="Q", response="A"))["category"]
-        'joke'
-    """
-    return {
-        "category": category,
-        "instruction": draft.instruction,
-        "response": draft.response,
-        "system": draft.system,
-        "conversation": (
-            [{"role": t.role, "content": t.content} for t in draft.conversation]
-            if draft.conversation
-            else None
-        ),
-        "skip_prompt_formatting": draft.skip_prompt_formatting,
-        "unit": draft.unit,
-        "meta": dict(draft.meta),
-    }
+__all__ = ["enforce"]
 
 
 def enforce(category: str, draft: Draft) -> Draft:
@@ -61,7 +36,7 @@ def enforce(category: str, draft: Draft) -> Draft:
     checks = checks_for(category)
     if not checks:
         return draft
-    record = draft_record(category, draft)
+    record = draft.to_record(category)
     for check in checks:
         verdict = check(record)
         if not verdict.ok:

@@ -24,6 +24,7 @@ import re
 
 from airloom.checks import editor as _checks  # noqa: F401  (registers the check)
 from airloom.checks.editor import TEXT_LABEL
+from airloom.formats.records import Record
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext, round_slice
 from airloom.instructors.checked import enforce
 from airloom.instructors.settings.editor import EditorConfig
@@ -76,15 +77,13 @@ class EditorInstructor(Instructor):
         assert isinstance(config, EditorConfig)
         return config
 
-    async def _sources(self, ctx: RoundContext) -> list[dict[str, object]]:
+    async def _sources(self, ctx: RoundContext) -> list[Record]:
         """This round's slice of the writing records, minus those already edited."""
         records = await ctx.source_records([SOURCE_CATEGORY])
         share = round_slice(records, ctx.round_index, self.settings.batch_size, "writing records")
         done = await ctx.source_records([self.name])
-        used = {str((r.get("meta") or {}).get("source_id")) for r in done}
-        return [
-            r for r in share if str(r["id"]) not in used and str(r.get("response") or "").strip()
-        ]
+        used = {str(r.meta.get("source_id")) for r in done}
+        return [r for r in share if r.id not in used and r.response.strip()]
 
     async def run_round(self, ctx: RoundContext) -> list[Draft]:
         config = self._config()
@@ -96,9 +95,9 @@ class EditorInstructor(Instructor):
             for index, source in enumerate(sources)
         ]
 
-        async def corrupt(job: tuple[int, dict[str, object], list[str]]) -> Draft:
+        async def corrupt(job: tuple[int, Record, list[str]]) -> Draft:
             index, source, issues = job
-            original = str(source["response"]).strip()
+            original = source.response.strip()
             prompt = template.render(
                 issues="\n".join(f"- {issue}" for issue in issues), text=original
             )
@@ -109,7 +108,7 @@ class EditorInstructor(Instructor):
             draft = Draft(
                 instruction=editor_instruction(config.request, flawed),
                 response=original,
-                meta={"source_id": str(source["id"]), "issues": issues},
+                meta={"source_id": source.id, "issues": issues},
             )
             return enforce(self.name, draft)
 

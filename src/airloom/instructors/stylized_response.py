@@ -25,10 +25,9 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from airloom.config import InstructorConfig
+from airloom.formats.records import Record
 from airloom.instructors.base import (
     Draft,
     Instructor,
@@ -69,34 +68,36 @@ def has_skip_line(reply: str) -> bool:
     return bool(lines) and (is_skip(lines[0]) or is_skip(lines[-1]))
 
 
-def usable_source(record: Mapping[str, Any]) -> bool:
+def usable_source(record: Record) -> bool:
     """A single-turn record with an instruction and a response.
 
     Example:
-        >>> usable_source({"instruction": "Hi?", "response": "Hello.", "conversation": None})
+        >>> from airloom.formats.records import make_record
+        >>> usable_source(make_record("general", "Hi?", "Hello."))
         True
     """
     return bool(
-        str(record.get("instruction") or "").strip()
-        and str(record.get("response") or "").strip()
-        and not record.get("conversation")
-        and not record.get("skip_prompt_formatting")
+        record.instruction.strip()
+        and record.response.strip()
+        and not record.conversation
+        and not record.skip_prompt_formatting
     )
 
 
-def source_pool(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def source_pool(records: list[Record]) -> list[Record]:
     """Usable sources in acceptance order (ties broken by id): new sources are
     appended, so the slices of earlier rounds never move.
 
     Example:
+        >>> from airloom.formats.records import Provenance, Record
         >>> pool = source_pool([
-        ...     {"id": "b", "created_at": 2.0, "instruction": "x", "response": "y"},
-        ...     {"id": "a", "created_at": 1.0, "instruction": "z", "response": "w"}])
-        >>> [r["id"] for r in pool]
+        ...     Record("b", "general", "x", "y", provenance=Provenance(created_at=2.0)),
+        ...     Record("a", "general", "z", "w", provenance=Provenance(created_at=1.0))])
+        >>> [r.id for r in pool]
         ['a', 'b']
     """
     usable = [r for r in records if usable_source(r)]
-    return sorted(usable, key=lambda r: (float(r.get("created_at") or 0.0), str(r.get("id", ""))))
+    return sorted(usable, key=lambda r: (r.provenance.created_at, r.id))
 
 
 def clean_reply(reply: str, name: str) -> str:
@@ -131,7 +132,7 @@ class StylizedResponseInstructor(Instructor):
         items = [(source, ctx.rng.choice(cards)) for source in share]
         template = self.settings.template("stylized_response.txt")
 
-        async def restyle(item: tuple[dict[str, Any], Card]) -> Draft:
+        async def restyle(item: tuple[Record, Card]) -> Draft:
             source, card = item
             system = template.render(
                 persona=card.persona(),
@@ -141,27 +142,27 @@ class StylizedResponseInstructor(Instructor):
                 flesch=self.settings.flesch,
             )
             reply = await ctx.complete(
-                source["instruction"],
-                key=f"restyle:{source['id']}",
+                source.instruction,
+                key=f"restyle:{source.id}",
                 system=system,
                 template=template,
                 filtered=False,
             )
             if is_skip(reply):
-                raise Rejected(Reason.SKIPPED, source["instruction"][:80])
+                raise Rejected(Reason.SKIPPED, source.instruction[:80])
             if has_skip_line(reply):
                 raise Rejected(Reason.MALFORMED_SKIP, reply[:80])
             response = clean_reply(reply, card.name)
             if not response:
-                raise Rejected(Reason.EMPTY, source["instruction"][:80])
+                raise Rejected(Reason.EMPTY, source.instruction[:80])
             return Draft(
-                instruction=source["instruction"],
+                instruction=source.instruction,
                 response=response,
                 system=card.persona(),
                 dedup_text=response,
                 meta={
-                    "source_id": source["id"],
-                    "source_category": source["category"],
+                    "source_id": source.id,
+                    "source_category": source.category,
                     "card_id": card.id,
                     "character": card.name,
                 },

@@ -18,15 +18,14 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,6 +34,7 @@ from urllib.parse import quote
 import numpy as np
 
 from airloom.errors import StoreError
+from airloom.formats.records import Provenance, Record, turns_of
 from airloom.reasons import merge_counts
 from airloom.redact import redact_config, redact_text
 from airloom.store import lock as store_lock
@@ -92,107 +92,82 @@ CREATE TABLE IF NOT EXISTS rejects (
 """
 
 
-def dedup_key(text: str) -> str:
-    """Hash of a text with case and whitespace normalised (exact-duplicate key).
+#: The ``records`` columns a :class:`Record` is read from (the embedding comes last).
+RECORD_COLUMNS = (
+    "id, category, unit, instruction, response, system, conversation,"
+    " skip_prompt_formatting, dedup_key, topic, instructor, model, endpoint, params,"
+    " template_hash, seed, run_id, round_key, meta, created_at"
+)
+
+
+def record_from_columns(item: Mapping[str, Any]) -> Record:
+    """A :class:`Record` from a ``records`` row (column name → value), its JSON columns
+    decoded and its ``embedding`` blob (when selected) as a vector.
 
     Example:
-        >>> dedup_key("Hello  World") == dedup_key("hello world\\n")
-        True
+        >>> record = record_from_columns({"id": "r1", "category": "g", "unit": "r1",
+        ...     "instruction": "q", "response": "a", "system": None, "conversation": None,
+        ...     "skip_prompt_formatting": 0, "dedup_key": "k", "params": "{}",
+        ...     "meta": '{"a": 1}', "created_at": 1.0})
+        >>> record.meta, record.provenance.created_at
+        ({'a': 1}, 1.0)
     """
-    normal = " ".join(text.lower().split())
-    return hashlib.sha256(normal.encode("utf-8")).hexdigest()[:32]
-
-
-@dataclass(slots=True)
-class StoredRecord:
-    """A record as accepted into the store."""
-
-    id: str
-    category: str
-    unit: str
-    instruction: str
-    response: str
-    dedup_key: str
-    system: str | None = None
-    conversation: list[dict[str, str]] | None = None
-    skip_prompt_formatting: bool = False
-    embedding: np.ndarray | None = None
-    topic: str | None = None
-    instructor: str | None = None
-    model: str | None = None
-    endpoint: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    template_hash: str | None = None
-    seed: int | None = None
-    run_id: str | None = None
-    round_key: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-    created_at: float = field(default_factory=time.time)
-
-
-def stored_from_row(
-    row: dict[str, Any],
-    *,
-    dedup: str,
-    embedding: np.ndarray | None,
-    meta: dict[str, Any] | None = None,
-) -> StoredRecord:
-    """A StoredRecord from a record dict (the form ``Store.iter_records`` yields), e.g. to
-    copy records into another store; ``meta`` replaces the row's own when given.
-
-    Example:
-        >>> row = {"id": "r1", "category": "general", "instruction": "Hi?", "response": "Hello."}
-        >>> stored_from_row(row, dedup="k", embedding=None).unit
-        'r1'
-    """
-    return StoredRecord(
-        id=row["id"],
-        category=row["category"],
-        unit=row.get("unit") or row["id"],
-        instruction=row["instruction"],
-        response=row["response"],
-        dedup_key=dedup,
-        system=row.get("system"),
-        conversation=row.get("conversation"),
-        skip_prompt_formatting=bool(row.get("skip_prompt_formatting")),
-        embedding=embedding,
-        topic=row.get("topic"),
-        instructor=row.get("instructor"),
-        model=row.get("model"),
-        endpoint=row.get("endpoint"),
-        params=row.get("params") or {},
-        template_hash=row.get("template_hash"),
-        seed=row.get("seed"),
-        run_id=row.get("run_id"),
-        round_key=row.get("round_key"),
-        meta=meta if meta is not None else (row.get("meta") or {}),
+    blob = item.get("embedding")
+    return Record(
+        id=str(item["id"]),
+        category=str(item["category"]),
+        instruction=str(item["instruction"]),
+        response=str(item["response"]),
+        system=item.get("system"),
+        conversation=turns_of(json.loads(item["conversation"])) if item["conversation"] else None,
+        skip_prompt_formatting=bool(item["skip_prompt_formatting"]),
+        topic=item.get("topic"),
+        unit=str(item.get("unit") or ""),
+        meta=json.loads(item["meta"]) if item.get("meta") else {},
+        provenance=Provenance(
+            instructor=item.get("instructor"),
+            model=item.get("model"),
+            endpoint=item.get("endpoint"),
+            params=json.loads(item["params"]) if item.get("params") else {},
+            template_hash=item.get("template_hash"),
+            seed=item.get("seed"),
+            run_id=item.get("run_id"),
+            round_key=item.get("round_key"),
+            created_at=float(item.get("created_at") or 0.0),
+        ),
+        dedup_key=str(item.get("dedup_key") or ""),
+        embedding=np.frombuffer(blob, dtype=np.float32) if blob else None,
     )
 
 
-def decode_row(item: dict[str, Any]) -> dict[str, Any]:
-    """A ``records`` row with its JSON columns decoded (the form ``iter_records`` yields).
-
-    Example:
-        >>> decode_row({"conversation": None, "skip_prompt_formatting": 0, "params": "{}",
-        ...             "meta": '{"a": 1}'})["meta"]
-        {'a': 1}
-    """
-    item["conversation"] = json.loads(item["conversation"]) if item["conversation"] else None
-    item["skip_prompt_formatting"] = bool(item["skip_prompt_formatting"])
-    item["params"] = json.loads(item["params"]) if item["params"] else {}
-    item["meta"] = json.loads(item["meta"]) if item["meta"] else {}
-    return item
-
-
-def record_id(category: str, instruction: str, response: str, unit: str | None = None) -> str:
-    """Deterministic id: a replayed round yields the same id, so it cannot be stored twice.
-
-    Example:
-        >>> record_id("general", "a", "b") == record_id("general", "a", "b")
-        True
-    """
-    blob = json.dumps([category, instruction, response, unit or ""], ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+def _columns(record: Record) -> tuple[Any, ...]:
+    """The values :meth:`Store.commit_batch` inserts for a record."""
+    origin = record.provenance
+    turns = [t.as_dict() for t in record.conversation] if record.conversation else None
+    embedding = record.embedding
+    return (
+        record.id,
+        record.category,
+        record.unit,
+        record.instruction,
+        record.response,
+        record.system,
+        json.dumps(turns, ensure_ascii=False) if turns else None,
+        int(record.skip_prompt_formatting),
+        record.dedup_key,
+        None if embedding is None else np.asarray(embedding, np.float32).tobytes(),
+        record.topic,
+        origin.instructor,
+        origin.model,
+        origin.endpoint,
+        json.dumps(dict(origin.params), sort_keys=True, default=str),
+        origin.template_hash,
+        origin.seed,
+        origin.run_id,
+        origin.round_key,
+        json.dumps(dict(record.meta), ensure_ascii=False, default=str),
+        origin.created_at or time.time(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,7 +479,7 @@ class Store:
     # ---- records ------------------------------------------------------------------------
     def commit_batch(
         self,
-        records: Sequence[StoredRecord],
+        records: Sequence[Record],
         rejects: Sequence[tuple[str, str, str, str | None]] = (),
         finished_rounds: Sequence[tuple[str, int]] = (),
     ) -> None:
@@ -513,32 +488,7 @@ class Store:
         ``rejects`` are (run_id, category, reason, detail). A record whose id is already
         stored is ignored (replays are idempotent).
         """
-        rows = [
-            (
-                r.id,
-                r.category,
-                r.unit,
-                r.instruction,
-                r.response,
-                r.system,
-                json.dumps(r.conversation, ensure_ascii=False) if r.conversation else None,
-                int(r.skip_prompt_formatting),
-                r.dedup_key,
-                None if r.embedding is None else np.asarray(r.embedding, np.float32).tobytes(),
-                r.topic,
-                r.instructor,
-                r.model,
-                r.endpoint,
-                json.dumps(r.params, sort_keys=True, default=str),
-                r.template_hash,
-                r.seed,
-                r.run_id,
-                r.round_key,
-                json.dumps(r.meta, ensure_ascii=False, default=str),
-                r.created_at,
-            )
-            for r in records
-        ]
+        rows = [_columns(r) for r in records]
         now = time.time()
         with self._write() as db:
             db.executemany(
@@ -602,13 +552,11 @@ class Store:
                     matrix[row] = np.frombuffer(blob, dtype=np.float32)
         return ids, categories, keys, matrix
 
-    def iter_records(self, categories: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Stored records in acceptance order, as dicts (embedding left out)."""
-        query = (
-            "SELECT id, category, unit, instruction, response, system, conversation,"
-            " skip_prompt_formatting, topic, instructor, model, endpoint, params,"
-            " template_hash, seed, run_id, round_key, meta, created_at FROM records"
-        )
+    def iter_records(
+        self, categories: Iterable[str] | None = None, *, embeddings: bool = False
+    ) -> Iterator[Record]:
+        """Stored records in acceptance order (their embeddings only when asked for)."""
+        query = f"SELECT {RECORD_COLUMNS}{', embedding' if embeddings else ''} FROM records"
         args: list[str] = []
         wanted = list(categories) if categories is not None else None
         if wanted is not None:
@@ -618,7 +566,7 @@ class Store:
         names = [d[0] for d in cursor.description]
         try:
             for row in cursor:
-                yield decode_row(dict(zip(names, row, strict=True)))
+                yield record_from_columns(dict(zip(names, row, strict=True)))
         except sqlite3.DatabaseError as exc:
             raise corrupt_error(self.path, str(exc)) from None
 

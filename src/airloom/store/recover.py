@@ -24,25 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from airloom.errors import StoreError
 from airloom.store.database import (
+    RECORD_COLUMNS,
     CachedCall,
     Store,
     corrupt_error,
-    decode_row,
     read_only_connection,
-    stored_from_row,
+    record_from_columns,
 )
 
 __all__ = ["RecoverSummary", "readable_rows", "recover_store"]
 
-_RECORD_COLUMNS = (
-    "id, category, unit, instruction, response, system, conversation, skip_prompt_formatting,"
-    " topic, instructor, model, endpoint, params, template_hash, seed, run_id, round_key, meta,"
-    " created_at, dedup_key, embedding"
-)
+_RECORD_COLUMNS = RECORD_COLUMNS + ", embedding"
 _CACHE_COLUMNS = (
     "key, model, endpoint, text, finish_reason, prompt_tokens, completion_tokens, cost, run_id"
 )
@@ -130,11 +124,7 @@ def _copy_records(
             summary.unreadable += 1
             continue
         try:
-            item = decode_row(dict(zip(names, row, strict=True)))
-            blob = item.pop("embedding")
-            vector = np.frombuffer(blob, dtype=np.float32) if blob else None
-            batch.append(stored_from_row(item, dedup=item["dedup_key"], embedding=vector))
-            batch[-1].created_at = float(item["created_at"])
+            batch.append(record_from_columns(dict(zip(names, row, strict=True))))
         except (ValueError, TypeError, KeyError):
             summary.unreadable += 1
             continue

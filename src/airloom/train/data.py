@@ -13,7 +13,8 @@ A ``skip_prompt_formatting`` record is trained as its instruction, a newline and
 response (the text ``export --format text`` writes), with the loss on the response.
 
 Example:
-    >>> record = {"instruction": "Hi?", "response": "Hello.", "system": None}
+    >>> from airloom.formats.records import make_record
+    >>> record = make_record("general", "Hi?", "Hello.")
     >>> text, spans = record_text(record, "airoboros-2.2")
     >>> text, text[spans[0][0]:spans[0][1]]
     ('A chat.\\nUSER: Hi?\\nASSISTANT: Hello.</s>', 'Hello.</s>')
@@ -33,7 +34,8 @@ from typing import Any, Literal
 from airloom.curate.sources import read_dataset
 from airloom.errors import AirloomError, TrainError
 from airloom.formats.chat import get_template, render_jinja
-from airloom.formats.records import conversation_turns
+from airloom.formats.records import Record
+from airloom.formats.rows import training_text
 
 IGNORE_INDEX = -100
 
@@ -80,23 +82,23 @@ class DataSummary:
     categories: Counter[str] = field(default_factory=Counter)
 
 
-def record_text(record: dict[str, Any], template: str) -> tuple[str, list[tuple[int, int]]]:
+def record_text(record: Record, template: str) -> tuple[str, list[tuple[int, int]]]:
     """The training text of a record and the character spans that carry loss.
 
     Raises :class:`AirloomError` when the record's turns do not alternate.
 
     Example:
-        >>> text, spans = record_text({"instruction": "q", "response": "a",
-        ...                            "skip_prompt_formatting": True}, "chatml")
+        >>> from airloom.formats.records import make_record
+        >>> text, spans = record_text(make_record("g", "q", "a", skip_prompt_formatting=True),
+        ...                           "chatml")
         >>> text, spans
         ('q\\na', [(2, 3)])
     """
-    if record.get("skip_prompt_formatting"):
-        prompt = f"{str(record['instruction']).strip()}\n"
-        text = prompt + str(record["response"]).strip()
-        return text, [(len(prompt), len(text))]
+    if record.skip_prompt_formatting:  # already formatted: the loss is on the response
+        text = training_text(record, template)
+        return text, [(len(record.instruction.strip()) + 1, len(text))]
     jinja = get_template(template).jinja
-    return render_jinja(jinja, conversation_turns(record), add_generation_prompt=False)
+    return render_jinja(jinja, record.chat_messages(), add_generation_prompt=False)
 
 
 def pieces(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[str, bool]]:
@@ -155,7 +157,7 @@ class Examples:
 
 
 def build_examples(
-    records: Iterable[dict[str, Any]],
+    records: Iterable[Record],
     tokenizer: Any,
     *,
     template: str,
@@ -181,7 +183,7 @@ def build_examples(
                 continue
             ids, labels = ids[:max_length], labels[:max_length]
             summary.truncated += 1
-        example = Example(ids, labels, str(record.get("id", "")), str(record.get("category", "")))
+        example = Example(ids, labels, record.id, record.category)
         if example.trained_tokens == 0:
             summary.skipped["no assistant tokens to train on"] += 1
             continue
@@ -218,7 +220,7 @@ def split_eval(
 
 def load_records(
     paths: Sequence[str], categories: Sequence[str] | None = None
-) -> tuple[list[dict[str, Any]], DataSummary]:
+) -> tuple[list[Record], DataSummary]:
     """Read every source (stores, JSONL, ShareGPT, HF folders) into records.
 
     Example:
@@ -234,15 +236,15 @@ def load_records(
             "no training data given", hint="set 'data' to a store, a JSONL file or a dataset folder"
         )
     summary = DataSummary()
-    records: list[dict[str, Any]] = []
+    records: list[Record] = []
     wanted = set(categories) if categories else None
     for path in paths:
         data = read_dataset(path)
         summary.problems.extend(data.problems)
-        run_ids = sorted({str(r["run_id"]) for r in data.records if r.get("run_id")})
+        run_ids = sorted({str(r.provenance.run_id) for r in data.records if r.provenance.run_id})
         summary.sources.append(SourceInfo(str(Path(path)), len(data.records), run_ids))
         for record in data.records:
-            if wanted is not None and record.get("category") not in wanted:
+            if wanted is not None and record.category not in wanted:
                 summary.skipped["category not selected"] += 1
                 continue
             records.append(record)
@@ -250,7 +252,7 @@ def load_records(
 
 
 def prepare(
-    loaded: tuple[list[dict[str, Any]], DataSummary],
+    loaded: tuple[list[Record], DataSummary],
     tokenizer: Any,
     *,
     template: str,

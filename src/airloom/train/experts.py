@@ -30,11 +30,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from airloom.curate.export import write_dataset
 from airloom.errors import TrainError
-from airloom.export.atomic import write_lines_atomic as write_lines
+from airloom.export.writers import write_dataset, write_lines_atomic
+from airloom.formats.records import Record
 from airloom.train.data import load_records
 
 DEFAULT_EXPERTS: dict[str, list[str]] = {
@@ -134,15 +133,16 @@ def expert_plan(
     return plan
 
 
-def routing_row(record: Mapping[str, Any]) -> dict[str, str]:
+def routing_row(record: Record) -> dict[str, str]:
     """The routing example of a record: its system prompt and instruction, space-joined.
 
     Example:
-        >>> routing_row({"system": "A chat.", "instruction": "Hi"})
+        >>> from airloom.formats.records import make_record
+        >>> routing_row(make_record("general", "Hi", "Yo", system="A chat."))
         {'instruction': 'A chat. Hi'}
     """
-    system = (record.get("system") or "").strip()
-    instruction = str(record.get("instruction") or "")
+    system = (record.system or "").strip()
+    instruction = record.instruction
     return {"instruction": f"{system} {instruction}" if system else instruction}
 
 
@@ -165,9 +165,9 @@ def split_experts(
         raise TrainError(
             f"no records in {', '.join(sources)}", hint="give a store or dataset with records"
         )
-    by_category: dict[str, list[dict[str, Any]]] = {}
+    by_category: dict[str, list[Record]] = {}
     for record in records:
-        by_category.setdefault(str(record["category"]), []).append(record)
+        by_category.setdefault(record.category, []).append(record)
     counts = Counter({category: len(rows) for category, rows in by_category.items()})
     plan = expert_plan(
         counts,
@@ -180,15 +180,15 @@ def split_experts(
     split = ExpertSplit(str(directory), seed=seed)
     for expert in experts:
         rng = random.Random(f"{seed}:{expert}")
-        chosen: list[dict[str, Any]] = []
+        chosen: list[Record] = []
         for category in sorted(by_category):
             rows, wanted = by_category[category], plan[expert][category]
             chosen.extend(rows if wanted == len(rows) else rng.sample(rows, wanted))
-        own = [r for r in records if owner.get(str(r["category"]), default_expert) == expert]
+        own = [r for r in records if owner.get(r.category, default_expert) == expert]
         split.counts[expert] = {c: n for c, n in plan[expert].items() if n}
         split.routing[expert] = len(own)
         write_dataset(chosen, directory / "training_data" / f"expert_{expert}.jsonl", "sharegpt")
-        write_lines(
+        write_lines_atomic(
             directory / "routing_data" / f"expert_{expert}.jsonl",
             (json.dumps(routing_row(r), ensure_ascii=False) for r in own),
         )
@@ -206,7 +206,7 @@ def split_experts(
         "counts": split.counts,
         "routing": split.routing,
     }
-    write_lines(directory / "experts.json", [json.dumps(manifest, indent=1)])
+    write_lines_atomic(directory / "experts.json", [json.dumps(manifest, indent=1)])
     return split
 
 
