@@ -18,7 +18,7 @@ from airloom.instructors.base import (
     round_slice,
 )
 from airloom.instructors.catalog import BUILTIN_CATEGORIES
-from airloom.instructors.checked import draft_record, enforce
+from airloom.instructors.checked import enforce
 from airloom.reasons import LEGACY_SPELLINGS, Reason, merge_counts
 from airloom.scheduling.stats import CategoryStats
 from tests.pure.test_store import open_store, rec
@@ -118,7 +118,7 @@ def bad_draft(category: str) -> tuple[Draft, str] | None:
     """A draft one of the category's checks fails (an empty one, or one line of text),
     with the first failing verdict's reason."""
     for draft in (Draft("", ""), Draft("x", "x")):
-        record = draft_record(category, draft)
+        record = draft.to_record(category)
         for check in checks_for(category):
             verdict = check(record)
             if not verdict.ok:
