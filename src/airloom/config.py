@@ -44,6 +44,38 @@ from airloom.configfile import (
 )
 from airloom.local_settings import LocalModelSettings
 
+__all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
+    "DEFAULT_FLESCH",
+    "DEFAULT_RESPONSE_FILTERS",
+    "DEFAULT_TOPIC_AVOIDANCE",
+    "DEFAULT_TOPIC_PROMPT",
+    "EMBEDDED_MODEL",
+    "EXAMPLE_HINT",
+    "IGNORED_INSTRUCTOR_KEYS",
+    "IGNORED_KEYS",
+    "OPENAI_API",
+    "ORIGINAL_SAMPLING",
+    "RENAMED_INSTRUCTORS",
+    "ApiParams",
+    "BudgetConfig",
+    "ConcurrencyConfig",
+    "Config",
+    "DedupConfig",
+    "EndpointConfig",
+    "InstructorConfig",
+    "JudgeConfig",
+    "Price",
+    "ReplicaConfig",
+    "RetryConfig",
+    "ScoringConfig",
+    "configured_path",
+    "hosted_base_url",
+    "load_config",
+    "load_config_text",
+    "validate_config",
+]
+
 #: The refusal / AI-mention patterns of the original's example config (case-insensitive).
 DEFAULT_RESPONSE_FILTERS: tuple[str, ...] = (
     r"my programming",

@@ -19,6 +19,8 @@ from pydantic import BaseModel
 
 from airloom.config import Config, InstructorConfig
 
+__all__ = ["EXAMPLE_COUNTS", "render_example", "render_serve_example", "render_train_example"]
+
 #: Small counts so that the example runs in minutes on the embedded model.
 EXAMPLE_COUNTS = {"general": 10, "contextual": 5, "coding": 10}
 

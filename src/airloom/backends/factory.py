@@ -16,6 +16,19 @@ from airloom.config import EMBEDDED_MODEL, Config, EndpointConfig, hosted_base_u
 from airloom.errors import ConfigError
 from airloom.redact import mask_url
 
+__all__ = [
+    "LocalKind",
+    "OpenAIKind",
+    "ScriptedKind",
+    "build_default_backend",
+    "build_endpoint_backend",
+    "check_local_model",
+    "default_base_url",
+    "default_kind",
+    "describe_default",
+    "describe_endpoint",
+]
+
 
 def check_local_model(config: Config, model: str) -> None:
     """Refuse to label the embedded model's records with another model's name.

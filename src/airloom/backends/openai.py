@@ -44,6 +44,18 @@ if TYPE_CHECKING:
     import aiohttp
     import httpx
 
+__all__ = [
+    "KEEPALIVE_SECONDS",
+    "OpenAIBackend",
+    "classify_http_error",
+    "parse_completion",
+    "parse_retry_after",
+    "server_message",
+    "split_credentials",
+    "sse_chunks",
+    "sse_json",
+]
+
 # Below the 5 s idle timeout of common servers (uvicorn, vLLM), so that a pooled
 # connection is not reused just as the server closes it.
 KEEPALIVE_SECONDS = 4.0

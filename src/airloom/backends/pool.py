@@ -44,6 +44,8 @@ from airloom.errors import (
     TransientBackendError,
 )
 
+__all__ = ["TIMEOUT_SHARE", "PoolBackend", "failure_kind"]
+
 #: Share of the call timeout after which a call cancelled from outside counts as a
 #: timeout of the replica it waited for (the caller gave up on that replica).
 TIMEOUT_SHARE = 0.9

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+__all__ = ["FailureKind", "Figures", "Health", "Replica", "choose", "next_rest_end"]
+
 #: Why a replica rests: it could not be reached, it was rate limited, or it failed.
 FailureKind = Literal["unreachable", "rate_limited", "failed"]
 

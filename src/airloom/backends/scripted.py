@@ -36,6 +36,8 @@ import yaml
 from airloom.backends.base import ChatRequest, ChatResponse, Usage
 from airloom.errors import BackendError, ConfigError
 
+__all__ = ["Rule", "ScriptedBackend", "count_tokens"]
+
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 

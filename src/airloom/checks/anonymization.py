@@ -31,6 +31,24 @@ from airloom.checks import Verdict
 from airloom.checks.lengths import count_words
 from airloom.formats.records import Record
 
+__all__ = [
+    "DATE_RE",
+    "FIRST_NAMES",
+    "IPV4_RE",
+    "KIND_WORDS",
+    "LAST_NAMES",
+    "MIN_KEPT",
+    "PLACEHOLDERS",
+    "EntityKind",
+    "anonymization_verdict",
+    "check_anonymization",
+    "find_dates",
+    "find_ips",
+    "find_pool_names",
+    "requested_kinds",
+    "split_instruction",
+]
+
 EntityKind = Literal["names", "ips", "dates"]
 #: Kind -> how requests name it (the generator uses the first wording).
 KIND_WORDS: dict[EntityKind, tuple[str, ...]] = {

@@ -15,6 +15,8 @@ import re
 from airloom.checks import Verdict
 from airloom.formats.records import Record
 
+__all__ = ["MIN_ATTRIBUTES", "attribute_lines", "check_card"]
+
 #: Fewest attribute lines a card needs.
 MIN_ATTRIBUTES = 2
 

@@ -24,6 +24,17 @@ import re
 from airloom.checks import Verdict
 from airloom.formats.records import Record
 
+__all__ = [
+    "LETTERS",
+    "answer_key_verdict",
+    "check_answer_key",
+    "check_quiz",
+    "parse_answer",
+    "parse_options",
+    "quiz_size",
+    "quiz_verdict",
+]
+
 LETTERS = "ABCDEF"
 _LINE_OPTION_RE = re.compile(r"^\s*(?:[-*]\s*)?\(?([A-F])\s*[).:]\s+(\S.*?)\s*$", re.MULTILINE)
 _INLINE_OPTION_RE = re.compile(r"(?:^|\s)\(?([A-F])\)\s*(.+?)(?=\s+\(?[A-F]\)\s|\s*$)", re.DOTALL)

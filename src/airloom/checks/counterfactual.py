@@ -24,6 +24,8 @@ from airloom.errors import ParseError
 from airloom.formats.closed_context import check_citations, parse_closed_context
 from airloom.formats.records import Record
 
+__all__ = ["check_counterfactual"]
+
 
 def check_counterfactual(record: Record) -> Verdict:
     """Fail a record whose prompt is malformed or whose answer cites unknown metadata."""

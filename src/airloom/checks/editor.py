@@ -20,6 +20,8 @@ from __future__ import annotations
 from airloom.checks import Verdict
 from airloom.formats.records import Record
 
+__all__ = ["MIN_LENGTH_RATIO", "TEXT_LABEL", "check_editor", "flawed_text"]
+
 TEXT_LABEL = "Text: "
 #: The flawed text must keep at least this share of the original's words.
 MIN_LENGTH_RATIO = 0.5

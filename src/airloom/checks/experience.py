@@ -18,6 +18,8 @@ import re
 from airloom.checks import Verdict
 from airloom.formats.records import Record
 
+__all__ = ["check_experience_length", "word_count"]
+
 _WORD = re.compile(r"[\w'-]+")
 
 

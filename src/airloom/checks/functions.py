@@ -36,6 +36,8 @@ from airloom.errors import AirloomError, ParseError
 from airloom.formats.records import Record
 from airloom.runtime.functions import FunctionCall, FunctionCallError, FunctionRegistry
 
+__all__ = ["call_verdict", "check_function_call", "registry_from_listing", "requested_format"]
+
 _FORMAT_RE = re.compile(r"response in (JSON|YAML) format", re.IGNORECASE)
 _HEADER = "Available functions:"
 _ENUM_RE = re.compile(r"\s*\(one of: (.*?)\)")

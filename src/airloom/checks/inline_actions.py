@@ -34,6 +34,8 @@ from airloom.runtime.actions import (
     parse_actions,
 )
 
+__all__ = ["check_inline_actions"]
+
 
 def _card(record: Record) -> CharacterCard | str | None:
     meta = record.meta

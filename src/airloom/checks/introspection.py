@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from airloom.checks import Verdict
 from airloom.formats.records import Record
 
+__all__ = ["KINDS", "check_introspection", "key_words", "normalise", "ungrounded"]
+
 KINDS = ("character", "setting", "earlier")
 
 _STOPWORDS = frozenset(

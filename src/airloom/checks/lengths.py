@@ -28,6 +28,20 @@ from collections.abc import Mapping
 from airloom.checks import Verdict
 from airloom.formats.records import Record
 
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "SUMMARY_TARGET_RE",
+    "WORD_TARGET_RE",
+    "check_summary_length",
+    "check_word_target",
+    "count_words",
+    "length_bounds",
+    "length_verdict",
+    "round_target",
+    "summary_request",
+    "word_target_line",
+]
+
 #: Relative tolerance used when a record does not say otherwise.
 DEFAULT_TOLERANCE = 0.2
 

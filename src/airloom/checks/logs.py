@@ -34,6 +34,28 @@ from airloom.errors import ParseError
 from airloom.formats.closed_context import parse_closed_context
 from airloom.formats.records import Record
 
+__all__ = [
+    "APACHE_RE",
+    "IP_RE",
+    "PATH_RE",
+    "QUESTIONS",
+    "SSHD_RE",
+    "AnswerType",
+    "Compute",
+    "Entry",
+    "LogFormat",
+    "Question",
+    "answer_verdict",
+    "check_log_answer",
+    "count_verdict",
+    "expected_answer",
+    "log_answer_verdict",
+    "parse_log",
+    "parse_question",
+    "render_apache",
+    "render_sshd",
+]
+
 LogFormat = Literal["apache", "sshd"]
 AnswerType = Literal["ips", "paths", "users", "count", "ip"]
 

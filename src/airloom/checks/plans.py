@@ -35,6 +35,8 @@ from airloom.formats.records import Record
 from airloom.runtime.rewoo.parse import parse_plan
 from airloom.runtime.rewoo.validate import ValidPlan, validate_plan
 
+__all__ = ["check_plan", "offered_tools", "plan_verdict"]
+
 _TOOL_LINE_RE = re.compile(r"^\s*(?:[-*]\s*)?([A-Za-z][\w .-]{0,63}?)\[input\]\s*:", re.MULTILINE)
 
 

@@ -29,6 +29,23 @@ from airloom.checks import Verdict
 from airloom.checks.lengths import count_words
 from airloom.formats.records import Record
 
+__all__ = [
+    "ACK",
+    "CONFLICTS",
+    "INTRO_MESSAGES",
+    "KINDS",
+    "Kind",
+    "Rule",
+    "RulesConversation",
+    "build_turns",
+    "check_rules",
+    "compatible",
+    "parse_rule",
+    "parse_rules_conversation",
+    "rules_problems",
+    "sample_rules",
+]
+
 INTRO_MESSAGES = (
     'I\'m going to set some rules for our conversation. Please respond with "OK" to each rule.',
     'I will give you a few rules, one at a time. Reply with just "OK" to each of them.',

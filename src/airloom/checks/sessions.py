@@ -25,6 +25,8 @@ from airloom.checks import Verdict
 from airloom.formats.records import Record
 from airloom.formats.transcripts import formatted_transcript
 
+__all__ = ["SESSION_CATEGORIES", "check_card", "check_session"]
+
 SESSION_CATEGORIES = ("rp", "gtkm", "inline_actions", "introspection")
 
 

@@ -42,6 +42,8 @@ from airloom.errors import ParseError
 from airloom.formats.records import Record
 from airloom.runtime.solutions import RankedSolutions, parse_ranked_solutions
 
+__all__ = ["MIN_SOLUTIONS", "canonical_layout", "check_ranked_solutions", "solutions_verdict"]
+
 #: Fewest solutions a cot answer must offer.
 MIN_SOLUTIONS = 2
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from airloom.checks import Verdict
 from airloom.formats.records import Record
 
+__all__ = ["AnswerConstraint", "answer_constraints", "answer_satisfies", "check_trivia"]
+
 # Letters, not quotations: a quoted fragment with a space ("begins with 'Call me'") is
 # a quote from the clue, not a constraint on the answer.
 _QUOTED = (

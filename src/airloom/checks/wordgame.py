@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from airloom.checks import Verdict
 from airloom.formats.records import Record
 
+__all__ = ["WordRule", "check_wordgame", "listed_words", "wordgame_rules"]
+
 _Q = r"""['"‘’“”](?P<x>[^'"‘’“”\s]{1,12})['"‘’“”]"""
 _LETTER_WORDS = r"(?:the\s+)?(?:letters?\s+|characters?\s+|prefix\s+|suffix\s+)?"
 _NEGATED_CONTAINS = re.compile(

@@ -21,6 +21,8 @@ from airloom.formats.chat import (
     template_for_model,
 )
 
+__all__ = ["ask", "chat_request", "merge_options", "run_request"]
+
 
 def merge_options(params: dict[str, Any], **options: Any) -> dict[str, Any]:
     """The config's sampling parameters with the command line's given options on top.

@@ -29,6 +29,8 @@ from airloom.cli.options import set_option
 from airloom.config import Config, load_config
 from airloom.errors import ConfigError
 
+__all__ = ["BackendChoice", "F", "backend_options"]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

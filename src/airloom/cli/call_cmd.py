@@ -25,6 +25,8 @@ from airloom.runtime.functions import (
     serialise_result,
 )
 
+__all__ = ["call"]
+
 
 def _ask_model(registry: FunctionRegistry, question: str, backend: BackendChoice, fmt: str) -> str:
     teacher, model, params = backend.build_with({"temperature": 0.0})

@@ -9,6 +9,8 @@ import click
 
 from airloom.cli.options import load, set_option
 
+__all__ = ["check", "config", "example", "kind_option", "teacher_line"]
+
 
 @click.group("config")
 def config() -> None:

@@ -13,6 +13,8 @@ from rich.console import Console
 
 from airloom.cli.options import config_options, load
 
+__all__ = ["F", "cull", "judge"]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 _STORE = click.argument(

@@ -16,6 +16,8 @@ from airloom.cli.options import (
     load,
 )
 
+__all__ = ["import_command", "merge"]
+
 _FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text", "store"]
 
 

@@ -22,6 +22,8 @@ from airloom.errors import ConfigError
 from airloom.evaluate.cases import KINDS, Suite, load_suite
 from airloom.evaluate.runner import CaseResult, EvalRun, RunSettings
 
+__all__ = ["eval_command"]
+
 
 def _template(backend: BackendChoice, model: str, name: str | None) -> Any:
     from airloom.cli.format_cmd import resolve_template

@@ -15,6 +15,8 @@ from airloom.export import FORMATS
 if TYPE_CHECKING:
     from airloom.formats.records import Record
 
+__all__ = ["export"]
+
 
 @click.command("export")
 @config_options

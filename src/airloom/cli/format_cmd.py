@@ -19,6 +19,8 @@ from airloom.formats.chat import (
     template_for_model,
 )
 
+__all__ = ["format_command", "resolve_template"]
+
 
 def resolve_template(name: str) -> ChatTemplate:
     """A template by name or alias, or the one an airoboros model id calls for.

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from airloom.config import Config
     from airloom.scheduling.stats import RunStats
 
+__all__ = ["generate", "topics"]
+
 
 def _events(log_json: str | None) -> tuple[object, IO[str] | None]:
     from airloom.scheduling.events import JsonLinesSink, NullSink

@@ -32,6 +32,15 @@ from rich.console import Console
 
 from airloom.errors import Interrupted
 
+__all__ = [
+    "SHUTDOWN_SLACK_S",
+    "T",
+    "exit_now",
+    "run_command",
+    "run_interruptible",
+    "stopping_message",
+]
+
 T = TypeVar("T")
 
 #: Seconds past the grace period that self-draining work gets to shut down.

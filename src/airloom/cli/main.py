@@ -19,6 +19,8 @@ import click
 from airloom import __version__
 from airloom.errors import AirloomError, Interrupted
 
+__all__ = ["COMMANDS", "LazyGroup", "cli", "main"]
+
 # command name -> (module, attribute, one-line help). Add a command by adding a line.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("airloom.cli.config_cmd", "config", "Print an example config or check one."),

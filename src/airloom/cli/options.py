@@ -13,6 +13,20 @@ from airloom.config import Config, load_config
 from airloom.configfile import config_folder
 from airloom.redact import remember_headers
 
+__all__ = [
+    "MAX_INPUT_BYTES",
+    "MAX_LISTED_PROBLEMS",
+    "F",
+    "config_options",
+    "echo_problems",
+    "echo_unreadable",
+    "exit_if_unreadable",
+    "load",
+    "read_text_file",
+    "set_option",
+    "show_notes",
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

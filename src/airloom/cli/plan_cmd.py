@@ -43,6 +43,8 @@ from airloom.runtime.tools.standard import close_registry, make_registry
 if TYPE_CHECKING:
     from rich.console import Console
 
+__all__ = ["make_search_engine", "plan", "show_trace"]
+
 
 @dataclass(frozen=True)
 class _Sources:

@@ -17,6 +17,17 @@ from rich.text import Text
 from airloom.scheduling.events import EventSink
 from airloom.scheduling.stats import TOPICS_ROW, RunStats
 
+__all__ = [
+    "EndpointNotices",
+    "T",
+    "print_summary",
+    "progress_line",
+    "replica_table",
+    "run_with_display",
+    "spending_line",
+    "stats_table",
+]
+
 T = TypeVar("T")
 
 

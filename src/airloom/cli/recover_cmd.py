@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+__all__ = ["recover"]
+
 
 @click.command("recover")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+__all__ = ["report"]
+
 
 @click.command("report")
 @click.argument("store_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -14,6 +14,8 @@ from rich.console import Console
 
 from airloom.cli.options import config_options
 
+__all__ = ["flag_overrides", "serve_command"]
+
 
 def flag_overrides(flags: dict[str, Any]) -> list[str]:
     """The ``--set`` assignments the command-line flags stand for (unset flags: None).

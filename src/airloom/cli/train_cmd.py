@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from airloom.train.config import TrainConfig
     from airloom.train.trainer import TrainProgress, TrainResult
 
+__all__ = ["experts", "merge_command", "run_training", "split_command", "train_command"]
+
 
 class _Display:
     """A progress bar with loss and tokens/s, and status lines, on the main process only."""

@@ -11,6 +11,8 @@ from rich.table import Table
 
 from airloom.cli.options import echo_unreadable, exit_if_unreadable
 
+__all__ = ["verify"]
+
 _FORMATS = ["jsonl", "sharegpt", "parquet", "hf", "text", "store"]
 
 

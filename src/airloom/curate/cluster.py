@@ -21,6 +21,8 @@ import numpy as np
 
 from airloom.vectors.index import VectorIndex
 
+__all__ = ["UnionFind", "near_duplicate_clusters", "similarity_edges"]
+
 
 class UnionFind:
     """Disjoint sets over 0..n-1; the root of a set is its smallest member.

@@ -30,6 +30,16 @@ from airloom.curate.codeblocks import CodeBlock, code_blocks
 from airloom.curate.sandbox import Limits, RunResult, run_checker, run_python
 from airloom.formats.records import Record
 
+__all__ = [
+    "CHECKERS",
+    "UNVERIFIABLE",
+    "CheckResult",
+    "Checker",
+    "available_checkers",
+    "check_code",
+    "combine",
+]
+
 #: Run statuses that mean "could not be verified here", not "wrong" (a program that needs
 #: what the sandbox refuses, the network or a file outside it, fails).
 UNVERIFIABLE = frozenset({"missing", "input"})

@@ -22,6 +22,8 @@ from airloom.formats.chat import is_plainformat, plain_code
 from airloom.formats.fences import fenced_blocks
 from airloom.formats.records import Record
 
+__all__ = ["ALIASES", "CodeBlock", "code_blocks", "language_of", "normalise_language"]
+
 ALIASES = {
     "python": "python",
     "python3": "python",

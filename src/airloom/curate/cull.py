@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 from airloom.curate.ledger import Verdict
 
+__all__ = ["Decision", "decide", "summarise"]
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:

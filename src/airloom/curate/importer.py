@@ -27,6 +27,8 @@ from airloom.formats.records import Record
 from airloom.store.database import Store
 from airloom.vectors.embed import Embedder, make_embedder
 
+__all__ = ["ImportSummary", "Progress", "SourceSummary", "embed_missing", "import_datasets"]
+
 Progress = Callable[[str, int, int], None]
 
 

@@ -31,6 +31,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+__all__ = ["WORKDIR", "environment", "jail_command", "jail_problem", "memfd", "seccomp_filter"]
+
 #: Working directory (and the only writable place) inside the sandbox.
 WORKDIR = "/tmp"
 _ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")

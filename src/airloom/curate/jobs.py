@@ -30,6 +30,17 @@ from airloom.export.writers import write_dataset, write_lines_atomic
 from airloom.formats.records import Record
 from airloom.vectors.embed import make_embedder
 
+__all__ = [
+    "CullOptions",
+    "CullResult",
+    "IncompleteJudging",
+    "cull_store",
+    "judge_records",
+    "judge_settings",
+    "judge_store",
+    "write_decisions",
+]
+
 
 class IncompleteJudging(AirloomError):
     """Some records have no verdict yet (a budget or a stop ended judging early)."""

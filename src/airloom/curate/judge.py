@@ -46,6 +46,20 @@ from airloom.formats.records import Record
 from airloom.reasons import Reason
 from airloom.scheduling.stats import RunStats
 
+__all__ = [
+    "DB",
+    "RUBRIC_OF",
+    "Call",
+    "Judge",
+    "JudgeOutcome",
+    "JudgeSettings",
+    "ParsedVerdict",
+    "Rubric",
+    "judge_method",
+    "parse_verdict",
+    "rubric_name",
+]
+
 #: Which criteria file a category uses when it has no file of its own.
 RUBRIC_OF: dict[str, str] = {
     "coding": "coding",

@@ -29,6 +29,8 @@ from airloom.errors import StoreError
 from airloom.store import lock as store_lock
 from airloom.store.database import Store
 
+__all__ = ["CURATE_SCHEMA_VERSION", "PASSING", "Ledger", "Verdict"]
+
 CURATE_SCHEMA_VERSION = 1
 _VERSION_KEY = "curate_schema_version"
 

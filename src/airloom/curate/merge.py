@@ -44,6 +44,8 @@ from airloom.formats.records import Record
 from airloom.vectors.embed import make_embedder
 from airloom.vectors.index import VectorIndex
 
+__all__ = ["Dropped", "MergeOptions", "MergeResult", "Origin", "merge_datasets", "merge_sources"]
+
 
 @dataclass(frozen=True)
 class MergeOptions:

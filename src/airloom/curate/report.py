@@ -29,6 +29,8 @@ import numpy as np
 from airloom.curate.report_data import ReportData
 from airloom.errors import require
 
+__all__ = ["NOT_CHECKED", "render_html", "render_report"]
+
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}

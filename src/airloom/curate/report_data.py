@@ -25,6 +25,16 @@ from airloom.curate.sources import read_store
 from airloom.reasons import Reason
 from airloom.vectors.index import VectorIndex
 
+__all__ = [
+    "CategoryFacts",
+    "ReportData",
+    "collect",
+    "dispersion",
+    "distinct_n",
+    "nearest_similarities",
+    "words",
+]
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 

@@ -43,6 +43,16 @@ from typing import IO
 from airloom.curate.jail import environment, jail_command, jail_problem, memfd, seccomp_filter
 from airloom.curate.watchdog import Cgroup, tree_usage
 
+__all__ = [
+    "Limits",
+    "RunResult",
+    "classify",
+    "isolation_layers",
+    "run_checker",
+    "run_python",
+    "sandbox_problem",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:

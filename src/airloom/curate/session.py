@@ -39,6 +39,8 @@ from airloom.scheduling.scheduler import AdaptiveLimiter, Budget, Endpoint, Sche
 from airloom.scheduling.stats import RunStats
 from airloom.store.database import CachedCall, Store
 
+__all__ = ["CurationSession", "T", "judge_params"]
+
 T = TypeVar("T")
 
 

@@ -43,6 +43,20 @@ from airloom.formats.records import Record
 from airloom.formats.rows import RowError, record_from_row
 from airloom.store.database import Store, corrupt_error
 
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_LINE_BYTES",
+    "MAX_PROBLEMS",
+    "MAX_RECORD_CHARS",
+    "Dataset",
+    "embedding_matrix",
+    "is_store_file",
+    "parse_json_line",
+    "read_dataset",
+    "read_store",
+    "row_problem",
+]
+
 #: Longest line of a JSONL file read (longer ones are skipped and counted).
 MAX_LINE_BYTES = 8 << 20
 #: Most characters of text in one record (instruction, response, system, turns together).

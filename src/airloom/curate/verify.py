@@ -34,6 +34,15 @@ from airloom.curate.code_check import check_code
 from airloom.curate.sandbox import Limits, isolation_layers
 from airloom.formats.records import Record
 
+__all__ = [
+    "CODE_CATEGORIES",
+    "CheckOutcome",
+    "RecordResult",
+    "verify_method",
+    "verify_record",
+    "verify_records",
+]
+
 CODE_CATEGORIES = frozenset({"coding"})
 
 

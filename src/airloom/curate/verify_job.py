@@ -32,6 +32,8 @@ from airloom.curate.verify import (
 from airloom.export.writers import write_dataset, write_lines_atomic
 from airloom.formats.records import Record
 
+__all__ = ["VerifyOptions", "VerifySummary", "verify_source"]
+
 
 @dataclass
 class VerifyOptions:

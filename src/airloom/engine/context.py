@@ -29,6 +29,8 @@ from airloom.scheduling.scheduler import Endpoint, describe_params
 if TYPE_CHECKING:
     from airloom.engine.services import RunServices
 
+__all__ = ["EngineRoundContext", "Provenance", "R", "T", "round_seed"]
+
 T = TypeVar("T")
 R = TypeVar("R")
 

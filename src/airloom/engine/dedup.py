@@ -27,6 +27,8 @@ import numpy as np
 from airloom.vectors.embed import Embedder
 from airloom.vectors.index import VectorIndex
 
+__all__ = ["WARM_UP_TEXTS", "BatchEmbedder", "DedupState", "log"]
+
 log = logging.getLogger(__name__)
 
 # Texts of the usual lengths of instructions: the model's first calls per shape are slow.

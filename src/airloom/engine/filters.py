@@ -15,6 +15,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+__all__ = ["REFUSAL_OPENERS", "ResponseFilter", "avoidance_filter", "avoided_subjects"]
+
 #: Openers that mark a refusal (case-sensitive prefix test, as in the original).
 REFUSAL_OPENERS = ("I'm sorry,", "Apologies,", "I can't", "I won't")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'"})

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from airloom.engine.context import EngineRoundContext
     from airloom.engine.services import RunServices
 
+__all__ = ["Commit", "Gate", "RejectRow"]
+
 #: A stored reject: run id, category, reason, detail.
 RejectRow = tuple[str, str, str, str | None]
 #: Commits accepted records, rejects and finished rounds (category, index) in one

@@ -77,6 +77,8 @@ from airloom.store.database import CachedCall, Store
 from airloom.threads import in_daemon_thread
 from airloom.vectors.embed import Embedder, beside_event_loop, make_embedder
 
+__all__ = ["Engine", "T", "gather_or_cancel"]
+
 T = TypeVar("T")
 
 

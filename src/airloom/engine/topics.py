@@ -19,6 +19,8 @@ from pathlib import Path
 from airloom.errors import ConfigError
 from airloom.instructors.parsing import parse_numbered_list
 
+__all__ = ["TopicSampler", "read_topics", "shipped_topics_text", "topics_from_reply"]
+
 
 def shipped_topics_text() -> str:
     """The topics list shipped with airloom (a topic a line, none of the default

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from airloom.errors import StoreError
 
+__all__ = ["current_umask", "replace_atomically", "write_lines_atomic"]
+
 
 def current_umask() -> int:
     """The process umask, read without changing it where Linux allows.

@@ -32,6 +32,35 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+__all__ = [
+    "MAX_STOP_STRINGS",
+    "AssistantMessage",
+    "ChatChoice",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionRequest",
+    "ChatMessage",
+    "ChunkChoice",
+    "Completion",
+    "CompletionChoice",
+    "CompletionRequest",
+    "ContentPart",
+    "Delta",
+    "ErrorDetail",
+    "ErrorResponse",
+    "LMoEFields",
+    "ModelCard",
+    "ModelList",
+    "Role",
+    "SamplingFields",
+    "StreamOptions",
+    "Usage",
+    "chat_request_json",
+    "error_body",
+    "new_id",
+    "now",
+]
+
 MAX_STOP_STRINGS = 4
 
 Role = Literal["system", "user", "assistant", "developer"]

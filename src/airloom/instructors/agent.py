@@ -43,6 +43,8 @@ from airloom.runtime.functions import (
     FunctionSpec,
 )
 
+__all__ = ["AgentInstructor", "Toolbox", "answer_call", "parse_toolbox", "serialise_call"]
+
 
 @dataclass(frozen=True)
 class Toolbox:

@@ -36,6 +36,16 @@ from airloom.instructors.settings.anonymization import _KINDS, AnonymizationConf
 from airloom.instructors.verified import item_rngs, strip_preamble
 from airloom.reasons import Reason
 
+__all__ = [
+    "MONTH_NAMES",
+    "AnonymizationInstructor",
+    "Entities",
+    "Plan",
+    "draw_entities",
+    "plan_item",
+    "request_text",
+]
+
 MONTH_NAMES = [
     "January",
     "February",

@@ -50,6 +50,15 @@ from airloom.instructors.characters import (
 from airloom.instructors.settings.awareness import AwarenessConfig
 from airloom.reasons import Reason
 
+__all__ = [
+    "CHARACTER_KINDS",
+    "AwarenessInstructor",
+    "character_answer",
+    "choose_kind",
+    "parse_character_blocks",
+    "parse_context_blocks",
+]
+
 CHARACTER_KINDS: dict[str, tuple[str, str]] = {
     "corporeal": (
         "their own body and physical presence",

@@ -42,6 +42,27 @@ from airloom.formats.records import Turn as Turn
 from airloom.formats.records import dedup_key as key_of
 from airloom.reasons import Reason
 
+__all__ = [
+    "REFUSALS_ONLY",
+    "Draft",
+    "Filtering",
+    "Instructor",
+    "InstructorSettings",
+    "PromptTemplate",
+    "R",
+    "Rejected",
+    "RoundContext",
+    "SourceExhausted",
+    "T",
+    "Truncated",
+    "Turn",
+    "complete_items",
+    "load_template",
+    "map_rejecting",
+    "round_slice",
+    "whole_items",
+]
+
 T = TypeVar("T")
 R = TypeVar("R")
 

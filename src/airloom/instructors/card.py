@@ -14,6 +14,8 @@ from __future__ import annotations
 from airloom.checks import card as _checks  # noqa: F401  (registers the check)
 from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 
+__all__ = ["CardInstructor"]
+
 
 class CardInstructor(CheckedInlineQAInstructor):
     """Attribute cards (see the module docstring)."""

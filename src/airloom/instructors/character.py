@@ -44,6 +44,18 @@ from airloom.instructors.engines import topic_lines
 from airloom.instructors.settings.character import CharacterConfig
 from airloom.reasons import Reason
 
+__all__ = [
+    "CARD_KEYS",
+    "CharacterInstructor",
+    "ParsedCard",
+    "builtin_examples",
+    "card_draft",
+    "card_from_fields",
+    "copies_example",
+    "load_examples",
+    "parse_cards",
+]
+
 CARD_KEYS = ("DESCRIPTION", "NAME", "GUIDE")
 
 

@@ -33,6 +33,25 @@ from airloom.formats.transcripts import session_text as session_text
 from airloom.instructors.base import Draft, RoundContext, SourceExhausted, Turn
 from airloom.reasons import Reason
 
+__all__ = [
+    "CHARACTER_CATEGORY",
+    "IN_CHARACTER_RULES",
+    "Card",
+    "cards_from_records",
+    "chat_between_system",
+    "clean_value",
+    "cut_at_markers",
+    "formatted_transcript",
+    "group_fields",
+    "load_cards",
+    "merge_turns",
+    "session_draft",
+    "session_text",
+    "stable_id",
+    "straight_quotes",
+    "strip_speaker",
+]
+
 CHARACTER_CATEGORY = "character"
 
 #: Rules every in-character answer is written under (paraphrase of the original's).

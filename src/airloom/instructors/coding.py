@@ -19,6 +19,8 @@ from airloom.instructors.settings.coding import (
 )
 from airloom.reasons import Reason
 
+__all__ = ["CodingInstructor"]
+
 
 class CodingInstructor(Instructor):
     """Coding tasks; ``plain_ratio`` of them in PLAINFORMAT."""

@@ -29,6 +29,14 @@ from airloom.instructors.settings.contextual import (
 )
 from airloom.reasons import Reason
 
+__all__ = [
+    "ContextSpec",
+    "ContextualInstructor",
+    "answer_problem",
+    "canonical_instruction",
+    "choose_spec",
+]
+
 _SOURCE_PHRASES = [
     "What is your source?",
     "Please provide references.",

@@ -20,6 +20,8 @@ from airloom.instructors.base import Draft
 from airloom.instructors.checked import enforce
 from airloom.instructors.engines import SimpleTaskInstructor
 
+__all__ = ["CotInstructor"]
+
 
 class CotInstructor(SimpleTaskInstructor):
     """Chain of thought: ranked solutions and a best and final answer."""

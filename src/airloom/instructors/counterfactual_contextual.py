@@ -33,6 +33,15 @@ from airloom.instructors.checked import enforce
 from airloom.instructors.settings.counterfactual_contextual import CounterfactualConfig
 from airloom.reasons import Reason
 
+__all__ = [
+    "CITE_PHRASES",
+    "CounterfactualContextualInstructor",
+    "CounterfactualItem",
+    "counterfactual_prompt",
+    "parse_counterfactual",
+    "split_source",
+]
+
 CITE_PHRASES = (
     "Cite your source.",
     "What is your source?",

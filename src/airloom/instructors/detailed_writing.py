@@ -35,6 +35,8 @@ from airloom.instructors.settings.detailed_writing import DetailedWritingConfig
 from airloom.instructors.verified import item_rngs, strip_preamble
 from airloom.reasons import Reason
 
+__all__ = ["SEED_SEPARATOR", "DetailedWritingInstructor", "load_seeds", "stated_words"]
+
 SEED_SEPARATOR = "====="
 
 

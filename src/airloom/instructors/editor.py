@@ -30,6 +30,14 @@ from airloom.instructors.checked import enforce
 from airloom.instructors.settings.editor import EditorConfig
 from airloom.reasons import Reason
 
+__all__ = [
+    "SOURCE_CATEGORY",
+    "EditorInstructor",
+    "choose_issues",
+    "clean_flawed",
+    "editor_instruction",
+]
+
 SOURCE_CATEGORY = "writing"
 
 _PREAMBLE = re.compile(

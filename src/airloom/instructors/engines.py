@@ -32,6 +32,17 @@ from airloom.instructors.base import (
 from airloom.instructors.parsing import parse_labelled_items, parse_qa_pairs
 from airloom.reasons import Reason
 
+__all__ = [
+    "InlineQAInstructor",
+    "SimpleTaskInstructor",
+    "complete_task_list",
+    "copied_from_prompt",
+    "drop_copies",
+    "echoes",
+    "rewords_prompt",
+    "topic_lines",
+]
+
 
 async def complete_task_list(
     ctx: RoundContext,

@@ -25,6 +25,8 @@ from airloom.instructors.checked import enforce
 from airloom.instructors.settings.experience import ExperienceConfig
 from airloom.reasons import Reason
 
+__all__ = ["ExperienceInstructor", "parse_experience"]
+
 _LABEL = r"^[ \t#>*_]*{name}[ \t*_]*:[ \t*_]*"
 _SETTING = re.compile(_LABEL.format(name="SETTING"), re.MULTILINE | re.IGNORECASE)
 _EXPERIENCE = re.compile(_LABEL.format(name="EXPERIENCE"), re.MULTILINE | re.IGNORECASE)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from airloom.instructors.engines import SimpleTaskInstructor
 
+__all__ = ["GeneralInstructor"]
+
 
 class GeneralInstructor(SimpleTaskInstructor):
     """General tasks on random topics."""

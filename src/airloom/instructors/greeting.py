@@ -18,6 +18,8 @@ from airloom.instructors.base import Draft, Instructor, RoundContext
 from airloom.instructors.verified import parse_field_blocks
 from airloom.reasons import Reason
 
+__all__ = ["KEYS", "GreetingInstructor", "drafts_from_blocks"]
+
 KEYS = ("PERSONA", "GREETING", "RESPONSE")
 
 

@@ -46,6 +46,8 @@ from airloom.instructors.checked import enforce
 from airloom.instructors.settings.gtkm import GtkmConfig
 from airloom.reasons import Reason
 
+__all__ = ["GtkmInstructor", "clean_answer", "parse_questions", "transcript_turns", "word_count"]
+
 _WORD = re.compile(r"[\w'-]+")
 
 

@@ -75,6 +75,16 @@ from airloom.runtime.actions import (
 )
 from airloom.runtime.decode import decode_structured
 
+__all__ = [
+    "InlineActionsInstructor",
+    "Scene",
+    "card_system",
+    "parse_results",
+    "parse_scene",
+    "render_events",
+    "validate_reply",
+]
+
 
 @dataclass(frozen=True)
 class Scene:

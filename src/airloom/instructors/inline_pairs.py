@@ -21,6 +21,8 @@ from airloom.instructors.checked import enforce
 from airloom.instructors.engines import InlineQAInstructor
 from airloom.reasons import Reason
 
+__all__ = ["CheckedInlineQAInstructor"]
+
 
 class CheckedInlineQAInstructor(InlineQAInstructor):
     """Inline Q/A pairs, fence-trimmed and checked (see the module docstring)."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 
+__all__ = ["InlineQAPairsInstructor"]
+
 
 class InlineQAPairsInstructor(CheckedInlineQAInstructor):
     """Topical question/answer pairs written inline."""

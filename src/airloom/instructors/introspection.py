@@ -53,6 +53,8 @@ from airloom.instructors.checked import enforce
 from airloom.instructors.settings.introspection import IntrospectionConfig
 from airloom.reasons import Reason
 
+__all__ = ["IntrospectionInstructor", "chat_turns", "parse_chat", "parse_question"]
+
 
 def parse_chat(text: str, user: str, name: str) -> tuple[str, list[tuple[str, str]]]:
     """The setting and the ``Name: message`` lines of a written chat (continuation

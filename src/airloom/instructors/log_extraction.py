@@ -40,6 +40,22 @@ from airloom.instructors.settings.log_extraction import LogExtractionConfig
 from airloom.instructors.verified import item_rngs, strip_preamble
 from airloom.reasons import Reason
 
+__all__ = [
+    "AGENTS",
+    "METHODS",
+    "MONTHS",
+    "NETWORKS",
+    "PATHS",
+    "SOURCES",
+    "STATUSES",
+    "USERS",
+    "LogExtractionInstructor",
+    "choose_question",
+    "make_item",
+    "synth_apache",
+    "synth_sshd",
+]
+
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 PATHS = (
     "/",

@@ -25,6 +25,8 @@ from airloom.instructors.settings.mathjson import DEFAULT_KINDS, MathJSONConfig
 from airloom.instructors.verified import strip_preamble
 from airloom.reasons import Reason
 
+__all__ = ["MathJSONInstructor", "number_problems", "parse_problems"]
+
 
 def parse_problems(text: str) -> tuple[list[tuple[str, float]], list[str]]:
     """(problem, numeric answer) pairs, and the problems whose answer is not a number.

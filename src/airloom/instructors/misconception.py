@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 
+__all__ = ["MisconceptionInstructor"]
+
 
 class MisconceptionInstructor(CheckedInlineQAInstructor):
     """Questions whose popular answer is a misconception, with the correction."""

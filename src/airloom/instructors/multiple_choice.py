@@ -25,6 +25,8 @@ from airloom.instructors.checked import enforce
 from airloom.instructors.engines import InlineQAInstructor
 from airloom.instructors.settings.multiple_choice import MultipleChoiceConfig
 
+__all__ = ["LETTERS", "MultipleChoiceInstructor", "question_line", "question_lines"]
+
 LETTERS = "ABCDE"
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 
+__all__ = ["OrcaInstructor"]
+
 
 class OrcaInstructor(CheckedInlineQAInstructor):
     """Step-by-step reasoning problems with the work shown."""

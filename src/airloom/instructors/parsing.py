@@ -16,6 +16,8 @@ import re
 
 from airloom.formats.fences import strip_fence_lines
 
+__all__ = ["parse_labelled_items", "parse_numbered_list", "parse_qa_pairs", "strip_markdown_debris"]
+
 
 def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -30,6 +30,8 @@ from airloom.runtime.plan_ir import normalise_tool_name
 from airloom.runtime.rewoo.parse import first_plan
 from airloom.runtime.rewoo.prompt import EXAMPLE, build_planning_prompt
 
+__all__ = ["PlanInstructor", "PlanTask", "parse_task", "trim_plan"]
+
 _TOOL_RE = re.compile(
     r"^\s*(?:[-*]\s*)?(?:\*\*)?([A-Za-z][\w .-]{0,63}?)\[input\](?:\*\*)?\s*:\s*(.+?)\s*$"
 )

@@ -21,6 +21,8 @@ from airloom.instructors.checked import enforce
 from airloom.instructors.engines import InlineQAInstructor
 from airloom.instructors.settings.quiz import QuizConfig
 
+__all__ = ["QuizInstructor", "size_lines"]
+
 
 def size_lines(rng: random.Random, count: int, config: QuizConfig) -> str:
     """One line per request saying how many questions its quiz has.

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 
+__all__ = ["RiddleInstructor"]
+
 
 class RiddleInstructor(CheckedInlineQAInstructor):
     """Tricky lateral-thinking riddles with their answers."""

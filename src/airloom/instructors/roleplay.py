@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from airloom.instructors.engines import SimpleTaskInstructor
 
+__all__ = ["RoleplayInstructor"]
+
 
 class RoleplayInstructor(SimpleTaskInstructor):
     """Writing in a character's voice."""

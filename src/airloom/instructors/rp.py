@@ -57,6 +57,19 @@ from airloom.instructors.checked import enforce
 from airloom.instructors.settings.rp import RpConfig
 from airloom.reasons import Reason
 
+__all__ = [
+    "RpInstructor",
+    "TurnReply",
+    "chat_system",
+    "clean_actions",
+    "draw_participant_count",
+    "formatting_rules",
+    "parse_turn",
+    "participant_view",
+    "resolve_next",
+    "training_turns",
+]
+
 # ------------------------------------------------------------------ pure helpers
 
 

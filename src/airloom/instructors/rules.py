@@ -42,6 +42,8 @@ from airloom.instructors.settings.rules import RulesConfig
 from airloom.instructors.verified import item_rngs, strip_preamble
 from airloom.reasons import Reason
 
+__all__ = ["RulePlan", "RulesInstructor", "flat_instruction", "plan_rules"]
+
 
 def flat_instruction(rule_texts: Sequence[str], task: str) -> str:
     """The single-turn form of a conversation: its rules as a list, then the task.

@@ -46,6 +46,15 @@ from airloom.instructors.characters import (
 from airloom.instructors.settings.stylized_response import StylizedResponseConfig
 from airloom.reasons import Reason
 
+__all__ = [
+    "StylizedResponseInstructor",
+    "clean_reply",
+    "has_skip_line",
+    "is_skip",
+    "source_pool",
+    "usable_source",
+]
+
 
 def is_skip(reply: str) -> bool:
     """Whether a whole reply is the word SKIP (quotes, emphasis, a period allowed).

@@ -35,6 +35,8 @@ from airloom.instructors.settings.summarization import SummarizationConfig
 from airloom.instructors.verified import item_rngs, strip_preamble
 from airloom.reasons import Reason
 
+__all__ = ["Source", "SummarizationInstructor", "summary_target"]
+
 
 def summary_target(rng: random.Random, config: SummarizationConfig, source_words: int) -> int:
     """The summary length to ask for: drawn in range, rounded to 10, at most half the source.

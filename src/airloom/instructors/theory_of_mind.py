@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from airloom.instructors.engines import InlineQAInstructor
 
+__all__ = ["TheoryOfMindInstructor"]
+
 
 class TheoryOfMindInstructor(InlineQAInstructor):
     """Theory-of-mind questions and reasoned answers."""

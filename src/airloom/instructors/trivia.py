@@ -30,6 +30,8 @@ from airloom.instructors.base import Draft, RoundContext
 from airloom.instructors.inline_pairs import CheckedInlineQAInstructor
 from airloom.instructors.settings.trivia import TriviaConfig
 
+__all__ = ["TriviaInstructor", "question_unit"]
+
 
 def question_unit(question: str) -> str:
     """The counting unit shared by a question's rows (stable across runs)."""

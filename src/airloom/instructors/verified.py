@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 from airloom.formats.fences import strip_fence_lines
 
+__all__ = ["item_rngs", "parse_field_blocks", "strip_preamble"]
+
 
 def item_rngs(rng: random.Random, count: int) -> list[random.Random]:
     """``count`` independent generators drawn from a round's generator, up front.

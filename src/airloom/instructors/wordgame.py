@@ -20,6 +20,8 @@ from airloom.instructors.checked import enforce
 from airloom.instructors.engines import SimpleTaskInstructor
 from airloom.instructors.settings.wordgame import WordgameConfig
 
+__all__ = ["WordgameInstructor"]
+
 
 class WordgameInstructor(SimpleTaskInstructor):
     """Word games (see the module docstring)."""

@@ -27,6 +27,8 @@ from airloom.instructors.base import RoundContext
 from airloom.instructors.engines import SimpleTaskInstructor
 from airloom.instructors.settings.writing import WritingConfig
 
+__all__ = ["WritingInstructor", "style_requirements"]
+
 
 def style_requirements(rng: random.Random, styles: list[str], batch_size: int) -> str:
     """The "Additional requirements" block naming a style for some tasks ('' if none).

@@ -56,6 +56,22 @@ from airloom.errors import (
 from airloom.scheduling.events import EventSink, NullSink
 from airloom.store.database import CachedCall, Totals
 
+__all__ = [
+    "SAME_ERROR_LIMIT",
+    "AdaptiveLimiter",
+    "Budget",
+    "CacheGet",
+    "CachePut",
+    "Endpoint",
+    "Scheduler",
+    "Spending",
+    "backoff_delay",
+    "call_cost",
+    "change_hint",
+    "describe_params",
+    "error_signature",
+]
+
 #: Attempts in a row that fail with the very same specific error before the run stops.
 SAME_ERROR_LIMIT = 3
 

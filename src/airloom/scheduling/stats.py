@@ -23,6 +23,8 @@ from airloom.backends.replicas import Replica
 from airloom.reasons import Reason
 from airloom.scheduling.scheduler import Spending
 
+__all__ = ["TOPICS_ROW", "CategoryStats", "ReplicaRow", "RunStats"]
+
 TOPICS_ROW = "topics"
 """The row of the topic-writing phase: shown with the categories, never a category."""
 

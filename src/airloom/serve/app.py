@@ -54,6 +54,8 @@ from airloom.formats.openai_wire import (
 from airloom.serve import service as svc
 from airloom.serve.service import Plan, RequestError, Service
 
+__all__ = ["ERRORS", "BodyLimit", "create_app", "error_response", "log", "sse"]
+
 log = logging.getLogger("airloom.serve")
 
 ERRORS: dict[int | str, dict[str, Any]] = {

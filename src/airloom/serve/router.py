@@ -38,6 +38,19 @@ from airloom.errors import ConfigError
 from airloom.vectors.embed import Embedder
 from airloom.vectors.index import _faiss
 
+__all__ = [
+    "AgentRouter",
+    "Decision",
+    "EmbeddingRouter",
+    "agent_prompt",
+    "decide",
+    "load_routing_texts",
+    "log",
+    "parse_agent_answer",
+    "read_descriptions",
+    "routing_text",
+]
+
 log = logging.getLogger("airloom.serve.router")
 
 

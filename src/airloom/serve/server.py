@@ -20,6 +20,8 @@ from airloom.serve import service as svc
 from airloom.serve.app import create_app
 from airloom.serve.service import Service
 
+__all__ = ["BackgroundServer", "bound_port", "serve", "url_of"]
+
 
 def url_of(host: str, port: int) -> str:
     """The base URL clients use (ending in ``/v1``)."""

@@ -38,6 +38,22 @@ from airloom.serve.router import (
     routing_text,
 )
 
+__all__ = [
+    "Plan",
+    "RequestError",
+    "Service",
+    "api_keys",
+    "build_engine",
+    "build_router",
+    "build_service",
+    "capped_max_tokens",
+    "default_expert",
+    "expert_folders",
+    "log",
+    "start",
+    "stop",
+]
+
 log = logging.getLogger("airloom.serve")
 
 

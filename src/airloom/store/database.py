@@ -39,6 +39,19 @@ from airloom.reasons import merge_counts
 from airloom.redact import redact_config, redact_text
 from airloom.store import lock as store_lock
 
+__all__ = [
+    "APP_ID",
+    "RECORD_COLUMNS",
+    "SCHEMA_VERSION",
+    "CachedCall",
+    "Store",
+    "Totals",
+    "check_integrity",
+    "corrupt_error",
+    "read_only_connection",
+    "record_from_columns",
+]
+
 SCHEMA_VERSION = 1
 APP_ID = "airloom"
 

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from airloom.train.config import TrainConfig
     from airloom.train.result import TrainResult
 
+__all__ = ["card_text", "loss_points", "write_card", "write_loss_curve"]
+
 
 def loss_points(
     history: list[dict[str, Any]],

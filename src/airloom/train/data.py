@@ -37,6 +37,21 @@ from airloom.formats.chat import get_template, render_jinja
 from airloom.formats.records import Record
 from airloom.formats.rows import training_text
 
+__all__ = [
+    "IGNORE_INDEX",
+    "DataSummary",
+    "Example",
+    "Examples",
+    "SourceInfo",
+    "build_examples",
+    "load_records",
+    "pieces",
+    "prepare",
+    "record_text",
+    "split_eval",
+    "tokenize",
+]
+
 IGNORE_INDEX = -100
 
 

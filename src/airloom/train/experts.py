@@ -36,6 +36,18 @@ from airloom.export.writers import write_dataset, write_lines_atomic
 from airloom.formats.records import Record
 from airloom.train.data import load_records
 
+__all__ = [
+    "DEFAULT_DESCRIPTIONS",
+    "DEFAULT_EXPERTS",
+    "ExpertSplit",
+    "cross_count",
+    "expert_names",
+    "expert_of",
+    "expert_plan",
+    "routing_row",
+    "split_experts",
+]
+
 DEFAULT_EXPERTS: dict[str, list[str]] = {
     "qa": ["quiz", "multiple_choice", "contextual", "counterfactual_contextual"],
     "creative": [

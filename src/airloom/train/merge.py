@@ -20,6 +20,8 @@ from airloom.train.config import TrainConfig
 from airloom.train.trainer import disk_errors, resolve_base
 from airloom.weights.adapters import check_adapter_dir, read_train_info
 
+__all__ = ["merge_adapter", "merge_base"]
+
 
 def merge_base(adapter_dir: Path, base: str | None) -> Path:
     """The base folder to merge into: ``base``, else the one the adapter was trained on."""

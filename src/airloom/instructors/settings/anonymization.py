@@ -10,6 +10,8 @@ from pydantic import Field
 from airloom.checks.anonymization import EntityKind
 from airloom.config import InstructorConfig
 
+__all__ = ["DEFAULT_STYLES", "AnonymizationConfig"]
+
 DEFAULT_STYLES = [
     "email between colleagues",
     "customer support ticket",

@@ -9,6 +9,8 @@ from pydantic import Field
 
 from airloom.config import InstructorConfig
 
+__all__ = ["INTERVIEWER_NAMES", "CharacterConfig"]
+
 #: First names for the person chatting with a character (gtkm, awareness, introspection).
 INTERVIEWER_NAMES = [
     "James",

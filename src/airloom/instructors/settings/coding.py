@@ -9,6 +9,8 @@ from pydantic import Field, field_validator
 
 from airloom.config import InstructorConfig
 
+__all__ = ["DEFAULT_LANGUAGES", "DEFAULT_RELATED_SOFTWARE", "CodingConfig"]
+
 DEFAULT_LANGUAGES = [
     "python",
     "javascript",

@@ -9,6 +9,8 @@ from pydantic import Field
 
 from airloom.config import InstructorConfig
 
+__all__ = ["DEFAULT_FORMATS", "DEFAULT_STYLES", "ContextualConfig"]
+
 DEFAULT_STYLES = [
     "news article",
     "blog post",

@@ -9,6 +9,8 @@ from pydantic import Field
 
 from airloom.config import InstructorConfig
 
+__all__ = ["CounterfactualConfig"]
+
 
 class CounterfactualConfig(InstructorConfig):
     """Knobs of the counterfactual_contextual instructor."""

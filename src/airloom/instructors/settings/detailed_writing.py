@@ -9,6 +9,8 @@ from pydantic import Field
 
 from airloom.config import InstructorConfig
 
+__all__ = ["DetailedWritingConfig"]
+
 
 class DetailedWritingConfig(InstructorConfig):
     """Knobs of the detailed_writing instructor."""

@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
 
+__all__ = ["DEFAULT_ISSUES", "DEFAULT_REQUEST", "EditorConfig"]
+
 DEFAULT_ISSUES = [
     "several misspelled words",
     "grammatical errors",

@@ -9,6 +9,8 @@ from pydantic import Field
 
 from airloom.config import InstructorConfig
 
+__all__ = ["DEFAULT_THEMES", "ExperienceConfig"]
+
 DEFAULT_THEMES = [
     "a city built inside a waterfall",
     "a desert of singing sand",

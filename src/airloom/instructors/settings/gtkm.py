@@ -10,6 +10,8 @@ from pydantic import Field, model_validator
 from airloom.config import InstructorConfig
 from airloom.instructors.settings.character import INTERVIEWER_NAMES
 
+__all__ = ["GtkmConfig"]
+
 
 class GtkmConfig(InstructorConfig):
     """Knobs of the gtkm instructor."""

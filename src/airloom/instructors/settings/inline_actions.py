@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
 
+__all__ = ["InlineActionsConfig"]
+
 
 class InlineActionsConfig(InstructorConfig):
     """Knobs of the inline_actions instructor."""

@@ -10,6 +10,8 @@ from pydantic import Field, model_validator
 from airloom.checks.logs import LogFormat
 from airloom.config import InstructorConfig
 
+__all__ = ["FORMATS", "LogExtractionConfig"]
+
 FORMATS: tuple[LogFormat, ...] = ("apache", "sshd")
 
 

@@ -9,6 +9,8 @@ from pydantic import Field
 
 from airloom.config import InstructorConfig
 
+__all__ = ["DEFAULT_KINDS", "MathJSONConfig"]
+
 DEFAULT_KINDS = [
     "percentages and discounts",
     "rates, speed and work done together",

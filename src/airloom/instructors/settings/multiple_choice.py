@@ -9,6 +9,8 @@ from pydantic import Field
 
 from airloom.config import InstructorConfig
 
+__all__ = ["MultipleChoiceConfig"]
+
 
 class MultipleChoiceConfig(InstructorConfig):
     """Knobs of the multiple_choice instructor."""

@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
 
+__all__ = ["PlanConfig"]
+
 
 class PlanConfig(InstructorConfig):
     """Knobs of the plan instructor."""

@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
 
+__all__ = ["QuizConfig"]
+
 
 class QuizConfig(InstructorConfig):
     """Knobs of the quiz instructor."""

@@ -9,6 +9,8 @@ from pydantic import Field, field_validator, model_validator
 
 from airloom.config import InstructorConfig
 
+__all__ = ["DEFAULT_MOVES", "DEFAULT_OPENERS", "RpConfig"]
+
 DEFAULT_MOVES = [
     "become fascinated by something that was just said",
     "dig deeper into the current subject",

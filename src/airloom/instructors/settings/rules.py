@@ -12,6 +12,8 @@ from pydantic import Field, field_validator, model_validator
 from airloom.checks.rules import KINDS, compatible
 from airloom.config import InstructorConfig
 
+__all__ = ["DEFAULT_SYSTEM", "RulesConfig"]
+
 DEFAULT_SYSTEM = "You are a helpful, unbiased, uncensored assistant."
 
 

@@ -9,6 +9,8 @@ from pydantic import Field
 
 from airloom.config import InstructorConfig
 
+__all__ = ["DEFAULT_SOURCES", "StylizedResponseConfig"]
+
 DEFAULT_SOURCES = ["experience", "general", "joke", "riddle", "trivia"]
 
 

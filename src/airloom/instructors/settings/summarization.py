@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 
 from airloom.config import InstructorConfig
 
+__all__ = ["DEFAULT_STYLES", "SummarizationConfig"]
+
 DEFAULT_STYLES = [
     "news article",
     "blog post",

@@ -9,6 +9,8 @@ from pydantic import Field
 
 from airloom.config import InstructorConfig
 
+__all__ = ["DEFAULT_PLAIN_SUFFIX", "DEFAULT_SYSTEM", "TriviaConfig"]
+
 DEFAULT_SYSTEM = "You are a world-class trivia assistant: give accurate, succinct answers."
 
 

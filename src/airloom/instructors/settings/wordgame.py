@@ -9,6 +9,8 @@ from pydantic import Field
 
 from airloom.config import InstructorConfig
 
+__all__ = ["WordgameConfig"]
+
 
 class WordgameConfig(InstructorConfig):
     """Knobs of the wordgame instructor."""

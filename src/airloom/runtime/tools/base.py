@@ -27,6 +27,16 @@ from airloom.formats.closed_context import neutralise_delimiters
 from airloom.runtime.budget import Budget
 from airloom.runtime.plan_ir import Part
 
+__all__ = [
+    "Evidence",
+    "Tool",
+    "ToolContext",
+    "cap_text",
+    "escape_chat_tokens",
+    "escape_evidence",
+    "tool_description",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:

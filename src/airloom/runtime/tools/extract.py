@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+__all__ = ["INVISIBLE", "decode_html", "html_to_text"]
+
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg")
 _BLOCK_TAG_NAMES = (

@@ -47,6 +47,17 @@ from airloom.runtime.tools.extract import INVISIBLE, html_to_text
 from airloom.runtime.tools.links import extract_links
 from airloom.runtime.tools.ssrf import GuardPolicy, Resolver, resolve_target, system_resolver
 
+__all__ = [
+    "TEXT_TYPES",
+    "USER_AGENT",
+    "FetchLimits",
+    "GuardedFetcher",
+    "Page",
+    "PageReader",
+    "TextScraper",
+    "read_local_page",
+]
+
 USER_AGENT = f"airloom/{__version__} (plan text scraper)"
 TEXT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain", "text/markdown"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})

@@ -34,6 +34,8 @@ from airloom.formats.closed_context import (
 from airloom.runtime.plan_ir import Part, Ref
 from airloom.runtime.tools.base import Evidence, ToolContext, cap_text, escape_chat_tokens
 
+__all__ = ["Block", "KnowledgeModel", "estimate_tokens", "split_question"]
+
 Block = tuple[dict[str, str], str]
 
 

@@ -21,6 +21,8 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from airloom.errors import ToolError
 from airloom.runtime.tools.base import ToolContext
 
+__all__ = ["WEB_SCHEMES", "HyperlinkExtractor", "extract_links", "normalise_url"]
+
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""", re.IGNORECASE)
 _BASE = re.compile(r"""<base\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
 _BASE_TAG = re.compile(r"<base\b[^>]*>", re.IGNORECASE)

@@ -42,6 +42,15 @@ if TYPE_CHECKING:
     from airloom.backends.base import Backend
     from airloom.runtime.tools.search import SearchEngine
 
+__all__ = [
+    "CANONICAL_NAMES",
+    "DEFAULT_ALIASES",
+    "TOOLS",
+    "ToolFactory",
+    "ToolRegistry",
+    "ToolSetup",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class ToolSetup:

@@ -35,6 +35,17 @@ import httpx
 from airloom.errors import MissingDependencyError, ToolError
 from airloom.runtime.tools.base import ToolContext
 
+__all__ = [
+    "DdgsEngine",
+    "LocalCorpus",
+    "SearchEngine",
+    "SearchResult",
+    "SearchTool",
+    "SearxngEngine",
+    "format_results",
+    "tokenize",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:

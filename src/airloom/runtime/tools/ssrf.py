@@ -46,6 +46,20 @@ from urllib.parse import urlsplit
 
 from airloom.errors import ToolError
 
+__all__ = [
+    "DEFAULT_PORTS",
+    "BlockedURL",
+    "GuardPolicy",
+    "IPAddress",
+    "IPNetwork",
+    "Resolver",
+    "Target",
+    "blocked_reason",
+    "check_url_syntax",
+    "resolve_target",
+    "system_resolver",
+]
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]

@@ -25,6 +25,16 @@ from airloom.runtime.tools.links import HyperlinkExtractor
 from airloom.runtime.tools.registry import TOOLS, ToolRegistry, ToolSetup
 from airloom.runtime.tools.search import SearchEngine, SearchTool
 
+__all__ = [
+    "close_registry",
+    "knowledge_model",
+    "links_tool",
+    "make_registry",
+    "qa_tool",
+    "scrape_tool",
+    "search_tool",
+]
+
 
 def knowledge_model(
     backend: Backend, model: str, params: Mapping[str, Any] | None = None

@@ -21,6 +21,8 @@ from airloom.errors import AirloomError, FatalBackendError
 from airloom.formats.chat import ChatTemplate, get_template, render, split_system
 from airloom.serve.engines.protocol import EngineInfo
 
+__all__ = ["LocalEngine"]
+
 
 class LocalEngine(LocalBackend):
     """The base model alone, in-process (see the module docstring)."""

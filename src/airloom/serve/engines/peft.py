@@ -27,6 +27,8 @@ from airloom.serve.engines.protocol import EngineInfo
 from airloom.weights.adapters import check_adapter, load_adapters, read_train_info
 from airloom.weights.load import LoadedWeights
 
+__all__ = ["BASE_ADAPTER", "PeftEngine"]
+
 BASE_ADAPTER = "__base__"
 
 

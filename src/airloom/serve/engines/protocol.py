@@ -19,6 +19,8 @@ from typing import Protocol
 
 from airloom.backends.base import ChatRequest, ChatResponse
 
+__all__ = ["Engine", "EngineInfo"]
+
 
 @dataclass(frozen=True)
 class EngineInfo:

@@ -40,6 +40,8 @@ from airloom.serve.engines.protocol import EngineInfo
 from airloom.weights.adapters import check_adapter, lora_rank, read_train_info
 from airloom.weights.source import ModelSource
 
+__all__ = ["LORA_RANKS", "VllmEngine", "lora_rank_setting", "vllm_command"]
+
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 
 
