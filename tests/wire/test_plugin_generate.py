@@ -80,9 +80,9 @@ def test_generate_runs_a_third_party_instructor_on_a_third_party_backend(
     assert ["haiku", "3/3", "3", "-", "done"] in summary_rows(done.stdout + done.stderr)
     with Store.open(tmp_path / "instructions.airloom.db", create=False) as store:
         records = list(store.iter_records())
-    assert {r["category"] for r in records} == {"haiku"}
-    assert all(r["instruction"].startswith("A haiku about autumn") for r in records)
-    assert all("frog in." in r["response"] for r in records)
+    assert {r.category for r in records} == {"haiku"}
+    assert all(r.instruction.startswith("A haiku about autumn") for r in records)
+    assert all("frog in." in r.response for r in records)
     unknown = subprocess.run(
         [*COMMAND, "generate", "--config", "config.yaml"],
         cwd=tmp_path,
