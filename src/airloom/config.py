@@ -25,7 +25,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -441,6 +441,8 @@ class Config(Strict):
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, value: str, info: ValidationInfo) -> str:
+        """Checked when the plug-in tables are given (:func:`validate_config`); a config
+        built in code names an unknown kind only when its backend is built."""
         tables = (info.context or {}).get(TABLES_CONTEXT)
         if value == "auto" or not isinstance(tables, PluginTables):
             return value
@@ -699,7 +701,7 @@ class PluginTables:
     """
 
     section_models: Mapping[str, type[InstructorConfig]]
-    backends: Iterable[str]
+    backends: Collection[str]
 
 
 def validate_config(
