@@ -52,7 +52,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from airloom.backends.base import ChatRequest, Message  # noqa: E402
 from airloom.backends.openai import OpenAIBackend  # noqa: E402
-from airloom.config import load_config_text  # noqa: E402
+from airloom.config_load import load_config_text  # noqa: E402
 from airloom.engine.runner import Engine  # noqa: E402
 from airloom.errors import TransientBackendError  # noqa: E402
 from airloom.formats.records import Record, dedup_key  # noqa: E402

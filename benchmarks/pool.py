@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.engine import start_server  # noqa: E402
 
-from airloom.config import load_config_text  # noqa: E402
+from airloom.config_load import load_config_text  # noqa: E402
 from airloom.engine.runner import Engine  # noqa: E402
 
 

@@ -9,8 +9,13 @@ store_path, …) sit beside them.
 
 Unknown keys are errors that name the key, the file and line, and the closest valid key.
 
+Names of categories and backends are checked against the plug-in tables the caller
+passes in (:class:`PluginTables`); :mod:`airloom.config_load` reads files and text with
+the installed plug-ins' tables.
+
 Example:
-    >>> cfg = load_config_text("model: gpt-4o-mini\\nbase_url: http://127.0.0.1:8000/v1\\n")
+    >>> tables = PluginTables(section_models={}, backends=["openai"])
+    >>> cfg = validate_config({"model": "gpt-4o-mini", "base_url": "http://x/v1"}, tables=tables)
     >>> cfg.model, cfg.default_count
     ('gpt-4o-mini', 100)
 """
@@ -18,10 +23,10 @@ Example:
 from __future__ import annotations
 
 import difflib
-import functools
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,11 +36,11 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from airloom import configfile
 from airloom.configfile import (
     LineMap,
     Strict,
@@ -467,11 +472,15 @@ class Config(Strict):
 
     @field_validator("backend")
     @classmethod
-    def _known_backend(cls, value: str) -> str:
-        from airloom.backends.registry import BACKENDS
-
-        if value != "auto" and value not in BACKENDS:
-            known = ", ".join(repr(name) for name in ["auto", *BACKENDS.names()])
+    def _known_backend(cls, value: str, info: ValidationInfo) -> str:
+        """Checked when the plug-in tables are given (:func:`validate_config`); a config
+        built in code names an unknown kind only when its backend is built."""
+        tables = (info.context or {}).get(TABLES_CONTEXT)
+        if value == "auto" or not isinstance(tables, PluginTables):
+            return value
+        names = sorted(tables.backends)
+        if value not in names:
+            known = ", ".join(repr(name) for name in ["auto", *names])
             raise ValueError(f"unknown backend; known: {known}")
         return value
 
@@ -708,21 +717,44 @@ def _original_forms(data: dict[str, Any], notes: list[str], source: str) -> list
     return problems
 
 
+#: The key of the validation context that carries the :class:`PluginTables`.
+TABLES_CONTEXT = "plugin_tables"
+
+
+@dataclass(frozen=True)
+class PluginTables:
+    """The names validation checks a config against: every category with its settings
+    model, and every backend kind. The loader above the plug-in layers fills them in
+    (:func:`airloom.config_load.plugin_tables`); a test may pass its own.
+
+    Example:
+        >>> PluginTables(section_models={}, backends=["openai"]).backends
+        ['openai']
+    """
+
+    section_models: Mapping[str, type[InstructorConfig]]
+    backends: Collection[str]
+
+
 def validate_config(
     data: dict[str, Any],
     *,
+    tables: PluginTables,
     source: str = "<config>",
     lines: LineMap | None = None,
     overridden: set[tuple[str, ...]] | None = None,
-    section_models: Mapping[str, type[InstructorConfig]] | None = None,
 ) -> Config:
-    """Validate raw config data; raise one :class:`ConfigError` listing every problem."""
+    """Validate raw config data against the plug-in ``tables``; raise one
+    :class:`ConfigError` listing every problem.
+
+    Example:
+        >>> tables = PluginTables(section_models={}, backends=["openai"])
+        >>> validate_config({"backend": "openai", "base_url": "http://x/v1"}, tables=tables).backend
+        'openai'
+    """
     lines = lines or {}
     overridden = overridden or set()
-    if section_models is None:
-        from airloom.instructors.catalog import section_models as category_settings
-
-        section_models = category_settings()
+    section_models = tables.section_models
     problems: list[str] = _sampling_typos(data, source, lines)
     notes: list[str] = []
     data = dict(data)
@@ -738,7 +770,7 @@ def validate_config(
     problems.extend(instructor_problems)
     config: Config | None = None
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context={TABLES_CONTEXT: tables})
     except ValidationError as exc:
         problems.extend(
             describe_errors(
@@ -787,43 +819,3 @@ def _cross_checks(
 
 #: Where every generation-config error points for the list of keys.
 EXAMPLE_HINT = "see `airloom config example` for every key"
-
-
-def load_config_text(
-    text: str,
-    *,
-    source: str = "<config>",
-    overrides: Iterable[str] = (),
-    section_models: Mapping[str, type[InstructorConfig]] | None = None,
-) -> Config:
-    """Parse, override and validate config text.
-
-    Example:
-        >>> load_config_text("default_count: 3\\n", overrides=["language=German"]).language
-        'German'
-    """
-    return configfile.load_text(
-        text,
-        Config,
-        source=source,
-        overrides=overrides,
-        hint=EXAMPLE_HINT,
-        validate=functools.partial(validate_config, section_models=section_models),
-    )
-
-
-def load_config(path: str | Path | None, overrides: Iterable[str] = ()) -> Config:
-    """Load a config file (or the defaults when ``path`` is None) with ``--set`` overrides.
-
-    Example:
-        >>> load_config(None, ["default_count=3"]).default_count
-        3
-    """
-    return configfile.load(
-        path,
-        Config,
-        overrides,
-        hint=EXAMPLE_HINT,
-        example="airloom config example",
-        validate=validate_config,
-    )

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 import airloom
 from airloom.cli.main import COMMANDS, cli, main
-from airloom.config import Config, load_config_text
+from airloom.config import Config
+from airloom.config_load import load_config_text
 from airloom.instructors.registry import available_instructors
 
 SRC = str(Path(airloom.__file__).resolve().parents[1])

@@ -10,15 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airloom.config import (
-    DEFAULT_RESPONSE_FILTERS,
-    IGNORED_KEYS,
-    ORIGINAL_SAMPLING,
-    Config,
-    load_config,
-    load_config_text,
-)
+from airloom.config import DEFAULT_RESPONSE_FILTERS, IGNORED_KEYS, ORIGINAL_SAMPLING, Config
 from airloom.config_example import render_example
+from airloom.config_load import load_config, load_config_text
 from airloom.configfile import parse_override, parse_yaml
 from airloom.errors import ConfigError
 from airloom.instructors.coding import CodingConfig

@@ -139,7 +139,7 @@ def test_set_changes_the_value_each_config_comes_to(
 
 
 def test_set_reaches_the_generation_config_of_eval_and_generate(tmp_path: Path) -> None:
-    from airloom.config import load_config
+    from airloom.config_load import load_config
 
     path = config_file(tmp_path, COMMANDS["generate"][1])
     assert load_config(path, ["topic_request_count=7"]).topic_request_count == 7

@@ -16,7 +16,8 @@ from airloom.checks.editor import check_editor
 from airloom.checks.experience import check_experience_length
 from airloom.checks.trivia import AnswerConstraint, answer_constraints, check_trivia
 from airloom.checks.wordgame import check_wordgame, listed_words, wordgame_rules
-from airloom.config import InstructorConfig, load_config_text
+from airloom.config import InstructorConfig
+from airloom.config_load import load_config_text
 from airloom.formats.closed_context import parse_closed_context
 from airloom.instructors.base import Draft, Instructor, Rejected, SourceExhausted
 from airloom.instructors.card import CardInstructor

@@ -16,6 +16,7 @@ from airloom.backends.registry import BACKENDS
 from airloom.backends.scripted import ScriptedBackend
 from airloom.checks import CHECKS, checks_for
 from airloom.config import Config, validate_config
+from airloom.config_load import plugin_tables
 from airloom.errors import ConfigError
 from airloom.instructors.catalog import BUILTIN_CATEGORIES, INSTRUCTORS, section_models
 from airloom.instructors.registry import available_instructors, load_enabled, run_order
@@ -60,7 +61,9 @@ def test_config_validation_imports_no_instructor_code() -> None:
     probe = (
         "import sys\n"
         "from airloom.config import validate_config\n"
-        "validate_config({'instructors': {'rules': {'count': 2}, 'editor': {}, 'rp': {}}})\n"
+        "from airloom.config_load import plugin_tables\n"
+        "data = {'instructors': {'rules': {'count': 2}, 'editor': {}, 'rp': {}}}\n"
+        "validate_config(data, tables=plugin_tables())\n"
         "loaded = [m for m in sys.modules if m.startswith('airloom.instructors.')]\n"
         "print(sorted(m for m in loaded if '.settings' not in m))\n"
     )
@@ -91,7 +94,7 @@ def test_builtin_backend_kinds_build_without_branches() -> None:
     assert isinstance(build_default_backend(config), ScriptedBackend)
     assert describe_default(Config(base_url="http://127.0.0.1:9/v1", model="m"))[0] == "openai"
     with pytest.raises(ConfigError, match="unknown backend"):
-        validate_config({"backend": "magic"})
+        validate_config({"backend": "magic"}, tables=plugin_tables())
 
 
 def test_builtin_tools_fill_the_four_roles(tmp_path: Path) -> None:
@@ -103,16 +106,18 @@ def test_builtin_tools_fill_the_four_roles(tmp_path: Path) -> None:
 # ---- third-party plug-ins -----------------------------------------------------------------
 def test_a_third_party_instructor_is_found_validated_and_run(plugin: Path) -> None:
     assert "haiku" in INSTRUCTORS.names() and not INSTRUCTORS.is_builtin("haiku")
-    config = validate_config({"instructors": {"haiku": {"count": 2, "season": "winter"}}})
+    config = validate_config(
+        {"instructors": {"haiku": {"count": 2, "season": "winter"}}}, tables=plugin_tables()
+    )
     section = config.instructors["haiku"]
     assert type(section).__name__ == "HaikuConfig" and section.season == "winter"  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match=r"instructors\.haiku\.season"):
-        validate_config({"instructors": {"haiku": {"season": 3}}})
+        validate_config({"instructors": {"haiku": {"season": 3}}}, tables=plugin_tables())
     assert section_models()["haiku"] is INSTRUCTORS.load("haiku").config_model
 
 
 def test_a_third_party_backend_is_selectable_by_name(plugin: Path) -> None:
-    config = validate_config({"backend": "echo"})
+    config = validate_config({"backend": "echo"}, tables=plugin_tables())
     assert describe_default(config) == ("echo", "echo", "echo-model")
     backend = build_default_backend(config)
     assert isinstance(backend, ScriptedBackend) and backend.name == "echo"
@@ -168,9 +173,11 @@ def test_a_broken_plugin_is_one_clear_error(
         with pytest.raises(ConfigError, match=message):
             INSTRUCTORS.load(name)
         with pytest.raises(ConfigError, match=message):
-            validate_config({"instructors": {name: {}}})
+            validate_config({"instructors": {name: {}}}, tables=plugin_tables())
         # a config that does not use it still validates
-        assert validate_config({"instructors": {"general": {}}}).instructors["general"]
+        assert validate_config(
+            {"instructors": {"general": {}}}, tables=plugin_tables()
+        ).instructors["general"]
     finally:
         monkeypatch.undo()
         sys.modules.pop(PACKAGE, None)

@@ -12,7 +12,7 @@ import pytest
 from airloom.backends.factory import build_default_backend, describe_default
 from airloom.backends.openai import OpenAIBackend
 from airloom.backends.pool import PoolBackend
-from airloom.config import load_config_text
+from airloom.config_load import load_config_text
 from airloom.errors import ConfigError
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -7,7 +7,8 @@ import pytest
 
 from airloom.backends.factory import build_default_backend, describe_default
 from airloom.backends.openai import OpenAIBackend
-from airloom.config import EMBEDDED_MODEL, OPENAI_API, load_config_text
+from airloom.config import EMBEDDED_MODEL, OPENAI_API
+from airloom.config_load import load_config_text
 from airloom.errors import ConfigError
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 from airloom.backends.scripted import ScriptedBackend
-from airloom.config import Config, load_config_text
+from airloom.config import Config
+from airloom.config_load import load_config_text
 from airloom.curate.session import CurationSession
 from airloom.engine.runner import Engine
 

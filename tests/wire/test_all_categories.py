@@ -19,7 +19,7 @@ import yaml
 
 from airloom.backends.scripted import ScriptedBackend
 from airloom.checks import checks_for
-from airloom.config import load_config_text
+from airloom.config_load import load_config_text
 from airloom.engine.runner import Engine
 from airloom.export.writers import export_store
 from airloom.instructors.registry import available_instructors

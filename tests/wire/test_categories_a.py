@@ -20,7 +20,7 @@ import yaml
 
 from airloom.backends.scripted import ScriptedBackend
 from airloom.checks import checks_for
-from airloom.config import load_config_text
+from airloom.config_load import load_config_text
 from airloom.engine.runner import Engine
 from airloom.export.writers import export_run
 from airloom.formats.closed_context import parse_closed_context

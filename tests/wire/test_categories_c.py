@@ -21,7 +21,7 @@ import yaml
 from airloom.backends.base import ChatRequest, ChatResponse
 from airloom.backends.scripted import ScriptedBackend
 from airloom.checks import checks_for
-from airloom.config import load_config_text
+from airloom.config_load import load_config_text
 from airloom.engine.runner import Engine
 from airloom.export.writers import export_run, export_store
 from airloom.formats.records import Record

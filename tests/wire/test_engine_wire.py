@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from airloom.backends.scripted import ScriptedBackend
-from airloom.config import load_config_text
+from airloom.config_load import load_config_text
 from airloom.engine.runner import Engine
 from airloom.errors import FatalBackendError
 from airloom.export.writers import export_run

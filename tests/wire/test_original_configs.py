@@ -17,7 +17,8 @@ import yaml
 from click.testing import CliRunner
 
 from airloom.cli.main import cli
-from airloom.config import ORIGINAL_SAMPLING, load_config
+from airloom.config import ORIGINAL_SAMPLING
+from airloom.config_load import load_config
 from airloom.engine.runner import Engine
 from airloom.store.database import Store
 from tests.support.openai_server import OpenAIServer

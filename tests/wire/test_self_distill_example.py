@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from airloom.config import load_config
+from airloom.config_load import load_config
 from airloom.train.config import load_train_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "self-distill"

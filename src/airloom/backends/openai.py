@@ -37,12 +37,17 @@ from airloom.errors import (
     RateLimitedError,
     TransientBackendError,
 )
-from airloom.formats.openai_wire import ChatCompletion, ChatCompletionChunk, chat_request_json
+from airloom.formats.openai_wire import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Completion,
+    chat_request_json,
+    choice_text,
+)
 from airloom.redact import mask_url, remember_headers
 
 if TYPE_CHECKING:
     import aiohttp
-    import httpx
 
 __all__ = [
     "KEEPALIVE_SECONDS",
@@ -199,16 +204,20 @@ def classify_http_error(
     )
 
 
-def parse_completion(body: bytes | str, base_url: str) -> ChatResponse:
-    """A chat completion reply read with the wire schema; a reply that is not JSON or has
-    no choice is a :class:`TransientBackendError` (it is worth asking again).
+def parse_completion(
+    body: bytes | str, base_url: str, *, text_completion: bool = False
+) -> ChatResponse:
+    """A chat completion reply (a text completion one with ``text_completion``) read with
+    the wire schema; a reply that is not JSON or has no choice is a
+    :class:`TransientBackendError` (it is worth asking again).
 
     Example:
         >>> parse_completion(b'{"choices": [{"message": {"content": "Hi"}}]}', "u").text
         'Hi'
     """
+    schema: type[ChatCompletion | Completion] = Completion if text_completion else ChatCompletion
     try:
-        reply = ChatCompletion.model_validate_json(body)
+        reply = schema.model_validate_json(body)
     except ValidationError as exc:
         garbled = any(error["type"] == "json_invalid" for error in exc.errors())
         what = "a reply that is not valid JSON" if garbled else "a reply without choices"
@@ -218,9 +227,10 @@ def parse_completion(body: bytes | str, base_url: str) -> ChatResponse:
             f"{base_url} sent a reply without choices", body=_text(body)[:500]
         )
     choice = reply.choices[0]
-    usage = Usage(reply.usage.prompt_tokens, reply.usage.completion_tokens)
+    counts = reply.usage
+    usage = Usage(counts.prompt_tokens, counts.completion_tokens) if counts else Usage()
     return ChatResponse(
-        text=choice.text(),
+        text=choice_text(choice),
         finish_reason=choice.finish_reason or "stop",
         usage=usage,
         model=reply.model,
@@ -276,12 +286,6 @@ async def sse_json(lines: AsyncIterable[str]) -> AsyncIterator[dict[str, Any]]:
             continue
         if isinstance(chunk, dict):
             yield chunk
-
-
-async def sse_chunks(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-    """:func:`sse_json` of an httpx streaming response."""
-    async for chunk in sse_json(response.aiter_lines()):
-        yield chunk
 
 
 async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
@@ -382,41 +386,66 @@ class OpenAIBackend:
             hint="check that the server is running and base_url is right",
         )
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        """POST one chat completion; map every failure to a :class:`BackendError`."""
+    async def post(self, path: str, body: bytes, model: str) -> bytes:
+        """POST a JSON ``body`` to ``base_url + path``; the reply body, or the
+        :class:`BackendError` of the failure (``model`` is named in it)."""
         import aiohttp
 
-        url = f"{self._endpoint}/chat/completions"
         try:
-            async with self._pool().post(url, data=self._payload(request, stream=False)) as reply:
-                body = await reply.read()
+            async with self._pool().post(self._endpoint + path, data=body) as reply:
+                data = await reply.read()
                 status, headers = reply.status, reply.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport_error(exc) from exc
         if status >= 300:
-            raise self._error(status, headers, body.decode("utf-8", "replace"), request.model)
+            raise self._error(status, headers, data.decode("utf-8", "replace"), model)
+        return data
+
+    async def post_events(
+        self, path: str, body: bytes, model: str
+    ) -> AsyncIterator[dict[str, Any]]:
+        """POST a streaming request; the JSON objects of its server-sent events."""
+        import aiohttp
+
+        try:
+            async with self._pool().post(self._endpoint + path, data=body) as reply:
+                if reply.status >= 300:
+                    text = (await reply.read()).decode("utf-8", "replace")
+                    raise self._error(reply.status, reply.headers, text, model)
+                async for chunk in sse_json(_lines(reply)):
+                    yield chunk
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._transport_error(exc) from exc
+
+    async def probe(self, path: str, timeout: float) -> int | None:
+        """The HTTP status of ``GET base_url + path``, ``None`` when nothing answers."""
+        import aiohttp
+
+        try:
+            wait = aiohttp.ClientTimeout(total=timeout)
+            async with self._pool().get(self._endpoint + path, timeout=wait) as reply:
+                return reply.status
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """POST one chat completion; map every failure to a :class:`BackendError`."""
+        body = await self.post(
+            "/chat/completions", self._payload(request, stream=False), request.model
+        )
         return parse_completion(body, self.base_url)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         """Yield text deltas from a server-sent-events stream."""
-        import aiohttp
-
-        url = f"{self._endpoint}/chat/completions"
-        try:
-            async with self._pool().post(url, data=self._payload(request, stream=True)) as reply:
-                if reply.status >= 300:
-                    body = (await reply.read()).decode("utf-8", "replace")
-                    raise self._error(reply.status, reply.headers, body, request.model)
-                async for chunk in sse_json(_lines(reply)):
-                    try:
-                        choices = ChatCompletionChunk.model_validate(chunk).choices
-                    except ValidationError:
-                        continue
-                    text = choices[0].delta.content if choices else None
-                    if text:
-                        yield text
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._transport_error(exc) from exc
+        payload = self._payload(request, stream=True)
+        async for chunk in self.post_events("/chat/completions", payload, request.model):
+            try:
+                choices = ChatCompletionChunk.model_validate(chunk).choices
+            except ValidationError:
+                continue
+            text = choice_text(choices[0]) if choices else None
+            if text:
+                yield text
 
     async def aclose(self) -> None:
         """Close the connection pool."""

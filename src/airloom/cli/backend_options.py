@@ -26,7 +26,8 @@ import click
 
 from airloom.backends.base import Backend
 from airloom.cli.options import set_option
-from airloom.config import Config, load_config
+from airloom.config import Config
+from airloom.config_load import load_config
 from airloom.errors import ConfigError
 
 __all__ = ["BackendChoice", "F", "backend_options"]

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from airloom.config import Config, load_config
+from airloom.config import Config
+from airloom.config_load import load_config
 from airloom.configfile import config_folder
 from airloom.redact import remember_headers
 

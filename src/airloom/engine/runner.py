@@ -9,7 +9,7 @@ request cache, so nothing paid for is paid again.
 
 Example (the library API the CLI uses)::
 
-    config = load_config("config.yaml")
+    config = load_config("config.yaml")  # airloom.config_load
     stats = asyncio.run(Engine(config).run())
 """
 

@@ -153,6 +153,24 @@ class ChatCompletionRequest(SamplingFields):
     max_completion_tokens: int | None = Field(None, ge=1)
 
 
+def _request_json(
+    schema: type[SamplingFields],
+    model: str,
+    params: Mapping[str, Any],
+    body: Mapping[str, Any],
+    *,
+    stream: bool,
+) -> str:
+    """The JSON of a ``schema`` request: ``params`` (``None`` values left out), ``model``
+    and the ``body`` fields, unchecked (see :func:`chat_request_json`)."""
+    fields = {key: value for key, value in params.items() if value is not None}
+    fields["model"] = model
+    fields.update(body)
+    if stream:
+        fields["stream"] = True
+    return schema.model_construct(**fields).model_dump_json(exclude_unset=True)
+
+
 def chat_request_json(
     model: str,
     messages: Iterable[tuple[str, str]],
@@ -169,16 +187,23 @@ def chat_request_json(
         >>> chat_request_json("m", [("user", "Hi")], {"temperature": 0.5, "top_k": None})
         '{"model":"m","temperature":0.5,"messages":[{"role":"user","content":"Hi"}]}'
     """
-    fields = {key: value for key, value in params.items() if value is not None}
-    fields["model"] = model
-    fields["messages"] = [
+    turns = [
         ChatMessage.model_construct(role=cast(Role, role), content=content)
         for role, content in messages
     ]
-    if stream:
-        fields["stream"] = True
-    request = ChatCompletionRequest.model_construct(**fields)
-    return request.model_dump_json(exclude_unset=True)
+    return _request_json(ChatCompletionRequest, model, params, {"messages": turns}, stream=stream)
+
+
+def completion_request_json(
+    model: str, prompt: str, params: Mapping[str, Any], *, stream: bool = False
+) -> str:
+    """The JSON body of a text completion request (as :func:`chat_request_json`).
+
+    Example:
+        >>> completion_request_json("m", "Hi", {"stop": ["###"]}, stream=True)
+        '{"model":"m","stream":true,"stop":["###"],"prompt":"Hi"}'
+    """
+    return _request_json(CompletionRequest, model, params, {"prompt": prompt}, stream=stream)
 
 
 class CompletionRequest(SamplingFields):
@@ -289,6 +314,21 @@ class ChatCompletionChunk(LMoEFields):
     model: str = ""
     choices: list[ChunkChoice] = Field(default_factory=list)
     usage: Usage | None = None
+
+
+def choice_text(choice: ChatChoice | ChunkChoice | CompletionChoice) -> str:
+    """The text a choice carries: a completion's text, a chat message's or a stream
+    delta's content (``""`` when there is none).
+
+    Example:
+        >>> choice_text(ChunkChoice(delta=Delta(content="Hi"))), choice_text(ChatChoice())
+        ('Hi', '')
+    """
+    if isinstance(choice, CompletionChoice):
+        return choice.text
+    if isinstance(choice, ChunkChoice):
+        return choice.delta.content or ""
+    return choice.text()
 
 
 class CompletionChoice(BaseModel):

@@ -25,16 +25,24 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
+from pydantic import ValidationError
 
 from airloom.backends.base import ChatRequest, ChatResponse, Usage
 from airloom.backends.local import cut_at_stop, parse_generation_params
-from airloom.backends.openai import classify_http_error, sse_chunks
+from airloom.backends.openai import OpenAIBackend, parse_completion
 from airloom.errors import AirloomError, FatalBackendError, ModelFileError, TransientBackendError
 from airloom.formats.chat import ChatTemplate, get_template, render, split_system
+from airloom.formats.openai_wire import (
+    ChatCompletionChunk,
+    Completion,
+    StreamOptions,
+    chat_request_json,
+    choice_text,
+    completion_request_json,
+)
 from airloom.serve.config import ServeConfig
 from airloom.serve.engines.protocol import EngineInfo
 from airloom.weights.adapters import check_adapter, lora_rank, read_train_info
@@ -99,6 +107,19 @@ def vllm_command(
     return command + list(extra or [])
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One request to vLLM: where it goes, its JSON body, and the stops to cut at."""
+
+    path: str
+    body: bytes
+    stops: list[str]
+
+    @property
+    def text_completion(self) -> bool:
+        return self.path == "/v1/completions"
+
+
 class VllmEngine:
     """vLLM in a child process, addressed by expert name (see the module docstring)."""
 
@@ -113,7 +134,7 @@ class VllmEngine:
         self._templates: dict[str, ChatTemplate | None] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: OpenAIBackend | None = None
         self.url = ""
 
     # -- lifecycle --------------------------------------------------------------------
@@ -158,7 +179,7 @@ class VllmEngine:
         finally:
             os.close(handle)
         self.url = f"http://127.0.0.1:{port}"
-        self._client = httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(600, connect=5))
+        self._client = OpenAIBackend(base_url=self.url, api_key=None, name="vLLM")
         deadline = time.monotonic() + settings.startup_timeout
         while True:
             if self._process.poll() is not None:
@@ -167,9 +188,8 @@ class VllmEngine:
                     f"{self._log_tail()}",
                     hint="see the whole log in " + str(self._log_path),
                 )
-            with contextlib.suppress(httpx.HTTPError):
-                if (await self._client.get("/health", timeout=2)).status_code == 200:
-                    return
+            if await self._client.probe("/health", timeout=2) == 200:
+                return
             if time.monotonic() > deadline:
                 await self.aclose()
                 raise FatalBackendError(
@@ -209,88 +229,67 @@ class VllmEngine:
         """The prompt format of a model id (an expert's recorded one, else the base's)."""
         return self._templates.get(model) or self.base_template
 
-    def _payload(self, request: ChatRequest, *, stream: bool) -> tuple[str, dict[str, Any]]:
+    def _call(self, request: ChatRequest, *, stream: bool) -> _Call:
         params = dict(request.params)
         parse_generation_params(params)  # the same checks as the in-process engines
         raw = params.pop("prompt", None)
         template = None if isinstance(raw, str) else self.template_of(request.model)
         stops = list(params.pop("stop", None) or [])
-        payload: dict[str, Any] = {"model": request.model, **params, "stream": stream}
         if stream:
-            payload["stream_options"] = {"include_usage": True}
-        if isinstance(raw, str) or template is not None:
-            if template is not None:
-                system, turns = split_system([m.to_dict() for m in request.messages])
-                try:
-                    raw = render(template, system, turns)
-                except AirloomError as exc:
-                    raise FatalBackendError(exc.message, hint=exc.hint) from exc
-                stops += [s for s in template.stop if s not in stops]
-            payload["prompt"] = raw
-            path = "/v1/completions"
-        else:
-            payload["messages"] = [m.to_dict() for m in request.messages]
-            path = "/v1/chat/completions"
+            params["stream_options"] = StreamOptions(include_usage=True)
+        if template is not None:
+            system, turns = split_system([m.to_dict() for m in request.messages])
+            try:
+                raw = render(template, system, turns)
+            except AirloomError as exc:
+                raise FatalBackendError(exc.message, hint=exc.hint) from exc
+            stops += [s for s in template.stop if s not in stops]
         if stops:
-            payload["stop"] = stops
-        return path, payload
+            params["stop"] = stops
+        if isinstance(raw, str):
+            body = completion_request_json(request.model, raw, params, stream=stream)
+            return _Call("/v1/completions", body.encode(), stops)
+        messages = ((m.role, m.content) for m in request.messages)
+        body = chat_request_json(request.model, messages, params, stream=stream)
+        return _Call("/v1/chat/completions", body.encode(), stops)
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> OpenAIBackend:
         if self._client is None:
             raise TransientBackendError("the vLLM engine is not running")
         return self._client
 
-    def _error(self, response: httpx.Response, body: str, model: str) -> AirloomError:
-        return classify_http_error(
-            response.status_code, body, response.headers,
-            model=model, base_url=self.url, api_key_env=None,
-        )  # fmt: skip
-
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """One whole answer from vLLM."""
-        path, payload = self._payload(request, stream=False)
-        try:
-            response = await self._http().post(path, json=payload)
-        except httpx.HTTPError as exc:
-            raise TransientBackendError(f"vLLM did not answer: {exc!r}") from exc
-        if response.status_code != 200:
-            raise self._error(response, response.text, request.model)
-        data = response.json()
-        choice = data["choices"][0]
-        text = choice.get("text")
-        if text is None:
-            text = (choice.get("message") or {}).get("content") or ""
-        usage = data.get("usage") or {}
+        call = self._call(request, stream=False)
+        body = await self._http().post(call.path, call.body, request.model)
+        reply = parse_completion(body, self.url, text_completion=call.text_completion)
         return ChatResponse(
-            text=cut_at_stop(text, payload.get("stop") or [])[0],
-            finish_reason=choice.get("finish_reason") or "stop",
-            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            text=cut_at_stop(reply.text, call.stops)[0],
+            finish_reason=reply.finish_reason,
+            usage=reply.usage,
             model=request.model,
         )
 
     async def events(self, request: ChatRequest) -> AsyncIterator[str | ChatResponse]:
         """Text deltas from vLLM's stream, then the whole response."""
-        path, payload = self._payload(request, stream=True)
+        call = self._call(request, stream=True)
+        schema: type[Completion | ChatCompletionChunk] = (
+            Completion if call.text_completion else ChatCompletionChunk
+        )
         pieces: list[str] = []
         finish, usage = "stop", Usage()
-        try:
-            async with self._http().stream("POST", path, json=payload) as response:
-                if response.status_code != 200:
-                    body = (await response.aread()).decode(errors="replace")
-                    raise self._error(response, body, request.model)
-                async for chunk in sse_chunks(response):
-                    if chunk.get("usage"):
-                        raw = chunk["usage"]
-                        usage = Usage(raw.get("prompt_tokens", 0), raw.get("completion_tokens", 0))
-                    for choice in chunk.get("choices") or []:
-                        delta = choice.get("text")
-                        if delta is None:
-                            delta = (choice.get("delta") or {}).get("content")
-                        if delta:
-                            pieces.append(delta)
-                            yield delta
-                        finish = choice.get("finish_reason") or finish
-        except httpx.HTTPError as exc:
-            raise TransientBackendError(f"vLLM stream failed: {exc!r}") from exc
+        async for raw in self._http().post_events(call.path, call.body, request.model):
+            try:
+                chunk = schema.model_validate(raw)
+            except ValidationError:
+                continue
+            if chunk.usage is not None:
+                usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+            for choice in chunk.choices:
+                delta = choice_text(choice)
+                if delta:
+                    pieces.append(delta)
+                    yield delta
+                finish = choice.finish_reason or finish
         yield ChatResponse(text="".join(pieces), finish_reason=finish, usage=usage,
                            model=request.model)  # fmt: skip
