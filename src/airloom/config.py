@@ -76,8 +76,6 @@ __all__ = [
     "ScoringConfig",
     "configured_path",
     "hosted_base_url",
-    "load_config",
-    "load_config_text",
     "validate_config",
 ]
 

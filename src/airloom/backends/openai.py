@@ -57,7 +57,6 @@ __all__ = [
     "parse_retry_after",
     "server_message",
     "split_credentials",
-    "sse_chunks",
     "sse_json",
 ]
 
