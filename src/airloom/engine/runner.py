@@ -75,7 +75,7 @@ from airloom.scheduling.scheduler import AdaptiveLimiter, Budget, Endpoint, Sche
 from airloom.scheduling.stats import TOPICS_ROW, RunStats
 from airloom.store.database import CachedCall, Store, StoredRecord
 from airloom.threads import in_daemon_thread
-from airloom.vectors.embed import Embedder, beside_event_loop, make_embedder
+from airloom.vectors.embed import Embedder, beside_event_loop, make_embedder, resolve_backend
 
 T = TypeVar("T")
 
@@ -231,6 +231,26 @@ class Engine:
             return self._embedder_override.name
         return self.config.embedding_model
 
+    def _embedding_backend(self) -> str:
+        """The configured backend, held to the one the store's embeddings were made with:
+        ``auto`` continues a store in its own backend (torch for stores that predate the
+        choice), an explicit other one is refused rather than mixing embedding spaces."""
+        configured = self.config.embedding_backend
+        if resolve_backend(self.config.embedding_model, "torch") == "hashing":
+            return configured
+        stored = self.store.get_meta("embedding_backend")
+        if stored is None and self.store.record_count():
+            stored = "torch"
+        if stored is None or configured == stored:
+            return configured
+        if configured == "auto":
+            return stored
+        raise ConfigError(
+            f"{self.store.path} holds embeddings made with embedding_backend {stored}, "
+            f"not {configured}",
+            hint=f"set embedding_backend: {stored} (or auto), or start a new store_path",
+        )
+
     def _take_seed(self) -> int:
         stored = self.store.get_meta("seed")
         if self.config.seed is not None:
@@ -310,7 +330,10 @@ class Engine:
                 self.config.embedding_device,
                 self.config.dedup.batch_size,
                 beside_event_loop(),
+                await self.db(self._embedding_backend),
             )
+            if embedder is not None:
+                await self.db(self.store.set_meta, "embedding_backend", embedder.backend)
         dim = embedder.dim if embedder is not None else 0
         self.dedup = DedupState(dim, self.config.dedup.scope, self.config.dedup.hnsw_above)
         _, categories, keys, matrix = await self.db(self.store.load_index_data)
