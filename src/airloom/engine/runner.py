@@ -75,7 +75,13 @@ from airloom.scheduling.scheduler import AdaptiveLimiter, Budget, Endpoint, Sche
 from airloom.scheduling.stats import TOPICS_ROW, RunStats
 from airloom.store.database import CachedCall, Store, StoredRecord
 from airloom.threads import in_daemon_thread
-from airloom.vectors.embed import Embedder, beside_event_loop, make_embedder, resolve_backend
+from airloom.vectors.embed import (
+    Embedder,
+    backend_for_store,
+    beside_event_loop,
+    make_embedder,
+    resolve_backend,
+)
 
 T = TypeVar("T")
 
@@ -232,23 +238,14 @@ class Engine:
         return self.config.embedding_model
 
     def _embedding_backend(self) -> str:
-        """The configured backend, held to the one the store's embeddings were made with:
-        ``auto`` continues a store in its own backend (torch for stores that predate the
-        choice), an explicit other one is refused rather than mixing embedding spaces."""
-        configured = self.config.embedding_backend
+        """The configured backend, held to the one the store's embeddings were made with."""
         if resolve_backend(self.config.embedding_model, "torch") == "hashing":
-            return configured
-        stored = self.store.get_meta("embedding_backend")
-        if stored is None and self.store.record_count():
-            stored = "torch"
-        if stored is None or configured == stored:
-            return configured
-        if configured == "auto":
-            return stored
-        raise ConfigError(
-            f"{self.store.path} holds embeddings made with embedding_backend {stored}, "
-            f"not {configured}",
-            hint=f"set embedding_backend: {stored} (or auto), or start a new store_path",
+            return self.config.embedding_backend
+        return backend_for_store(
+            self.config.embedding_backend,
+            self.store.get_meta("embedding_backend"),
+            bool(self.store.record_count()),
+            str(self.store.path),
         )
 
     def _take_seed(self) -> int:

@@ -289,6 +289,33 @@ def resolve_backend(name: str, backend: str = "auto") -> str:
     return "torch"
 
 
+def backend_for_store(
+    configured: str, stored: str | None, has_records: bool, store: str = "the store"
+) -> str:
+    """The backend for a run on a store whose embeddings were made with ``stored`` (absent
+    in stores that predate the choice: torch when they hold records). ``auto`` continues
+    in the store's backend; an explicit other one is refused, so a resumed run never mixes
+    embedding spaces.
+
+    Example:
+        >>> backend_for_store("auto", "torch", True), backend_for_store("auto", None, False)
+        ('torch', 'auto')
+        >>> backend_for_store("onnx-int8", None, True)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        airloom.errors.ConfigError: the store holds ... embedding_backend torch, not onnx-int8 ...
+    """
+    if stored is None and has_records:
+        stored = "torch"
+    if stored is None or configured == stored:
+        return configured
+    if configured == "auto":
+        return stored
+    raise ConfigError(
+        f"{store} holds embeddings made with embedding_backend {stored}, not {configured}",
+        hint=f"set embedding_backend: {stored} (or auto), or start a new store_path",
+    )
+
+
 def make_embedder(
     name: str,
     device: str = "cpu",
