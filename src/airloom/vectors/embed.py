@@ -27,6 +27,7 @@ import os
 import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol, cast
 
 import numpy as np
@@ -314,6 +315,28 @@ def backend_for_store(
         f"{store} holds embeddings made with embedding_backend {stored}, not {configured}",
         hint=f"set embedding_backend: {stored} (or auto), or start a new store_path",
     )
+
+
+def prepare_embedder(name: str, backend: str = "auto") -> tuple[str, Path | None]:
+    """Export (once) what ``make_embedder`` will load: the chosen backend and, for the
+    ONNX backends, the cached model file (``None`` for torch and hashing).
+
+    Example:
+        >>> prepare_embedder("hashing")
+        ('hashing', None)
+    """
+    chosen = resolve_backend(name, backend)
+    if chosen not in ("onnx", "onnx-int8"):
+        return chosen, None
+    from airloom.vectors.onnx_embed import prepare_onnx
+
+    try:
+        return chosen, prepare_onnx(resolve_model_path(name), chosen)
+    except Exception as exc:  # export or quantization failed: say so, torch still works
+        raise ConfigError(
+            f"cannot export the embedding model '{name}' to ONNX: {exc}",
+            hint="set embedding_backend: torch",
+        ) from exc
 
 
 def make_embedder(

@@ -209,7 +209,7 @@ class OnnxEmbedder:
             path = prepare_onnx(model_dir, backend, cache)
             config = json.loads((folder / "sentence_bert_config.json").read_text("utf-8"))
             self._window = int(config.get("max_seq_length") or 256)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # export, quantization or a missing file
             raise ConfigError(
                 f"cannot prepare the ONNX embedding model from {model_dir}: {exc}",
                 hint="set embedding_backend: torch",
