@@ -175,12 +175,18 @@ def prepare_onnx(model_dir: str, backend: str, cache: Path | None = None) -> Pat
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             log.info("quantizing the ONNX embedding model to int8 (once)")
-            _write_atomic(
-                target,
-                lambda path: quantize_dynamic(
-                    fp32, path, weight_type=QuantType.QInt8, per_channel=True
-                ),
-            )
+            root = logging.getLogger()
+            level = root.level
+            root.setLevel(logging.ERROR)  # the quantizer's advice to pre-process, on every run
+            try:
+                _write_atomic(
+                    target,
+                    lambda path: quantize_dynamic(
+                        fp32, path, weight_type=QuantType.QInt8, per_channel=True
+                    ),
+                )
+            finally:
+                root.setLevel(level)
     return target
 
 
