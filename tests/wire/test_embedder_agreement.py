@@ -10,12 +10,17 @@ and different requests on the same topic) at the default ``dedup_cosine``:
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from airloom.config import DEFAULT_EMBEDDING_MODEL, Config
+from airloom.config import DEFAULT_EMBEDDING_MODEL, Config, load_config_text
+from airloom.engine.runner import Engine
+from airloom.errors import ConfigError
+from airloom.store.database import Store
 from airloom.vectors.embed import (
     DEFAULT_ONNX_BACKEND,
     Embedder,
@@ -91,3 +96,27 @@ def test_long_texts_are_embedded_in_windows_like_torch(embedders: dict[str, Embe
     torch = embedders["torch"].encode([text])
     onnx = embedders["onnx"].encode([text])
     assert float(torch[0] @ onnx[0]) > 0.999
+
+
+def test_generate_runs_the_gate_on_onnx_int8_and_keeps_it_per_store(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    server = openai_server()
+    (tmp_path / "topics.txt").write_text("\n".join(f"topic {i}" for i in range(20)))
+
+    def config(extra: str) -> Config:
+        return load_config_text(
+            f"base_url: {server.url}\nmodel: t\nseed: 3\n{extra}"
+            "instructors:\n  general: {count: 6, batch_size: 3}\n",
+            source="test.yaml",
+        )
+
+    stats = asyncio.run(Engine(config(""), base_dir=tmp_path).run())
+    assert stats.status == "completed"
+    with Store.open(tmp_path / "instructions.airloom.db", create=False) as store:
+        assert store.get_meta("embedding_backend") == "onnx-int8"
+        _, _, _, matrix = store.load_index_data()
+    assert matrix.shape == (6, 384)
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ConfigError, match="embedding_backend onnx-int8, not torch"):
+        asyncio.run(Engine(config("embedding_backend: torch\n"), base_dir=tmp_path).run())
