@@ -34,6 +34,7 @@ import numpy as np
 
 from airloom.config import DEFAULT_EMBEDDING_MODEL
 from airloom.errors import ConfigError, MissingDependencyError
+from airloom.vectors.windows import encode_windowed, normalise_rows
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,6 @@ class Embedder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray:
         """Shape (len(texts), dim), rows of unit norm."""
         ...
-
-
-def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    normalised: np.ndarray = (matrix / norms).astype(np.float32, copy=False)
-    return normalised
 
 
 class HashingEmbedder:
@@ -89,7 +83,7 @@ class HashingEmbedder:
                 value = int.from_bytes(digest, "little")
                 sign = 1.0 if value & 1 else -1.0
                 matrix[row, (value >> 1) % self.dim] += sign
-        return _normalise_rows(matrix)
+        return normalise_rows(matrix)
 
 
 def resolve_model_path(name: str) -> str:
@@ -190,53 +184,6 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed texts; a text longer than the window is the weighted mean of its windows."""
         return encode_windowed(self, texts)
-
-
-class WindowedModel(Protocol):
-    """A model that embeds texts up to ``window`` tokens; :func:`encode_windowed` does the rest."""
-
-    @property
-    def window(self) -> int: ...
-
-    def window_ids(self, text: str) -> list[int]: ...
-
-    def decode(self, ids: list[int]) -> str: ...
-
-    def encode_pieces(self, pieces: list[str]) -> np.ndarray: ...
-
-
-def _windows(model: WindowedModel, text: str) -> list[str]:
-    # Cheap pre-check: short texts (the vast majority) need no tokenisation.
-    if len(text) < model.window * 3:
-        return [text]
-    ids = model.window_ids(text)
-    size = model.window - 2
-    if len(ids) <= size:
-        return [text]
-    return [model.decode(ids[i : i + size]) for i in range(0, len(ids), size)]
-
-
-def encode_windowed(model: WindowedModel, texts: list[str]) -> np.ndarray:
-    """Embed ``texts`` with ``model``; a text longer than its window is the length-weighted
-    mean of its windows' vectors.
-
-    Example:
-        >>> encode_windowed(make_embedder(DEFAULT_EMBEDDING_MODEL), ["hi"]).shape  # doctest: +SKIP
-        (1, 384)
-    """
-    pieces: list[str] = []
-    owners: list[int] = []
-    for index, text in enumerate(texts):
-        for window in _windows(model, text):
-            pieces.append(window)
-            owners.append(index)
-    vectors = model.encode_pieces(pieces)
-    if len(pieces) == len(texts):
-        return vectors
-    out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-    for piece, owner, vector in zip(pieces, owners, vectors, strict=True):
-        out[owner] += vector * max(1, len(piece))
-    return _normalise_rows(out)
 
 
 def beside_event_loop(cpus: int | None = None) -> int:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from airloom.errors import ConfigError, MissingDependencyError
-from airloom.vectors.embed import encode_windowed
+from airloom.vectors.windows import encode_windowed
 from airloom.weights.files import default_cache_dir
 
 log = logging.getLogger(__name__)
