@@ -182,19 +182,25 @@ async def generate_sampled(engine: Engine, target: int) -> tuple[Any, float, flo
     return stats, steady, first
 
 
-def dedup_lines(embedding: str) -> str:
-    """Config lines for ``--embedding`` (``off``: dedup disabled)."""
+def dedup_lines(embedding: str, backend: str = "auto") -> str:
+    """Config lines for ``--embedding`` (``off``: dedup disabled) and ``--backend``."""
     if embedding == "off":
         return "dedup: {enabled: false}\n"
-    return f"embedding_model: {embedding}\n"
+    return f"embedding_model: {embedding}\nembedding_backend: {backend}\n"
 
 
 def one_generate(
-    url: str, concurrency: int, count: int, batch: int, workdir: Path, embedding: str
+    url: str,
+    concurrency: int,
+    count: int,
+    batch: int,
+    workdir: Path,
+    embedding: str,
+    backend: str = "auto",
 ) -> dict[str, float]:
     (workdir / "topics.txt").write_text("\n".join(f"subject {i}" for i in range(500)))
     config = load_config_text(
-        f"base_url: {url}\nmodel: bench\nseed: 1\n{dedup_lines(embedding)}"
+        f"base_url: {url}\nmodel: bench\nseed: 1\n{dedup_lines(embedding, backend)}"
         f"concurrency: {{max_requests: {concurrency}, adaptive: false}}\n"
         f"instructors:\n  general: {{count: {count}, batch_size: {batch}}}\n"
     )
@@ -218,7 +224,13 @@ def one_generate(
 
 
 def bench_generate(
-    latency: float, concurrency: int, count: int, batch: int, repeat: int, embedding: str
+    latency: float,
+    concurrency: int,
+    count: int,
+    batch: int,
+    repeat: int,
+    embedding: str,
+    backend: str = "auto",
 ) -> None:
     proc, url = start_server(latency, concurrency)
     limit = concurrency / latency
@@ -231,7 +243,9 @@ def bench_generate(
             httpxs.append(asyncio.run(bare_calls(url, concurrency, 6.0)))
             clients.append(asyncio.run(client_calls(url, concurrency, 6.0)))
             with tempfile.TemporaryDirectory() as tmp:
-                runs.append(one_generate(url, concurrency, count, batch, Path(tmp), embedding))
+                runs.append(
+                    one_generate(url, concurrency, count, batch, Path(tmp), embedding, backend)
+                )
     finally:
         proc.terminate()
         proc.wait()
@@ -249,7 +263,7 @@ def bench_generate(
     print(
         f"  airloom generate {cps:6.1f} calls/s = {cps / bare:5.1%} of bare = "
         f"{cps / limit:5.1%} of C/L (whole run, {count} records, batch {batch}, "
-        f"dedup {embedding})\n"
+        f"dedup {embedding}, {backend})\n"
         f"                   {steady:6.1f} calls/s = {steady / bare:5.1%} of bare = "
         f"{steady / limit:5.1%} of C/L (steady, 10 %→90 % of the target)\n"
         f"                   kept {rps:.1f} records/s | first after "
@@ -331,13 +345,23 @@ def main() -> None:
         help="the dedup gate's embedding_model (hashing, a model name), or off",
     )
     parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "torch", "onnx", "onnx-int8"],
+        help="the dedup gate's embedding_backend",
+    )
+    parser.add_argument(
         "--records", type=float, default=1.0, help="scale the record targets (600 and 3000)"
     )
     args = parser.parse_args()
     if args.only in (None, "c8"):
-        bench_generate(0.2, 8, int(600 * args.records), args.batch, args.repeat, args.embedding)
+        bench_generate(
+            0.2, 8, int(600 * args.records), args.batch, args.repeat, args.embedding, args.backend
+        )
     if args.only in (None, "c64"):
-        bench_generate(0.2, 64, int(3000 * args.records), args.batch, args.repeat, args.embedding)
+        bench_generate(
+            0.2, 64, int(3000 * args.records), args.batch, args.repeat, args.embedding, args.backend
+        )
     if args.only in (None, "resume"):
         bench_resume(100_000, args.repeat)
 

@@ -13,7 +13,8 @@ from hypothesis.extra.numpy import arrays
 
 from airloom.config import Config
 from airloom.engine.dedup import WARM_UP_TEXTS, BatchEmbedder, DedupState
-from airloom.vectors.embed import HashingEmbedder, make_embedder
+from airloom.errors import ConfigError
+from airloom.vectors.embed import HashingEmbedder, backend_for_store, make_embedder
 from airloom.vectors.index import VectorIndex
 
 
@@ -299,3 +300,34 @@ def test_a_failed_warm_up_leaves_the_error_to_the_first_batch() -> None:
         await batcher.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_resumed_store_keeps_its_embedding_backend() -> None:
+    assert backend_for_store("auto", None, False) == "auto"  # a new store: the default
+    assert backend_for_store("auto", "onnx-int8", True) == "onnx-int8"
+    assert backend_for_store("auto", None, True) == "torch"  # stores from before the choice
+    assert backend_for_store("onnx", "onnx", True) == "onnx"
+    with pytest.raises(ConfigError, match="embedding_backend torch, not onnx-int8"):
+        backend_for_store("onnx-int8", "torch", True)
+
+
+def test_auto_backend_is_onnx_int8_when_installed_else_torch_with_a_note(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from airloom.vectors import embed, onnx_embed
+
+    model = "sentence-transformers/all-MiniLM-L6-v2"
+    monkeypatch.setattr(embed, "resolve_model_path", lambda name: "/model")
+    monkeypatch.setattr(onnx_embed, "exportable", lambda folder: folder == "/model")
+    monkeypatch.setattr(onnx_embed, "onnx_available", lambda: True)
+    assert embed.resolve_backend(model) == "onnx-int8"
+    assert embed.resolve_backend(model, "torch") == "torch"
+    monkeypatch.setattr(onnx_embed, "onnx_available", lambda: False)
+    monkeypatch.setattr(embed, "_noted_fallback", set())
+    with caplog.at_level("WARNING", logger="airloom.vectors.embed"):
+        assert embed.resolve_backend(model) == "torch"
+        assert embed.resolve_backend(model) == "torch"
+    notes = [r.getMessage() for r in caplog.records]
+    assert len(notes) == 1 and "onnxruntime is not installed" in notes[0]  # once
+    with pytest.raises(ConfigError, match="unknown embedding_backend"):
+        embed.resolve_backend(model, "tensorrt")

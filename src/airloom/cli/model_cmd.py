@@ -26,6 +26,7 @@ from rich.progress import (
 )
 
 from airloom.cli.options import config_options, load
+from airloom.config import Config
 
 if TYPE_CHECKING:
     from airloom.backends.base import Backend
@@ -161,8 +162,8 @@ def prepare(config_path: Path | None, overrides: tuple[str, ...]) -> None:
     from airloom.cli.interrupt import run_interruptible
     from airloom.errors import Interrupted
 
-    settings = load(config_path, overrides)[0].local if config_path or overrides else None
-    backend = LocalBackend(settings)
+    config = load(config_path, overrides)[0] if config_path or overrides else Config()
+    backend = LocalBackend(config.local if config_path or overrides else None)
     console = Console(stderr=True)
 
     async def work() -> LoadReport:
@@ -181,4 +182,20 @@ def prepare(config_path: Path | None, overrides: tuple[str, ...]) -> None:
     click.echo(
         f"model {report.model} ready ({report.source}, {report.dtype}, "
         f"{time.monotonic() - started:.0f} s) in {backend.settings.resolved_cache_dir()}"
+    )
+    if config.dedup.enabled:
+        _prepare_embedder(config, console)
+
+
+def _prepare_embedder(config: Config, console: Console) -> None:
+    """Export the dedup gate's embedding model for its backend now (once)."""
+    from airloom.vectors.embed import prepare_embedder
+
+    started = time.monotonic()
+    with console.status(f"preparing the embedding model {config.embedding_model} (once)"):
+        chosen, path = prepare_embedder(config.embedding_model, config.embedding_backend)
+    where = f" at {path}" if path else ""
+    click.echo(
+        f"embedding model {config.embedding_model} ready ({chosen}, "
+        f"{time.monotonic() - started:.0f} s){where}"
     )

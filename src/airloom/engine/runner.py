@@ -75,7 +75,13 @@ from airloom.scheduling.scheduler import AdaptiveLimiter, Budget, Endpoint, Sche
 from airloom.scheduling.stats import TOPICS_ROW, RunStats
 from airloom.store.database import CachedCall, Store
 from airloom.threads import in_daemon_thread
-from airloom.vectors.embed import Embedder, beside_event_loop, make_embedder
+from airloom.vectors.embed import (
+    Embedder,
+    backend_for_store,
+    beside_event_loop,
+    make_embedder,
+    resolve_backend,
+)
 
 __all__ = ["Engine", "T", "gather_or_cancel"]
 
@@ -233,6 +239,17 @@ class Engine:
             return self._embedder_override.name
         return self.config.embedding_model
 
+    def _embedding_backend(self) -> str:
+        """The configured backend, held to the one the store's embeddings were made with."""
+        if resolve_backend(self.config.embedding_model, "torch") == "hashing":
+            return self.config.embedding_backend
+        return backend_for_store(
+            self.config.embedding_backend,
+            self.store.get_meta("embedding_backend"),
+            bool(self.store.record_count()),
+            str(self.store.path),
+        )
+
     def _take_seed(self) -> int:
         stored = self.store.get_meta("seed")
         if self.config.seed is not None:
@@ -312,7 +329,10 @@ class Engine:
                 self.config.embedding_device,
                 self.config.dedup.batch_size,
                 beside_event_loop(),
+                await self.db(self._embedding_backend),
             )
+            if embedder is not None:
+                await self.db(self.store.set_meta, "embedding_backend", embedder.backend)
         dim = embedder.dim if embedder is not None else 0
         self.dedup = DedupState(dim, self.config.dedup.scope, self.config.dedup.hnsw_above)
         _, categories, keys, matrix = await self.db(self.store.load_index_data)

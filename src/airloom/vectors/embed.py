@@ -22,16 +22,21 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import itertools
+import logging
 import os
 import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol, cast
 
 import numpy as np
 
 from airloom.config import DEFAULT_EMBEDDING_MODEL
 from airloom.errors import ConfigError, MissingDependencyError
+from airloom.vectors.windows import encode_windowed, normalise_rows
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Embedder",
@@ -53,17 +58,13 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    #: how the vectors are computed (``torch``, ``onnx``, ``onnx-int8``, ``hashing``);
+    #: stored with the embeddings so a resumed run keeps one embedding space
+    backend: str
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Shape (len(texts), dim), rows of unit norm."""
         ...
-
-
-def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    normalised: np.ndarray = (matrix / norms).astype(np.float32, copy=False)
-    return normalised
 
 
 class HashingEmbedder:
@@ -72,6 +73,7 @@ class HashingEmbedder:
     def __init__(self, dim: int = 384) -> None:
         self.dim = dim
         self.name = "hashing"
+        self.backend = "hashing"
 
     def _features(self, text: str) -> list[str]:
         words = re.findall(r"\w+", text.lower())
@@ -90,7 +92,7 @@ class HashingEmbedder:
                 value = int.from_bytes(digest, "little")
                 sign = 1.0 if value & 1 else -1.0
                 matrix[row, (value >> 1) % self.dim] += sign
-        return _normalise_rows(matrix)
+        return normalise_rows(matrix)
 
 
 def resolve_model_path(name: str) -> str:
@@ -137,6 +139,7 @@ class SentenceTransformerEmbedder:
                 hint="use a local path, the default model, or embedding_model: hashing",
             ) from exc
         self.name = name
+        self.backend = "torch"
         get_dim = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension
         )
@@ -156,41 +159,40 @@ class SentenceTransformerEmbedder:
         torch.set_num_threads(self.threads)
         self._capped.done = True
 
-    def _windows(self, text: str) -> list[str]:
-        # Cheap pre-check: short texts (the vast majority) need no tokenisation.
-        if len(text) < self._window * 3:
-            return [text]
-        tokenizer = self._model.tokenizer
-        # verbose=False: splitting a long text is the point, not a mistake to warn about
-        ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
-        size = self._window - 2
-        if len(ids) <= size:
-            return [text]
-        return [tokenizer.decode(ids[i : i + size]) for i in range(0, len(ids), size)]
+    @property
+    def window(self) -> int:
+        """Tokens the model reads at once, special tokens included."""
+        return self._window
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Embed texts; a text longer than the window is the weighted mean of its windows."""
-        pieces: list[str] = []
-        owners: list[int] = []
-        for index, text in enumerate(texts):
-            for window in self._windows(text):
-                pieces.append(window)
-                owners.append(index)
+    def window_ids(self, text: str) -> list[int]:
+        """Token ids of ``text`` without special tokens (for splitting long texts)."""
+        # verbose=False: splitting a long text is the point, not a mistake to warn about
+        ids: list[int] = self._model.tokenizer(text, add_special_tokens=False, verbose=False)[
+            "input_ids"
+        ]
+        return ids
+
+    def decode(self, ids: list[int]) -> str:
+        """The text of token ids."""
+        text: str = self._model.tokenizer.decode(ids)
+        return text
+
+    def encode_pieces(self, pieces: list[str]) -> np.ndarray:
+        """Unit vectors of texts that fit the window."""
         self._cap_threads()
         with self._lock:
-            vectors = self._model.encode(
+            vectors: np.ndarray = self._model.encode(
                 pieces,
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             ).astype(np.float32)
-        if len(pieces) == len(texts):
-            return vectors
-        out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-        for piece, owner, vector in zip(pieces, owners, vectors, strict=True):
-            out[owner] += vector * max(1, len(piece))
-        return _normalise_rows(out)
+        return vectors
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed texts; a text longer than the window is the weighted mean of its windows."""
+        return encode_windowed(self, texts)
 
 
 def beside_event_loop(cpus: int | None = None) -> int:
@@ -205,17 +207,120 @@ def beside_event_loop(cpus: int | None = None) -> int:
     return min(4, max(1, available - 1))
 
 
+EMBEDDING_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+# The fastest variant that holds dedup decisions to the torch model's on the planted set
+# (tests/pure/test_embedder_agreement.py; figures in benchmarks/embedder.py).
+DEFAULT_ONNX_BACKEND = "onnx-int8"
+_noted_fallback: set[str] = set()
+
+
+def resolve_backend(name: str, backend: str = "auto") -> str:
+    """The backend ``make_embedder`` uses: ``auto`` is the ONNX int8 variant when
+    onnxruntime is installed and the model is a local folder it can export, else torch
+    (noted once per process).
+
+    Example:
+        >>> resolve_backend("hashing"), resolve_backend("/no/such/model", "torch")
+        ('hashing', 'torch')
+    """
+    from airloom.vectors.onnx_embed import exportable, onnx_available
+
+    if name == "hashing" or name.startswith("hashing:"):
+        return "hashing"
+    if backend not in EMBEDDING_BACKENDS:
+        raise ConfigError(
+            f"unknown embedding_backend '{backend}'", hint=f"one of {', '.join(EMBEDDING_BACKENDS)}"
+        )
+    if backend != "auto":
+        return backend
+    if onnx_available() and exportable(resolve_model_path(name)):
+        return DEFAULT_ONNX_BACKEND
+    if name not in _noted_fallback:
+        _noted_fallback.add(name)
+        reason = (
+            "onnxruntime is not installed (pip install 'airloom[embed]')"
+            if not onnx_available()
+            else "the model is not a local folder with tokenizer.json and model.safetensors"
+        )
+        log.warning("embedding with torch, the slower backend: %s", reason)
+    return "torch"
+
+
+def backend_for_store(
+    configured: str, stored: str | None, has_records: bool, store: str = "the store"
+) -> str:
+    """The backend for a run on a store whose embeddings were made with ``stored`` (absent
+    in stores that predate the choice: torch when they hold records). ``auto`` continues
+    in the store's backend; an explicit other one is refused, so a resumed run never mixes
+    embedding spaces.
+
+    Example:
+        >>> backend_for_store("auto", "torch", True), backend_for_store("auto", None, False)
+        ('torch', 'auto')
+        >>> backend_for_store("onnx-int8", None, True)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        airloom.errors.ConfigError: the store holds ... embedding_backend torch, not onnx-int8 ...
+    """
+    if stored is None and has_records:
+        stored = "torch"
+    if stored is None or configured == stored:
+        return configured
+    if configured == "auto":
+        return stored
+    raise ConfigError(
+        f"{store} holds embeddings made with embedding_backend {stored}, not {configured}",
+        hint=f"set embedding_backend: {stored} (or auto), or start a new store_path",
+    )
+
+
+def prepare_embedder(name: str, backend: str = "auto") -> tuple[str, Path | None]:
+    """Export (once) what ``make_embedder`` will load: the chosen backend and, for the
+    ONNX backends, the cached model file (``None`` for torch and hashing).
+
+    Example:
+        >>> prepare_embedder("hashing")
+        ('hashing', None)
+    """
+    chosen = resolve_backend(name, backend)
+    if chosen not in ("onnx", "onnx-int8"):
+        return chosen, None
+    from airloom.vectors.onnx_embed import prepare_onnx
+
+    try:
+        return chosen, prepare_onnx(resolve_model_path(name), chosen)
+    except Exception as exc:  # export or quantization failed: say so, torch still works
+        raise ConfigError(
+            f"cannot export the embedding model '{name}' to ONNX: {exc}",
+            hint="set embedding_backend: torch",
+        ) from exc
+
+
 def make_embedder(
-    name: str, device: str = "cpu", batch_size: int = 64, threads: int | None = None
+    name: str,
+    device: str = "cpu",
+    batch_size: int = 64,
+    threads: int | None = None,
+    backend: str = "auto",
 ) -> Embedder:
-    """The embedder for a config's ``embedding_model``; ``threads`` caps the cores of each
-    encoding call (``None``: the library's default).
+    """The embedder for a config's ``embedding_model`` and ``embedding_backend``;
+    ``threads`` caps the cores of each encoding call (``None``: the library's default).
 
     Example:
         >>> make_embedder("hashing").name
         'hashing'
     """
-    if name == "hashing" or name.startswith("hashing:"):
+    chosen = resolve_backend(name, backend)
+    if chosen == "hashing":
         dim = int(name.split(":", 1)[1]) if ":" in name else 384
         return HashingEmbedder(dim)
-    return SentenceTransformerEmbedder(name, device=device, batch_size=batch_size, threads=threads)
+    if chosen == "torch" or device != "cpu":
+        return SentenceTransformerEmbedder(
+            name, device=device, batch_size=batch_size, threads=threads
+        )
+    from airloom.vectors.onnx_embed import OnnxEmbedder
+
+    if name in _OFFLINE_PACKAGES:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return OnnxEmbedder(
+        name, resolve_model_path(name), chosen, batch_size=batch_size, threads=threads
+    )
