@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from airloom.config import DEFAULT_EMBEDDING_MODEL, Config, load_config_text
+from airloom.config import DEFAULT_EMBEDDING_MODEL, Config
+from airloom.config_load import load_config_text
 from airloom.engine.runner import Engine
 from airloom.errors import ConfigError
 from airloom.store.database import Store
