@@ -44,7 +44,7 @@ def test_fewer_threads_give_the_same_vectors_and_stay_in_their_thread():
     import torch
 
     texts = ["How do I reverse a list in Python?", "Write a poem about autumn leaves."]
-    capped = make_embedder(DEFAULT_EMBEDDING_MODEL, threads=1)
+    capped = make_embedder(DEFAULT_EMBEDDING_MODEL, threads=1, backend="torch")
     default = torch.get_num_threads()
     seen: dict[str, object] = {}
 
@@ -57,5 +57,5 @@ def test_fewer_threads_give_the_same_vectors_and_stay_in_their_thread():
     worker.join()
     assert seen["threads"] == 1
     assert torch.get_num_threads() == default  # the caller's threads are untouched
-    reference = make_embedder(DEFAULT_EMBEDDING_MODEL).encode(texts)
+    reference = make_embedder(DEFAULT_EMBEDDING_MODEL, backend="torch").encode(texts)
     assert np.allclose(seen["vectors"], reference, atol=1e-5)

@@ -32,6 +32,18 @@ from airloom.errors import ConfigError, MissingDependencyError
 from airloom.vectors.windows import encode_windowed
 from airloom.weights.files import default_cache_dir
 
+__all__ = [
+    "ONNX_BACKENDS",
+    "OnnxEmbedder",
+    "embeddings_cache_dir",
+    "exportable",
+    "log",
+    "onnx_available",
+    "onnx_file",
+    "prepare_onnx",
+    "weights_key",
+]
+
 log = logging.getLogger(__name__)
 
 ONNX_BACKENDS = ("onnx", "onnx-int8")

@@ -11,6 +11,8 @@ from typing import Protocol
 
 import numpy as np
 
+__all__ = ["WindowedModel", "encode_windowed", "normalise_rows"]
+
 
 def normalise_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit norm (zero rows kept), as float32.
