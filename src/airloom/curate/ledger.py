@@ -23,11 +23,10 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from airloom.errors import StoreError
 from airloom.store import lock as store_lock
-from airloom.store.database import Store
+from airloom.store.database import LockedConnection, Store
 
 __all__ = ["CURATE_SCHEMA_VERSION", "PASSING", "Ledger", "Verdict"]
 
@@ -82,15 +81,8 @@ class Verdict:
         return self.status in PASSING
 
 
-class Ledger:
+class Ledger(LockedConnection):
     """The curation table of one store file (its own connection to the same file)."""
-
-    def __init__(
-        self, path: Path, connection: sqlite3.Connection, lock: Path | None = None
-    ) -> None:
-        self.path = path
-        self._db = connection
-        self._lock = lock
 
     @classmethod
     def open(cls, path: str | Path) -> Ledger:
@@ -128,24 +120,6 @@ class Ledger:
                 )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot add the curation table to {self.path}: {exc}") from exc
-
-    def close(self) -> None:
-        """Close the connection and free the writer lock."""
-        self._db.close()
-        if self._lock is not None:
-            store_lock.release(self._lock)
-            self._lock = None
-
-    def __enter__(self) -> Ledger:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def put(self, verdicts: Sequence[Verdict]) -> None:
         """Keep verdicts (one transaction; a newer verdict replaces an older one)."""

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 import numpy as np
@@ -44,6 +44,7 @@ __all__ = [
     "RECORD_COLUMNS",
     "SCHEMA_VERSION",
     "CachedCall",
+    "LockedConnection",
     "Store",
     "Totals",
     "check_integrity",
@@ -303,8 +304,16 @@ def _disk_error(path: Path, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"cannot write {path}: {exc}")
 
 
-class Store:
-    """An open store file (see the module docstring)."""
+class LockedConnection:
+    """A connection to a store file that holds the file's writer lock until closed
+    (the store itself, and the curation ledger beside it).
+
+    Example:
+        >>> import sqlite3
+        >>> with LockedConnection(Path("x.db"), sqlite3.connect(":memory:")) as db:
+        ...     db.path.name
+        'x.db'
+    """
 
     def __init__(
         self, path: Path, connection: sqlite3.Connection, lock: Path | None = None
@@ -312,6 +321,28 @@ class Store:
         self.path = path
         self._db = connection
         self._lock = lock
+
+    def close(self) -> None:
+        """Close the connection (the WAL is checkpointed by SQLite) and free the lock."""
+        self._db.close()
+        if self._lock is not None:
+            store_lock.release(self._lock)
+            self._lock = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Store(LockedConnection):
+    """An open store file (see the module docstring)."""
 
     # ---- opening ------------------------------------------------------------------------
     @classmethod
@@ -438,24 +469,6 @@ class Store:
                 yield self._db
         except sqlite3.Error as exc:
             raise _disk_error(self.path, exc) from exc
-
-    def close(self) -> None:
-        """Close the connection (the WAL is checkpointed by SQLite) and free the lock."""
-        self._db.close()
-        if self._lock is not None:
-            store_lock.release(self._lock)
-            self._lock = None
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # ---- meta and runs ------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
