@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 
+import aiohttp
+import aiohttp.web
 import pytest
 
 from airloom.backends.base import ChatRequest, Message
@@ -76,3 +78,88 @@ def test_credentials_in_the_url_are_sent_as_basic_auth(openai_server) -> None:
     asyncio.run(go())
     sent = server.state.headers_seen[0]["authorization"]
     assert base64.b64decode(sent.removeprefix("Basic ")) == b"alice:p@ss"
+
+
+class _ForwardProxy:
+    """A plain HTTP forward proxy (absolute-form requests) that passes calls on to the
+    test server and counts them: a call that reaches the teacher through it used it."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.targets: list[str] = []
+
+    async def handle(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
+        self.targets.append(str(request.url))
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method,
+                self.upstream + request.path.removeprefix("/v1"),
+                data=await request.read(),
+                headers={"Content-Type": "application/json"},
+            ) as reply,
+        ):
+            body = await reply.read()
+            return aiohttp.web.Response(
+                body=body, status=reply.status, content_type="application/json"
+            )
+
+
+def _through_proxy(upstream: str, base_url: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Ask ``base_url`` with HTTP_PROXY pointing at a forward proxy to ``upstream``; the
+    absolute URLs the proxy was asked for."""
+    proxy = _ForwardProxy(upstream)
+
+    async def go() -> list[str]:
+        app = aiohttp.web.Application()
+        app.router.add_route("*", "/{tail:.*}", proxy.handle)
+        runner = aiohttp.web.AppRunner(app)
+        await runner.setup()
+        site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        backend = OpenAIBackend(base_url=base_url, api_key=None)
+        try:
+            await backend.complete(ChatRequest("m", (Message("user", "Hi"),), {}))
+        finally:
+            await backend.aclose()
+            await runner.cleanup()
+        return proxy.targets
+
+    return asyncio.run(go())
+
+
+def test_calls_go_through_the_proxy_the_environment_names(openai_server, monkeypatch) -> None:
+    server = openai_server()
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    # teacher.invalid resolves nowhere: only the proxy can have answered
+    targets = _through_proxy(server.url, "http://teacher.invalid/v1", monkeypatch)
+    assert targets == ["http://teacher.invalid/v1/chat/completions"]
+    assert server.state.completed == 1
+
+
+def test_no_proxy_sends_calls_to_the_teacher_directly(openai_server, monkeypatch) -> None:
+    server = openai_server()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    assert _through_proxy(server.url, server.url, monkeypatch) == []
+    assert server.state.completed == 1
+
+
+def test_netrc_credentials_are_sent_when_no_key_is_set(
+    openai_server, tmp_path, monkeypatch
+) -> None:
+    server = openai_server()
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login bob password s3cret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    _ask(server.url, {})
+    expected = "Basic " + base64.b64encode(b"bob:s3cret").decode()
+    assert server.state.headers_seen[-1]["authorization"] == expected
+    # an API key wins over .netrc
+    backend = OpenAIBackend(base_url=server.url, api_key="sk-1")
+    asyncio.run(backend.complete(ChatRequest("m", (Message("user", "Hi"),), {})))
+    asyncio.run(backend.aclose())
+    assert server.state.headers_seen[-1]["authorization"] == "Bearer sk-1"

@@ -53,6 +53,8 @@ __all__ = [
     "KEEPALIVE_SECONDS",
     "OpenAIBackend",
     "classify_http_error",
+    "environment_proxy",
+    "netrc_authorization",
     "parse_completion",
     "parse_retry_after",
     "server_message",
@@ -261,6 +263,63 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     return urllib.parse.urlunsplit(parts._replace(netloc=host)), f"Basic {token}"
 
 
+def environment_proxy(url: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The proxy the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, less
+    ``NO_PROXY``) names for ``url``, or ``None``. Worked out once per client: asking the
+    environment on every request cost the event loop a thread hop and a ``.netrc`` read
+    per teacher call.
+
+    Example:
+        >>> env = {"https_proxy": "http://proxy:3128", "no_proxy": "localhost"}
+        >>> environment_proxy("https://api.example.com/v1", env)
+        'http://proxy:3128'
+        >>> environment_proxy("http://localhost:8000/v1", env) is None
+        True
+    """
+    import os
+    import urllib.request
+
+    source = os.environ if environ is None else environ
+    lowered = {k.lower(): v for k, v in source.items() if k.lower().endswith("_proxy") and v}
+    parts = urllib.parse.urlsplit(url)
+    proxy = lowered.get(f"{parts.scheme}_proxy") or lowered.get("all_proxy")
+    if proxy is None:
+        return None
+    bypass = lowered.get("no_proxy")
+    # the standard library's matching of NO_PROXY (hosts, domains, ports, *); public in
+    # urllib.request but missing from its type stubs
+    bypassed = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if bypass and bypassed(parts.netloc, {"no": bypass}):
+        return None
+    return proxy
+
+
+def netrc_authorization(url: str) -> str | None:
+    """The Basic ``Authorization`` value ``~/.netrc`` (or ``$NETRC``) holds for the host of
+    ``url``, or ``None``.
+
+    Example:
+        >>> netrc_authorization("http://no-such-host.invalid/v1") is None
+        True
+    """
+    import netrc
+    import os
+
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    host = urllib.parse.urlsplit(url).hostname
+    if host is None or not os.path.isfile(path):
+        return None
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (netrc.NetrcParseError, OSError):
+        return None
+    if entry is None:
+        return None
+    login, _, password = entry
+    token = base64.b64encode(f"{login}:{password or ''}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
 async def sse_json(lines: AsyncIterable[str]) -> AsyncIterator[dict[str, Any]]:
     """The JSON objects of server-sent-events lines, up to ``[DONE]``; garbled ones skipped.
 
@@ -326,9 +385,11 @@ class OpenAIBackend:
             all_headers["Authorization"] = f"Bearer {api_key}"
         all_headers.update(headers or {})
         self._endpoint, basic = split_credentials(self.base_url)
-        if basic is not None:  # the URL's credentials win, as with other clients
+        basic = basic or (None if "Authorization" in all_headers else netrc_authorization(base_url))
+        if basic is not None:  # the URL's credentials win, as with other clients; then .netrc
             all_headers["Authorization"] = basic
             remember_headers({"Authorization": basic})
+        self._proxy = environment_proxy(self._endpoint)
         self._headers = all_headers
         self._timeout = timeout
         self._max_connections = max_connections
@@ -348,7 +409,7 @@ class OpenAIBackend:
                 limit=self._max_connections, keepalive_timeout=KEEPALIVE_SECONDS
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, headers=self._headers, timeout=timeout, trust_env=True
+                connector=connector, headers=self._headers, timeout=timeout, trust_env=False
             )
             self._loop = loop
         return self._session
@@ -391,7 +452,9 @@ class OpenAIBackend:
         import aiohttp
 
         try:
-            async with self._pool().post(self._endpoint + path, data=body) as reply:
+            async with self._pool().post(
+                self._endpoint + path, data=body, proxy=self._proxy
+            ) as reply:
                 data = await reply.read()
                 status, headers = reply.status, reply.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -407,7 +470,9 @@ class OpenAIBackend:
         import aiohttp
 
         try:
-            async with self._pool().post(self._endpoint + path, data=body) as reply:
+            async with self._pool().post(
+                self._endpoint + path, data=body, proxy=self._proxy
+            ) as reply:
                 if reply.status >= 300:
                     text = (await reply.read()).decode("utf-8", "replace")
                     raise self._error(reply.status, reply.headers, text, model)
@@ -422,7 +487,9 @@ class OpenAIBackend:
 
         try:
             wait = aiohttp.ClientTimeout(total=timeout)
-            async with self._pool().get(self._endpoint + path, timeout=wait) as reply:
+            async with self._pool().get(
+                self._endpoint + path, timeout=wait, proxy=self._proxy
+            ) as reply:
                 return reply.status
         except (aiohttp.ClientError, TimeoutError):
             return None

@@ -82,6 +82,7 @@ from airloom.vectors.embed import (
     make_embedder,
     resolve_backend,
 )
+from airloom.vectors.index import set_search_threads
 
 __all__ = ["Engine", "T", "gather_or_cancel"]
 
@@ -334,6 +335,8 @@ class Engine:
             if embedder is not None:
                 await self.db(self.store.set_meta, "embedding_backend", embedder.backend)
         dim = embedder.dim if embedder is not None else 0
+        if embedder is not None:
+            set_search_threads(1)  # small searches on the event loop's thread
         self.dedup = DedupState(dim, self.config.dedup.scope, self.config.dedup.hnsw_above)
         _, categories, keys, matrix = await self.db(self.store.load_index_data)
         await asyncio.to_thread(self.dedup.load, categories, keys, matrix)

@@ -17,8 +17,10 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from airloom.instructors.base import (
@@ -86,8 +88,48 @@ def topic_lines(label: str, topics: list[str]) -> str:
     )
 
 
+_WORDS = re.compile(r"\w+")
+_SENTENCE_ENDS = re.compile(r"[.!?\n]+")
+_BLANK_LINES = re.compile(r"\n\s*\n")
+_SHORT = frozenset(
+    _WORDS.findall(
+        "a an the and or of to in on for with by as at is are be it its this that from into "
+        "your you their them which who what how should must can will each one"
+    )
+)
+
+
 def _normal(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
+    return " ".join(_WORDS.findall(text.lower()))
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in _WORDS.findall(text.lower()) if w not in _SHORT and len(w) > 2]
+
+
+@dataclass(frozen=True)
+class _PromptParts:
+    """What the copy checks compare an item with, worked out once per prompt."""
+
+    normal: str
+    #: normalised sentences of at least 40 characters
+    sentences: tuple[str, ...]
+    #: content words of each paragraph and line that has at least 6 of them
+    passages: tuple[frozenset[str], ...]
+
+
+@functools.lru_cache(maxsize=64)
+def _prompt_parts(prompt: str) -> _PromptParts:
+    # A round checks every item of a list against the same prompt: analysed once.
+    sentences = (_normal(s) for s in _SENTENCE_ENDS.split(prompt))
+    passages = (
+        frozenset(_content_words(p)) for p in [*_BLANK_LINES.split(prompt), *prompt.splitlines()]
+    )
+    return _PromptParts(
+        normal=_normal(prompt),
+        sentences=tuple(s for s in sentences if len(s) >= 40),
+        passages=tuple(words for words in passages if len(words) >= 6),
+    )
 
 
 def copied_from_prompt(item: str, prompt: str) -> bool:
@@ -104,27 +146,14 @@ def copied_from_prompt(item: str, prompt: str) -> bool:
         ...                    "Example 4. Write a Go program that reads a weighted graph.")
         True
     """
+    parts = _prompt_parts(prompt)
     normal = _normal(item)
-    if len(normal) >= 12 and normal in _normal(prompt):
+    if len(normal) >= 12 and normal in parts.normal:
         return True
     # or it embeds a long sentence of the prompt ("[Example 2 text]. Also ...")
-    sentences = (_normal(s) for s in re.split(r"[.!?\n]+", prompt))
-    if any(len(sentence) >= 40 and sentence in normal for sentence in sentences):
+    if any(sentence in normal for sentence in parts.sentences):
         return True
     return rewords_prompt(item, prompt)
-
-
-_SHORT = frozenset(
-    re.findall(
-        r"\w+",
-        "a an the and or of to in on for with by as at is are be it its this that from into "
-        "your you their them which who what how should must can will each one",
-    )
-)
-
-
-def _content_words(text: str) -> list[str]:
-    return [w for w in re.findall(r"\w+", text.lower()) if w not in _SHORT and len(w) > 2]
 
 
 def rewords_prompt(item: str, prompt: str, threshold: float = 0.7) -> bool:
@@ -145,10 +174,7 @@ def rewords_prompt(item: str, prompt: str, threshold: float = 0.7) -> bool:
     if len(words) < 6:
         return False
     mine = set(words)
-    for paragraph in [*re.split(r"\n\s*\n", prompt), *prompt.splitlines()]:
-        theirs = set(_content_words(paragraph))
-        if len(theirs) < 6:
-            continue
+    for theirs in _prompt_parts(prompt).passages:
         shared = len(mine & theirs)
         if shared / len(mine) >= threshold and shared / len(theirs) >= threshold:
             return True

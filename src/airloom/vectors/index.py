@@ -5,9 +5,7 @@ Vectors are unit-norm, so inner product = cosine. The original airoboros thresho
 exactly to ``cos >= 1 - t/2``.
 
 Example:
-    >>> from typing import Any
-
-import numpy as np
+    >>> import numpy as np
     >>> index = VectorIndex(dim=2)
     >>> index.add(np.array([[1.0, 0.0]], dtype=np.float32))
     >>> round(float(index.nearest(np.array([[0.6, 0.8]], dtype=np.float32))[0]), 3)
@@ -22,7 +20,7 @@ import numpy as np
 
 from airloom.errors import MissingDependencyError
 
-__all__ = ["VectorIndex", "squared_l2_to_cosine"]
+__all__ = ["VectorIndex", "set_search_threads", "squared_l2_to_cosine"]
 
 
 def squared_l2_to_cosine(threshold: float) -> float:
@@ -43,6 +41,21 @@ def _faiss() -> Any:
             "faiss is needed for the dedup index", hint="pip install 'airloom[embed]'"
         ) from exc
     return faiss
+
+
+def set_search_threads(threads: int) -> None:
+    """Cap the threads of every search in this process (faiss runs them on OpenMP).
+
+    The generation gate searches a few dozen vectors at a time on the event loop's
+    thread, beside the embedding thread: there OpenMP's extra threads spin for the same
+    two cores and cost about three times the CPU of one thread
+    (``benchmarks/engine.py``). Bulk searches (curation over a whole store) keep the
+    default.
+
+    Example:
+        >>> set_search_threads(1)
+    """
+    _faiss().omp_set_num_threads(max(1, int(threads)))
 
 
 class VectorIndex:
