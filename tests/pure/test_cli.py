@@ -14,6 +14,7 @@ import airloom
 from airloom.cli.main import COMMANDS, cli, main
 from airloom.config import Config
 from airloom.config_load import load_config_text
+from airloom.errors import ConfigError
 from airloom.instructors.registry import available_instructors
 
 SRC = str(Path(airloom.__file__).resolve().parents[1])
@@ -204,3 +205,29 @@ def test_ask_help_agrees_with_the_command_list() -> None:
     assert "embedded" in ask_line and "OpenAI-compatible endpoint." not in ask_line
     detail = CliRunner().invoke(cli, ["ask", "--help"]).output
     assert "embedded local model" in detail and "--max-tokens" in detail
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "says"),
+    [
+        ({}, [], "start from the example: airloom config example > config.yaml"),
+        ({"config.yaml": "seed: 1\n"}, [], "run: airloom generate --config config.yaml"),
+        (
+            {"zero.yaml": "instructors:\n  general: {count: 0}\n"},
+            ["--config", "zero.yaml"],
+            "zero.yaml enables no instructor",
+        ),
+    ],
+)
+def test_generate_with_nothing_to_do_says_how_to_start(
+    files: dict[str, str], args: list[str], says: str, tmp_path: Path, monkeypatch
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["generate", *args])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ConfigError)
+    assert "nothing to generate" in result.exception.message
+    assert says in f"{result.exception.message} {result.exception.hint}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files)  # no store was made

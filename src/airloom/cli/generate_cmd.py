@@ -32,6 +32,30 @@ def _events(log_json: str | None) -> tuple[object, IO[str] | None]:
     return JsonLinesSink(handle), handle
 
 
+def _require_work(config: Config, config_path: Path | None) -> None:
+    """Refuse a run with no instructor to run: without a config file that is a newcomer
+    who has not made one yet, and silence would look like success."""
+    from airloom.errors import ConfigError
+
+    if any(config.instructor_count(name) > 0 for name in config.instructors):
+        return
+    start = "airloom config example > config.yaml && airloom generate --config config.yaml"
+    if config_path is None:
+        found = Path("config.yaml").is_file()
+        raise ConfigError(
+            "nothing to generate: no --config given, and the built-in defaults enable no "
+            "instructor",
+            hint="run: airloom generate --config config.yaml"
+            if found
+            else f"start from the example: {start}",
+        )
+    raise ConfigError(
+        f"nothing to generate: {config_path} enables no instructor (every count is 0)",
+        hint="give an instructor a count under instructors:, e.g. instructors: {general: "
+        "{count: 50}} (see `airloom config example`)",
+    )
+
+
 async def _loaded_local_teacher(config: Config, base_dir: Path, console: Console) -> Backend | None:
     """The local teacher, prepared and loaded with visible progress; None when the
     default teacher is not a local model (or no instructor uses it)."""
@@ -70,6 +94,7 @@ def generate(
     from airloom.store.lock import writer_lock
 
     config, base_dir = load(config_path, overrides)
+    _require_work(config, config_path)
     sink, handle = _events(log_json)
     console = Console(stderr=True)
     events = EndpointNotices(console, sink)  # type: ignore[arg-type]
