@@ -320,7 +320,7 @@ def bench_resume(n: int, repeat: int) -> None:
                 await engine._load_dedup()
                 elapsed = time.perf_counter() - started
                 engine.gate.start()
-                await engine._shutdown("completed", export=False)
+                await engine._shutdown("completed")
                 return elapsed
 
             times.append(asyncio.run(resume()))

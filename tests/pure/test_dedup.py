@@ -331,3 +331,40 @@ def test_auto_backend_is_onnx_int8_when_installed_else_torch_with_a_note(
     assert len(notes) == 1 and "onnxruntime is not installed" in notes[0]  # once
     with pytest.raises(ConfigError, match="unknown embedding_backend"):
         embed.resolve_backend(model, "tensorrt")
+
+
+# ---- the gate's search of what was added since the pre-check ---------------------------
+@settings(max_examples=60, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(["add", "check", "gate"]), st.integers(0, 5)), max_size=60
+    ),
+    scope=st.sampled_from(["global", "category"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_best_since_equals_a_full_search(ops: list[tuple[str, int]], scope: str, seed: int) -> None:
+    """Whatever interleaving of adds, pre-checks and gate searches (with a ring of recent
+    vectors small enough to be outgrown), the incremental search gives the full search's
+    scores, and a remembered check is used once."""
+    rng = np.random.default_rng(seed)
+    texts = unit_rows(rng, 6, 8)
+    state = DedupState(dim=8, scope=scope, recent_vectors=4)
+    state.load(["a", "b"], ["s1", "s2"], unit_rows(rng, 2, 8))
+    for op, n in ops:
+        category = "ab"[n % 2]
+        if op == "add":
+            state.add(category, f"r{rng.integers(1 << 30)}", unit_rows(rng, 1, 8)[0])
+        elif op == "check":
+            state.note_checked(category, [f"t{n}"], state.best(category, texts[n : n + 1]))
+        else:
+            got = state.best_since(category, [f"t{n}"], texts[n : n + 1])
+            np.testing.assert_allclose(got, state.best(category, texts[n : n + 1]), atol=1e-5)
+            assert f"t{n}" not in state._checked
+
+
+def test_a_check_of_another_scope_is_not_reused() -> None:
+    state = DedupState(dim=2, scope="category")
+    state.add("a", "k1", np.array([1.0, 0.0], dtype=np.float32))
+    query = np.array([[1.0, 0.0]], dtype=np.float32)
+    state.note_checked("b", ["q"], state.best("b", query))  # b's index is empty: -1
+    assert state.best_since("a", ["q"], query).tolist() == [1.0]

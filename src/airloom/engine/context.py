@@ -165,6 +165,8 @@ class EngineRoundContext:
             vectors = await embedder.embed(texts)
             threshold = self.services.threshold(self.category)
             best = self.services.dedup.best(self.category, vectors)
+            # the gate then searches only what is added meanwhile
+            self.services.dedup.note_checked(self.category, keys, best)
             sims = vectors @ vectors.T
             for i in range(len(texts)):
                 if best[i] >= threshold or (

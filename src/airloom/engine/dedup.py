@@ -1,5 +1,11 @@
 """The dedup gate's state: exact keys, per-scope vector indexes, micro-batched embeddings.
 
+A text is searched against the store twice: by the pre-check before its response is
+paid for, and by the gate at acceptance. :meth:`DedupState.note_checked` remembers the
+pre-check's best score and how many vectors the index held then; :meth:`DedupState.best_since`
+then searches only the vectors added since (the index only grows), so the gate's search
+no longer grows with the store.
+
 Embeddings are computed off the event loop in one worker thread; concurrent requests
 are coalesced into one batch (up to ``batch_size`` texts), and vectors are cached by
 text so the pre-check before a response call and the final check at acceptance embed
@@ -27,7 +33,7 @@ import numpy as np
 from airloom.vectors.embed import Embedder
 from airloom.vectors.index import VectorIndex
 
-__all__ = ["WARM_UP_TEXTS", "BatchEmbedder", "DedupState", "log"]
+__all__ = ["RECENT_VECTORS", "WARM_UP_TEXTS", "BatchEmbedder", "DedupState", "log"]
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +46,40 @@ WARM_UP_TEXTS = [
 ]
 
 
+#: Vectors added during the run that are kept beside each index, for the searches of
+#: :meth:`DedupState.best_since` (a pre-check older than these falls back to a full search).
+RECENT_VECTORS = 4096
+#: Pre-check results remembered (one per text; the oldest are forgotten first).
+CHECKS_KEPT = 50_000
+
+
 class DedupState:
     """Exact keys plus one vector index (``global``) or one per category."""
 
-    def __init__(self, dim: int, scope: str = "global", hnsw_above: int = 200_000) -> None:
+    def __init__(
+        self,
+        dim: int,
+        scope: str = "global",
+        hnsw_above: int = 200_000,
+        recent_vectors: int = RECENT_VECTORS,
+    ) -> None:
         self.dim = dim
         self.scope = scope
         self.hnsw_above = hnsw_above
+        self.recent_vectors = recent_vectors
         self.keys: set[str] = set()
         self._indexes: dict[str, VectorIndex] = {}
+        # per scope: the vectors added by add(), the newest recent_vectors of them, and the
+        # index position of the first one kept
+        self._recent: dict[str, tuple[int, list[np.ndarray]]] = {}
+        # text key -> (scope, index size, best score) of its pre-check
+        self._checked: OrderedDict[str, tuple[str, int, float]] = OrderedDict()
+
+    def _name(self, category: str) -> str:
+        return "*" if self.scope == "global" else category
 
     def _index(self, category: str) -> VectorIndex:
-        name = "*" if self.scope == "global" else category
+        name = self._name(category)
         index = self._indexes.get(name)
         if index is None:
             index = self._indexes[name] = VectorIndex(self.dim, hnsw_above=self.hnsw_above)
@@ -76,8 +104,59 @@ class DedupState:
     def add(self, category: str, key: str, vector: np.ndarray | None) -> None:
         """Remember an accepted record."""
         self.keys.add(key)
-        if vector is not None:
-            self._index(category).add(vector.reshape(1, -1))
+        if vector is None:
+            return
+        index = self._index(category)
+        name = self._name(category)
+        start, recent = self._recent.get(name, (len(index), []))
+        index.add(vector.reshape(1, -1))
+        recent.append(np.asarray(vector, dtype=np.float32).reshape(-1))
+        if len(recent) > self.recent_vectors:
+            drop = len(recent) - self.recent_vectors
+            del recent[:drop]
+            start += drop
+        self._recent[name] = (start, recent)
+
+    def note_checked(self, category: str, keys: list[str], best: np.ndarray) -> None:
+        """Remember the pre-check of texts (by key): their best scores against the index
+        as it is now."""
+        name = self._name(category)
+        size = len(self._index(category))
+        for key, score in zip(keys, best.tolist(), strict=True):
+            self._checked[key] = (name, size, float(score))
+            self._checked.move_to_end(key)
+        while len(self._checked) > CHECKS_KEPT:
+            self._checked.popitem(last=False)
+
+    def best_since(self, category: str, keys: list[str], vectors: np.ndarray) -> np.ndarray:
+        """:meth:`best` of each vector, searching only what was added since the text's
+        pre-check where one is remembered (and the vectors since are still kept); a full
+        search for the others. Each remembered check is used once.
+
+        Example:
+            >>> state = DedupState(dim=2)
+            >>> state.add("general", "k1", np.array([1.0, 0.0], dtype=np.float32))
+            >>> query = np.array([[0.0, 1.0]], dtype=np.float32)
+            >>> state.note_checked("general", ["q"], state.best("general", query))
+            >>> state.add("general", "k2", np.array([0.6, 0.8], dtype=np.float32))
+            >>> round(float(state.best_since("general", ["q"], query)[0]), 3)
+            0.8
+        """
+        name = self._name(category)
+        scores = np.full(len(keys), -1.0, dtype=np.float32)
+        start, recent = self._recent.get(name, (len(self._index(category)), []))
+        full: list[int] = []
+        for row, key in enumerate(keys):
+            check = self._checked.pop(key, None)
+            if check is None or check[0] != name or check[1] < start:
+                full.append(row)
+                continue
+            since = recent[check[1] - start :]
+            newest = float(np.max(np.stack(since) @ vectors[row])) if since else -1.0
+            scores[row] = max(check[2], newest)
+        if full:
+            scores[full] = self.best(category, vectors[full])
+        return scores
 
     def __len__(self) -> int:
         return sum(len(index) for index in self._indexes.values())

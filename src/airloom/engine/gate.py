@@ -97,17 +97,19 @@ class Gate:
     def _best_scores(
         self, flat: list[tuple[_Job, Draft]], vectors: np.ndarray | None
     ) -> np.ndarray:
-        """Best stored cosine of every draft, one index search per scope."""
+        """Best stored cosine of every draft, one search per scope (of what was added
+        since its pre-check, where it had one)."""
         if vectors is None:
             return np.full(len(flat), -1.0, dtype=np.float32)
         dedup = self.services.dedup
+        keys = [dedup_key(draft.text_for_dedup()) for _, draft in flat]
         if dedup.scope == "global":
-            return dedup.best("*", vectors)
+            return dedup.best_since("*", keys, vectors)
         scores = np.full(len(flat), -1.0, dtype=np.float32)
         categories = np.array([job.ctx.category for job, _ in flat])
         for category in set(categories.tolist()):
-            mask = categories == category
-            scores[mask] = dedup.best(category, vectors[mask])
+            rows = np.flatnonzero(categories == category)
+            scores[rows] = dedup.best_since(category, [keys[i] for i in rows], vectors[rows])
         return scores
 
     def _unit_is_new(
