@@ -87,9 +87,11 @@ class _ForwardProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.targets: list[str] = []
+        self.proxy_authorizations: list[str | None] = []
 
     async def handle(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
         self.targets.append(str(request.url))
+        self.proxy_authorizations.append(request.headers.get("Proxy-Authorization"))
         async with (
             aiohttp.ClientSession() as session,
             session.request(
@@ -105,12 +107,14 @@ class _ForwardProxy:
             )
 
 
-def _through_proxy(upstream: str, base_url: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Ask ``base_url`` with HTTP_PROXY pointing at a forward proxy to ``upstream``; the
-    absolute URLs the proxy was asked for."""
+def _through_proxy(
+    upstream: str, base_url: str, monkeypatch: pytest.MonkeyPatch, credentials: str = ""
+) -> _ForwardProxy:
+    """Ask ``base_url`` with HTTP_PROXY pointing at a forward proxy to ``upstream`` (with
+    ``user:password@`` credentials if given); the proxy, with what it was asked."""
     proxy = _ForwardProxy(upstream)
 
-    async def go() -> list[str]:
+    async def go() -> _ForwardProxy:
         app = aiohttp.web.Application()
         app.router.add_route("*", "/{tail:.*}", proxy.handle)
         runner = aiohttp.web.AppRunner(app)
@@ -118,14 +122,14 @@ def _through_proxy(upstream: str, base_url: str, monkeypatch: pytest.MonkeyPatch
         site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("HTTP_PROXY", f"http://{credentials}127.0.0.1:{port}")
         backend = OpenAIBackend(base_url=base_url, api_key=None)
         try:
             await backend.complete(ChatRequest("m", (Message("user", "Hi"),), {}))
         finally:
             await backend.aclose()
             await runner.cleanup()
-        return proxy.targets
+        return proxy
 
     return asyncio.run(go())
 
@@ -135,15 +139,16 @@ def test_calls_go_through_the_proxy_the_environment_names(openai_server, monkeyp
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     # teacher.invalid resolves nowhere: only the proxy can have answered
-    targets = _through_proxy(server.url, "http://teacher.invalid/v1", monkeypatch)
-    assert targets == ["http://teacher.invalid/v1/chat/completions"]
+    proxy = _through_proxy(server.url, "http://teacher.invalid/v1", monkeypatch, "ann:pw@")
+    assert proxy.targets == ["http://teacher.invalid/v1/chat/completions"]
+    assert proxy.proxy_authorizations == ["Basic " + base64.b64encode(b"ann:pw").decode()]
     assert server.state.completed == 1
 
 
 def test_no_proxy_sends_calls_to_the_teacher_directly(openai_server, monkeypatch) -> None:
     server = openai_server()
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    assert _through_proxy(server.url, server.url, monkeypatch) == []
+    assert _through_proxy(server.url, server.url, monkeypatch).targets == []
     assert server.state.completed == 1
 
 

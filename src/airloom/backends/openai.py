@@ -53,7 +53,6 @@ __all__ = [
     "KEEPALIVE_SECONDS",
     "OpenAIBackend",
     "classify_http_error",
-    "environment_proxy",
     "netrc_authorization",
     "parse_completion",
     "parse_retry_after",
@@ -263,37 +262,6 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     return urllib.parse.urlunsplit(parts._replace(netloc=host)), f"Basic {token}"
 
 
-def environment_proxy(url: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """The proxy the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, less
-    ``NO_PROXY``) names for ``url``, or ``None``. Worked out once per client: asking the
-    environment on every request cost the event loop a thread hop and a ``.netrc`` read
-    per teacher call.
-
-    Example:
-        >>> env = {"https_proxy": "http://proxy:3128", "no_proxy": "localhost"}
-        >>> environment_proxy("https://api.example.com/v1", env)
-        'http://proxy:3128'
-        >>> environment_proxy("http://localhost:8000/v1", env) is None
-        True
-    """
-    import os
-    import urllib.request
-
-    source = os.environ if environ is None else environ
-    lowered = {k.lower(): v for k, v in source.items() if k.lower().endswith("_proxy") and v}
-    parts = urllib.parse.urlsplit(url)
-    proxy = lowered.get(f"{parts.scheme}_proxy") or lowered.get("all_proxy")
-    if proxy is None:
-        return None
-    bypass = lowered.get("no_proxy")
-    # the standard library's matching of NO_PROXY (hosts, domains, ports, *); public in
-    # urllib.request but missing from its type stubs
-    bypassed = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-    if bypass and bypassed(parts.netloc, {"no": bypass}):
-        return None
-    return proxy
-
-
 def netrc_authorization(url: str) -> str | None:
     """The Basic ``Authorization`` value ``~/.netrc`` (or ``$NETRC``) holds for the host of
     ``url``, or ``None``.
@@ -389,7 +357,8 @@ class OpenAIBackend:
         if basic is not None:  # the URL's credentials win, as with other clients; then .netrc
             all_headers["Authorization"] = basic
             remember_headers({"Authorization": basic})
-        self._proxy = environment_proxy(self._endpoint)
+        # the proxy arguments of every request (proxy, and the proxy's credentials)
+        self._via: dict[str, Any] = {}
         self._headers = all_headers
         self._timeout = timeout
         self._max_connections = max_connections
@@ -400,6 +369,8 @@ class OpenAIBackend:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             import aiohttp
+            from aiohttp.helpers import get_env_proxy_for_url
+            from yarl import URL
 
             # per read, not per request: a long stream is fine while tokens keep coming
             timeout = aiohttp.ClientTimeout(
@@ -408,6 +379,18 @@ class OpenAIBackend:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, keepalive_timeout=KEEPALIVE_SECONDS
             )
+            # The environment's proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, the proxy's
+            # .netrc entry), looked up once as aiohttp's trust_env would: trust_env looks
+            # it up again on every request, on an executor thread, reading .netrc each time.
+            try:
+                proxy, auth = get_env_proxy_for_url(URL(self._endpoint))
+            except LookupError:
+                proxy, auth = None, None
+            self._via = {"proxy": proxy}
+            if auth is not None:  # on the tunnel's CONNECT for https, else on the request
+                tunnel = self._endpoint.startswith("https:")
+                credentials = {"Proxy-Authorization": auth.encode()}
+                self._via["proxy_headers" if tunnel else "headers"] = credentials
             self._session = aiohttp.ClientSession(
                 connector=connector, headers=self._headers, timeout=timeout, trust_env=False
             )
@@ -452,9 +435,7 @@ class OpenAIBackend:
         import aiohttp
 
         try:
-            async with self._pool().post(
-                self._endpoint + path, data=body, proxy=self._proxy
-            ) as reply:
+            async with self._pool().post(self._endpoint + path, data=body, **self._via) as reply:
                 data = await reply.read()
                 status, headers = reply.status, reply.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -470,9 +451,7 @@ class OpenAIBackend:
         import aiohttp
 
         try:
-            async with self._pool().post(
-                self._endpoint + path, data=body, proxy=self._proxy
-            ) as reply:
+            async with self._pool().post(self._endpoint + path, data=body, **self._via) as reply:
                 if reply.status >= 300:
                     text = (await reply.read()).decode("utf-8", "replace")
                     raise self._error(reply.status, reply.headers, text, model)
@@ -487,9 +466,7 @@ class OpenAIBackend:
 
         try:
             wait = aiohttp.ClientTimeout(total=timeout)
-            async with self._pool().get(
-                self._endpoint + path, timeout=wait, proxy=self._proxy
-            ) as reply:
+            async with self._pool().get(self._endpoint + path, timeout=wait, **self._via) as reply:
                 return reply.status
         except (aiohttp.ClientError, TimeoutError):
             return None
