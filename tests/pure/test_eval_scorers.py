@@ -20,6 +20,7 @@ from airloom.evaluate.cases import (
     load_suite,
     parse_suite,
 )
+from airloom.evaluate.runner import RunSettings, build_request
 from airloom.evaluate.scorers import (
     check_plan_answer,
     code_program,
@@ -32,6 +33,8 @@ from airloom.evaluate.scorers import (
     score_solutions,
     states_fact,
 )
+from airloom.formats.chat import get_template
+from airloom.runtime.rewoo.runner import with_plan_stops
 from airloom.runtime.rewoo.trace import Trace
 
 SUITE = load_suite("core")
@@ -205,6 +208,27 @@ def test_plan_check_rejects(text: str, reason: str) -> None:
     checked = check_plan_answer(text, TOOLS)
     assert not isinstance(checked, type(check_plan_answer(GOOD_PLAN, TOOLS)))
     assert reason in checked.reason  # type: ignore[union-attr]
+
+
+def test_a_plan_is_read_as_the_runtime_reads_it() -> None:
+    """Held to the first complete plan, as ``airloom plan`` reads a reply: a model that
+    goes on to write another example passes on its first plan, and a bad first plan still
+    fails whatever follows it."""
+    rambling = GOOD_PLAN + "\n\nNow write the plan for: Who else?\n" + GOOD_PLAN
+    assert type(check_plan_answer(rambling, TOOLS)).__name__ == "ValidPlan"
+    bad_first = GOOD_PLAN.replace("DuckDuckGo", "Google Maps") + "\n\n" + GOOD_PLAN
+    assert "unknown tool" in check_plan_answer(bad_first, TOOLS).reason  # type: ignore[union-attr]
+
+
+def test_plan_cases_are_asked_with_the_runtimes_plan_stops() -> None:
+    plan = _case("plan-08", PlanCase)
+    function = _case("function-08", FunctionCase)
+    settings = RunSettings(get_template("chatml"))
+    stops = build_request(plan, "m", [], settings).params["stop"]  # type: ignore[arg-type]
+    assert stops == with_plan_stops(list(get_template("chatml").stop))
+    assert "\nNow write the plan" in with_plan_stops([]) and len(stops) <= 4
+    other = build_request(function, "m", [], settings).params["stop"]  # type: ignore[arg-type]
+    assert other == list(get_template("chatml").stop)
 
 
 def test_plan_check_accepts_only_offered_tools() -> None:

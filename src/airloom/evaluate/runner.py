@@ -52,6 +52,7 @@ from airloom.evaluate.scorers import (
 from airloom.formats.chat import ChatTemplate
 from airloom.runtime.budget import Budget
 from airloom.runtime.rewoo.execute import ExecOptions, execute_plan
+from airloom.runtime.rewoo.runner import with_plan_stops
 from airloom.runtime.tools.base import tool_description
 from airloom.runtime.tools.registry import ToolRegistry
 
@@ -132,7 +133,8 @@ class RunSettings:
 def build_request(
     case: Case, model: str, tools: list[tuple[str, str]], settings: RunSettings
 ) -> ChatRequest:
-    """The chat request of a case (temperature 0; the template's system prompt and stops).
+    """The chat request of a case (temperature 0; the template's system prompt and stops,
+    and for plans the runtime's plan stops).
 
     Example:
         >>> from airloom.evaluate.cases import SolutionsCase
@@ -152,8 +154,11 @@ def build_request(
         "max_tokens": settings.max_tokens or MAX_TOKENS[case.kind],
         "temperature": 0.0,
     }
-    if template is not None:
-        params["stop"] = list(template.stop)
+    stops = list(template.stop) if template is not None else []
+    if case.kind == "plan":  # asked as the runtime asks: the reply ends where a next plan would
+        stops = with_plan_stops(stops)
+    if stops:
+        params["stop"] = stops
     return ChatRequest(model=model, messages=tuple(messages), params=params)
 
 

@@ -37,6 +37,7 @@ from airloom.formats.chat import plain_code
 from airloom.formats.closed_context import check_citations, extract_citations
 from airloom.runtime.actions import ActionErrorEvent, ActionEvent, parse_actions
 from airloom.runtime.functions import FunctionCall, FunctionCallError, FunctionRegistry
+from airloom.runtime.rewoo.parse import first_plan
 from airloom.runtime.rewoo.runner import check_plan
 from airloom.runtime.rewoo.trace import Trace
 from airloom.runtime.rewoo.validate import ValidPlan
@@ -215,8 +216,10 @@ def score_context(case: ContextCase, answer: str) -> Score:
 def check_plan_answer(answer: str, tools: Sequence[str]) -> ValidPlan | Score:
     """The validated plan, or a failing score saying why it cannot run.
 
-    Only ``tools`` (the offered names) may be used; evidence must be defined before use
-    and the answer must reference a step.
+    The reply is read as the runtime reads it: up to its first complete ``Answer:`` line
+    (a model that goes on to write another example plan is held to its first). Only
+    ``tools`` (the offered names) may be used; evidence must be defined before use and
+    the answer must reference a step.
 
     Example:
         >>> check_plan_answer("Answer: 42", ["DuckDuckGo"]).reason[:39]
@@ -225,9 +228,13 @@ def check_plan_answer(answer: str, tools: Sequence[str]) -> ValidPlan | Score:
         ...                          ["DuckDuckGo"])
         >>> type(plan).__name__
         'ValidPlan'
+        >>> type(check_plan_answer(":evidence0: = DuckDuckGo[x]\\nAnswer: :evidence0:\\n"
+        ...                        "Question: next?\\n:evidence0: = DuckDuckGo[y]",
+        ...                        ["DuckDuckGo"])).__name__
+        'ValidPlan'
     """
     try:
-        return check_plan(answer, ToolRegistry(), offered=list(tools))
+        return check_plan(first_plan(answer), ToolRegistry(), offered=list(tools))
     except PlanError as exc:
         return Score(False, f"invalid plan: {exc.problems[0] if exc.problems else exc.message}")
 

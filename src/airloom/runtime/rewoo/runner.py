@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from airloom.backends.base import Backend, ChatRequest, Message
@@ -29,7 +29,14 @@ from airloom.runtime.tools.base import tool_description
 from airloom.runtime.tools.knowledge import estimate_tokens
 from airloom.runtime.tools.registry import ToolRegistry
 
-__all__ = ["PLAN_STOPS", "check_plan", "planning_prompt", "request_plan", "run_plan_text"]
+__all__ = [
+    "PLAN_STOPS",
+    "check_plan",
+    "planning_prompt",
+    "request_plan",
+    "run_plan_text",
+    "with_plan_stops",
+]
 
 
 def check_plan(
@@ -71,6 +78,17 @@ def planning_prompt(question: str, registry: ToolRegistry) -> str:
 PLAN_STOPS = ("\nQuestion:", "\nQUESTION:", "\nHere is an example", "\nNow write the plan")
 
 
+def with_plan_stops(stops: Sequence[str] | None) -> list[str]:
+    """``stops`` (a template's, a caller's) followed by :data:`PLAN_STOPS`, without
+    repeats, at most four (what OpenAI-compatible servers take).
+
+    Example:
+        >>> with_plan_stops(["<|im_end|>"])
+        ['<|im_end|>', '\\nQuestion:', '\\nQUESTION:', '\\nHere is an example']
+    """
+    return list(dict.fromkeys([*(stops or []), *PLAN_STOPS]))[:4]
+
+
 async def request_plan(
     backend: Backend,
     model: str,
@@ -100,8 +118,7 @@ async def request_plan(
         ':evidence0: = DuckDuckGo[x]'
     """
     sampling = {"temperature": 0.0, "max_tokens": max_tokens, **(params or {})}
-    stops = [*(sampling.get("stop") or []), *PLAN_STOPS]
-    sampling["stop"] = list(dict.fromkeys(stops))[:4]  # OpenAI takes at most four
+    sampling["stop"] = with_plan_stops(sampling.get("stop"))
     budget = budget or Budget()
     prompt = planning_prompt(question, registry)
     budget.start_llm_call(estimate_tokens(prompt) + int(sampling["max_tokens"]))
