@@ -168,3 +168,8 @@ def test_netrc_credentials_are_sent_when_no_key_is_set(
     asyncio.run(backend.complete(ChatRequest("m", (Message("user", "Hi"),), {})))
     asyncio.run(backend.aclose())
     assert server.state.headers_seen[-1]["authorization"] == "Bearer sk-1"
+    # so does an Authorization header of the endpoint's, however it is spelled
+    backend = OpenAIBackend(base_url=server.url, api_key=None, headers={"authorization": "T k"})
+    asyncio.run(backend.complete(ChatRequest("m", (Message("user", "Hi"),), {})))
+    asyncio.run(backend.aclose())
+    assert server.state.headers_seen[-1]["authorization"] == "T k"

@@ -353,7 +353,8 @@ class OpenAIBackend:
             all_headers["Authorization"] = f"Bearer {api_key}"
         all_headers.update(headers or {})
         self._endpoint, basic = split_credentials(self.base_url)
-        basic = basic or (None if "Authorization" in all_headers else netrc_authorization(base_url))
+        if basic is None and not any(k.lower() == "authorization" for k in all_headers):
+            basic = netrc_authorization(base_url)
         if basic is not None:  # the URL's credentials win, as with other clients; then .netrc
             all_headers["Authorization"] = basic
             remember_headers({"Authorization": basic})
