@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import email.utils
 import json
 import time
@@ -53,7 +54,6 @@ __all__ = [
     "KEEPALIVE_SECONDS",
     "OpenAIBackend",
     "classify_http_error",
-    "netrc_authorization",
     "parse_completion",
     "parse_retry_after",
     "server_message",
@@ -262,32 +262,6 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     return urllib.parse.urlunsplit(parts._replace(netloc=host)), f"Basic {token}"
 
 
-def netrc_authorization(url: str) -> str | None:
-    """The Basic ``Authorization`` value ``~/.netrc`` (or ``$NETRC``) holds for the host of
-    ``url``, or ``None``.
-
-    Example:
-        >>> netrc_authorization("http://no-such-host.invalid/v1") is None
-        True
-    """
-    import netrc
-    import os
-
-    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
-    host = urllib.parse.urlsplit(url).hostname
-    if host is None or not os.path.isfile(path):
-        return None
-    try:
-        entry = netrc.netrc(path).authenticators(host)
-    except (netrc.NetrcParseError, OSError):
-        return None
-    if entry is None:
-        return None
-    login, _, password = entry
-    token = base64.b64encode(f"{login}:{password or ''}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
 async def sse_json(lines: AsyncIterable[str]) -> AsyncIterator[dict[str, Any]]:
     """The JSON objects of server-sent-events lines, up to ``[DONE]``; garbled ones skipped.
 
@@ -353,9 +327,7 @@ class OpenAIBackend:
             all_headers["Authorization"] = f"Bearer {api_key}"
         all_headers.update(headers or {})
         self._endpoint, basic = split_credentials(self.base_url)
-        if basic is None and not any(k.lower() == "authorization" for k in all_headers):
-            basic = netrc_authorization(base_url)
-        if basic is not None:  # the URL's credentials win, as with other clients; then .netrc
+        if basic is not None:  # the URL's credentials win, as with other clients
             all_headers["Authorization"] = basic
             remember_headers({"Authorization": basic})
         # the proxy arguments of every request (proxy, and the proxy's credentials)
@@ -370,8 +342,6 @@ class OpenAIBackend:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             import aiohttp
-            from aiohttp.helpers import get_env_proxy_for_url
-            from yarl import URL
 
             # per read, not per request: a long stream is fine while tokens keep coming
             timeout = aiohttp.ClientTimeout(
@@ -380,23 +350,38 @@ class OpenAIBackend:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, keepalive_timeout=KEEPALIVE_SECONDS
             )
-            # The environment's proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, the proxy's
-            # .netrc entry), looked up once as aiohttp's trust_env would: trust_env looks
-            # it up again on every request, on an executor thread, reading .netrc each time.
-            try:
-                proxy, auth = get_env_proxy_for_url(URL(self._endpoint))
-            except LookupError:
-                proxy, auth = None, None
-            self._via = {"proxy": proxy}
-            if auth is not None:  # on the tunnel's CONNECT for https, else on the request
-                tunnel = self._endpoint.startswith("https:")
-                credentials = {"Proxy-Authorization": auth.encode()}
-                self._via["proxy_headers" if tunnel else "headers"] = credentials
+            headers, self._via = self._trusted_environment()
             self._session = aiohttp.ClientSession(
-                connector=connector, headers=self._headers, timeout=timeout, trust_env=False
+                connector=connector, headers=headers, timeout=timeout, trust_env=False
             )
             self._loop = loop
         return self._session
+
+    def _trusted_environment(self) -> tuple[dict[str, str], dict[str, Any]]:
+        """What aiohttp's ``trust_env`` reads from the environment, read once per pool
+        (``trust_env`` reads it again on every request, on an executor thread, parsing
+        ``.netrc`` each time): the session's headers, with the endpoint's ``.netrc`` entry
+        when no ``Authorization`` is set, and the proxy arguments of every request (the
+        proxy that ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` name, and its credentials)."""
+        from aiohttp.helpers import basicauth_from_netrc, get_env_proxy_for_url, netrc_from_env
+        from yarl import URL
+
+        endpoint = URL(self._endpoint)
+        headers = dict(self._headers)
+        if not any(key.lower() == "authorization" for key in headers):
+            with contextlib.suppress(LookupError):
+                basic = basicauth_from_netrc(netrc_from_env(), endpoint.host or "").encode()
+                headers["Authorization"] = basic
+                remember_headers({"Authorization": basic})
+        try:
+            proxy, auth = get_env_proxy_for_url(endpoint)
+        except LookupError:
+            return headers, {"proxy": None}
+        via: dict[str, Any] = {"proxy": proxy}
+        if auth is not None:  # on the tunnel's CONNECT for https, else on the request
+            tunnel = endpoint.scheme == "https"
+            via["proxy_headers" if tunnel else "headers"] = {"Proxy-Authorization": auth.encode()}
+        return headers, via
 
     def _payload(self, request: ChatRequest, *, stream: bool) -> bytes:
         messages = ((m.role, m.content) for m in request.messages)
