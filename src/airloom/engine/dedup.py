@@ -75,11 +75,18 @@ class DedupState:
         # text key -> (scope, index size, best score) of its pre-check
         self._checked: OrderedDict[str, tuple[str, int, float]] = OrderedDict()
 
-    def _name(self, category: str) -> str:
+    def scope_of(self, category: str) -> str:
+        """The index a category's texts are searched in: ``*`` for them all under the
+        global scope, else the category's own.
+
+        Example:
+            >>> DedupState(dim=2).scope_of("coding"), DedupState(2, "category").scope_of("coding")
+            ('*', 'coding')
+        """
         return "*" if self.scope == "global" else category
 
     def _index(self, category: str) -> VectorIndex:
-        name = self._name(category)
+        name = self.scope_of(category)
         index = self._indexes.get(name)
         if index is None:
             index = self._indexes[name] = VectorIndex(self.dim, hnsw_above=self.hnsw_above)
@@ -107,7 +114,7 @@ class DedupState:
         if vector is None:
             return
         index = self._index(category)
-        name = self._name(category)
+        name = self.scope_of(category)
         start, recent = self._recent.get(name, (len(index), []))
         index.add(vector.reshape(1, -1))
         recent.append(np.asarray(vector, dtype=np.float32).reshape(-1))
@@ -120,7 +127,7 @@ class DedupState:
     def note_checked(self, category: str, keys: list[str], best: np.ndarray) -> None:
         """Remember the pre-check of texts (by key): their best scores against the index
         as it is now."""
-        name = self._name(category)
+        name = self.scope_of(category)
         size = len(self._index(category))
         for key, score in zip(keys, best.tolist(), strict=True):
             self._checked[key] = (name, size, float(score))
@@ -142,7 +149,7 @@ class DedupState:
             >>> round(float(state.best_since("general", ["q"], query)[0]), 3)
             0.8
         """
-        name = self._name(category)
+        name = self.scope_of(category)
         scores = np.full(len(keys), -1.0, dtype=np.float32)
         start, recent = self._recent.get(name, (len(self._index(category)), []))
         full: list[int] = []

@@ -89,27 +89,24 @@ class Gate:
                     if not job.future.done():
                         job.future.set_result(count)
 
-    async def _vectors(self, drafts: list[Draft]) -> np.ndarray | None:
-        if self.embedder is None or not drafts:
+    async def _vectors(self, texts: list[str]) -> np.ndarray | None:
+        if self.embedder is None or not texts:
             return None
-        return await self.embedder.embed([d.text_for_dedup() for d in drafts])
+        return await self.embedder.embed(texts)
 
     def _best_scores(
-        self, flat: list[tuple[_Job, Draft]], vectors: np.ndarray | None
+        self, scopes: list[str], keys: list[str], vectors: np.ndarray | None
     ) -> np.ndarray:
         """Best stored cosine of every draft, one search per scope (of what was added
         since its pre-check, where it had one)."""
+        scores = np.full(len(keys), -1.0, dtype=np.float32)
         if vectors is None:
-            return np.full(len(flat), -1.0, dtype=np.float32)
-        dedup = self.services.dedup
-        keys = [dedup_key(draft.text_for_dedup()) for _, draft in flat]
-        if dedup.scope == "global":
-            return dedup.best_since("*", keys, vectors)
-        scores = np.full(len(flat), -1.0, dtype=np.float32)
-        categories = np.array([job.ctx.category for job, _ in flat])
-        for category in set(categories.tolist()):
-            rows = np.flatnonzero(categories == category)
-            scores[rows] = dedup.best_since(category, [keys[i] for i in rows], vectors[rows])
+            return scores
+        for scope in set(scopes):
+            rows = [i for i, name in enumerate(scopes) if name == scope]
+            scores[rows] = self.services.dedup.best_since(
+                scope, [keys[i] for i in rows], vectors[rows]
+            )
         return scores
 
     def _unit_is_new(
@@ -132,6 +129,7 @@ class Gate:
     def _duplicate(
         self,
         category: str,
+        scope: str,
         key: str,
         vector: np.ndarray | None,
         best: float,
@@ -144,19 +142,19 @@ class Gate:
         if vector is None:
             return False
         threshold = self.services.threshold(category)
-        earlier = batch_vectors.get(self._scope(category))
+        earlier = batch_vectors.get(scope)
         return best >= threshold or bool(
             earlier and float(np.max(np.stack(earlier) @ vector)) >= threshold
         )
 
-    def _scope(self, category: str) -> str:
-        return "*" if self.services.dedup.scope == "global" else category
-
     async def _process(self, jobs: list[_Job]) -> list[int]:
         services = self.services
         flat = [(job, draft) for job in jobs for draft in job.drafts]
-        vectors = await self._vectors([draft for _, draft in flat])
-        bests = self._best_scores(flat, vectors)
+        texts = [draft.text_for_dedup() for _, draft in flat]
+        keys = [dedup_key(text) for text in texts]
+        vectors = await self._vectors(texts)
+        scopes = [services.dedup.scope_of(job.ctx.category) for job, _ in flat]
+        bests = self._best_scores(scopes, keys, vectors)
         records: list[Record] = []
         rejects: list[RejectRow] = []
         accepted_per_job = dict.fromkeys(range(len(jobs)), 0)
@@ -170,16 +168,16 @@ class Gate:
             job, first = flat[group[0]]
             ctx = job.ctx
             category = ctx.category
+            scope = scopes[group[0]]
             stats = services.stats.category(category)
             rows = []
             reason = None
             for position in group:
                 draft = flat[position][1]
-                key = dedup_key(draft.text_for_dedup())
+                key = keys[position]
                 vector = None if vectors is None or not draft.near_dedup else vectors[position]
-                if self._duplicate(
-                    category, key, vector, float(bests[position]), batch_keys, batch_vectors
-                ):
+                best = float(bests[position])
+                if self._duplicate(category, scope, key, vector, best, batch_keys, batch_vectors):
                     reason = Reason.DUPLICATE
                     break
                 rows.append((draft, key, vector))
@@ -201,7 +199,7 @@ class Gate:
             for draft, key, vector in rows:
                 batch_keys.add(key)
                 if vector is not None:
-                    batch_vectors.setdefault(self._scope(category), []).append(vector)
+                    batch_vectors.setdefault(scope, []).append(vector)
                 accepted_per_job[job_index[id(job)]] += 1
                 records.append(self._record(ctx, draft, key, vector))
         for job in jobs:
