@@ -49,7 +49,8 @@ def set_search_threads(threads: int) -> None:
     The generation gate searches a few dozen vectors at a time on the event loop's
     thread, beside the embedding thread: there OpenMP's extra threads spin for the same
     two cores and cost about three times the CPU of one thread
-    (``benchmarks/engine.py``). Bulk searches (curation over a whole store) keep the
+    (``benchmarks/engine.py``). The generation engine sets it; the curation commands,
+    which search a whole store at once, run in processes of their own and keep the
     default.
 
     Example:
