@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from airloom.backends.base import ChatRequest, Message
+from airloom.backends.base import Backend, ChatRequest, ChatResponse, Message
 from airloom.backends.scripted import ScriptedBackend
 from airloom.formats import openai_wire as wire
 
@@ -67,12 +67,39 @@ class ServerState:
     params_seen: list[dict[str, Any]] = field(default_factory=list)
 
 
+class HeldAfter:
+    """A script for one server or several: once they have answered ``after`` calls
+    between them, every further call is held until ``released`` is set. A test that takes
+    the servers down waits for ``reached`` and sets ``released`` after the outage, so the
+    outage always begins before the run could finish (a server takes up to 0.1 s to stop,
+    more on a loaded machine)."""
+
+    def __init__(self, after: int) -> None:
+        self.script = ScriptedBackend.from_file("demo")
+        self.name = "held"
+        self.after = after
+        self.answered = 0
+        self.reached = threading.Event()
+        self.released = threading.Event()
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        while self.answered >= self.after and not self.released.is_set():
+            self.reached.set()
+            await asyncio.sleep(0.01)
+        reply = await self.script.complete(request)
+        self.answered += 1
+        return reply
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
 class OpenAIServer:
     """The server (see the module docstring)."""
 
     def __init__(
         self,
-        backend: ScriptedBackend | None = None,
+        backend: Backend | None = None,
         *,
         latency: float = 0.0,
         concurrency: int = 1024,

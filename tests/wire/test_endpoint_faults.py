@@ -19,7 +19,7 @@ from rich.console import Console
 
 from airloom.cli.progress import EndpointNotices
 from airloom.errors import ConfigError, FatalBackendError
-from tests.support.openai_server import Fault
+from tests.support.openai_server import Fault, HeldAfter
 from tests.wire.test_engine_wire import make_config, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +79,8 @@ def test_a_rejected_request_keeps_the_servers_message(openai_server, tmp_path):
 
 
 def test_an_outage_longer_than_the_retry_window_pauses_the_run(openai_server, tmp_path):
-    server = openai_server(latency=0.02)
+    held = HeldAfter(6)
+    server = openai_server(backend=held, latency=0.02)
     config = make_config(
         tmp_path,
         server.url,
@@ -95,9 +96,9 @@ def test_an_outage_longer_than_the_retry_window_pauses_the_run(openai_server, tm
             events.append((event, fields))
 
     def take_down() -> None:
-        while server.state.completed < 6:
-            time.sleep(0.01)
+        held.reached.wait(timeout=30)
         outage.append(server.outage(2.0))
+        held.released.set()
 
     watcher = threading.Thread(target=take_down, daemon=True)
     watcher.start()

@@ -18,6 +18,7 @@ from rich.console import Console
 from airloom.cli.progress import EndpointNotices, print_summary
 from airloom.engine.runner import Engine
 from tests.support.cli import run_airloom
+from tests.support.openai_server import HeldAfter
 from tests.wire.test_engine_wire import make_config, run
 
 
@@ -148,7 +149,8 @@ def test_calls_spread_by_load_within_each_replicas_limit(openai_server, tmp_path
 
 
 def test_every_replica_away_pauses_the_run_until_one_answers(openai_server, tmp_path):
-    servers = [openai_server(latency=0.02), openai_server(latency=0.02)]
+    held = HeldAfter(6)
+    servers = [openai_server(backend=held, latency=0.02) for _ in range(2)]
     config = pool_config(
         tmp_path,
         [server.url for server in servers],
@@ -159,9 +161,9 @@ def test_every_replica_away_pauses_the_run_until_one_answers(openai_server, tmp_
     outages: list[threading.Thread] = []
 
     def take_down() -> None:
-        while sum(server.state.completed for server in servers) < 6:
-            time.sleep(0.01)
+        held.reached.wait(timeout=30)
         outages.extend(server.outage(1.5) for server in servers)
+        held.released.set()
 
     watcher = threading.Thread(target=take_down, daemon=True)
     watcher.start()
