@@ -19,8 +19,7 @@ if [ ! -s "$out/generated.jsonl" ]; then
   airloom generate --config "$here/generate.yaml" \
     --set "output_path=$out/generated.jsonl" --set "topics_path=$out/topics.txt" \
     --set "instructors.plan.count=$(count 60)" --set "instructors.agent.count=$(count 60)" \
-    --set "instructors.contextual.count=$(count 60)" \
-    --set "instructors.counterfactual_contextual.count=$(count 20)" 2>&1 | tee "$out/generate.txt"
+    --set "instructors.contextual.count=$(count 120)" 2>&1 | tee "$out/generate.txt"
 fi
 
 stage "2/5 verify"

@@ -66,6 +66,8 @@ class Reason(StrEnum):
     """The item repeats the prompt's example."""
     ECHO = "echo"
     """The answer repeats the question."""
+    REPETITIVE = "repetitive"
+    """The text repeats its own sentences."""
     PLACEHOLDER = "placeholder"
     """The layout's placeholders were kept."""
     LEAKED_DELIMITER = "leaked_delimiter"

@@ -8,6 +8,10 @@ instruction. A generation that is not exactly the closed-context layout is rejec
 (``unparseable``); an answer whose citations are not metadata of the given blocks is
 rejected (``bad_citation``).
 
+``mode: compose`` is for teachers too small to write that layout: the teacher writes a
+passage and a question, and the program lays out the record (see
+:mod:`airloom.instructors.contextual_compose`).
+
 Example:
     >>> choose_spec(random.Random(0), ContextualConfig(), ["pottery"]).input_count in (1, 2, 3, 4)
     True
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from airloom.errors import ParseError
 from airloom.formats.closed_context import check_citations, parse_closed_context
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.contextual_compose import compose_round
 from airloom.instructors.engines import copied_from_prompt, topic_lines
 from airloom.instructors.settings.contextual import (
     ContextualConfig,
@@ -259,6 +264,8 @@ class ContextualInstructor(Instructor):
     async def run_round(self, ctx: RoundContext) -> list[Draft]:
         config = self.config
         assert isinstance(config, ContextualConfig)
+        if config.mode == "compose":
+            return await compose_round(ctx, config)
         specs = [
             choose_spec(ctx.rng, config, ctx.topics(4)) for _ in range(self.settings.batch_size)
         ]

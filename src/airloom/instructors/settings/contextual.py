@@ -5,6 +5,8 @@ Imported by config validation without the category's implementation.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from airloom.config import InstructorConfig
@@ -63,4 +65,31 @@ class ContextualConfig(InstructorConfig):
     )
     check_citations: bool = Field(
         True, description="Reject answers citing metadata that was not given."
+    )
+    mode: Literal["write", "compose"] = Field(
+        "write",
+        description=(
+            "write: the teacher writes blocks, metadata and tasks in the closed-context layout "
+            "(prompt_path / response_prompt_path override contextual.txt / "
+            "contextual_response.txt). compose: the teacher writes only a passage and a question "
+            "about one detail of it, and airloom lays out the blocks, metadata and cited answer "
+            "(for small teachers; the prompts are contextual_passage.txt and "
+            "contextual_question.txt)."
+        ),
+    )
+    unanswerable_ratio: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "compose: share of items whose answering sentence is removed from the passage, "
+            "answered by saying the context does not tell."
+        ),
+    )
+    source_request_ratio: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="compose: share of questions that ask for the source (answered with "
+        "Reference(s):).",
     )
