@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from airloom.checks.introspection import key_words, normalise
 from airloom.formats.closed_context import InputBlock, build_closed_context
 from airloom.instructors.base import Draft, Rejected, RoundContext, Truncated
+from airloom.instructors.checked import enforce
 from airloom.instructors.engines import copied_from_prompt
 from airloom.instructors.parsing import parse_qa_pairs, strip_markdown_debris
 from airloom.instructors.settings.contextual import ContextualConfig
@@ -360,12 +361,15 @@ async def compose_round(ctx: RoundContext, config: ContextualConfig) -> list[Dra
         instruction, response = compose_item(
             rng, target, distractors, task, answer, cite=asked and variant == "answerable"
         )
-        return Draft(
-            instruction=instruction,
-            response=response,
-            topic=passage.topic,
-            dedup_text=question + "\n" + passage.text,
-            meta={"mode": "compose", "variant": variant, "detail": detail.span},
+        return enforce(
+            "contextual",
+            Draft(
+                instruction=instruction,
+                response=response,
+                topic=passage.topic,
+                dedup_text=question + "\n" + passage.text,
+                meta={"mode": "compose", "variant": variant, "detail": detail.span},
+            ),
         )
 
     drafts = await ctx.map(ask, list(range(len(passages))))

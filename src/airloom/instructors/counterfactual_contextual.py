@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from airloom.checks import counterfactual as _checks  # noqa: F401  (registers the check)
 from airloom.formats.closed_context import InputBlock, build_closed_context
 from airloom.formats.fences import strip_fence_lines
 from airloom.instructors.base import Draft, Instructor, RoundContext

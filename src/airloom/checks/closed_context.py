@@ -1,18 +1,18 @@
-"""Counterfactual closed-context records: well-formed prompt, honest citations.
+"""Closed-context records (``contextual``, ``counterfactual_contextual``): a well-formed
+prompt and honest citations.
 
-The instruction must parse as a closed-context prompt (one block with its ``url``
-metadata); when the answer cites sources, every cited pair must be metadata of the
-block (the same rule as for ``contextual``).
+The instruction must parse as a closed-context prompt; the answer must not be empty; when
+it cites sources, every cited pair must be metadata of a block of the prompt.
 
 Example:
     >>> from airloom.formats.records import make_record
     >>> prompt = ("BEGININPUT\\nBEGINCONTEXT\\nurl: https://w/x\\nENDCONTEXT\\n"
     ...           "The bridge opened in 1990.\\nENDINPUT\\nBEGININSTRUCTION\\n"
     ...           "When did the bridge open? Cite.\\nENDINSTRUCTION")
-    >>> check_counterfactual(make_record(instruction=prompt,
+    >>> check_closed_context(make_record(instruction=prompt,
     ...                       response="In 1990.\\n\\nReference(s):\\nurl: https://w/x")).ok
     True
-    >>> check_counterfactual(make_record(instruction=prompt,
+    >>> check_closed_context(make_record(instruction=prompt,
     ...                       response="In 1990.\\n\\nReference(s):\\nurl: https://w/y")).ok
     False
 """
@@ -24,10 +24,10 @@ from airloom.errors import ParseError
 from airloom.formats.closed_context import check_citations, parse_closed_context
 from airloom.formats.records import Record
 
-__all__ = ["check_counterfactual"]
+__all__ = ["check_closed_context"]
 
 
-def check_counterfactual(record: Record) -> Verdict:
+def check_closed_context(record: Record) -> Verdict:
     """Fail a record whose prompt is malformed or whose answer cites unknown metadata."""
     instruction = record.instruction
     try:
