@@ -1,10 +1,11 @@
 """End to end: `airloom generate` on the embedded model, as a user runs it.
 
 The 0.5B teacher is weak (it often repeats the coding prompt's worked examples and
-rarely keeps the closed-context layout), so the test asks for few records and accepts
-rejects; what it demands is a clean run: general tasks delivered, every category either
-at its target or stalled with its rejects counted, well-formed records — never a crash
-or a hang.
+cannot write the closed-context layout itself), so the test asks for few records and
+accepts coding rejects; what it demands is a clean run: general tasks delivered, a
+closed-context record composed from the teacher's passage and question (compose mode),
+every category either at its target or stalled with its rejects counted, well-formed
+records — never a crash or a hang.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from airloom.checks.closed_context import check_closed_context
 from airloom.formats.closed_context import parse_closed_context
+from airloom.formats.records import make_record
 from tests.support.cli import run_airloom, start_airloom
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -27,7 +30,7 @@ api_params: {temperature: 0.7, max_tokens: 512}
 instructors:
   general: {count: 2, batch_size: 2}
   coding: {count: 2, batch_size: 2}
-  contextual: {count: 1, batch_size: 2}
+  contextual: {count: 1, batch_size: 4, mode: compose, api_params: {max_tokens: 200}}
 """
 
 
@@ -40,6 +43,7 @@ def test_generate_on_the_embedded_model(tmp_path: Path) -> None:
     assert summary["status"] == "completed"
     categories = summary["categories"]
     assert categories["general"]["accepted"] == 2
+    assert categories["contextual"]["accepted"] == 1
     targets = {"general": 2, "coding": 2, "contextual": 1}
     for name, target in targets.items():
         category = categories[name]
@@ -55,7 +59,9 @@ def test_generate_on_the_embedded_model(tmp_path: Path) -> None:
         if category == "coding" and instruction.endswith("PLAINFORMAT"):
             assert "```" not in response
         if category == "contextual":
-            parse_closed_context(instruction, strict=True)
+            assert parse_closed_context(instruction, strict=True).blocks
+            record = make_record(instruction=instruction, response=response)
+            assert check_closed_context(record).ok
     exported = (tmp_path / "instructions.jsonl").read_text().splitlines()
     assert len(exported) == len(rows)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,11 +24,18 @@ __all__ = ["experts", "merge_command", "run_training", "split_command", "train_c
 
 
 class _Display:
-    """A progress bar with loss and tokens/s, and status lines, on the main process only."""
+    """A progress bar with loss and tokens/s, and status lines, on the main process only.
 
-    def __init__(self, console: Console, *, enabled: bool) -> None:
+    Where the console is not a terminal (a log file, ``| tee``) the bar cannot show, so a
+    plain line says the step, loss and tokens/s at the first step, then at most every
+    ``every`` seconds, and at the last step.
+    """
+
+    def __init__(self, console: Console, *, enabled: bool, every: float = 30.0) -> None:
         self.console = console
         self.enabled = enabled
+        self.every = every
+        self.said_at: float | None = None
         self.progress = Progress(
             TextColumn("[bold]train[/bold]"),
             BarColumn(),
@@ -49,6 +57,13 @@ class _Display:
         if event.eval_loss is not None:
             info += f"  eval {event.eval_loss:.4f}"
         info += f"  {event.tokens_per_second:,.0f} tok/s"
+        if not self.console.is_terminal:
+            now = time.monotonic()
+            due = self.said_at is None or now - self.said_at >= self.every
+            if event.step and (due or event.step == event.max_steps):
+                self.said_at = now
+                self.console.print(f"train: step {event.step}/{event.max_steps}  {info}")
+            return
         if self.task is None:
             self.progress.start()
             self.task = self.progress.add_task("train", total=event.max_steps, info=info)
