@@ -7,6 +7,7 @@ closed-context cases, so what the instructor writes is what the eval rewards.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import pytest
 
@@ -28,7 +29,7 @@ from airloom.instructors.contextual_compose import (
 )
 from airloom.instructors.settings.contextual import ContextualConfig
 from airloom.reasons import Reason
-from tests.support.instructor_context import Call, Cut, FakeContext, run, settings_for
+from tests.support.instructor_context import Call, Cut, FakeContext, Reply, run, settings_for
 
 PASSAGES = {
     "volcanoes": (
@@ -64,10 +65,19 @@ def teacher(call: Call) -> str:
     return f"QUESTION: {QUESTIONS[detail]}\nANSWER: It was {detail}."
 
 
-def compose_ctx(seed: int = 0, **knobs: object) -> FakeContext:
+def compose_ctx(
+    seed: int = 0,
+    *,
+    reply: Reply = teacher,
+    topics: Sequence[str] = tuple(PASSAGES),
+    batch_size: int = 3,
+    duplicates: set[str] | None = None,
+    **knobs: object,
+) -> FakeContext:
+    """A compose-mode round context: ``knobs`` are the section's, the rest the fake's."""
     section = ContextualConfig(mode="compose", **knobs)  # type: ignore[arg-type]
-    settings = settings_for("contextual", section, batch_size=3)
-    return FakeContext(settings, teacher, seed=seed, topics=list(PASSAGES))
+    settings = settings_for("contextual", section, batch_size=batch_size)
+    return FakeContext(settings, reply, seed=seed, topics=topics, duplicates=duplicates)
 
 
 def test_a_round_composes_cited_answers_the_eval_scorer_accepts() -> None:
@@ -125,11 +135,7 @@ def test_bad_passages_and_questions_are_rejected_with_their_reason() -> None:
             return PASSAGES["tea"] if topic == "tea" else replies[topic]
         return "QUESTION: Were 1,250 crates shipped from the garden each autumn?\nANSWER: yes"
 
-    ctx = FakeContext(
-        settings_for("contextual", ContextualConfig(mode="compose"), batch_size=3),
-        sloppy,
-        topics=list(replies),
-    )
+    ctx = compose_ctx(reply=sloppy, topics=list(replies))
     assert run(ContextualInstructor(ctx.settings), ctx) == []
     reasons = sorted(ctx.reasons())
     assert reasons == sorted([Reason.PLACEHOLDER, Reason.REPETITIVE, Reason.NO_QUESTION])
@@ -141,11 +147,7 @@ def test_a_cut_passage_keeps_its_whole_sentences() -> None:
             return Cut(PASSAGES["tea"] + " The pavilion opens at")
         return teacher(call)
 
-    ctx = FakeContext(
-        settings_for("contextual", ContextualConfig(mode="compose"), batch_size=1),
-        cut,
-        topics=["tea"],
-    )
+    ctx = compose_ctx(reply=cut, topics=["tea"], batch_size=1)
     drafts = run(ContextualInstructor(ctx.settings), ctx)
     assert len(drafts) == 1 and "opens at" not in drafts[0].instruction
 
@@ -153,12 +155,7 @@ def test_a_cut_passage_keeps_its_whole_sentences() -> None:
 def test_near_duplicates_are_dropped_by_the_pre_check() -> None:
     probe = compose_ctx(unanswerable_ratio=0.0)
     first = run(ContextualInstructor(probe.settings), probe)[0]
-    ctx = FakeContext(
-        probe.settings,
-        teacher,
-        topics=list(PASSAGES),
-        duplicates={first.text_for_dedup()},
-    )
+    ctx = compose_ctx(unanswerable_ratio=0.0, duplicates={first.text_for_dedup()})
     drafts = run(ContextualInstructor(ctx.settings), ctx)
     assert len(drafts) == 2 and first.text_for_dedup() not in [d.text_for_dedup() for d in drafts]
 
@@ -274,7 +271,6 @@ def test_a_passage_too_short_to_lose_a_sentence_stays_answerable() -> None:
     def reply(call: Call) -> str:
         return two if call.key.startswith("passage") else teacher(call)
 
-    section = ContextualConfig(mode="compose", unanswerable_ratio=1.0)
-    ctx = FakeContext(settings_for("contextual", section, batch_size=1), reply, topics=["x"])
+    ctx = compose_ctx(reply=reply, topics=["x"], batch_size=1, unanswerable_ratio=1.0)
     (draft,) = run(ContextualInstructor(ctx.settings), ctx)
     assert draft.meta["variant"] == "answerable" and "212" in draft.response

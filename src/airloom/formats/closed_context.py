@@ -53,6 +53,7 @@ __all__ = [
     "BEGININPUT",
     "BEGININSTRUCTION",
     "DELIMITERS",
+    "DELIMITER_WORD",
     "ENDCONTEXT",
     "ENDINPUT",
     "ENDINSTRUCTION",
@@ -82,6 +83,10 @@ DELIMITERS: tuple[str, ...] = (
     BEGININSTRUCTION,
     ENDINSTRUCTION,
 )
+
+#: A delimiter word as written (any letter case) where it does not belong, e.g. leaked
+#: into an answer or into a passage that will become a block.
+DELIMITER_WORD = re.compile(r"\b(?:BEGIN|END)(?:INPUT|CONTEXT|INSTRUCTION)\b", re.IGNORECASE)
 
 # BEGIN/END, any number of hyphens, INPUT/CONTEXT/INSTRUCTION, in any letter case.
 # Neutralising adds one hyphen and restoring removes one, so both are exact inverses

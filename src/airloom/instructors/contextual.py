@@ -25,7 +25,11 @@ import re
 from dataclasses import dataclass
 
 from airloom.errors import ParseError
-from airloom.formats.closed_context import check_citations, parse_closed_context
+from airloom.formats.closed_context import (
+    DELIMITER_WORD,
+    check_citations,
+    parse_closed_context,
+)
 from airloom.instructors.base import Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.contextual_compose import compose_round
 from airloom.instructors.engines import copied_from_prompt, topic_lines
@@ -175,7 +179,6 @@ def canonical_instruction(text: str, prompt: str) -> str:
     return parsed.render()
 
 
-_DELIMITER_WORD = re.compile(r"\b(?:BEGIN|END)(?:INPUT|CONTEXT|INSTRUCTION)\b", re.IGNORECASE)
 _PAIR_OR_HEADER = re.compile(
     r"^\s*(?:[-*]\s*)?(?:[\w ]{1,30}:\s*\S.*|(?:reference\(s\)|references?|sources?):?\s*)$",
     re.IGNORECASE,
@@ -205,7 +208,7 @@ def answer_problem(response: str) -> tuple[Reason, str] | None:
         >>> answer_problem("It opened in 1911.\\n\\nReference(s):\\nurl: https://x") is None
         True
     """
-    leaked = _DELIMITER_WORD.search(response)
+    leaked = DELIMITER_WORD.search(response)
     if leaked:
         return Reason.LEAKED_DELIMITER, leaked.group(0)
     placeholder = _PLACEHOLDER_PAIR.search(response)

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from airloom.checks.introspection import key_words, normalise
-from airloom.formats.closed_context import InputBlock, build_closed_context
+from airloom.formats.closed_context import DELIMITER_WORD, InputBlock, build_closed_context
 from airloom.instructors.base import Draft, Rejected, RoundContext, Truncated
 from airloom.instructors.checked import enforce
 from airloom.instructors.engines import copied_from_prompt
@@ -82,7 +82,6 @@ _SHAPES: tuple[tuple[str, ...], ...] = (
     ("title", "url"),
 )
 
-_DELIMITER = re.compile(r"\b(?:BEGIN|END)(?:INPUT|CONTEXT|INSTRUCTION)\b", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\[[^\]\n]{1,40}\]|<[^>\n]{1,40}>|\bLorem ipsum\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^.!?\n]*[^\s.!?\n][^.!?\n]*[.!?]+[\"')\]]*")
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:\s?(?:%|percent\b))?")
@@ -144,7 +143,7 @@ def clean_passage(text: str, prompt: str) -> str:
     placeholder = _PLACEHOLDER.search(body)
     if placeholder:
         raise Rejected(Reason.PLACEHOLDER, placeholder.group(0))
-    delimiter = _DELIMITER.search(body)
+    delimiter = DELIMITER_WORD.search(body)
     if delimiter:
         raise Rejected(Reason.LEAKED_DELIMITER, delimiter.group(0))
     found = list(_SENTENCE.finditer(body))
@@ -220,12 +219,12 @@ def parse_question(text: str, detail: Detail) -> tuple[str, str]:
     shared = key_words(question) & key_words(detail.sentence) - key_words(detail.span)
     if not shared or any(not _mentions(detail.sentence, n) for n in strays):
         raise Rejected(Reason.NO_QUESTION, f"not about the chosen sentence: {question[:120]}")
-    if _DELIMITER.search(question) or _PLACEHOLDER.search(question):
+    if DELIMITER_WORD.search(question) or _PLACEHOLDER.search(question):
         raise Rejected(Reason.PLACEHOLDER, question[:120])
     usable = (
         _mentions(answer, detail.span)
         and len(answer.split()) <= 30
-        and not _DELIMITER.search(answer)
+        and not DELIMITER_WORD.search(answer)
         and not _PLACEHOLDER.search(answer)
     )
     return question, answer if usable else detail.sentence
