@@ -94,6 +94,10 @@ class Reason(StrEnum):
     """A function call that does not match its schema."""
     WRONG_FUNCTION = "wrong_function"
     """A call of a function the item did not offer."""
+    WRONG_ARGUMENTS = "wrong_arguments"
+    """A call whose arguments differ from the values its input states."""
+    MISSING_VALUES = "missing_values"
+    """A request that leaves out a value it was written to state."""
     # --- characters and sessions
     BAD_CARD = "bad_card"
     """A character card that cannot be used."""

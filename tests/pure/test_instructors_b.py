@@ -8,17 +8,23 @@ import random
 import re
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 import yaml
 
+from airloom.checks.functions import check_function_call
 from airloom.checks.lengths import count_words
 from airloom.checks.logs import QUESTIONS, expected_answer, parse_log, parse_question
+from airloom.checks.plans import check_plan
 from airloom.checks.rules import Rule, parse_rule
 from airloom.config import InstructorConfig
+from airloom.errors import ConfigError
 from airloom.formats.closed_context import parse_closed_context
+from airloom.formats.records import make_record
 from airloom.formats.rows import airoboros_row, sharegpt_row
 from airloom.instructors.agent import AgentConfig, AgentInstructor, parse_toolbox, serialise_call
+from airloom.instructors.agent_compose import load_catalogue, parse_request
 from airloom.instructors.anonymization import AnonymizationConfig, AnonymizationInstructor
 from airloom.instructors.base import Draft, Instructor, Rejected
 from airloom.instructors.cot import CotInstructor
@@ -35,7 +41,13 @@ from airloom.instructors.log_extraction import (
 )
 from airloom.instructors.mathjson import MathJSONConfig, MathJSONInstructor, parse_problems
 from airloom.instructors.multiple_choice import MultipleChoiceConfig, MultipleChoiceInstructor
-from airloom.instructors.plan import PlanConfig, PlanInstructor, parse_task, trim_plan
+from airloom.instructors.plan import (
+    PlanConfig,
+    PlanInstructor,
+    parse_plan_question,
+    parse_task,
+    trim_plan,
+)
 from airloom.instructors.quiz import QuizConfig, QuizInstructor
 from airloom.instructors.registry import available_instructors
 from airloom.instructors.rules import RulesConfig, RulesInstructor, plan_rules
@@ -44,6 +56,7 @@ from airloom.instructors.theory_of_mind import TheoryOfMindInstructor
 from airloom.instructors.verified import parse_field_blocks, strip_preamble
 from airloom.runtime.functions import FunctionCall
 from airloom.runtime.rewoo.prompt import build_planning_prompt
+from airloom.runtime.tools.standard import standard_tools
 from tests.support.instructor_context import Call, FakeContext, Reply, settings_for
 
 GROUP_B = {
@@ -289,6 +302,118 @@ def test_agent_shuffles_position_and_honours_yaml_ratio() -> None:
     assert {d.meta["format"] for d in drafts} == {"json"}
 
 
+def compose_agent_reply(call: Call) -> str:
+    """A teacher for compose mode: item 0 leaves a value out of its request, item 1
+    answers with a wrong value, the others do it right."""
+    index = int(call.key.split(":")[1])
+    if call.key.startswith("request:"):
+        lines = [line[2:] for line in call.prompt.splitlines() if line.startswith("- ")]
+        stated = lines[1:] if index == 0 else lines
+        return "Message: Please do this for me; " + "; ".join(stated)
+    request = call.prompt.split("Input: Please do this for me; ", 1)[1].split("\n", 1)[0]
+    description = next(
+        f for f in load_catalogue() if all(f"{k}:" in request for k in f["parameters"]["required"])
+    )
+    values: dict[str, object] = {}
+    for pair in request.split("; "):
+        key, _, shown = pair.partition(": ")
+        kind = description["parameters"]["properties"][key]["type"]
+        values[key] = (
+            shown == "yes"
+            if kind == "boolean"
+            else float(shown)
+            if kind == "number"
+            else int(shown)
+            if kind == "integer"
+            else shown
+        )
+    if index == 1:
+        values = {k: (f"{v} please" if isinstance(v, str) else v) for k, v in values.items()}
+        values.setdefault("extra_note", "made up")
+    return json.dumps({"function": description["name"], "params": values})
+
+
+def test_agent_compose_keeps_only_calls_with_the_values_the_request_states() -> None:
+    section = AgentConfig(mode="compose", yaml_ratio=0.0, min_functions=3, max_functions=5)
+    drafts, ctx = round_of(AgentInstructor, section, compose_agent_reply, batch_size=4, seed=5)
+    counts = reasons(ctx)
+    assert counts["missing_values"] == 1
+    assert counts["wrong_arguments"] + counts["invalid_call"] == 1
+    assert len(drafts) == 2
+    for draft in drafts:
+        assert draft.meta["mode"] == "compose"
+        call = json.loads(draft.response)
+        assert call == {"function": draft.meta["function"], "params": draft.meta["values"]}
+        assert 3 <= len(draft.meta["functions"]) <= 5
+        assert not any(  # the drawn examples never reach the prompt or the record
+            "examples" in spec
+            for f in draft.meta["functions"]
+            for spec in f["parameters"]["properties"].values()
+        )
+        assert "examples" not in draft.instruction
+        assert check_function_call(
+            make_record(instruction=draft.instruction, response=draft.response, meta=draft.meta)
+        ).ok
+    assert not any(c.key.startswith("toolbox:") for c in ctx.calls)
+
+
+@pytest.mark.parametrize(
+    ("reply", "values", "request_"),
+    [
+        (  # a number followed by a comma is still that number
+            "Work out the interest on a principal of 25000, an annual rate of 4.2 for 3 years.",
+            {"principal": 25000, "rate": 4.2, "years": 3},
+            "Work out the interest on a principal of 25000, an annual rate of 4.2 for 3 years.",
+        ),
+        (  # a preamble ending in ":" is not the request; grouped thousands match
+            'Here is a message a user might send:\n\n"Send 12,500.5 to Ana."',
+            {"amount": 12500.5, "payee": "Ana"},
+            "Send 12,500.5 to Ana.",
+        ),
+        (  # the first line stating every value wins over an earlier partial one
+            "Send money to Ana.\nSend 40 to Ana.",
+            {"amount": 40, "payee": "ana"},
+            "Send 40 to Ana.",
+        ),
+    ],
+)
+def test_parse_request_finds_the_line_stating_every_value(
+    reply: str, values: dict[str, object], request_: str
+) -> None:
+    assert parse_request(reply, values) == request_
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ("Send 250 to Ana.", "missing_values"),  # 25 is not 250
+        ("Sure:", "no_question"),
+        ("", "no_question"),
+    ],
+)
+def test_parse_request_rejects(reply: str, reason: str) -> None:
+    with pytest.raises(Rejected) as caught:
+        parse_request(reply, {"amount": 25, "payee": "Ana"})
+    assert caught.value.reason.value == reason
+
+
+def test_a_function_catalogue_with_a_bad_example_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "functions.yaml"
+    bad.write_text(
+        "- name: f\n  description: F.\n  parameters:\n    type: object\n    properties:\n"
+        "      n: {type: integer, description: N., examples: [three]}\n    required: [n]\n"
+        "- name: g\n  description: G.\n  parameters:\n    type: object\n    properties:\n"
+        "      s: {type: string, description: S.}\n"
+    )
+    with pytest.raises(ConfigError, match=r"example 'three' of f\.n"):
+        load_catalogue(bad)
+    bad.write_text(bad.read_text().replace("[three]", "[3]"))
+    with pytest.raises(ConfigError, match=r"g\.s needs a non-empty 'examples' list"):
+        load_catalogue(bad)
+    with pytest.raises(ConfigError, match="cannot read functions_path"):
+        load_catalogue(tmp_path / "missing.yaml")
+
+
 def test_agent_config_validates_range() -> None:
     with pytest.raises(ValueError, match="min_functions"):
         AgentConfig(min_functions=6, max_functions=4)
@@ -398,6 +523,62 @@ def test_plan_round_validates_against_offered_tools() -> None:
     _, ctx = round_of(PlanInstructor, PlanConfig(show_example=False), plan_reply, batch_size=4)
     teacher = [c.prompt for c in ctx.calls if c.key.startswith("plan:")]
     assert teacher and not any("Here is an example" in p for p in teacher)
+
+
+def compose_plan_reply(call: Call) -> str:
+    if call.key.startswith("question:"):
+        index = int(call.key.split(":")[1])
+        return [
+            "Sure! Here is a question:\n**Question:** When did the Kiel Canal open?",
+            "The Kiel Canal is in Germany.",  # no question
+            "1. Who won the Nobel Prize in Literature in 2020 and what is their most famous work?",
+            "Who painted the Lisbon murals?",
+        ][index]
+    if "Lisbon murals" in call.prompt.rsplit("Question:", 1)[1]:  # follows the worked example
+        return (
+            "Plan: search.\n:evidence0: = DuckDuckGo[Lisbon murals painter]\n"
+            "Plan: more.\n:evidence1: = DuckDuckGo[Most famous work of :evidence0:]\n"
+            "Answer: :evidence1:"
+        )
+    return (
+        "Plan: search.\n:evidence0: = DuckDuckGo[Kiel Canal opening year]\n"
+        "Plan: read.\n:evidence1: = TextScraper[:evidence0:]\n"
+        "Plan: answer.\n:evidence2: = KnowledgeModel[When did it open, given :evidence1:?]\n"
+        "Answer: :evidence2:"
+    )
+
+
+def test_plan_compose_offers_the_runtime_tools_and_asks_only_for_a_question() -> None:
+    section = PlanConfig(mode="compose", record_example=True)
+    drafts, ctx = round_of(PlanInstructor, section, compose_plan_reply, batch_size=4)
+    assert len(drafts) == 1
+    draft = drafts[0]
+    assert sorted(draft.meta["tools"]) == sorted(name for name, _ in standard_tools())
+    tools = [dict(standard_tools())[name] for name in draft.meta["tools"]]
+    question = "When did the Kiel Canal open?"
+    expected = build_planning_prompt(question, list(zip(draft.meta["tools"], tools, strict=True)))
+    assert draft.instruction == expected  # the worked example kept, as the runtime sends it
+    assert check_plan(make_record(instruction=draft.instruction, response=draft.response)).ok
+    counts = reasons(ctx)
+    assert counts["no_question"] == 1 and counts["copied_prompt"] == 1
+    assert "famous, work" in dict(ctx.rejects)["copied_example"]
+    assert not any(c.key == "tasks" for c in ctx.calls)  # the teacher writes no task list
+    asked = [c.prompt for c in ctx.calls if c.key.startswith("question:")]
+    assert len(asked) == 4 and all("one question about" in p for p in asked)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("The canal opened in 1895.", "no_question"),
+        ("Why?", "no_question"),
+        ("Question: " + "very " * 40 + "long?", "no_question"),
+    ],
+)
+def test_parse_plan_question_rejects(text: str, reason: str) -> None:
+    with pytest.raises(Rejected) as caught:
+        parse_plan_question(text, "")
+    assert caught.value.reason == reason
 
 
 # ---- multiple choice -------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from airloom.curate.sandbox import RunResult
 from airloom.errors import ParseError, PlanError
@@ -35,6 +34,7 @@ from airloom.evaluate.cases import (
 from airloom.evaluate.prompts import action_card, context_prompt
 from airloom.formats.chat import plain_code
 from airloom.formats.closed_context import check_citations, extract_citations
+from airloom.formats.values import argument_problems, same_value
 from airloom.runtime.actions import ActionErrorEvent, ActionEvent, parse_actions
 from airloom.runtime.functions import FunctionCall, FunctionCallError, FunctionRegistry
 from airloom.runtime.rewoo.parse import first_plan
@@ -48,7 +48,6 @@ __all__ = [
     "Score",
     "check_plan_answer",
     "code_program",
-    "same_value",
     "says_unknown",
     "score_action",
     "score_code_run",
@@ -111,41 +110,6 @@ def says_unknown(answer: str) -> bool:
     return _IDK_RE.search(answer) is not None
 
 
-def same_value(expected: Any, got: Any) -> bool:
-    """Equal as values: strings without case and spacing, numbers as numbers, lists and
-    mappings element by element.
-
-    Example:
-        >>> same_value({"city": "New York", "days": 3}, {"city": "new  york", "days": 3.0})
-        True
-        >>> same_value(["a"], ["a", "b"]), same_value(True, 1)
-        (False, False)
-    """
-    if isinstance(expected, bool) or isinstance(got, bool):
-        return isinstance(expected, bool) and isinstance(got, bool) and expected == got
-    if isinstance(expected, int | float) and isinstance(got, int | float):
-        return float(expected) == float(got)
-    if isinstance(expected, str) and isinstance(got, str):
-        return " ".join(expected.casefold().split()).rstrip(".") == " ".join(
-            got.casefold().split()
-        ).rstrip(".")
-    if isinstance(expected, Mapping) and isinstance(got, Mapping):
-        return set(expected) == set(got) and all(same_value(expected[k], got[k]) for k in expected)
-    if isinstance(expected, list | tuple) and isinstance(got, list | tuple):
-        return len(expected) == len(got) and all(map(same_value, expected, got))
-    return bool(expected == got)
-
-
-def _argument_problems(expected: Mapping[str, Any], got: Mapping[str, Any]) -> list[str]:
-    problems = [
-        f"{key}: expected {expected[key]!r}, got {got.get(key, '<missing>')!r}"
-        for key in expected
-        if key not in got or not same_value(expected[key], got[key])
-    ]
-    problems += [f"{key}: not expected (got {got[key]!r})" for key in got if key not in expected]
-    return problems
-
-
 def score_function(case: FunctionCase, answer: str) -> Score:
     """Right function, arguments valid against its schema and equal to the expected ones.
 
@@ -170,7 +134,7 @@ def score_function(case: FunctionCase, answer: str) -> Score:
         return Score(False, f"no call: {call.reason}")
     if call.name != case.expected.function:
         return Score(False, f"wrong function: {call.name} (expected {case.expected.function})")
-    problems = _argument_problems(case.expected.params, call.arguments)
+    problems = argument_problems(case.expected.params, call.arguments)
     if problems:
         return Score(False, "wrong arguments: " + "; ".join(problems))
     return Score(True, f"{call.name} with the expected arguments")
@@ -359,7 +323,7 @@ def score_action(case: ActionCase, answer: str) -> Score:
         return Score(False, "no inline action")
     wanted = case.expected
     for action in actions:
-        if action.name == wanted.name and not _argument_problems(
+        if action.name == wanted.name and not argument_problems(
             wanted.parameters, action.arguments
         ):
             return Score(True, f"{action.name} with the expected parameters")

@@ -14,6 +14,11 @@ function the input was written for; the record keeps the validated call re-seria
 as bare JSON or YAML ``{function, params}``, and the schemas in ``meta["functions"]``
 so curation can re-validate it (``check_function_call``).
 
+``mode: compose`` is for teachers too small to invent toolboxes: airloom draws the toolbox,
+the target and the call's values from a function catalogue, the teacher writes only the
+user's request, and the answer must use exactly the drawn values
+(:mod:`airloom.instructors.agent_compose`).
+
 Example:
     >>> AgentConfig().min_functions, AgentConfig().max_functions
     (3, 9)
@@ -25,12 +30,28 @@ import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from airloom.errors import AirloomError, ParseError
-from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.agent_compose import (
+    DrawnCall,
+    check_values,
+    draw_call,
+    load_catalogue,
+    parse_request,
+    render_values,
+)
+from airloom.instructors.base import (
+    REFUSALS_ONLY,
+    Draft,
+    Instructor,
+    InstructorSettings,
+    Rejected,
+    RoundContext,
+)
 from airloom.instructors.checked import enforce
 from airloom.instructors.settings.agent import AgentConfig
 from airloom.instructors.verified import item_rngs
@@ -147,14 +168,27 @@ class AgentInstructor(Instructor):
     config_model = AgentConfig
     uses_topics = True
 
+    def __init__(self, settings: InstructorSettings) -> None:
+        super().__init__(settings)
+        self._functions: list[dict[str, Any]] | None = None
+
     def _config(self) -> AgentConfig:
         config = self.config
         assert isinstance(config, AgentConfig)
         return config
 
-    async def _item(
+    def _catalogue(self) -> list[dict[str, Any]]:
+        if self._functions is None:
+            path = self._config().functions_path
+            base = self.settings.base_dir
+            if path is not None and base is not None and not Path(path).is_absolute():
+                path = str(base / path)
+            self._functions = load_catalogue(path)
+        return self._functions
+
+    async def _written(
         self, ctx: RoundContext, index: int, rng: random.Random, topic: str
-    ) -> Draft | None:
+    ) -> Toolbox:
         config = self._config()
         template = self.settings.template("agent.txt")
         prompt = template.render(
@@ -164,7 +198,35 @@ class AgentInstructor(Instructor):
             topic_avoidance=self.settings.topic_avoidance,
         )
         text = await ctx.complete(prompt, key=f"toolbox:{index}", template=template, filtered=False)
-        toolbox = parse_toolbox(text, config.min_functions, config.max_functions)
+        return parse_toolbox(text, config.min_functions, config.max_functions)
+
+    async def _composed(
+        self, ctx: RoundContext, index: int, rng: random.Random
+    ) -> tuple[Toolbox, DrawnCall]:
+        config = self._config()
+        drawn = draw_call(rng, self._catalogue(), config.min_functions, config.max_functions)
+        target = next(f for f in drawn.functions if f["name"] == drawn.target)
+        template = self.settings.template("agent_request.txt")
+        prompt = template.render(
+            description=target.get("description", drawn.target),
+            values=render_values(drawn.values),
+            language=self.settings.language,
+        )
+        reply = await ctx.complete(
+            prompt, key=f"request:{index}", template=template, filtered=False
+        )
+        request = parse_request(reply, drawn.values)
+        return Toolbox(FunctionRegistry.from_schemas(drawn.functions), request, drawn.target), drawn
+
+    async def _item(
+        self, ctx: RoundContext, index: int, rng: random.Random, topic: str
+    ) -> Draft | None:
+        config = self._config()
+        drawn: DrawnCall | None = None
+        if config.mode == "compose":
+            toolbox, drawn = await self._composed(ctx, index, rng)
+        else:
+            toolbox = await self._written(ctx, index, rng, topic)
         if not (await ctx.novel([toolbox.user_input]))[0]:
             return None  # counted as a duplicate by the novelty check
         order = toolbox.registry.names
@@ -173,16 +235,20 @@ class AgentInstructor(Instructor):
         instruction = toolbox.registry.prompt(toolbox.user_input, fmt=fmt, names=order)
         answer = await ctx.complete(instruction, key=f"answer:{index}", filtered=REFUSALS_ONLY)
         call = answer_call(toolbox, answer, fmt)
+        meta: dict[str, Any] = {
+            "functions": [_schema(toolbox.registry[name]) for name in order],
+            "function": toolbox.function,
+            "format": fmt,
+        }
+        if drawn is not None:
+            check_values(call, drawn)
+            meta.update(mode="compose", values=drawn.values)
         draft = Draft(
             instruction=instruction,
             response=serialise_call(call, fmt),
-            topic=topic or None,
+            topic=None if drawn is not None else topic or None,
             dedup_text=toolbox.user_input,
-            meta={
-                "functions": [_schema(toolbox.registry[name]) for name in order],
-                "function": toolbox.function,
-                "format": fmt,
-            },
+            meta=meta,
         )
         return enforce(self.name, draft)
 

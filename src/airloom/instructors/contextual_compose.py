@@ -37,7 +37,7 @@ from airloom.formats.closed_context import DELIMITER_WORD, InputBlock, build_clo
 from airloom.instructors.base import Draft, Rejected, RoundContext, Truncated
 from airloom.instructors.checked import enforce
 from airloom.instructors.engines import copied_from_prompt
-from airloom.instructors.parsing import parse_qa_pairs, strip_markdown_debris
+from airloom.instructors.parsing import lone_question, parse_qa_pairs
 from airloom.instructors.settings.contextual import ContextualConfig
 from airloom.reasons import Reason
 
@@ -86,10 +86,6 @@ _PLACEHOLDER = re.compile(r"\[[^\]\n]{1,40}\]|<[^>\n]{1,40}>|\bLorem ipsum\b", r
 _SENTENCE = re.compile(r"[^.!?\n]*[^\s.!?\n][^.!?\n]*[.!?]+[\"')\]]*")
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:\s?(?:%|percent\b))?")
 _NAME = re.compile(r"(?<=\S )(?:[A-Z][a-z]+(?: (?:of |the |de )?[A-Z][a-z]+){0,3})")
-_QUESTION = re.compile(
-    r"^\W*(?:(?:the\s+)?question(?:\s+is)?\s*[:.)-]?|q\s*[:.)-])\s*[\"']*(.+?)[\"'\s]*$",
-    re.IGNORECASE,
-)
 _ASKS_READER = re.compile(
     r"\b(?:you|your|me|my|the (?:text|passage|sentence|article|input))\b", re.IGNORECASE
 )
@@ -207,7 +203,7 @@ def parse_question(text: str, detail: Detail) -> tuple[str, str]:
         'The ferry carried 212 people.'
     """
     pairs = parse_qa_pairs(text)
-    question, answer = pairs[0] if pairs else (_lone_question(text), "")
+    question, answer = pairs[0] if pairs else (lone_question(text), "")
     question = " ".join(question.split())
     if not question.endswith("?") or len(question.split()) < 3:
         raise Rejected(Reason.NO_QUESTION, (question or text.strip())[:120])
@@ -228,17 +224,6 @@ def parse_question(text: str, detail: Detail) -> tuple[str, str]:
         and not _PLACEHOLDER.search(answer)
     )
     return question, answer if usable else detail.sentence
-
-
-def _lone_question(text: str) -> str:
-    """The question of a reply without an ``ANSWER:``: a ``Question:`` line or the first
-    line ending in ``?``."""
-    for line in text.strip().splitlines():
-        line = strip_markdown_debris(line)
-        match = _QUESTION.match(line)
-        if match or line.endswith("?"):
-            return strip_markdown_debris(match.group(1) if match else line)
-    return ""
 
 
 def draw_metadata(rng: random.Random, topic: str, style: str, year: int) -> dict[str, str]:

@@ -16,7 +16,13 @@ import re
 
 from airloom.formats.fences import strip_fence_lines
 
-__all__ = ["parse_labelled_items", "parse_numbered_list", "parse_qa_pairs", "strip_markdown_debris"]
+__all__ = [
+    "lone_question",
+    "parse_labelled_items",
+    "parse_numbered_list",
+    "parse_qa_pairs",
+    "strip_markdown_debris",
+]
 
 
 def _normalise(text: str) -> str:
@@ -35,6 +41,10 @@ def _item_start(label: str) -> re.Pattern[str]:
 
 
 _DEBRIS_LINE = re.compile(r"^[ \t]*(?:[*_#=`~-][ \t]*){1,}$", re.MULTILINE)
+_QUESTION_LINE = re.compile(
+    r"^\W*(?:(?:the\s+)?question(?:\s+is)?\s*[:.)-]?|q\s*[:.)-])\s*[\"']*(.+?)[\"'\s]*$",
+    re.IGNORECASE,
+)
 
 
 def strip_markdown_debris(text: str) -> str:
@@ -162,3 +172,23 @@ def parse_qa_pairs(
         if question and answer:
             pairs.append((question, answer))
     return pairs
+
+
+def lone_question(text: str) -> str:
+    """The question of a reply that should hold just one: a ``Question:`` line, or the
+    first line ending in ``?`` (markdown and numbering removed); ``""`` when none.
+
+    Example:
+        >>> lone_question("Sure! Here it is:\\n**Question:** Who founded Lagos?")
+        'Who founded Lagos?'
+        >>> lone_question("1. When did the canal open?")
+        'When did the canal open?'
+        >>> lone_question("The canal opened in 1869.")
+        ''
+    """
+    for line in _normalise(text).strip().splitlines():
+        line = re.sub(r"^\d{1,3}[.)]\s+", "", strip_markdown_debris(line))
+        match = _QUESTION_LINE.match(line)
+        if match or line.endswith("?"):
+            return strip_markdown_debris(match.group(1) if match else line)
+    return ""

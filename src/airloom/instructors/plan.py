@@ -9,6 +9,11 @@ by the runtime (:mod:`airloom.runtime.rewoo`) against exactly the offered tools,
 must end with an ``Answer:`` referring to evidence; an invalid plan is rejected with the
 validator's reason (``check_plan``).
 
+``mode: compose`` is for teachers too small to write task lists: each task offers the
+runtime's own four tools (:func:`airloom.runtime.tools.standard.standard_tools`, in a drawn
+order) and the teacher writes only a question about a topic (``plan_question.txt``, read
+by :func:`parse_plan_question`); the plan is then written and checked as above.
+
 Example:
     >>> parse_task("TOOLS:\\nSearch[input]: find pages.\\nQA[input]: answer.\\n"
     ...            "QUESTION: Who built it?").tools
@@ -17,20 +22,31 @@ Example:
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass
 
+from airloom.checks.introspection import key_words
 from airloom.formats.fences import strip_fence_lines
 from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
 from airloom.instructors.checked import enforce
 from airloom.instructors.engines import complete_task_list, copied_from_prompt
+from airloom.instructors.parsing import lone_question
 from airloom.instructors.settings.plan import PlanConfig
 from airloom.reasons import Reason
 from airloom.runtime.plan_ir import normalise_tool_name
 from airloom.runtime.rewoo.parse import first_plan
 from airloom.runtime.rewoo.prompt import EXAMPLE, build_planning_prompt
+from airloom.runtime.tools.standard import standard_tools
 
-__all__ = ["PlanInstructor", "PlanTask", "parse_task", "trim_plan"]
+__all__ = [
+    "PlanInstructor",
+    "PlanTask",
+    "example_words",
+    "parse_plan_question",
+    "parse_task",
+    "trim_plan",
+]
 
 _TOOL_RE = re.compile(
     r"^\s*(?:[-*]\s*)?(?:\*\*)?([A-Za-z][\w .-]{0,63}?)\[input\](?:\*\*)?\s*:\s*(.+?)\s*$"
@@ -39,6 +55,8 @@ _QUESTION_RE = re.compile(r"^\s*(?:\*\*)?QUESTION(?:\*\*)?\s*:\s*(?:\*\*)?", re.
 _PLAN_START_RE = re.compile(
     r"^\s*(?:[-*]\s*|\d{1,3}[.)]\s*)?(?:\*\*)?(?:Plan\b|:evidence\s?\[?\d|#E\d)", re.I
 )
+_TOOL_INPUT_RE = re.compile(r"\[([^\]\n]*)\]")
+_GENERIC = frozenset({"given", "most"})
 _ANSWER_RE = re.compile(r"^\s*(?:[-*]\s*)?(?:\*\*)?(?:final\s+)?answer(?:\*\*)?\s*:", re.I)
 
 
@@ -77,6 +95,56 @@ def parse_task(text: str) -> PlanTask:
         tools.append((name, description))
     question = " ".join(parts[1].replace("**", "").split())
     return PlanTask(tools, question)
+
+
+def parse_plan_question(text: str, prompt: str) -> str:
+    """The one question a compose-mode reply holds; raise :class:`Rejected` when there is
+    none, it is too short or long, or it repeats the prompt's own example.
+
+    Example:
+        >>> parse_plan_question("Sure!\\nQuestion: When did the Kiel Canal open?", "")
+        'When did the Kiel Canal open?'
+        >>> try:
+        ...     parse_plan_question("The Kiel Canal opened in 1895.", "")
+        ... except Rejected as exc:
+        ...     print(exc)
+        no_question: The Kiel Canal opened in 1895.
+    """
+    question = " ".join(lone_question(text).split())
+    if not question.endswith("?") or not 4 <= len(question.split()) <= 40:
+        raise Rejected(Reason.NO_QUESTION, (question or text.strip())[:120])
+    if copied_from_prompt(question, f"{prompt}\n\n{EXAMPLE}"):
+        raise Rejected(Reason.COPIED_PROMPT, question[:120])
+    return question
+
+
+def _input_words(plan: str) -> set[str]:
+    words = key_words(" ".join(_TOOL_INPUT_RE.findall(plan)))
+    return {w for w in words if not w.startswith("evidence")} - _GENERIC
+
+
+_EXAMPLE_INPUT_WORDS = frozenset(_input_words(EXAMPLE.split("\n\n", 1)[1]))
+
+
+def example_words(plan: str, question: str) -> list[str]:
+    """Words the plan's tool inputs took from the worked example rather than from its
+    question: the teacher followed the example past its own task.
+
+    Example:
+        >>> example_words(":evidence0: = DuckDuckGo[Most famous work of :evidence1:]",
+        ...               "Who painted the Lisbon murals?")
+        ['famous', 'work']
+        >>> example_words(":evidence0: = DuckDuckGo[Lisbon murals painter]",
+        ...               "Who painted the Lisbon murals?")
+        []
+    """
+    return sorted((_input_words(plan) & _EXAMPLE_INPUT_WORDS) - key_words(question))
+
+
+def _tool_order(rng: random.Random) -> list[tuple[str, str]]:
+    tools = standard_tools()
+    rng.shuffle(tools)
+    return tools
 
 
 def trim_plan(text: str) -> str:
@@ -133,7 +201,7 @@ class PlanInstructor(Instructor):
             tasks.append(task)
         return tasks
 
-    async def run_round(self, ctx: RoundContext) -> list[Draft]:
+    async def _written_tasks(self, ctx: RoundContext) -> list[PlanTask]:
         config = self._config()
         template = self.settings.template("plan.txt")
         prompt = template.render(
@@ -147,6 +215,30 @@ class PlanInstructor(Instructor):
         tasks = self._tasks(listing, ctx, prompt)
         if not tasks:
             ctx.reject(Reason.UNPARSEABLE, "no usable 'TSK n.' task in the list")
+        return tasks
+
+    async def _composed_tasks(self, ctx: RoundContext) -> list[PlanTask]:
+        template = self.settings.template("plan_question.txt")
+        count = self.settings.batch_size
+        topics = ctx.topics(count) or ["any subject"]
+        orders = [_tool_order(ctx.rng) for _ in range(count)]
+
+        async def ask(index: int) -> PlanTask:
+            prompt = template.render(
+                topic=topics[index % len(topics)], language=self.settings.language
+            )
+            reply = await ctx.complete(prompt, key=f"question:{index}", filtered=False)
+            return PlanTask(orders[index], parse_plan_question(reply, prompt))
+
+        return await ctx.map(ask, list(range(count)))
+
+    async def run_round(self, ctx: RoundContext) -> list[Draft]:
+        config = self._config()
+        if config.mode == "compose":
+            tasks = await self._composed_tasks(ctx)
+        else:
+            tasks = await self._written_tasks(ctx)
+        if not tasks:
             return []
         novel = await ctx.novel([task.question for task in tasks])
         fresh = [task for task, ok in zip(tasks, novel, strict=True) if ok]
@@ -158,11 +250,19 @@ class PlanInstructor(Instructor):
             text = await ctx.complete(
                 teacher_prompt, key=f"plan:{tasks.index(task)}", filtered=REFUSALS_ONLY
             )
+            plan = trim_plan(text)
+            copied = example_words(plan, task.question)
+            if copied:
+                raise Rejected(
+                    Reason.COPIED_EXAMPLE, f"the plan follows the example: {', '.join(copied)}"
+                )
             draft = Draft(
-                instruction=build_planning_prompt(task.question, task.tools, example=False),
-                response=trim_plan(text),
+                instruction=build_planning_prompt(
+                    task.question, task.tools, example=config.record_example
+                ),
+                response=plan,
                 dedup_text=task.question,
-                meta={"tools": [name for name, _ in task.tools]},
+                meta={"tools": [name for name, _ in task.tools], "mode": config.mode},
             )
             return enforce(self.name, draft)
 

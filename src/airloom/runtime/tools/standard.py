@@ -22,7 +22,7 @@ from airloom.runtime.tools.base import Tool
 from airloom.runtime.tools.fetch import GuardedFetcher, TextScraper
 from airloom.runtime.tools.knowledge import KnowledgeModel
 from airloom.runtime.tools.links import HyperlinkExtractor
-from airloom.runtime.tools.registry import TOOLS, ToolRegistry, ToolSetup
+from airloom.runtime.tools.registry import CANONICAL_NAMES, TOOLS, ToolRegistry, ToolSetup
 from airloom.runtime.tools.search import SearchEngine, SearchTool
 
 __all__ = [
@@ -33,7 +33,25 @@ __all__ = [
     "qa_tool",
     "scrape_tool",
     "search_tool",
+    "standard_tools",
 ]
+
+
+def standard_tools() -> list[tuple[str, str]]:
+    """The four card roles as a planning prompt offers them: ``(card name, description)``,
+    the descriptions the real tools give (so a plan learnt on them runs here as written).
+
+    Example:
+        >>> [name for name, _ in standard_tools()]
+        ['DuckDuckGo', 'TextScraper', 'HyperlinkExtractor', 'KnowledgeModel']
+    """
+    described = {
+        "search": SearchTool.description,
+        "scrape": TextScraper.description,
+        "links": HyperlinkExtractor.description,
+        "qa": KnowledgeModel.description,
+    }
+    return [(CANONICAL_NAMES[role], text) for role, text in described.items()]
 
 
 def knowledge_model(
