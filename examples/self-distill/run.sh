@@ -18,7 +18,7 @@ stage "1/5 generate"
 if [ ! -s "$out/generated.jsonl" ]; then
   airloom generate --config "$here/generate.yaml" \
     --set "output_path=$out/generated.jsonl" --set "topics_path=$out/topics.txt" \
-    --set "instructors.plan.count=$(count 60)" --set "instructors.agent.count=$(count 60)" \
+    --set "instructors.plan.count=$(count 40)" --set "instructors.agent.count=$(count 60)" \
     --set "instructors.contextual.count=$(count 120)" 2>&1 | tee "$out/generate.txt"
 fi
 
