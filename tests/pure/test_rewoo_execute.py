@@ -91,10 +91,11 @@ async def test_dependent_step_starts_after_its_dependency_ends():
 
 
 async def test_eager_scheduling_beats_a_level_barrier():
-    # chain A: fast then slow; chain B: slow then fast. Eager ≈ 0.35 s; by levels ≈ 0.6 s.
+    # chain A: fast then slow; chain B: slow then fast. Run by levels, step 1 would wait
+    # for the slow step 2; run eagerly it starts as soon as its own input (step 0) is in.
+    # Checked by the trace's order of events, not by wall-clock time (a loaded machine).
     search = FakeTool("search", latency={"a": 0.05, "c": 0.3})
     qa = FakeTool("qa", latency={"search(a)": 0.3, "search(c)": 0.05})
-    start = time.perf_counter()
     trace = await run(
         ":evidence0: = Google[a]\n:evidence1: = LLM[:evidence0:]\n"
         ":evidence2: = Google[c]\n:evidence3: = LLM[:evidence2:]\n"
@@ -102,9 +103,7 @@ async def test_eager_scheduling_beats_a_level_barrier():
         search=search,
         qa=qa,
     )
-    elapsed = time.perf_counter() - start
     assert trace.answer == "qa(search(a)) / qa(search(c))"
-    assert elapsed < 0.5, elapsed
     assert trace.step(1).started_s < trace.step(2).finished_s
 
 
