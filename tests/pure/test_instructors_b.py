@@ -57,7 +57,7 @@ from airloom.instructors.verified import parse_field_blocks, strip_preamble
 from airloom.runtime.functions import FunctionCall
 from airloom.runtime.rewoo.prompt import build_planning_prompt
 from airloom.runtime.tools.standard import standard_tools
-from tests.support.instructor_context import Call, FakeContext, Reply, settings_for
+from tests.support.instructor_context import Call, Cut, FakeContext, Reply, settings_for
 
 GROUP_B = {
     "cot",
@@ -565,6 +565,29 @@ def test_plan_compose_offers_the_runtime_tools_and_asks_only_for_a_question() ->
     assert not any(c.key == "tasks" for c in ctx.calls)  # the teacher writes no task list
     asked = [c.prompt for c in ctx.calls if c.key.startswith("question:")]
     assert len(asked) == 4 and all("one question about" in p for p in asked)
+
+
+@pytest.mark.parametrize(
+    ("cut_after", "kept"),
+    [("\n\nQUESTION: And who", True), (None, False)],  # ran on past its answer / cut before
+)
+def test_plan_keeps_a_cut_reply_only_when_its_answer_line_is_whole(
+    cut_after: str | None, kept: bool
+) -> None:
+    plan = (
+        "Plan: search.\n:evidence0: = DuckDuckGo[Kiel Canal opening year]\n"
+        "Plan: answer.\n:evidence1: = KnowledgeModel[When did it open, given :evidence0:?]\n"
+        "Answer: :evidence1:"
+    )
+
+    def reply(call: Call) -> str:
+        if call.key.startswith("question:"):
+            return "When did the Kiel Canal open?"
+        return Cut(plan + cut_after if cut_after else plan[:60])
+
+    drafts, ctx = round_of(PlanInstructor, PlanConfig(mode="compose"), reply, batch_size=1)
+    assert [d.response for d in drafts] == ([plan] if kept else [])
+    assert reasons(ctx) == (Counter() if kept else Counter({"truncated": 1}))
 
 
 @pytest.mark.parametrize(

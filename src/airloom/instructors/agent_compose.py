@@ -52,13 +52,12 @@ __all__ = [
 ]
 
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[a-z]+", re.I)
-_NUMBER_WORDS = dict(
-    zip(
-        "one two three four five six seven eight nine ten eleven twelve".split(),
-        range(1, 13),
-        strict=True,
+_NUMBER_WORDS = {
+    word: number
+    for number, word in enumerate(
+        ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"), 1
     )
-)
+}
 _LABEL = re.compile(r"^\W*(?:user(?:'s)?\s+)?(?:message|request|input|user)\s*:\s*", re.I)
 
 

@@ -28,7 +28,14 @@ from dataclasses import dataclass
 
 from airloom.checks.introspection import key_words
 from airloom.formats.fences import strip_fence_lines
-from airloom.instructors.base import REFUSALS_ONLY, Draft, Instructor, Rejected, RoundContext
+from airloom.instructors.base import (
+    REFUSALS_ONLY,
+    Draft,
+    Instructor,
+    Rejected,
+    RoundContext,
+    Truncated,
+)
 from airloom.instructors.checked import enforce
 from airloom.instructors.engines import complete_task_list, copied_from_prompt
 from airloom.instructors.parsing import lone_question
@@ -45,6 +52,7 @@ __all__ = [
     "example_words",
     "parse_plan_question",
     "parse_task",
+    "plan_before_cut",
     "trim_plan",
 ]
 
@@ -168,6 +176,25 @@ def trim_plan(text: str) -> str:
     return first_plan("\n".join(line.rstrip() for line in lines[start:end]).strip()).strip()
 
 
+def plan_before_cut(cut: Truncated) -> str:
+    """The whole lines of a reply cut at max_tokens when they hold a complete ``Answer:``
+    line (the teacher went on past its plan); otherwise ``cut`` is raised again.
+
+    Example:
+        >>> plan_before_cut(Truncated(":evidence0: = T[x]\\nAnswer: :evidence0:\\nNow a"))
+        ':evidence0: = T[x]\\nAnswer: :evidence0:'
+        >>> try:
+        ...     plan_before_cut(Truncated(":evidence0: = T[x]\\nAnswer: :evid"))
+        ... except Truncated as exc:
+        ...     print(exc.reason)
+        truncated
+    """
+    whole = cut.text.replace("\r\n", "\n").split("\n")[:-1]  # the last line may be cut
+    if not any(_ANSWER_RE.match(line) for line in whole):
+        raise cut
+    return "\n".join(whole)
+
+
 class PlanInstructor(Instructor):
     """reWOO planning: Plan / :evidenceN: = Tool[input] / Answer."""
 
@@ -247,9 +274,12 @@ class PlanInstructor(Instructor):
             teacher_prompt = build_planning_prompt(
                 task.question, task.tools, example=config.show_example
             )
-            text = await ctx.complete(
-                teacher_prompt, key=f"plan:{tasks.index(task)}", filtered=REFUSALS_ONLY
-            )
+            try:
+                text = await ctx.complete(
+                    teacher_prompt, key=f"plan:{tasks.index(task)}", filtered=REFUSALS_ONLY
+                )
+            except Truncated as cut:
+                text = plan_before_cut(cut)
             plan = trim_plan(text)
             copied = example_words(plan, task.question)
             if copied:
