@@ -39,6 +39,8 @@ def test_example_configs_load() -> None:
     assert isinstance(agent, AgentConfig) and agent.mode == "compose"
     train = load_train_config(EXAMPLE / "train.yaml")
     assert train.template == "chatml" and train.method == "lora"
+    # long records at 4 x 1,536 tokens outgrow 24 GiB: 2 records a step, checkpointed
+    assert train.batch_size * train.grad_accum == 4 and train.gradient_checkpointing
 
 
 def test_canonicalise_rewrites_plans_and_drops_unusable_ones(tmp_path: Path) -> None:
