@@ -53,7 +53,6 @@ from airloom.formats.chat import ChatTemplate
 from airloom.runtime.budget import Budget
 from airloom.runtime.rewoo.execute import ExecOptions, execute_plan
 from airloom.runtime.rewoo.runner import with_plan_stops
-from airloom.runtime.tools.base import tool_description
 from airloom.runtime.tools.registry import ToolRegistry
 
 __all__ = [
@@ -211,7 +210,7 @@ async def _one(
     registry: ToolRegistry,
     settings: RunSettings,
 ) -> CaseResult:
-    tools = [(name, tool_description(tool, name)) for name, tool in registry.offered()]
+    tools = registry.described()
     started = time.monotonic()
     request = build_request(case, model, tools, settings)
     response = await backend.complete(request)

@@ -25,7 +25,6 @@ from airloom.runtime.rewoo.parse import DEFAULT_OPTIONS, ParseOptions, first_pla
 from airloom.runtime.rewoo.prompt import build_planning_prompt
 from airloom.runtime.rewoo.trace import Trace
 from airloom.runtime.rewoo.validate import PlanLimits, ValidPlan, validate_plan
-from airloom.runtime.tools.base import tool_description
 from airloom.runtime.tools.knowledge import estimate_tokens
 from airloom.runtime.tools.registry import ToolRegistry
 
@@ -70,7 +69,7 @@ def planning_prompt(question: str, registry: ToolRegistry) -> str:
         >>> "HyperlinkExtractor[input]: Extract links" in prompt
         True
     """
-    tools = [(name, tool_description(tool, name)) for name, tool in registry.offered()]
+    tools = registry.described()
     return build_planning_prompt(question, tools)
 
 

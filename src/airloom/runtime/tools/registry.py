@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, cast
 from airloom.errors import ConfigError
 from airloom.plugins import Registry
 from airloom.runtime.plan_ir import normalise_tool_name
-from airloom.runtime.tools.base import Tool
+from airloom.runtime.tools.base import Tool, tool_description
 
 if TYPE_CHECKING:
     from airloom.backends.base import Backend
@@ -220,3 +220,18 @@ class ToolRegistry:
         return [
             (CANONICAL_NAMES.get(role, self.tools[role].name), self.tools[role]) for role in roles
         ]
+
+    def described(self) -> list[tuple[str, str]]:
+        """The offered tools as (display name, description) pairs, as a planning prompt lists
+        them.
+
+        Example:
+            >>> class S:
+            ...     name = "S"
+            ...     description = "Look things up."
+            ...     async def run(self, input, ctx):
+            ...         return ""
+            >>> ToolRegistry({"search": S()}).described()
+            [('DuckDuckGo', 'Look things up.')]
+        """
+        return [(name, tool_description(tool, name)) for name, tool in self.offered()]
