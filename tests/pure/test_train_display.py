@@ -8,7 +8,7 @@ import io
 from rich.console import Console
 
 from airloom.cli.train_cmd import _Display
-from airloom.train.trainer import TrainProgress
+from airloom.train.trainer import TrainProgress, TrainWarning
 
 
 def test_a_log_gets_plain_progress_lines_not_a_bar() -> None:
@@ -36,3 +36,12 @@ def test_lines_come_again_once_the_interval_has_passed() -> None:
         "train: step 2/3",
         "train: step 3/3",
     ]
+
+
+def test_a_warning_is_said_as_one_line_before_the_steps() -> None:
+    out = io.StringIO()
+    display = _Display(Console(file=out, width=400), enabled=True, every=3600)
+    display(TrainWarning("a step over the longest batch (4 x 1,002 tokens) needs about 30 GB"))
+    assert out.getvalue() == (
+        "warning: a step over the longest batch (4 x 1,002 tokens) needs about 30 GB\n"
+    )

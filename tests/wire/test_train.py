@@ -275,3 +275,24 @@ def test_local_backend_answers_with_the_adapter(tiny, tmp_path):
     response = asyncio.run(ask())
     assert response.usage.completion_tokens >= 1
     assert backend.load_report is not None and backend.load_report.model == "lora"
+
+
+def test_a_batch_too_big_for_the_free_memory_is_warned_before_the_first_step(
+    tiny, tmp_path, monkeypatch
+):
+    import airloom.train.memory as memory
+    from airloom.train.trainer import TrainProgress, TrainWarning
+
+    events: list[object] = []
+    result = train(_config(tiny, tmp_path / "fits", max_steps=1), events.append)
+    assert result.steps == 1 and not any(isinstance(e, TrainWarning) for e in events)
+
+    monkeypatch.setattr(memory, "free_bytes", lambda device: 1000)  # a nearly full machine
+    events.clear()
+    result = train(_config(tiny, tmp_path / "tight", max_steps=1), events.append)
+    warnings = [e for e in events if isinstance(e, TrainWarning)]
+    assert len(warnings) == 1 and "(4 x " in warnings[0].message
+    assert "0.0 GB of memory is free" in warnings[0].message
+    # said before the first step, and the run still goes on
+    first_step = next(i for i, e in enumerate(events) if isinstance(e, TrainProgress))
+    assert events.index(warnings[0]) < first_step and result.steps == 1

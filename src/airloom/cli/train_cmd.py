@@ -18,7 +18,7 @@ from airloom.cli.options import config_options
 
 if TYPE_CHECKING:
     from airloom.train.config import TrainConfig
-    from airloom.train.trainer import TrainProgress, TrainResult
+    from airloom.train.trainer import TrainProgress, TrainResult, TrainWarning
 
 __all__ = ["experts", "merge_command", "run_training", "split_command", "train_command"]
 
@@ -47,11 +47,16 @@ class _Display:
         )
         self.task: TaskID | None = None
 
-    def __call__(self, event: str | TrainProgress) -> None:
+    def __call__(self, event: str | TrainProgress | TrainWarning) -> None:
         if not self.enabled:
             return
         if isinstance(event, str):
             self.console.print(f"[dim]· {event}[/dim]")
+            return
+        from airloom.train.trainer import TrainWarning  # loaded by now: it sent the event
+
+        if isinstance(event, TrainWarning):
+            self.console.print(f"[yellow]warning:[/yellow] {event.message}", highlight=False)
             return
         info = f"loss {event.loss:.4f}" if event.loss is not None else "loss -"
         if event.eval_loss is not None:

@@ -47,6 +47,7 @@ __all__ = [
     "Report",
     "TrainProgress",
     "TrainResult",
+    "TrainWarning",
     "disk_errors",
     "finished",
     "is_main_process",
@@ -74,7 +75,14 @@ class TrainProgress:
     epoch: float = 0.0
 
 
-Report = Callable[[str | TrainProgress], None]
+@dataclass
+class TrainWarning:
+    """Something the user should hear before it bites; the run goes on."""
+
+    message: str
+
+
+Report = Callable[[str | TrainProgress | TrainWarning], None]
 
 
 def is_main_process() -> bool:
@@ -191,6 +199,32 @@ def _load_model(config: TrainConfig, base: Path, dtype: Any, device: str) -> Any
         if device == "cuda" and world_size() == 1:
             kwargs["device_map"] = {"": 0}
     return load_model(base, **kwargs)
+
+
+def _memory_warning(config: TrainConfig, model: Any, examples: Examples, device: str) -> str | None:
+    """The warning when a step over the longest batch will not fit in the free memory."""
+    from airloom.train.memory import ModelShape, free_bytes, memory_warning, step_bytes
+
+    free = free_bytes(device)
+    if free is None or not examples.train:
+        return None
+    if config.packing:
+        length = config.max_length
+    else:
+        length = max(len(example.input_ids) for example in examples.train)
+    batch = min(config.batch_size, len(examples.train))
+    parameters = sum(parameter.numel() for parameter in model.parameters())
+    needed = step_bytes(
+        ModelShape.from_config(model.config.to_dict(), parameters),
+        tokens=batch * length,
+        dtype_bytes=model.dtype.itemsize,
+        checkpointing=config.gradient_checkpointing,
+        full=config.method == "full",
+    )
+    checkpointing = config.gradient_checkpointing
+    return memory_warning(
+        needed, free, batch=batch, length=length, device=device, checkpointing=checkpointing
+    )
 
 
 def _lora_config(config: TrainConfig) -> Any:
@@ -344,6 +378,9 @@ def train(config: TrainConfig, report: Report | None = None) -> TrainResult:
     )
     emit(f"loading {base.name} for {config.method} training on {device}")
     model = _load_model(config, base, dtype, device)
+    warning = _memory_warning(config, model, examples, device)
+    if warning is not None:
+        emit(TrainWarning(warning))
     arguments = sft_arguments(config, has_eval=bool(examples.eval))
     arguments["use_cpu"] = device == "cpu"
     if world_size() > 1:
