@@ -17,12 +17,15 @@ def test_a_log_gets_plain_progress_lines_not_a_bar() -> None:
     display("loading the model")
     for step in range(0, 11):
         display(TrainProgress(step=step, max_steps=10, loss=2.0 - step / 10, tokens_per_second=250))
+    # the last step is reported again when its loss is logged, and once more at the end
+    display(TrainProgress(step=10, max_steps=10, loss=0.9, tokens_per_second=250))
+    display(TrainProgress(step=10, max_steps=10, loss=0.9, tokens_per_second=250))
     display.stop()
     lines = out.getvalue().splitlines()
     assert lines == [
         "· loading the model",
         "train: step 1/10  loss 1.9000  250 tok/s",
-        "train: step 10/10  loss 1.0000  250 tok/s",
+        "train: step 10/10  loss 0.9000  250 tok/s",
     ]
 
 
@@ -31,6 +34,7 @@ def test_lines_come_again_once_the_interval_has_passed() -> None:
     display = _Display(Console(file=out, width=120), enabled=True, every=0.0)
     for step in (1, 2, 3):
         display(TrainProgress(step=step, max_steps=3))
+    display.stop()
     assert [line.split("  ")[0] for line in out.getvalue().splitlines()] == [
         "train: step 1/3",
         "train: step 2/3",

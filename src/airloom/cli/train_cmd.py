@@ -28,7 +28,7 @@ class _Display:
 
     Where the console is not a terminal (a log file, ``| tee``) the bar cannot show, so a
     plain line says the step, loss and tokens/s at the first step, then at most every
-    ``every`` seconds, and at the last step.
+    ``every`` seconds, and once for the last step (with its final loss) when training stops.
     """
 
     def __init__(self, console: Console, *, enabled: bool, every: float = 30.0) -> None:
@@ -36,6 +36,7 @@ class _Display:
         self.enabled = enabled
         self.every = every
         self.said_at: float | None = None
+        self.last_line: str | None = None
         self.progress = Progress(
             TextColumn("[bold]train[/bold]"),
             BarColumn(),
@@ -63,11 +64,14 @@ class _Display:
             info += f"  eval {event.eval_loss:.4f}"
         info += f"  {event.tokens_per_second:,.0f} tok/s"
         if not self.console.is_terminal:
+            line = f"train: step {event.step}/{event.max_steps}  {info}"
+            if event.step and event.step == event.max_steps:
+                self.last_line = line  # the last step reports more than once: its final loss
+                return
             now = time.monotonic()
-            due = self.said_at is None or now - self.said_at >= self.every
-            if event.step and (due or event.step == event.max_steps):
+            if event.step and (self.said_at is None or now - self.said_at >= self.every):
                 self.said_at = now
-                self.console.print(f"train: step {event.step}/{event.max_steps}  {info}")
+                self.console.print(line)
             return
         if self.task is None:
             self.progress.start()
@@ -75,6 +79,9 @@ class _Display:
         self.progress.update(self.task, completed=event.step, total=event.max_steps, info=info)
 
     def stop(self) -> None:
+        if self.last_line is not None:
+            self.console.print(self.last_line)
+            self.last_line = None
         if self.task is not None:
             self.progress.stop()
             self.task = None

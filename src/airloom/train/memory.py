@@ -16,8 +16,10 @@ keeps alive per token:
 Calibrated on the embedded Qwen2.5-0.5B, LoRA at float32 on a CPU (hidden 896, MLP 4,864,
 24 layers, vocabulary 151,936; about 3 GB for the loaded model and libraries): 6.4 MB per
 token without checkpointing, so 4 x 942 tokens needs 24.1 GB more (measured: killed past
-23 GB on a 24 GiB machine); 3.3 MB with it, so 2 x 942 tokens needs 6.2 GB more
-(measured: 9.9 GB at the peak in all).
+23 GB on a 24 GiB machine), and 1 x 942 tokens 6.0 GB more (measured: 10.4 GB at the
+peak in all); 3.3 MB with it, so 2 x 942 tokens needs 6.2 GB more (measured: 9.9 GB at
+the peak in all). The estimate runs about 1 GB short of those peaks: it is for telling a
+batch that cannot fit, not for filling the memory to the last gigabyte.
 
 Example:
     >>> qwen = ModelShape(hidden=896, intermediate=4864, layers=24, vocab=151936)
