@@ -18,8 +18,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -141,6 +143,15 @@ def _why_unfit(folder: Path, exc: BaseException) -> str:
     return f"{trained_on}: {first_line}"
 
 
+@contextlib.contextmanager
+def _without_library_notes() -> Iterator[None]:
+    """Hide the libraries' deprecation notes to each other (PEFT asking transformers about
+    gradient checkpointing) while an adapter loads: nothing a user can act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)")
+        yield
+
+
 def apply_adapter(model: Any, tokenizer: Any, folder: Path) -> tuple[Any, Any, str]:
     """The model with the adapter in ``folder`` merged in, the adapter's tokenizer, a name.
 
@@ -156,8 +167,9 @@ def apply_adapter(model: Any, tokenizer: Any, folder: Path) -> tuple[Any, Any, s
     folder = Path(folder)
     check_adapter_dir(folder)
     try:
-        peft_model = PeftModel.from_pretrained(model, str(folder))
-        merged = peft_model.merge_and_unload()
+        with _without_library_notes():
+            peft_model = PeftModel.from_pretrained(model, str(folder))
+            merged = peft_model.merge_and_unload()
     except (RuntimeError, ValueError, KeyError) as exc:
         raise ModelFileError(
             f"the adapter in {folder} does not fit this base model{_why_unfit(folder, exc)}",
@@ -181,10 +193,11 @@ def load_adapters(model: Any, folders: Mapping[str, Path]) -> tuple[Any, dict[st
     tokenizers: dict[str, Any] = {}
     for index, (name, folder) in enumerate(folders.items()):
         try:
-            if index == 0:
-                model = PeftModel.from_pretrained(model, str(folder), adapter_name=name)
-            else:
-                model.load_adapter(str(folder), adapter_name=name)
+            with _without_library_notes():
+                if index == 0:
+                    model = PeftModel.from_pretrained(model, str(folder), adapter_name=name)
+                else:
+                    model.load_adapter(str(folder), adapter_name=name)
         except Exception as exc:
             raise ModelFileError(
                 f"cannot load the adapter '{name}' from {folder}{_why_unfit(folder, exc)}",
