@@ -8,6 +8,7 @@ differently from the base and from the others; each records a prompt format the 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 from airloom.weights.adapters import TrainInfo, write_train_info
@@ -59,7 +60,9 @@ def make_adapter(base: Path, folder: Path, *, seed: int, template: str | None) -
     config = LoraConfig(
         r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False
     )
-    peft_model = get_peft_model(model, config)
+    with warnings.catch_warnings():  # PEFT's deprecation note to transformers
+        warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+        peft_model = get_peft_model(model, config)
     folder.mkdir(parents=True, exist_ok=True)
     peft_model.save_pretrained(str(folder))
     if template:
