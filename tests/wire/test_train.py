@@ -295,9 +295,9 @@ def test_a_batch_too_big_for_the_free_memory_is_warned_before_the_first_step(
     monkeypatch.setattr(memory, "free_bytes", lambda device: 1000)  # a nearly full machine
     events.clear()
     result = train(_config(tiny, tmp_path / "tight", max_steps=1), events.append)
-    warnings = [e for e in events if isinstance(e, TrainWarning)]
-    assert len(warnings) == 1 and "(4 x " in warnings[0].message
-    assert "0.0 GB of memory is free" in warnings[0].message
+    said = [e for e in events if isinstance(e, TrainWarning)]
+    assert len(said) == 1 and "(4 x " in said[0].message
+    assert "0.0 GB of memory is free" in said[0].message
     # said before the first step, and the run still goes on
     first_step = next(i for i, e in enumerate(events) if isinstance(e, TrainProgress))
-    assert events.index(warnings[0]) < first_step and result.steps == 1
+    assert events.index(said[0]) < first_step and result.steps == 1

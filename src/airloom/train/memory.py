@@ -129,7 +129,7 @@ def memory_warning(
     if not checkpointing:
         options.append("set gradient_checkpointing: true")
     options.append("lower max_length")
-    remedy = ", or ".join(filter(None, [", ".join(options[:-1]), options[-1]]))
+    remedy = ", ".join(options[:-1]) + ", or " + options[-1] if options[:-1] else options[-1]
     return (
         f"a step over the longest batch ({batch} x {length:,} tokens) needs about "
         f"{_gb(needed)} beyond the loaded model, and {_gb(free)} of {where} is free: "

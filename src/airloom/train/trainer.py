@@ -221,9 +221,13 @@ def _memory_warning(config: TrainConfig, model: Any, examples: Examples, device:
         checkpointing=config.gradient_checkpointing,
         full=config.method == "full",
     )
-    checkpointing = config.gradient_checkpointing
     return memory_warning(
-        needed, free, batch=batch, length=length, device=device, checkpointing=checkpointing
+        needed,
+        free,
+        batch=batch,
+        length=length,
+        device=device,
+        checkpointing=config.gradient_checkpointing,
     )
 
 
